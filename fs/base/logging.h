@@ -1,0 +1,45 @@
+// A small levelled logger writing one line per event to stderr (or syslog once
+// a daemon detaches). Never pass key material, tokens or KMS bodies to it.
+//
+//   KMSFS_LOG(kWarning) << "open " << path << ": " << status.ToString();
+//
+// Thread-safety: lines from different threads never interleave.
+#ifndef KMSFS_FS_BASE_LOGGING_H_
+#define KMSFS_FS_BASE_LOGGING_H_
+
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace kmsfs {
+
+enum class LogLevel { kDebug = 0, kInfo = 1, kWarning = 2, kError = 3 };
+
+// Lines below `level` are dropped. Default: kInfo, or KMSFS_LOG_LEVEL=debug|info|warning|error.
+void SetLogLevel(LogLevel level);
+LogLevel GetLogLevel();
+// Route lines to syslog (used once the mount daemonizes); `ident` names the program.
+void LogToSyslog(const char* ident);
+void LogLine(LogLevel level, std::string_view line);
+
+class LogMessage {
+ public:
+  explicit LogMessage(LogLevel level) : level_(level) {}
+  ~LogMessage() { LogLine(level_, stream_.str()); }
+  LogMessage(const LogMessage&) = delete;
+  LogMessage& operator=(const LogMessage&) = delete;
+  std::ostream& stream() { return stream_; }
+
+ private:
+  LogLevel level_;
+  std::ostringstream stream_;
+};
+
+}  // namespace kmsfs
+
+#define KMSFS_LOG(level)                                              \
+  if (::kmsfs::LogLevel::level < ::kmsfs::GetLogLevel()) {           \
+  } else                                                              \
+    ::kmsfs::LogMessage(::kmsfs::LogLevel::level).stream()
+
+#endif  // KMSFS_FS_BASE_LOGGING_H_

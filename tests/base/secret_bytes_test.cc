@@ -1,0 +1,49 @@
+#include "fs/base/secret_bytes.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace kmsfs {
+namespace {
+
+std::vector<std::vector<uint8_t>>* g_freed = nullptr;
+
+void RecordFree(const uint8_t* data, size_t size) {
+  if (g_freed) g_freed->emplace_back(data, data + size);
+}
+
+TEST(SecretBytesTest, RandomKeysDiffer) {
+  SecretBytes a = SecretBytes::Random(64);
+  SecretBytes b = SecretBytes::Random(64);
+  EXPECT_EQ(a.size(), 64u);
+  EXPECT_FALSE(a.Equals(b));
+  EXPECT_TRUE(a.Equals(a.Clone()));
+}
+
+TEST(SecretBytesTest, MemoryIsWipedBeforeRelease) {
+  std::vector<std::vector<uint8_t>> freed;
+  g_freed = &freed;
+  SetSecretFreeHookForTesting(&RecordFree);
+  { SecretBytes key = SecretBytes::Random(64); }
+  SetSecretFreeHookForTesting(nullptr);
+  g_freed = nullptr;
+  ASSERT_EQ(freed.size(), 1u);
+  EXPECT_TRUE(std::all_of(freed[0].begin(), freed[0].end(), [](uint8_t b) { return b == 0; }));
+}
+
+TEST(SecretBytesTest, MoveLeavesSourceEmpty) {
+  SecretBytes a = SecretBytes::Random(32);
+  SecretBytes b = std::move(a);
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): testing moved-from state
+  EXPECT_EQ(b.size(), 32u);
+}
+
+TEST(SecretBytesTest, EqualsRejectsDifferentSizes) {
+  SecretBytes a = SecretBytes::Random(32);
+  EXPECT_FALSE(a.Equals(std::span<const uint8_t>(a.data(), 31)));
+}
+
+}  // namespace
+}  // namespace kmsfs
