@@ -1,0 +1,55 @@
+// Aead: authenticated encryption of one buffer with associated data.
+//
+// Sealed layout: nonce || ciphertext || tag. The nonce is made inside from the
+// system CSPRNG on every Seal; callers never choose it. Open fails with
+// kDataLoss and writes no plaintext the caller may use when the tag does not
+// verify.
+//
+// Thread-safety: Seal/Open are safe to call concurrently on one object.
+#ifndef KMSFS_FS_CRYPTO_AEAD_H_
+#define KMSFS_FS_CRYPTO_AEAD_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string_view>
+
+#include "fs/base/secret_bytes.h"
+#include "fs/base/status.h"
+
+namespace kmsfs::crypto {
+
+enum class CipherSuite : uint8_t {
+  kAes256Gcm = 1,          // OpenSSL EVP; 12-byte nonce, 16-byte tag
+  kXChaCha20Poly1305 = 2,  // libsodium; 24-byte nonce, 16-byte tag
+};
+
+// "AES-256-GCM" / "XChaCha20-Poly1305" and back (names used in .kmsfs.json).
+std::string_view CipherSuiteName(CipherSuite suite);
+StatusOr<CipherSuite> CipherSuiteFromName(std::string_view name);
+// AES-256-GCM when the CPU has AES-NI (and PCLMULQDQ), XChaCha20-Poly1305 otherwise.
+CipherSuite PreferredCipherSuite();
+
+class Aead {
+ public:
+  virtual ~Aead() = default;
+  // `key` must be 32 bytes.
+  static StatusOr<std::unique_ptr<Aead>> New(CipherSuite suite, const SecretBytes& key);
+
+  virtual CipherSuite suite() const = 0;
+  virtual size_t nonce_size() const = 0;
+  static constexpr size_t kTagSize = 16;
+  size_t overhead() const { return nonce_size() + kTagSize; }
+
+  // out.size() must be plain.size() + overhead().
+  virtual Status Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad,
+                      std::span<uint8_t> out) const = 0;
+  // out.size() must be sealed.size() - overhead(); sealed.size() >= overhead().
+  virtual Status Open(std::span<const uint8_t> sealed, std::span<const uint8_t> ad,
+                      std::span<uint8_t> out) const = 0;
+};
+
+}  // namespace kmsfs::crypto
+
+#endif  // KMSFS_FS_CRYPTO_AEAD_H_

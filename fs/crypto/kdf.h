@@ -1,0 +1,25 @@
+// HKDF-SHA256 (RFC 5869) through OpenSSL, output straight into secure memory.
+#ifndef KMSFS_FS_CRYPTO_KDF_H_
+#define KMSFS_FS_CRYPTO_KDF_H_
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "fs/base/secret_bytes.h"
+#include "fs/base/status.h"
+
+namespace kmsfs::crypto {
+
+StatusOr<SecretBytes> HkdfSha256(std::span<const uint8_t> ikm, std::span<const uint8_t> salt,
+                                 std::span<const uint8_t> info, size_t out_len);
+
+// SHA-256 of `data` (used for the DEK digest in encrypt-datakey).
+std::array<uint8_t, 32> Sha256(std::span<const uint8_t> data);
+
+// Random bytes from libsodium's CSPRNG (not for keys: use SecretBytes::Random).
+void RandomBytes(std::span<uint8_t> out);
+
+}  // namespace kmsfs::crypto
+
+#endif  // KMSFS_FS_CRYPTO_KDF_H_

@@ -1,0 +1,45 @@
+// FileHeader: the binary value of a backing file's `user.kmsfs` extended attribute.
+// Byte layout, versioning and worked example: docs/FORMAT.md.
+//
+// Decode is strict: magic, version, suite, block size and every length are
+// checked before any slicing, and any byte string yields either a header or a
+// kDataLoss status, never undefined behaviour.
+#ifndef KMSFS_FS_FORMAT_FILE_HEADER_H_
+#define KMSFS_FS_FORMAT_FILE_HEADER_H_
+
+#include <array>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fs/base/status.h"
+#include "fs/crypto/aead.h"
+
+namespace kmsfs::format {
+
+inline constexpr char kHeaderXattrName[] = "user.kmsfs";
+inline constexpr size_t kFileIdSize = 16;
+using FileId = std::array<uint8_t, kFileIdSize>;
+
+// {"kmsfs_file_id": "<32 lower-case hex chars>"}: the encryption_context that
+// binds a wrapped DEK to its file.
+std::string FileIdHex(const FileId& id);
+
+struct FileHeader {
+  static constexpr uint16_t kVersion = 1;
+  static constexpr size_t kMaxEncodedSize = 4096;
+
+  crypto::CipherSuite suite = crypto::CipherSuite::kAes256Gcm;
+  uint32_t block_size = 4096;  // plaintext bytes per block
+  FileId file_id{};
+  std::string key_id;          // CMK id the DEK is wrapped under (<= 255 bytes)
+  std::string wrapped_dek;     // the KMS cipher_text, exactly as returned (hex text)
+
+  std::vector<uint8_t> Encode() const;
+  static StatusOr<FileHeader> Decode(std::span<const uint8_t> bytes);
+};
+
+}  // namespace kmsfs::format
+
+#endif  // KMSFS_FS_FORMAT_FILE_HEADER_H_

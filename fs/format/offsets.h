@@ -1,0 +1,38 @@
+// Pure size and offset arithmetic between the plaintext view and the backing
+// file. A backing file is a sequence of sealed blocks; every block but the last
+// holds block_size plaintext bytes; a block is stored as nonce||ct||tag.
+#ifndef KMSFS_FS_FORMAT_OFFSETS_H_
+#define KMSFS_FS_FORMAT_OFFSETS_H_
+
+#include <cstdint>
+
+#include "fs/base/status.h"
+
+namespace kmsfs::format {
+
+struct Geometry {
+  uint32_t block_size;  // plaintext bytes per block
+  uint32_t overhead;    // nonce + tag bytes per block
+  uint64_t sealed_block_size() const { return uint64_t{block_size} + overhead; }
+};
+
+// Plaintext size of a backing file of `backing_size` bytes. A trailing partial
+// block of overhead bytes or fewer cannot exist: kDataLoss, never a guess.
+StatusOr<uint64_t> PlainSize(uint64_t backing_size, const Geometry& g);
+uint64_t BackingSize(uint64_t plain_size, const Geometry& g);
+// Index of the block holding plaintext offset `offset`.
+inline uint64_t BlockIndex(uint64_t offset, const Geometry& g) { return offset / g.block_size; }
+inline uint32_t OffsetInBlock(uint64_t offset, const Geometry& g) {
+  return static_cast<uint32_t>(offset % g.block_size);
+}
+inline uint64_t BackingOffset(uint64_t block, const Geometry& g) {
+  return block * g.sealed_block_size();
+}
+// Number of blocks needed for `plain_size` bytes.
+inline uint64_t BlockCount(uint64_t plain_size, const Geometry& g) {
+  return (plain_size + g.block_size - 1) / g.block_size;
+}
+
+}  // namespace kmsfs::format
+
+#endif  // KMSFS_FS_FORMAT_OFFSETS_H_
