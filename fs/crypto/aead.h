@@ -26,15 +26,31 @@ enum class CipherSuite : uint8_t {
 };
 
 // "AES-256-GCM" / "XChaCha20-Poly1305" and back (names used in .kmsfs.json).
+// CipherSuiteFromName is exact (case-sensitive); unknown names are kInvalidArgument.
 std::string_view CipherSuiteName(CipherSuite suite);
 StatusOr<CipherSuite> CipherSuiteFromName(std::string_view name);
-// AES-256-GCM when the CPU has AES-NI (and PCLMULQDQ), XChaCha20-Poly1305 otherwise.
+// The on-disk id (1 or 2, the enum's value) back to a suite; others kInvalidArgument.
+StatusOr<CipherSuite> CipherSuiteFromId(uint8_t id);
+// Nonce bytes at the front of every sealed buffer: 12 (GCM) or 24 (XChaCha).
+size_t NonceSize(CipherSuite suite);
+
+// What the CPU offers for AES-GCM: AES round instructions and carry-less
+// multiply (x86 AES-NI + PCLMULQDQ from cpuid; arm64 AES + PMULL from hwcaps).
+struct CpuAeadFeatures {
+  bool aes = false;
+  bool clmul = false;
+};
+CpuAeadFeatures DetectCpuAeadFeatures();
+// AES-256-GCM when both are present, XChaCha20-Poly1305 otherwise.
+CipherSuite PreferredCipherSuiteFor(const CpuAeadFeatures& features);
+// PreferredCipherSuiteFor(DetectCpuAeadFeatures()), computed once.
 CipherSuite PreferredCipherSuite();
 
 class Aead {
  public:
   virtual ~Aead() = default;
-  // `key` must be 32 bytes.
+  // `key` must be 32 bytes (kInvalidArgument otherwise); it is copied into
+  // secure memory, the caller keeps its own.
   static StatusOr<std::unique_ptr<Aead>> New(CipherSuite suite, const SecretBytes& key);
 
   virtual CipherSuite suite() const = 0;
@@ -42,10 +58,11 @@ class Aead {
   static constexpr size_t kTagSize = 16;
   size_t overhead() const { return nonce_size() + kTagSize; }
 
-  // out.size() must be plain.size() + overhead().
+  // out.size() must be plain.size() + overhead(); out must not overlap plain.
   virtual Status Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad,
                       std::span<uint8_t> out) const = 0;
-  // out.size() must be sealed.size() - overhead(); sealed.size() >= overhead().
+  // out.size() must be sealed.size() - overhead(); sealed.size() >= overhead();
+  // out must not overlap sealed. On kDataLoss `out` is all zeros.
   virtual Status Open(std::span<const uint8_t> sealed, std::span<const uint8_t> ad,
                       std::span<uint8_t> out) const = 0;
 };

@@ -1,7 +1,11 @@
-// HKDF-SHA256 (RFC 5869) through OpenSSL, output straight into secure memory.
+// HKDF-SHA256 (RFC 5869) through OpenSSL, output straight into secure memory;
+// SHA-256 and general-purpose randomness through libsodium.
+//
+// Thread-safety: free functions without shared state; safe from any thread.
 #ifndef KMSFS_FS_CRYPTO_KDF_H_
 #define KMSFS_FS_CRYPTO_KDF_H_
 
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string_view>

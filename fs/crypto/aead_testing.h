@@ -1,0 +1,26 @@
+// Test-only AEAD entry points with a caller-chosen nonce, for known-answer
+// vectors (NIST GCM, draft-irtf-cfrg-xchacha) and the worked example in
+// docs/FORMAT.md. Production code must never call these: sealing twice with
+// one nonce under one key breaks both suites. The names say so on purpose.
+//
+// Thread-safety: free functions without shared state.
+#ifndef KMSFS_FS_CRYPTO_AEAD_TESTING_H_
+#define KMSFS_FS_CRYPTO_AEAD_TESTING_H_
+
+#include <cstdint>
+#include <span>
+
+#include "fs/base/secret_bytes.h"
+#include "fs/base/status.h"
+#include "fs/crypto/aead.h"
+
+namespace kmsfs::crypto {
+
+// out = nonce || ciphertext || tag; out.size() = plain.size() + NonceSize(suite) + 16.
+Status SealWithNonceForTesting(CipherSuite suite, const SecretBytes& key,
+                               std::span<const uint8_t> nonce, std::span<const uint8_t> plain,
+                               std::span<const uint8_t> ad, std::span<uint8_t> out);
+
+}  // namespace kmsfs::crypto
+
+#endif  // KMSFS_FS_CRYPTO_AEAD_TESTING_H_
