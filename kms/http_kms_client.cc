@@ -1,0 +1,463 @@
+#include "kms/http_kms_client.h"
+
+#include <sodium.h>
+
+#include <array>
+
+#include "fs/base/hex.h"
+#include "fs/base/logging.h"
+#include "kms/api_json.h"
+#include "kms/retry.h"
+
+namespace kmsfs::kms {
+namespace {
+
+using nlohmann::json;
+
+std::string StripTrailingSlashes(std::string s) {
+  while (!s.empty() && s.back() == '/') s.pop_back();
+  return s;
+}
+
+bool IsOneOf(std::string_view code, std::initializer_list<std::string_view> codes) {
+  for (std::string_view c : codes) {
+    if (code == c) return true;
+  }
+  return false;
+}
+
+// The token was refused in a way a fresh login can cure.
+bool IsTokenRejection(int http_status, std::string_view kms_code) {
+  return http_status == 401 || (http_status == 403 && IsOneOf(kms_code, {"KMS.0302", "KMS.0303"}));
+}
+
+StatusCode CodeFor(std::string_view action, int http_status, std::string_view kms_code) {
+  if (http_status == 401) return StatusCode::kUnauthenticated;
+  if (http_status == 403) {
+    if (IsOneOf(kms_code, {"KMS.0301", "KMS.0302", "KMS.0303", "KMS.0305", "KMS.0321"})) {
+      return StatusCode::kUnauthenticated;
+    }
+    return StatusCode::kPermissionDenied;  // KMS.0306/0307/0326/0330 and anything else
+  }
+  if (http_status == 404) return StatusCode::kNotFound;
+  if (http_status == 429) return StatusCode::kResourceExhausted;
+  if (http_status >= 500) return StatusCode::kUnavailable;
+  if (http_status >= 400) {
+    if (kms_code == "KMS.1104") return StatusCode::kAlreadyExists;
+    if (IsOneOf(kms_code, {"KMS.1105", "KMS.2404", "KMS.2405"})) return StatusCode::kResourceExhausted;
+    if (IsOneOf(kms_code, {"KMS.0209", "KMS.0210", "KMS.0211", "KMS.0309", "KMS.0310", "KMS.0312", "KMS.0313",
+                           "KMS.1201", "KMS.1301", "KMS.1402", "KMS.1501", "KMS.2601", "KMS.2701", "KMS.2702",
+                           "KMS.2901"})) {
+      return StatusCode::kFailedPrecondition;
+    }
+    if ((action == "decrypt-datakey" || action == "decrypt-data") &&
+        IsOneOf(kms_code, {"KMS.2201", "KMS.2203", "KMS.2204"})) {
+      return StatusCode::kDataLoss;
+    }
+    return StatusCode::kInvalidArgument;
+  }
+  return StatusCode::kInvalidArgument;  // 1xx/3xx: not an answer the API gives
+}
+
+void PutOptionalInt(json& body, const char* name, const std::optional<int>& value) {
+  if (value) body[name] = std::to_string(*value);
+}
+
+void PutContext(json& body, const EncryptionContext& ctx) {
+  if (!ctx.empty()) body["encryption_context"] = ContextJson(ctx);
+}
+
+std::array<uint8_t, crypto_hash_sha256_BYTES> Sha256(std::span<const uint8_t> data) {
+  std::array<uint8_t, crypto_hash_sha256_BYTES> out{};
+  crypto_hash_sha256(out.data(), data.data(), data.size());
+  return out;
+}
+
+// key_info when present (enable-key, describe-key), else the top level
+// (schedule-key-deletion, cancel-key-deletion).
+KeyInfo KeyInfoOf(const json& answer) {
+  auto it = answer.find("key_info");
+  if (it != answer.end() && it->is_object()) return ParseKeyInfo(*it);
+  return ParseKeyInfo(answer);
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<HttpClient>> HttpClient::New(ConnectionConfig config) {
+  KMSFS_RETURN_IF_ERROR(config.Validate());
+  TransportOptions topts;
+  topts.connect_timeout = config.connect_timeout;
+  topts.request_timeout = config.request_timeout;
+  topts.ca_file = config.ca_file;
+  topts.insecure_skip_tls_verify = config.insecure_skip_tls_verify;
+  KMSFS_ASSIGN_OR_RETURN(std::unique_ptr<HttpTransport> transport, HttpTransport::New(std::move(topts)));
+  if (config.insecure_skip_tls_verify) {
+    KMSFS_LOG(kWarning) << "TLS certificate checks are off for " << UrlHostPort(config.endpoint);
+  }
+  EnsureSodiumInitialized();
+  return std::unique_ptr<HttpClient>(new HttpClient(config, std::move(transport)));
+}
+
+HttpClient::HttpClient(const ConnectionConfig& config, std::unique_ptr<HttpTransport> transport)
+    : endpoint_(StripTrailingSlashes(config.endpoint)),
+      project_id_(config.project_id),
+      retry_(config.retry),
+      host_(UrlHostPort(endpoint_)),
+      transport_(std::move(transport)),
+      auth_(*transport_, config) {}
+
+HttpClient::~HttpClient() = default;
+
+ClientStats HttpClient::stats() const {
+  ClientStats s;
+  s.calls = calls_.load();
+  s.errors = errors_.load();
+  s.retries = retries_.load();
+  s.auth_refreshes = auth_.refreshes();
+  return s;
+}
+
+std::string HttpClient::PrincipalDescription() const { return auth_.Description(); }
+
+StatusOr<std::string> HttpClient::UserId() { return auth_.UserId(); }
+
+std::string HttpClient::Context(std::string_view action, std::string_view key_id) const {
+  std::string out(action);
+  if (!key_id.empty()) {
+    out += " on key ";
+    out += key_id;
+  }
+  return out + " at " + host_;
+}
+
+Status HttpClient::Fail(StatusCode code, std::string_view action, std::string_view key_id, std::string_view what) {
+  errors_.fetch_add(1);
+  return Status(code, Context(action, key_id) + ": " + std::string(what));
+}
+
+StatusOr<HttpResponse> HttpClient::Call(std::string_view action, std::string_view key_id, std::string_view body) {
+  calls_.fetch_add(1);
+  HttpRequest request;
+  request.url = endpoint_ + "/v1.0/" + project_id_ + "/kms/" + std::string(action);
+  request.body = body;
+  bool refreshed = false;
+  while (true) {
+    StatusOr<std::string> token = auth_.Token();
+    if (!token.ok()) {
+      errors_.fetch_add(1);
+      return token.status().Annotate(Context(action, key_id));
+    }
+    request.headers = {"X-Auth-Token: " + *token};
+
+    Backoff backoff(retry_);
+    StatusOr<HttpResponse> r = Status::Unavailable("not sent");
+    int attempt = 1;
+    for (;; ++attempt) {
+      r = transport_->Send(request);
+      const bool retryable = !r.ok() || IsRetryableHttpStatus(r->status);
+      if (!retryable || attempt >= retry_.max_attempts) break;
+      const auto delay = backoff.Next(r.ok() ? r->retry_after_seconds : -1);
+      KMSFS_LOG(kDebug) << Context(action, key_id) << ": attempt " << attempt << " failed ("
+                        << (r.ok() ? "HTTP " + std::to_string(r->status) : r.status().message()) << "), retrying in "
+                        << delay.count() << " ms";
+      retries_.fetch_add(1);
+      backoff.Sleep(delay);
+    }
+    const std::string tries = attempt > 1 ? ", gave up after " + std::to_string(attempt) + " attempts" : "";
+    if (!r.ok()) {
+      errors_.fetch_add(1);
+      return Status::Unavailable(Context(action, key_id) + ": cannot reach the KMS at " + endpoint_ + ": " +
+                                 r.status().message() + (tries.empty() ? "" : " (" + tries.substr(2) + ")"));
+    }
+    if (r->status >= 200 && r->status <= 299) return r;
+
+    const ErrorBody err = ParseErrorBody(r->body);
+    if (!refreshed && IsTokenRejection(r->status, err.code) && auth_.Rejected(*token)) {
+      refreshed = true;
+      KMSFS_LOG(kInfo) << Context(action, key_id) << ": token refused (" << (err.code.empty() ? "HTTP 401" : err.code)
+                       << "), logging in again";
+      continue;
+    }
+    errors_.fetch_add(1);
+    std::string msg = Context(action, key_id) + ": ";
+    if (err.code.empty() && err.message.empty()) {
+      msg += "the KMS answered HTTP " + std::to_string(r->status) + " without an error body";
+    } else {
+      if (!err.code.empty()) msg += err.code + " ";
+      msg += err.message.empty() ? "(no message)" : err.message;
+    }
+    msg += " (HTTP " + std::to_string(r->status);
+    if (!r->request_id.empty()) msg += ", request " + r->request_id;
+    msg += tries + ")";
+    if (r->status >= 300 && r->status < 400) msg += "; is the KMS endpoint right?";
+    if (CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated && !auth_.can_refresh()) {
+      msg += "; the given token was refused: get a new one (OS_AUTH_TOKEN / --token)";
+    }
+    return Status(CodeFor(action, r->status, err.code), msg).WithKmsError(err.code, r->status);
+  }
+}
+
+StatusOr<json> HttpClient::CallJson(std::string_view action, std::string_view key_id, const json& body) {
+  const std::string text = body.dump();
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(action, key_id, text));
+  std::optional<json> parsed = ParseObject(r.body);
+  if (!parsed) return Fail(StatusCode::kInternal, action, key_id, "the KMS answer is not a JSON object");
+  return std::move(*parsed);
+}
+
+// --- keys
+
+StatusOr<KeyInfo> HttpClient::CreateKey(const CreateKeyRequest& req) {
+  json body = {{"key_alias", req.key_alias}, {"origin", req.origin.empty() ? "kms" : req.origin}};
+  if (!req.key_description.empty()) body["key_description"] = req.key_description;
+  if (!req.key_spec.empty()) body["key_spec"] = req.key_spec;
+  if (!req.key_usage.empty()) body["key_usage"] = req.key_usage;
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("create-key", "", body));
+  KeyInfo info = KeyInfoOf(answer);
+  if (info.key_id.empty()) return Fail(StatusCode::kInternal, "create-key", "", "the answer names no key_id");
+  return info;
+}
+
+StatusOr<KeyInfo> HttpClient::DescribeKey(std::string_view key_id) {
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("describe-key", key_id, {{"key_id", key_id}}));
+  return KeyInfoOf(answer);
+}
+
+StatusOr<KeyList> HttpClient::ListKeys(const ListKeysRequest& req) {
+  json body = json::object();
+  PutOptionalInt(body, "limit", req.limit);
+  PutOptionalInt(body, "marker", req.marker);
+  PutOptionalInt(body, "key_state", req.key_state);
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("list-keys", "", body));
+  return ParseKeyList(answer);
+}
+
+StatusOr<KeyInfo> HttpClient::EnableKey(std::string_view key_id) {
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("enable-key", key_id, {{"key_id", key_id}}));
+  return KeyInfoOf(answer);
+}
+
+StatusOr<KeyInfo> HttpClient::DisableKey(std::string_view key_id) {
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("disable-key", key_id, {{"key_id", key_id}}));
+  return KeyInfoOf(answer);
+}
+
+StatusOr<KeyInfo> HttpClient::ScheduleKeyDeletion(std::string_view key_id, int pending_days) {
+  KMSFS_ASSIGN_OR_RETURN(
+      json answer,
+      CallJson("schedule-key-deletion", key_id, {{"key_id", key_id}, {"pending_days", std::to_string(pending_days)}}));
+  return KeyInfoOf(answer);
+}
+
+StatusOr<KeyInfo> HttpClient::CancelKeyDeletion(std::string_view key_id) {
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("cancel-key-deletion", key_id, {{"key_id", key_id}}));
+  return KeyInfoOf(answer);
+}
+
+Status HttpClient::EnableKeyRotation(std::string_view key_id) {
+  return CallJson("enable-key-rotation", key_id, {{"key_id", key_id}}).status();
+}
+
+StatusOr<std::vector<uint8_t>> HttpClient::GenRandom(int bits) {
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("gen-random", "", {{"random_data_length", std::to_string(bits)}}));
+  StatusOr<std::vector<uint8_t>> bytes = HexDecode(GetText(answer, "random_data"));
+  if (!bytes.ok()) return Fail(StatusCode::kInternal, "gen-random", "", "random_data is not hex");
+  if (bits < 0 || bytes->size() * 8 != static_cast<size_t>(bits)) {
+    return Fail(StatusCode::kInternal, "gen-random", "",
+                "got " + std::to_string(bytes->size() * 8) + " random bits, asked for " + std::to_string(bits));
+  }
+  return bytes;
+}
+
+// --- data keys
+
+StatusOr<DataKey> HttpClient::CreateDataKey(std::string_view key_id, size_t length_bytes,
+                                            const EncryptionContext& ctx) {
+  constexpr std::string_view kAction = "create-datakey";
+  json body = {{"key_id", key_id}, {"datakey_length", std::to_string(8 * length_bytes)}};
+  PutContext(body, ctx);
+  const std::string text = body.dump();
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, text));
+  // The DEK is cut out of the raw body before the rest goes through the JSON parser.
+  StatusOr<SecretBytes> plain = TakeHexSecretField(r.body, "plain_text");
+  if (!plain.ok()) return Fail(StatusCode::kInternal, kAction, key_id, "bad answer: " + plain.status().message());
+  std::optional<json> answer = ParseObject(r.body);
+  if (!answer || !IsTakenSecretField(*answer, "plain_text", plain->size())) {
+    return Fail(StatusCode::kInternal, kAction, key_id, "the KMS answer is not well formed");
+  }
+  if (plain->size() != length_bytes) {
+    return Fail(StatusCode::kInternal, kAction, key_id,
+                "got a " + std::to_string(plain->size()) + "-byte data key, asked for " + std::to_string(length_bytes));
+  }
+  DataKey out;
+  out.key_id = GetText(*answer, "key_id");
+  out.cipher_text = GetText(*answer, "cipher_text");
+  out.plain = std::move(plain).value();
+  if (out.cipher_text.empty()) return Fail(StatusCode::kInternal, kAction, key_id, "the answer has no cipher_text");
+  return out;
+}
+
+StatusOr<std::string> HttpClient::CreateDataKeyWithoutPlaintext(std::string_view key_id, size_t length_bytes,
+                                                                const EncryptionContext& ctx) {
+  constexpr std::string_view kAction = "create-datakey-without-plaintext";
+  json body = {{"key_id", key_id}, {"datakey_length", std::to_string(8 * length_bytes)}};
+  PutContext(body, ctx);
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson(kAction, key_id, body));
+  std::string cipher = GetText(answer, "cipher_text");
+  if (cipher.empty()) return Fail(StatusCode::kInternal, kAction, key_id, "the answer has no cipher_text");
+  return cipher;
+}
+
+StatusOr<std::string> HttpClient::EncryptDataKey(std::string_view key_id, const SecretBytes& dek,
+                                                 const EncryptionContext& ctx) {
+  constexpr std::string_view kAction = "encrypt-datakey";
+  if (dek.empty()) return Fail(StatusCode::kInvalidArgument, kAction, key_id, "empty data key");
+  // plain_text = hex(DEK || SHA-256(DEK)), assembled in secure memory.
+  SecretBytes payload(dek.size() + crypto_hash_sha256_BYTES);
+  std::copy(dek.span().begin(), dek.span().end(), payload.data());
+  crypto_hash_sha256(payload.data() + dek.size(), dek.data(), dek.size());
+  SecureString hex;
+  AppendHexUpper(payload.span(), hex);
+  json rest = {{"key_id", key_id}, {"datakey_plain_length", std::to_string(dek.size())}};
+  PutContext(rest, ctx);
+  const SecureString body = SpliceSecretMember("plain_text", hex, rest);
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, std::string_view(body.data(), body.size())));
+  std::optional<json> answer = ParseObject(r.body);
+  if (!answer) return Fail(StatusCode::kInternal, kAction, key_id, "the KMS answer is not a JSON object");
+  std::string cipher = GetText(*answer, "cipher_text");
+  if (cipher.empty()) return Fail(StatusCode::kInternal, kAction, key_id, "the answer has no cipher_text");
+  return cipher;
+}
+
+StatusOr<SecretBytes> HttpClient::DecryptDataKey(std::string_view key_id, std::string_view cipher_text,
+                                                 size_t dek_length, const EncryptionContext& ctx) {
+  constexpr std::string_view kAction = "decrypt-datakey";
+  json body = {{"key_id", key_id}, {"cipher_text", cipher_text}, {"datakey_cipher_length", std::to_string(dek_length)}};
+  PutContext(body, ctx);
+  const std::string text = body.dump();
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, text));
+  StatusOr<SecretBytes> dek = TakeHexSecretField(r.body, "data_key");
+  if (!dek.ok()) return Fail(StatusCode::kInternal, kAction, key_id, "bad answer: " + dek.status().message());
+  std::optional<json> answer = ParseObject(r.body);
+  if (!answer || !IsTakenSecretField(*answer, "data_key", dek->size())) {
+    return Fail(StatusCode::kInternal, kAction, key_id, "the KMS answer is not well formed");
+  }
+  if (dek->size() != dek_length) {
+    return Fail(StatusCode::kDataLoss, kAction, key_id,
+                "got a " + std::to_string(dek->size()) + "-byte data key, expected " + std::to_string(dek_length));
+  }
+  StatusOr<std::vector<uint8_t>> dgst = HexDecode(GetText(*answer, "datakey_dgst"));
+  if (!dgst.ok() || dgst->size() != crypto_hash_sha256_BYTES) {
+    return Fail(StatusCode::kDataLoss, kAction, key_id, "the answer has no valid datakey_dgst");
+  }
+  std::array<uint8_t, crypto_hash_sha256_BYTES> actual = Sha256(dek->span());
+  const bool match = sodium_memcmp(actual.data(), dgst->data(), actual.size()) == 0;
+  sodium_memzero(actual.data(), actual.size());
+  if (!match) {
+    return Fail(StatusCode::kDataLoss, kAction, key_id, "the returned data key does not match its datakey_dgst");
+  }
+  return dek;
+}
+
+StatusOr<std::string> HttpClient::EncryptData(std::string_view key_id, std::string_view plain_text,
+                                              const EncryptionContext& ctx) {
+  constexpr std::string_view kAction = "encrypt-data";
+  json body = {{"key_id", key_id}, {"plain_text", plain_text}};
+  PutContext(body, ctx);
+  std::string text;
+  try {
+    text = body.dump();
+  } catch (const json::exception&) {  // invalid UTF-8 in plain_text
+    calls_.fetch_add(1);
+    return Fail(StatusCode::kInvalidArgument, kAction, key_id, "plain_text is not valid UTF-8 text");
+  }
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, text));
+  WipeString(text);
+  std::optional<json> answer = ParseObject(r.body);
+  if (!answer) return Fail(StatusCode::kInternal, kAction, key_id, "the KMS answer is not a JSON object");
+  std::string cipher = GetText(*answer, "cipher_text");
+  if (cipher.empty()) return Fail(StatusCode::kInternal, kAction, key_id, "the answer has no cipher_text");
+  return cipher;
+}
+
+StatusOr<std::string> HttpClient::DecryptData(std::string_view cipher_text, const EncryptionContext& ctx) {
+  constexpr std::string_view kAction = "decrypt-data";
+  json body = {{"cipher_text", cipher_text}};
+  PutContext(body, ctx);
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson(kAction, "", body));
+  auto it = answer.find("plain_text");
+  if (it == answer.end() || !it->is_string()) {
+    return Fail(StatusCode::kInternal, kAction, "", "the answer has no plain_text");
+  }
+  return it->get<std::string>();
+}
+
+// --- grants
+
+StatusOr<std::string> HttpClient::CreateGrant(const CreateGrantRequest& req) {
+  json body = {{"key_id", req.key_id}, {"grantee_principal", req.grantee_principal}, {"operations", req.operations}};
+  if (!req.name.empty()) body["name"] = req.name;
+  if (!req.retiring_principal.empty()) body["retiring_principal"] = req.retiring_principal;
+  if (!req.grantee_principal_type.empty()) body["grantee_principal_type"] = req.grantee_principal_type;
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("create-grant", req.key_id, body));
+  std::string grant_id = GetText(answer, "grant_id");
+  if (grant_id.empty()) return Fail(StatusCode::kInternal, "create-grant", req.key_id, "the answer has no grant_id");
+  return grant_id;
+}
+
+StatusOr<GrantList> HttpClient::ListGrants(const ListGrantsRequest& req) {
+  json body = {{"key_id", req.key_id}};
+  PutOptionalInt(body, "limit", req.limit);
+  PutOptionalInt(body, "marker", req.marker);
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("list-grants", req.key_id, body));
+  return ParseGrantList(answer);
+}
+
+Status HttpClient::RevokeGrant(std::string_view key_id, std::string_view grant_id) {
+  return CallJson("revoke-grant", key_id, {{"key_id", key_id}, {"grant_id", grant_id}}).status();
+}
+
+Status HttpClient::RetireGrant(std::string_view key_id, std::string_view grant_id) {
+  return CallJson("retire-grant", key_id, {{"key_id", key_id}, {"grant_id", grant_id}}).status();
+}
+
+StatusOr<GrantList> HttpClient::ListRetirableGrants(const ListGrantsRequest& req) {
+  json body = json::object();
+  PutOptionalInt(body, "limit", req.limit);
+  PutOptionalInt(body, "marker", req.marker);
+  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson("list-retirable-grants", "", body));
+  return ParseGrantList(answer);
+}
+
+// --- import
+
+StatusOr<ImportParameters> HttpClient::GetParametersForImport(std::string_view key_id,
+                                                              std::string_view wrapping_algorithm) {
+  constexpr std::string_view kAction = "get-parameters-for-import";
+  KMSFS_ASSIGN_OR_RETURN(
+      json answer, CallJson(kAction, key_id, {{"key_id", key_id}, {"wrapping_algorithm", wrapping_algorithm}}));
+  ImportParameters p;
+  p.key_id = GetText(answer, "key_id");
+  p.import_token = GetText(answer, "import_token");
+  p.public_key = GetText(answer, "public_key");
+  p.expiration_time = GetInt(answer, "expiration_time").value_or(0);
+  if (p.import_token.empty() || p.public_key.empty()) {
+    return Fail(StatusCode::kInternal, kAction, key_id, "the answer lacks import_token or public_key");
+  }
+  return p;
+}
+
+Status HttpClient::ImportKeyMaterial(const ImportKeyMaterialRequest& req) {
+  json body = {{"key_id", req.key_id},
+               {"import_token", req.import_token},
+               {"encrypted_key_material", req.encrypted_key_material}};
+  // A JSON number, as in the API's examples (spec §1.3).
+  if (req.expiration_time) body["expiration_time"] = *req.expiration_time;
+  return CallJson("import-key-material", req.key_id, body).status();
+}
+
+Status HttpClient::DeleteImportedKeyMaterial(std::string_view key_id) {
+  return CallJson("delete-imported-key-material", key_id, {{"key_id", key_id}}).status();
+}
+
+}  // namespace kmsfs::kms

@@ -1,0 +1,101 @@
+// IamAuth: the token every KMS request carries (X-Auth-Token), and who it
+// belongs to.
+//
+// Two modes:
+//  * static token: the configured token is used as is; it cannot be renewed,
+//    so a KMS "token expired" answer is final.
+//  * password login: POST $auth_url/auth/tokens with the Keystone v3 password
+//    body (user name, password, user domain name; scoped to the project id).
+//    The token (X-Subject-Token) is kept until shortly before it expires
+//    (expires_at - issued_at of the answer, measured on our own monotonic
+//    clock so clock skew does not matter), renewed proactively then, and
+//    renewed on demand when the KMS rejects it (401, 403 KMS.0302/0303).
+//
+// The user id comes from the login answer (token.user.id); with a static
+// token it is looked up once with GET $auth_url/auth/tokens (or
+// $endpoint/v3/auth/tokens when no auth URL is set), passing the token as both
+// X-Auth-Token and X-Subject-Token.
+//
+// Thread-safety: all methods may be called concurrently. Only one login runs
+// at a time (refresh_mu_); callers that wanted a new token meanwhile take the
+// one it produced. mu_ guards the cached state and is never held across HTTP.
+#ifndef KMSFS_KMS_IAM_AUTH_H_
+#define KMSFS_KMS_IAM_AUTH_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "fs/base/secret_bytes.h"
+#include "fs/base/status.h"
+#include "kms/connection_config.h"
+#include "kms/http_transport.h"
+
+namespace kmsfs::kms {
+
+class IamAuth {
+ public:
+  // `transport` must outlive this object. Copies what it needs from `config`.
+  IamAuth(HttpTransport& transport, const ConnectionConfig& config);
+  IamAuth(const IamAuth&) = delete;
+  IamAuth& operator=(const IamAuth&) = delete;
+
+  // A token to send now; logs in first when there is none or it is about to expire.
+  StatusOr<std::string> Token();
+  // The KMS rejected `token` (expired or unknown). Returns true when a new one
+  // can be had (password mode); the next Token() then logs in again, unless
+  // another thread has already replaced `token`.
+  bool Rejected(const std::string& token);
+  bool can_refresh() const { return static_token_.empty(); }
+
+  // The IAM user id of the caller (cached after the first success).
+  StatusOr<std::string> UserId();
+  // "alice (user id 0123…, domain d)", "token user 0123…", never a secret.
+  std::string Description() const;
+
+  // Logins that replaced an earlier token (proactive or after a rejection).
+  uint64_t refreshes() const { return refreshes_.load(); }
+  uint64_t logins() const { return logins_.load(); }
+
+ private:
+  struct LoginResult {
+    std::string token;
+    std::string user_id;
+    std::string user_name;
+    std::chrono::steady_clock::time_point refresh_at;
+  };
+  StatusOr<LoginResult> Login();
+  StatusOr<std::string> LookUpTokenUser();
+  // Sends with the retry policy (network, 429, 5xx).
+  StatusOr<HttpResponse> SendWithRetry(const HttpRequest& request);
+  std::string TokensUrl() const;
+
+  HttpTransport& transport_;
+  const std::string endpoint_;
+  const std::string auth_url_;
+  const std::string project_id_;
+  const std::string static_token_;
+  const std::string username_;
+  const std::string domain_;
+  const SecretBytes password_;
+  const RetryPolicy retry_;
+
+  std::mutex refresh_mu_;  // held while logging in; acquired before mu_
+  mutable std::mutex mu_;
+  std::string token_;                                   // guarded by mu_
+  std::chrono::steady_clock::time_point refresh_at_{};  // guarded by mu_
+  std::string user_id_;                                 // guarded by mu_
+  std::string user_name_;                               // guarded by mu_
+  std::atomic<uint64_t> logins_{0};
+  std::atomic<uint64_t> refreshes_{0};
+};
+
+// Parses an ISO 8601 UTC timestamp as IAM writes it ("2024-05-01T12:00:00.000000Z",
+// "...+00:00"); seconds since the epoch with a fraction.
+StatusOr<double> ParseIamTime(std::string_view text);
+
+}  // namespace kmsfs::kms
+
+#endif  // KMSFS_KMS_IAM_AUTH_H_
