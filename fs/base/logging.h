@@ -35,11 +35,17 @@ class LogMessage {
   std::ostringstream stream_;
 };
 
+// Turns the stream expression into void so KMSFS_LOG can be a conditional
+// expression (safe inside an unbraced if/else). `&` binds looser than `<<`.
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+
 }  // namespace kmsfs
 
-#define KMSFS_LOG(level)                                              \
-  if (::kmsfs::LogLevel::level < ::kmsfs::GetLogLevel()) {           \
-  } else                                                              \
-    ::kmsfs::LogMessage(::kmsfs::LogLevel::level).stream()
+#define KMSFS_LOG(level)                                     \
+  (::kmsfs::LogLevel::level < ::kmsfs::GetLogLevel())        \
+      ? (void)0                                              \
+      : ::kmsfs::LogVoidify() & ::kmsfs::LogMessage(::kmsfs::LogLevel::level).stream()
 
 #endif  // KMSFS_FS_BASE_LOGGING_H_

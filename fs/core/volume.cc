@@ -1,0 +1,237 @@
+#include "fs/core/volume.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <vector>
+
+#include "fs/base/logging.h"
+#include "fs/crypto/kdf.h"
+#include "fs/format/offsets.h"
+
+namespace kmsfs::core {
+namespace {
+
+constexpr int kOpenFlags = O_CLOEXEC | O_NOFOLLOW;
+
+// Opens a backing file for content I/O: read-write where possible, read-only on
+// a read-only volume or backing filesystem.
+StatusOr<UniqueFd> OpenBacking(int root_fd, const std::string& rel_path, bool read_only) {
+  int fd = openat(root_fd, rel_path.c_str(), (read_only ? O_RDONLY : O_RDWR) | kOpenFlags);
+  if (fd < 0 && !read_only && (errno == EROFS || errno == EACCES)) {
+    fd = openat(root_fd, rel_path.c_str(), O_RDONLY | kOpenFlags);
+  }
+  if (fd < 0) return Status::FromErrno(errno, "open " + rel_path);
+  return UniqueFd(fd);
+}
+
+std::string DirName(const std::string& rel_path) {
+  size_t slash = rel_path.rfind('/');
+  return slash == std::string::npos ? "." : rel_path.substr(0, slash);
+}
+
+}  // namespace
+
+kms::EncryptionContext FileContext(const format::FileId& file_id) {
+  return {{"kmsfs_file_id", format::FileIdHex(file_id)}};
+}
+
+StatusOr<format::FileHeader> ReadFileHeader(int fd) {
+  std::vector<uint8_t> buf(format::FileHeader::kMaxEncodedSize);
+  ssize_t n = fgetxattr(fd, format::kHeaderXattrName, buf.data(), buf.size());
+  if (n < 0) {
+    if (errno == ENODATA) return Status::DataLoss("header (xattr user.kmsfs) is missing");
+    if (errno == ERANGE) return Status::DataLoss("header (xattr user.kmsfs) is too large");
+    return Status::FromErrno(errno, "read header xattr");
+  }
+  buf.resize(static_cast<size_t>(n));
+  return format::FileHeader::Decode(buf);
+}
+
+Status WriteFileHeader(int fd, const format::FileHeader& header, bool create_only) {
+  const std::vector<uint8_t> encoded = header.Encode();
+  if (fsetxattr(fd, format::kHeaderXattrName, encoded.data(), encoded.size(), create_only ? XATTR_CREATE : 0) != 0) {
+    if (errno == ENOTSUP) return Status::FromErrno(errno, "backing filesystem has no user xattrs: write header");
+    return Status::FromErrno(errno, "write header");
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::unique_ptr<Volume>> Volume::Open(const std::string& backing_dir,
+                                               format::VolumeConfig config,
+                                               std::shared_ptr<kms::Client> kms,
+                                               VolumeOptions options) {
+  int fd = open(backing_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open backing directory " + backing_dir);
+  auto volume = std::unique_ptr<Volume>(
+      new Volume(backing_dir, UniqueFd(fd), std::move(config), std::move(kms), std::move(options)));
+  return volume;
+}
+
+Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig config,
+               std::shared_ptr<kms::Client> kms, VolumeOptions options)
+    : backing_dir_(std::move(backing_dir)),
+      root_fd_(std::move(root_fd)),
+      config_(std::move(config)),
+      kms_(std::move(kms)),
+      options_(std::move(options)),
+      cache_(options_.cache) {
+  default_geometry_ = {config_.block_size,
+                       static_cast<uint32_t>(config_.suite == crypto::CipherSuite::kAes256Gcm ? 12 + 16 : 24 + 16)};
+  if (!options_.read_only) {
+    pool_ = std::make_unique<cache::DekPool>(
+        options_.pool, [this](const SecretBytes& dek, const std::array<uint8_t, 16>& file_id) {
+          return WrapDek(dek, file_id);
+        });
+  }
+}
+
+Volume::~Volume() {
+  pool_.reset();  // stop background wraps before the client goes away
+}
+
+StatusOr<std::string> Volume::WrapDek(const SecretBytes& dek, const format::FileId& file_id) {
+  kms_calls_.fetch_add(1, std::memory_order_relaxed);
+  auto wrapped = kms_->EncryptDataKey(config_.key_id, dek, FileContext(file_id));
+  if (!wrapped.ok()) kms_errors_.fetch_add(1, std::memory_order_relaxed);
+  return wrapped;
+}
+
+StatusOr<SecretBytes> Volume::UnwrapDek(const format::FileHeader& header) {
+  kms_calls_.fetch_add(1, std::memory_order_relaxed);
+  auto dek = kms_->DecryptDataKey(header.key_id, header.wrapped_dek, kDekSize, FileContext(header.file_id));
+  if (!dek.ok()) kms_errors_.fetch_add(1, std::memory_order_relaxed);
+  return dek;
+}
+
+StatusOr<uint64_t> Volume::PlainSizeOf(uint64_t backing_size) const {
+  return format::PlainSize(backing_size, default_geometry_);
+}
+
+StatusOr<std::shared_ptr<CryptFile>> Volume::MakeCryptFile(UniqueFd fd, format::FileHeader header,
+                                                           cache::DekCache::Handle key) {
+  KMSFS_ASSIGN_OR_RETURN(auto codec,
+                         format::BlockCodec::New(header.suite, header.block_size, key.key(), header.file_id));
+  if (codec->geometry().block_size != default_geometry_.block_size ||
+      codec->geometry().overhead != default_geometry_.overhead) {
+    return Status::DataLoss("header's cipher suite or block size differs from the volume's");
+  }
+  return std::make_shared<CryptFile>(std::move(fd), std::move(header), std::move(codec), std::move(key));
+}
+
+StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_path, mode_t mode,
+                                                        uid_t uid, gid_t gid, bool exclusive) {
+  if (options_.read_only) return Status::FromErrno(EROFS, "create " + rel_path);
+  KMSFS_ASSIGN_OR_RETURN(cache::PooledDek pooled, pool_->Take());
+  format::FileHeader header;
+  header.suite = config_.suite;
+  header.block_size = config_.block_size;
+  header.file_id = pooled.file_id;
+  header.key_id = config_.key_id;
+  header.wrapped_dek = std::move(pooled.wrapped_dek);
+
+  // The file gets its header while it is still nameless (O_TMPFILE), so no
+  // crash can leave a named backing file without one. Filesystems without
+  // O_TMPFILE fall back to create-then-set within this call.
+  const std::string dir = DirName(rel_path);
+  int fd = openat(root_fd_.get(), dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 07777);
+  bool named = false;
+  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+    fd = openat(root_fd_.get(), rel_path.c_str(), O_CREAT | O_EXCL | O_RDWR | kOpenFlags, mode & 07777);
+    named = true;
+  }
+  if (fd < 0) return Status::FromErrno(errno, "create " + rel_path);
+  UniqueFd file(fd);
+  auto undo = [&]() {
+    if (named) unlinkat(root_fd_.get(), rel_path.c_str(), 0);
+  };
+  if (Status s = WriteFileHeader(file.get(), header, false); !s.ok()) {
+    undo();
+    return s.Annotate(rel_path);
+  }
+  if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) && fchown(file.get(), uid, gid) != 0) {
+    int err = errno;
+    undo();
+    return Status::FromErrno(err, "chown " + rel_path);
+  }
+  // O_TMPFILE applies the umask-free mode as given; fchmod makes setgid etc. exact.
+  if (fchmod(file.get(), mode & 07777) != 0) {
+    int err = errno;
+    undo();
+    return Status::FromErrno(err, "chmod " + rel_path);
+  }
+  if (!named) {
+    char proc_path[64];
+    std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", file.get());
+    if (linkat(AT_FDCWD, proc_path, root_fd_.get(), rel_path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+      int err = errno;
+      if (err == EEXIST && !exclusive) return OpenFile(rel_path);
+      return Status::FromErrno(err, "link " + rel_path);
+    }
+  }
+  cache::DekCache::Handle key = cache_.Insert(format::FileIdHex(header.file_id), std::move(pooled.dek));
+  KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(file), std::move(header), std::move(key)));
+  struct stat st;
+  if (fstat(crypt->fd(), &st) == 0) {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    open_files_[{st.st_dev, st.st_ino}] = crypt;
+  }
+  return crypt;
+}
+
+StatusOr<std::shared_ptr<CryptFile>> Volume::OpenFile(const std::string& rel_path) {
+  KMSFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenBacking(root_fd_.get(), rel_path, options_.read_only));
+  return Adopt(std::move(fd), rel_path);
+}
+
+StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::string& rel_path) {
+  struct stat st;
+  if (fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat " + rel_path);
+  if (!S_ISREG(st.st_mode)) return Status::FromErrno(EINVAL, "open " + rel_path + ": not a regular file");
+  const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+  {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    auto it = open_files_.find(id);
+    if (it != open_files_.end()) {
+      if (auto existing = it->second.lock()) return existing;
+      open_files_.erase(it);
+    }
+  }
+  auto header = ReadFileHeader(fd.get());
+  if (!header.ok()) return header.status().Annotate(rel_path);
+  const std::string cache_id = format::FileIdHex(header->file_id);
+  auto key = cache_.Get(cache_id, [&]() { return UnwrapDek(*header); });
+  if (!key.ok()) return key.status();
+  KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(fd), std::move(header).value(), std::move(key).value()));
+  std::lock_guard<std::mutex> lock(open_mu_);
+  // Another thread may have opened the same inode meanwhile: share its object.
+  auto& slot = open_files_[id];
+  if (auto existing = slot.lock()) return existing;
+  slot = crypt;
+  return crypt;
+}
+
+void Volume::Tick() {
+  cache_.EvictExpired();
+  std::lock_guard<std::mutex> lock(open_mu_);
+  for (auto it = open_files_.begin(); it != open_files_.end();) {
+    it = it->second.expired() ? open_files_.erase(it) : std::next(it);
+  }
+}
+
+VolumeStats Volume::stats() const {
+  VolumeStats s;
+  s.cache = cache_.stats();
+  if (pool_) s.pool = pool_->stats();
+  s.kms_calls = kms_calls_.load();
+  s.kms_errors = kms_errors_.load();
+  std::lock_guard<std::mutex> lock(open_mu_);
+  for (const auto& [id, weak] : open_files_) s.open_files += weak.expired() ? 0 : 1;
+  return s;
+}
+
+}  // namespace kmsfs::core

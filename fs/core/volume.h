@@ -1,0 +1,121 @@
+// Volume: one mounted backing directory. Owns the backing root fd, the KMS
+// client, the DEK cache and pool, and the table of open CryptFiles (one per
+// backing inode). FUSE-free: fs/fuse translates requests into these calls.
+//
+// Key flow: a new file takes a pre-wrapped DEK from the pool and stores the
+// wrapped key in its header before the file gets its name; opening a file
+// reads its header and asks the cache for the DEK, which calls
+// decrypt-datakey only on a miss.
+//
+// Thread-safety: thread-safe.
+#ifndef KMSFS_FS_CORE_VOLUME_H_
+#define KMSFS_FS_CORE_VOLUME_H_
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "cache/dek_cache.h"
+#include "cache/dek_pool.h"
+#include "fs/base/status.h"
+#include "fs/base/unique_fd.h"
+#include "fs/core/crypt_file.h"
+#include "fs/format/file_header.h"
+#include "fs/format/volume_config.h"
+#include "kms/kms_client.h"
+
+namespace kmsfs::core {
+
+inline constexpr size_t kDekSize = 64;
+
+// {"kmsfs_file_id": hex(file_id)}
+kms::EncryptionContext FileContext(const format::FileId& file_id);
+
+// Reads and decodes the `user.kmsfs` header of an open backing file; a
+// missing or undecodable header is kDataLoss.
+StatusOr<format::FileHeader> ReadFileHeader(int fd);
+// Replaces (or with `create_only`, adds) the header of an open backing file.
+// One xattr write, so readers see the old or the new header, never a mix.
+Status WriteFileHeader(int fd, const format::FileHeader& header, bool create_only);
+
+struct VolumeOptions {
+  cache::DekCacheOptions cache;
+  cache::DekPoolOptions pool;
+  bool read_only = false;
+};
+
+struct VolumeStats {
+  cache::DekCacheStats cache;
+  cache::DekPoolStats pool;
+  uint64_t kms_calls = 0;
+  uint64_t kms_errors = 0;
+  uint64_t open_files = 0;
+};
+
+class Volume {
+ public:
+  static StatusOr<std::unique_ptr<Volume>> Open(const std::string& backing_dir,
+                                                format::VolumeConfig config,
+                                                std::shared_ptr<kms::Client> kms,
+                                                VolumeOptions options);
+  ~Volume();
+  Volume(const Volume&) = delete;
+  Volume& operator=(const Volume&) = delete;
+
+  int root_fd() const { return root_fd_.get(); }
+  const std::string& backing_dir() const { return backing_dir_; }
+  const format::VolumeConfig& config() const { return config_; }
+  bool read_only() const { return options_.read_only; }
+
+  // Creates a regular file at `rel_path` (relative to the root) with its
+  // header already in place, owned by uid:gid when they are not -1.
+  // Fails with EEXIST if `exclusive` and the name exists.
+  StatusOr<std::shared_ptr<CryptFile>> CreateFile(const std::string& rel_path, mode_t mode,
+                                                  uid_t uid, gid_t gid, bool exclusive);
+  // Opens the regular file at `rel_path`; header missing/corrupt -> kDataLoss,
+  // KMS refusal -> kPermissionDenied, KMS down -> kUnavailable.
+  StatusOr<std::shared_ptr<CryptFile>> OpenFile(const std::string& rel_path);
+  // Plaintext size of a regular backing file from its size alone (no key).
+  // Every file of a volume has the suite and block size of .kmsfs.json (open
+  // checks the header agrees), so stat never needs to read a header.
+  StatusOr<uint64_t> PlainSizeOf(uint64_t backing_size) const;
+
+  // Evicts expired keys; the mount calls it about once a second.
+  void Tick();
+  VolumeStats stats() const;
+
+ private:
+  Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig config,
+         std::shared_ptr<kms::Client> kms, VolumeOptions options);
+  StatusOr<std::shared_ptr<CryptFile>> Adopt(UniqueFd fd, const std::string& rel_path);
+  StatusOr<std::shared_ptr<CryptFile>> MakeCryptFile(UniqueFd fd, format::FileHeader header,
+                                                     cache::DekCache::Handle key);
+  StatusOr<std::string> WrapDek(const SecretBytes& dek, const format::FileId& file_id);
+  StatusOr<SecretBytes> UnwrapDek(const format::FileHeader& header);
+
+  const std::string backing_dir_;
+  const UniqueFd root_fd_;
+  const format::VolumeConfig config_;
+  const std::shared_ptr<kms::Client> kms_;
+  const VolumeOptions options_;
+  format::Geometry default_geometry_;
+  std::atomic<uint64_t> kms_calls_{0};
+  std::atomic<uint64_t> kms_errors_{0};
+  cache::DekCache cache_;
+  std::unique_ptr<cache::DekPool> pool_;  // null on read-only volumes
+
+  // Open files by backing (dev, ino). Entries are weak: a CryptFile lives as
+  // long as some handle holds it. Lock order: open_mu_ before CryptFile locks.
+  mutable std::mutex open_mu_;
+  std::map<std::pair<dev_t, ino_t>, std::weak_ptr<CryptFile>> open_files_;
+};
+
+}  // namespace kmsfs::core
+
+#endif  // KMSFS_FS_CORE_VOLUME_H_
