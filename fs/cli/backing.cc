@@ -1,0 +1,33 @@
+#include "fs/cli/backing.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+
+namespace kmsfs::cli {
+
+StatusOr<format::VolumeConfig> LoadBackingConfig(const std::string& backing_dir) {
+  struct stat st;
+  if (stat(backing_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument("backing directory " + backing_dir + " does not exist or is not a directory");
+  }
+  const std::string config_path = backing_dir + "/" + format::kConfigFileName;
+  if (stat(config_path.c_str(), &st) != 0) {
+    return Status::InvalidArgument(backing_dir + " is not a kmsfs backing directory (no " +
+                                   format::kConfigFileName + "): run 'kmsfs init " + backing_dir +
+                                   " --key KEY_ID' first");
+  }
+  auto config = format::VolumeConfig::Load(backing_dir);
+  if (!config.ok()) return config.status().Annotate("cannot read " + config_path);
+  return config;
+}
+
+std::string AccessDeniedMessage(kms::Client& kms, const std::string& operation, const std::string& key_id,
+                                const Status& status) {
+  std::string msg = kms.PrincipalDescription() + " may not call " + operation + " on key " + key_id;
+  if (!status.kms_error_code().empty()) msg += " (" + status.kms_error_code() + ": " + status.message() + ")";
+  else msg += " (" + status.message() + ")";
+  return msg;
+}
+
+}  // namespace kmsfs::cli

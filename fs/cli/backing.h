@@ -1,0 +1,23 @@
+// Helpers shared by the commands that act on a backing directory.
+#ifndef KMSFS_FS_CLI_BACKING_H_
+#define KMSFS_FS_CLI_BACKING_H_
+
+#include <string>
+
+#include "fs/base/status.h"
+#include "fs/format/volume_config.h"
+#include "kms/kms_client.h"
+
+namespace kmsfs::cli {
+
+// Loads BACKING/.kmsfs.json; a missing directory or config gets a message
+// that says what to run.
+StatusOr<format::VolumeConfig> LoadBackingConfig(const std::string& backing_dir);
+
+// "user alice (id …) may not call decrypt-datakey on key K: <KMS says>".
+std::string AccessDeniedMessage(kms::Client& kms, const std::string& operation, const std::string& key_id,
+                                const Status& status);
+
+}  // namespace kmsfs::cli
+
+#endif  // KMSFS_FS_CLI_BACKING_H_

@@ -1,0 +1,136 @@
+// kmsfs init BACKING_DIR --key KEY_ID: prepares an empty directory as a volume.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <string>
+
+#include "fs/base/unique_fd.h"
+#include "fs/cli/args.h"
+#include "fs/cli/backing.h"
+#include "fs/cli/commands.h"
+#include "fs/cli/connection.h"
+#include "fs/cli/exit_codes.h"
+#include "fs/core/volume.h"
+#include "fs/crypto/kdf.h"
+
+namespace kmsfs::cli {
+namespace {
+
+// Empty means no entries at all (not even a dot file): a volume must not mix
+// with plaintext files.
+StatusOr<bool> IsEmptyDir(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return Status::FromErrno(errno, "open " + dir);
+  bool empty = true;
+  while (dirent* e = readdir(d)) {
+    if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") {
+      empty = false;
+      break;
+    }
+  }
+  closedir(d);
+  return empty;
+}
+
+// Headers live in user xattrs; find out now rather than on the first file.
+Status ProbeUserXattrs(const std::string& dir) {
+  const std::string probe = dir + "/.kmsfs-xattr-probe";
+  UniqueFd fd(open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+  if (!fd.valid()) return Status::FromErrno(errno, "create a probe file in " + dir);
+  const char value[] = "probe";
+  int rc = fsetxattr(fd.get(), "user.kmsfs.probe", value, sizeof value, 0);
+  int err = errno;
+  unlink(probe.c_str());
+  if (rc != 0) {
+    if (err == ENOTSUP) {
+      return Status::FailedPrecondition("the filesystem holding " + dir +
+                                        " does not support user extended attributes, which kmsfs needs for "
+                                        "file headers: use ext4, xfs, btrfs, or tmpfs on Linux 6.6+");
+    }
+    return Status::FromErrno(err, "set a user xattr in " + dir);
+  }
+  return Status::Ok();
+}
+
+std::string NowRfc3339() {
+  char buf[32];
+  std::time_t now = std::time(nullptr);
+  struct tm tm_utc;
+  gmtime_r(&now, &tm_utc);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
+  return buf;
+}
+
+}  // namespace
+
+int InitCommand(const Words& words) {
+  std::set<std::string> flags = ConnectionFlags();
+  flags.insert({"--key", "--block-size", "--cipher"});
+  auto args = Args::Parse(words, flags, {});
+  if (!args.ok()) return Fail(kExitUsage, args.status().message() + " (see kmsfs --help)");
+  if (args->positional().size() != 1 || !args->Has("--key")) {
+    return Fail(kExitUsage, "usage: kmsfs init BACKING_DIR --key KEY_ID");
+  }
+  const std::string dir = args->positional()[0];
+  const std::string key_id = *args->Get("--key");
+
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return Fail(kExitUsage, "cannot create backing directory " + dir + ": " + ec.message());
+  auto empty = IsEmptyDir(dir);
+  if (!empty.ok()) return Fail(empty.status(), "cannot read backing directory");
+  if (!*empty) {
+    struct stat st;
+    if (stat((dir + "/" + format::kConfigFileName).c_str(), &st) == 0) {
+      return Fail(kExitUsage, dir + " is already a kmsfs backing directory: mount it with 'kmsfs mount " + dir +
+                                  " MOUNTPOINT'");
+    }
+    return Fail(kExitUsage, "backing directory " + dir + " is not empty: kmsfs init needs an empty directory");
+  }
+  if (Status s = ProbeUserXattrs(dir); !s.ok()) return Fail(s, "cannot use " + dir);
+
+  format::VolumeConfig config;
+  config.key_id = key_id;
+  config.suite = crypto::PreferredCipherSuite();
+  if (auto name = args->Get("--cipher")) {
+    auto suite = crypto::CipherSuiteFromName(*name);
+    if (!suite.ok()) return Fail(kExitUsage, "--cipher: " + suite.status().message());
+    config.suite = *suite;
+  }
+  auto block_size = args->GetInt("--block-size", 4096);
+  if (!block_size.ok()) return Fail(kExitUsage, block_size.status().message());
+  config.block_size = static_cast<uint32_t>(*block_size);
+  config.created = NowRfc3339();
+
+  auto kms = ConnectKms(*args);
+  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  // The canary is a throwaway DEK wrapped like a file's: wrapping it proves
+  // the caller may write, and mount unwraps it to prove the caller may read.
+  SecretBytes canary = SecretBytes::Random(core::kDekSize);
+  crypto::RandomBytes(config.canary_file_id);
+  auto wrapped = (*kms)->EncryptDataKey(key_id, canary, core::FileContext(config.canary_file_id));
+  if (!wrapped.ok()) {
+    if (wrapped.status().code() == StatusCode::kPermissionDenied) {
+      return Fail(kExitFailure, "init refused: " + AccessDeniedMessage(**kms, "encrypt-datakey", key_id, wrapped.status()));
+    }
+    return Fail(wrapped.status(), "cannot wrap a key with " + key_id);
+  }
+  config.canary_wrapped_dek = *wrapped;
+  // The project the key lives in; mounts without --project-id/OS_PROJECT_ID use it.
+  if (const char* env = std::getenv("OS_PROJECT_ID")) config.project_id = env;
+  if (auto p = args->Get("--project-id")) config.project_id = *p;
+  if (Status s = config.Store(dir); !s.ok()) return Fail(s, "cannot write " + dir + "/" + format::kConfigFileName);
+  std::printf("initialised %s with key %s (%s, %u-byte blocks)\n", dir.c_str(), key_id.c_str(),
+              std::string(crypto::CipherSuiteName(config.suite)).c_str(), config.block_size);
+  return kExitOk;
+}
+
+}  // namespace kmsfs::cli

@@ -1,0 +1,305 @@
+// kmsfs mount BACKING_DIR MOUNTPOINT: proves access through the canary, then
+// serves the volume through FUSE. Without -f the work happens in a detached
+// child, and the command exits 0 only once the mount answers.
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <string>
+
+#include "fs/base/logging.h"
+#include "fs/base/secret_bytes.h"
+#include "fs/cli/args.h"
+#include "fs/cli/backing.h"
+#include "fs/cli/commands.h"
+#include "fs/cli/connection.h"
+#include "fs/cli/exit_codes.h"
+#include "fs/core/volume.h"
+#include "fs/fuse/fuse_fs.h"
+#include "fs/fuse/session.h"
+
+namespace kmsfs::cli {
+namespace {
+
+constexpr long kFuseSuperMagic = 0x65735546;
+
+struct MountPlan {
+  std::string backing_dir;  // absolute
+  std::string mountpoint;   // absolute
+  format::VolumeConfig config;
+  std::vector<std::string> fuse_opts;
+  bool explicit_ro = false;
+  bool explicit_rw = false;
+  bool shared_storage = false;
+  long long cache_ttl = 300;
+  long long cache_max = 4096;
+  long long pool_size = 32;
+  std::string log_file;
+};
+
+// Where the serving process sends its one outcome: the waiting parent's pipe,
+// or the terminal in foreground mode.
+class Reporter {
+ public:
+  explicit Reporter(int fd) : fd_(fd) {}
+  void Report(int code, const std::string& message) {
+    if (reported_) return;
+    reported_ = true;
+    if (fd_ < 0) {
+      std::fprintf(code == 0 ? stdout : stderr, "kmsfs: %s\n", message.c_str());
+      std::fflush(nullptr);
+      return;
+    }
+    std::string msg = std::to_string(code) + "\n" + message;
+    (void)!write(fd_, msg.data(), msg.size());
+    close(fd_);
+    fd_ = -1;
+  }
+  bool reported() const { return reported_; }
+
+ private:
+  int fd_;
+  bool reported_ = false;
+};
+
+StatusOr<std::string> RealDir(const std::string& path, const char* what) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) == nullptr) {
+    return Status::InvalidArgument(std::string(what) + " " + path + " does not exist");
+  }
+  struct stat st;
+  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument(std::string(what) + " " + path + " is not a directory");
+  }
+  return std::string(buf);
+}
+
+// Redirects the daemon's stdio once the parent has its answer.
+void Detach(const std::string& log_file) {
+  int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd >= 0) {
+    dup2(null_fd, STDIN_FILENO);
+    dup2(null_fd, STDOUT_FILENO);
+  }
+  int log_fd = log_file.empty() ? -1 : open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (log_fd >= 0) {
+    dup2(log_fd, STDERR_FILENO);
+    close(log_fd);
+  } else {
+    if (null_fd >= 0) dup2(null_fd, STDERR_FILENO);
+    LogToSyslog("kmsfs");
+  }
+  if (null_fd > STDERR_FILENO) close(null_fd);
+}
+
+// Everything that happens in the process that will serve the mount.
+int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daemon) {
+  HardenProcessAgainstCoreDumps();
+  auto kms_or = ConnectKms(args, plan.config.project_id);
+  if (!kms_or.ok()) {
+    reporter.Report(ExitCodeFor(kms_or.status()), "cannot reach the KMS: " + kms_or.status().message());
+    return ExitCodeFor(kms_or.status());
+  }
+  std::shared_ptr<kms::Client> kms = std::move(kms_or).value();
+  const std::string& key_id = plan.config.key_id;
+
+  // Read access: unwrap the canary.
+  auto canary = kms->DecryptDataKey(key_id, plan.config.canary_wrapped_dek, core::kDekSize,
+                                    core::FileContext(plan.config.canary_file_id));
+  if (!canary.ok()) {
+    const Status& s = canary.status();
+    int code = ExitCodeFor(s);
+    std::string msg;
+    if (s.code() == StatusCode::kPermissionDenied || s.code() == StatusCode::kUnauthenticated) {
+      code = kExitFailure;
+      msg = "mount refused: " + AccessDeniedMessage(*kms, "decrypt-datakey", key_id, s) +
+            ". The key's owner can grant access with 'kmsfs grant create " + plan.backing_dir +
+            " --grantee USER_ID --access read'";
+    } else if (s.code() == StatusCode::kUnavailable) {
+      msg = "mount failed: cannot reach the KMS: " + s.message();
+    } else {
+      msg = "mount failed: cannot unwrap the volume's canary key with " + key_id + ": " + s.ToString();
+    }
+    reporter.Report(code, msg);
+    return code;
+  }
+
+  // Write access: wrap a key as a new file would.
+  bool read_only = plan.explicit_ro;
+  std::string note;
+  if (!read_only) {
+    auto wrapped = kms->EncryptDataKey(key_id, *canary, core::FileContext(plan.config.canary_file_id));
+    if (!wrapped.ok()) {
+      const Status& s = wrapped.status();
+      if (s.code() != StatusCode::kPermissionDenied) {
+        reporter.Report(ExitCodeFor(s), "mount failed: encrypt-datakey with " + key_id + ": " + s.ToString());
+        return ExitCodeFor(s);
+      }
+      if (plan.explicit_rw) {
+        reporter.Report(kExitFailure, "mount refused: " + AccessDeniedMessage(*kms, "encrypt-datakey", key_id, s) +
+                                          ", so it cannot be mounted read-write; drop '-o rw' to mount it read-only");
+        return kExitFailure;
+      }
+      read_only = true;
+      note = " (read-only: " + AccessDeniedMessage(*kms, "encrypt-datakey", key_id, s) + ")";
+    }
+  }
+  canary = Status::Internal("wiped");  // drop the canary key now
+
+  std::vector<std::string> fuse_opts = plan.fuse_opts;
+  if (read_only && !plan.explicit_ro) fuse_opts.push_back("ro");
+
+  core::VolumeOptions vopts;
+  vopts.cache.ttl = std::chrono::seconds(plan.cache_ttl);
+  vopts.cache.max_entries = static_cast<size_t>(plan.cache_max);
+  vopts.pool.target = static_cast<size_t>(plan.pool_size);
+  vopts.pool.max_age = std::chrono::seconds(plan.cache_ttl);
+  vopts.read_only = read_only;
+  auto volume = core::Volume::Open(plan.backing_dir, plan.config, kms, vopts);
+  if (!volume.ok()) {
+    reporter.Report(ExitCodeFor(volume.status()), "mount failed: " + volume.status().message());
+    return ExitCodeFor(volume.status());
+  }
+
+  fuse::FuseFsOptions fopts;
+  if (plan.shared_storage) {
+    fopts.entry_timeout = 0;
+    fopts.attr_timeout = 0;
+    fopts.auto_cache = false;
+  }
+  fopts.set_owner = geteuid() == 0;
+  fuse::FuseFs fs(volume->get(), fopts);
+
+  fuse::SessionOptions sopts;
+  sopts.mountpoint = plan.mountpoint;
+  sopts.fsname = plan.backing_dir;
+  sopts.mount_opts = fuse_opts;
+  sopts.on_tick = [v = volume->get()] { v->Tick(); };
+  sopts.on_mounted = [&](const Status& s) {
+    if (!s.ok()) {
+      reporter.Report(ExitCodeFor(s), "mount failed: " + s.message());
+      return;
+    }
+    reporter.Report(kExitOk, "mounted " + plan.backing_dir + " on " + plan.mountpoint +
+                                 (read_only ? " read-only" : " read-write") + note);
+    if (daemon) Detach(plan.log_file);
+    KMSFS_LOG(kInfo) << "serving " << plan.backing_dir << " on " << plan.mountpoint
+                     << (read_only ? " (read-only)" : " (read-write)");
+  };
+  Status s = fuse::ServeMount(&fs, sopts);
+  if (!s.ok()) return ExitCodeFor(s);
+  KMSFS_LOG(kInfo) << "unmounted " << plan.mountpoint;
+  return kExitOk;
+}
+
+// Parent side of a daemonized mount: wait for the child's verdict, then check
+// the mount answers before reporting success.
+int AwaitDaemon(int read_fd, pid_t child, const MountPlan& plan) {
+  std::string msg;
+  char buf[512];
+  ssize_t n;
+  while ((n = read(read_fd, buf, sizeof buf)) != 0) {
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    msg.append(buf, static_cast<size_t>(n));
+  }
+  close(read_fd);
+  size_t nl = msg.find('\n');
+  if (nl == std::string::npos) {
+    int wstatus = 0;
+    waitpid(child, &wstatus, 0);
+    return Fail(kExitFailure, "mount daemon exited before mounting (status " + std::to_string(wstatus) +
+                                  "); run with -f to see why");
+  }
+  int code = std::atoi(msg.substr(0, nl).c_str());
+  std::string text = msg.substr(nl + 1);
+  if (code != 0) {
+    waitpid(child, nullptr, 0);
+    return Fail(code, text);
+  }
+  struct statfs sfs;
+  if (statfs(plan.mountpoint.c_str(), &sfs) != 0 || sfs.f_type != kFuseSuperMagic) {
+    return Fail(kExitFailure, "mount of " + plan.mountpoint + " did not answer after start-up");
+  }
+  std::printf("kmsfs: %s\n", text.c_str());
+  return kExitOk;
+}
+
+}  // namespace
+
+int MountCommand(const Words& words) {
+  std::set<std::string> flags = ConnectionFlags();
+  flags.insert({"-o", "--cache-ttl", "--cache-max", "--pool-size", "--log-file"});
+  auto args = Args::Parse(words, flags, {"-f", "--foreground", "--shared-storage"});
+  if (!args.ok()) return Fail(kExitUsage, args.status().message() + " (see kmsfs --help)");
+  if (args->positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o OPTIONS]");
+
+  MountPlan plan;
+  auto backing = RealDir(args->positional()[0], "backing directory");
+  if (!backing.ok()) return Fail(kExitUsage, backing.status().message());
+  plan.backing_dir = *backing;
+  auto mountpoint = RealDir(args->positional()[1], "mount point");
+  if (!mountpoint.ok()) return Fail(kExitUsage, mountpoint.status().message());
+  plan.mountpoint = *mountpoint;
+  if (plan.mountpoint == plan.backing_dir) return Fail(kExitUsage, "the mount point must not be the backing directory");
+  auto config = LoadBackingConfig(plan.backing_dir);
+  if (!config.ok()) return Fail(kExitUsage, config.status().message());
+  plan.config = std::move(config).value();
+
+  for (const std::string& o : args->GetAll("-o")) {
+    if (o == "ro") plan.explicit_ro = true;
+    if (o == "rw") {
+      plan.explicit_rw = true;
+      continue;
+    }
+    plan.fuse_opts.push_back(o);
+  }
+  if (plan.explicit_ro && plan.explicit_rw) return Fail(kExitUsage, "-o ro and -o rw contradict each other");
+  plan.shared_storage = args->Has("--shared-storage");
+  auto ttl = args->GetInt("--cache-ttl", 300);
+  auto max = args->GetInt("--cache-max", 4096);
+  auto pool = args->GetInt("--pool-size", 32);
+  for (const auto* v : {&ttl, &max, &pool}) {
+    if (!v->ok()) return Fail(kExitUsage, v->status().message());
+  }
+  plan.cache_ttl = *ttl;
+  plan.cache_max = *max;
+  plan.pool_size = *pool;
+  plan.log_file = args->Get("--log-file").value_or("");
+
+  if (args->Has("-f") || args->Has("--foreground")) {
+    Reporter reporter(-1);
+    return Serve(plan, *args, reporter, false);
+  }
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return Fail(kExitUsage, "pipe failed");
+  std::fflush(nullptr);
+  pid_t pid = fork();
+  if (pid < 0) return Fail(kExitUsage, "fork failed");
+  if (pid == 0) {
+    close(fds[0]);
+    setsid();
+    if (chdir("/") != 0) {
+      // Paths are absolute; staying in the old directory only pins it.
+    }
+    Reporter reporter(fds[1]);
+    int rc = Serve(plan, *args, reporter, true);
+    std::fflush(nullptr);
+    _exit(rc);
+  }
+  close(fds[1]);
+  return AwaitDaemon(fds[0], pid, plan);
+}
+
+}  // namespace kmsfs::cli

@@ -1,0 +1,25 @@
+#include "fs/cli/connection.h"
+
+#include "kms/connection_config.h"
+#include "kms/http_kms_client.h"
+
+namespace kmsfs::cli {
+
+StatusOr<std::shared_ptr<kms::Client>> ConnectKms(const Args& args, const std::string& volume_project_id) {
+  kms::ConnectionConfig config = kms::ConfigFromEnvironment();
+  kms::ConnectionOverrides flags;
+  flags.endpoint = args.Get("--kms-endpoint");
+  flags.project_id = args.Get("--project-id");
+  flags.token = args.Get("--token");
+  flags.auth_url = args.Get("--auth-url");
+  flags.username = args.Get("--user");
+  flags.password_file = args.Get("--password-file");
+  flags.domain = args.Get("--domain");
+  flags.ca_file = args.Get("--ca-file");
+  KMSFS_RETURN_IF_ERROR(kms::ApplyOverrides(flags, config));
+  if (config.project_id.empty()) config.project_id = volume_project_id;
+  KMSFS_ASSIGN_OR_RETURN(std::unique_ptr<kms::HttpClient> client, kms::HttpClient::New(std::move(config)));
+  return std::shared_ptr<kms::Client>(std::move(client));
+}
+
+}  // namespace kmsfs::cli

@@ -1,0 +1,79 @@
+// kmsfs: the filesystem and its admin CLI (spec/cli.md).
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fs/cli/commands.h"
+#include "fs/cli/exit_codes.h"
+
+namespace {
+
+constexpr char kUsage[] = R"(kmsfs - an encrypted filesystem whose keys live in a KMS
+
+Usage:
+  kmsfs key create [--alias NAME] [--origin kms|external]
+  kmsfs key list
+  kmsfs key describe KEY_ID
+  kmsfs key import KEY_ID --material FILE [--wrapping RSAES_OAEP_SHA_256|RSAES_OAEP_SHA_1|RSAES_PKCS1_V1_5]
+  kmsfs key rotate KEY_ID
+  kmsfs init BACKING_DIR --key KEY_ID
+  kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [--cache-ttl SEC] [--cache-max N]
+              [--pool-size N] [--shared-storage] [--log-file FILE]
+  kmsfs umount MOUNTPOINT
+  kmsfs status MOUNTPOINT
+  kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
+  kmsfs grant list BACKING_DIR
+  kmsfs grant revoke BACKING_DIR GRANT_ID
+  kmsfs grant retire BACKING_DIR GRANT_ID
+  kmsfs fsck BACKING_DIR [--quick]
+  kmsfs rewrap BACKING_DIR --to-key KEY_ID
+
+Connection (flags override the environment):
+  --kms-endpoint URL   KMSFS_KMS_ENDPOINT   KMS base URL, e.g. http://127.0.0.1:8765
+  --project-id ID      OS_PROJECT_ID        project in the URL path
+  --token T            OS_AUTH_TOKEN        a ready IAM token
+  --auth-url URL       OS_AUTH_URL          IAM v3 endpoint for password login
+  --user NAME          OS_USERNAME
+  --password-file F    OS_PASSWORD
+  --domain NAME        OS_USER_DOMAIN_NAME
+  --ca-file F          KMSFS_CA_FILE        CA bundle to verify a TLS endpoint
+
+Exit codes: 0 success; 1 the operation failed (e.g. access denied, problems found);
+2 usage or environment error (bad flag, missing directory, KMS unreachable).
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace kmsfs::cli;  // NOLINT: one short dispatch table
+  if (argc < 2) {
+    std::fputs(kUsage, stderr);
+    return kExitUsage;
+  }
+  const std::string cmd = argv[1];
+  if (cmd == "--help" || cmd == "-h" || cmd == "help") {
+    std::fputs(kUsage, stdout);
+    return kExitOk;
+  }
+  if (cmd == "--version") {
+    std::puts("kmsfs 0.1.0");
+    return kExitOk;
+  }
+  Words words(argv + 2, argv + argc);
+  for (const std::string& w : words) {
+    if (w == "--help" || w == "-h") {
+      std::fputs(kUsage, stdout);
+      return kExitOk;
+    }
+  }
+  if (cmd == "key") return KeyCommand(words);
+  if (cmd == "init") return InitCommand(words);
+  if (cmd == "mount") return MountCommand(words);
+  if (cmd == "umount" || cmd == "unmount") return UmountCommand(words);
+  if (cmd == "status") return StatusCommand(words);
+  if (cmd == "grant") return GrantCommand(words);
+  if (cmd == "fsck") return FsckCommand(words);
+  if (cmd == "rewrap") return RewrapCommand(words);
+  return Fail(kExitUsage, "unknown command '" + cmd + "': run 'kmsfs --help' for the list");
+}

@@ -1,0 +1,96 @@
+#include "fs/fuse/session.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+#include "fs/base/logging.h"
+
+namespace kmsfs::fuse {
+namespace {
+
+struct FuseDeleter {
+  void operator()(struct fuse* f) const { fuse_destroy(f); }
+};
+struct LoopConfigDeleter {
+  void operator()(fuse_loop_config* c) const { fuse_loop_cfg_destroy(c); }
+};
+
+// Runs `tick` every second on its own thread until destroyed.
+class Ticker {
+ public:
+  explicit Ticker(std::function<void()> tick) : tick_(std::move(tick)) {
+    if (tick_) thread_ = std::thread([this] { Run(); });
+  }
+  ~Ticker() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void Run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+      lock.unlock();
+      tick_();
+      lock.lock();
+    }
+  }
+  std::function<void()> tick_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Status ServeMount(FuseFs* fs, const SessionOptions& options) {
+  std::string opts = "fsname=" + options.fsname + ",subtype=kmsfs";
+  for (const std::string& o : options.mount_opts) opts += "," + o;
+  std::vector<std::string> argv_store = {"kmsfs", "-o", opts};
+  std::vector<char*> argv;
+  for (std::string& a : argv_store) argv.push_back(a.data());
+  fuse_args args = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  const fuse_operations& ops = FuseFs::Operations();
+  std::unique_ptr<struct fuse, FuseDeleter> f(fuse_new(&args, &ops, sizeof ops, fs));
+  if (!f) {
+    Status s = Status::InvalidArgument("cannot set up the FUSE session (bad -o option? options: " + opts + ")");
+    options.on_mounted(s);
+    return s;
+  }
+  if (fuse_mount(f.get(), options.mountpoint.c_str()) != 0) {
+    Status s = Status::FailedPrecondition("cannot mount on " + options.mountpoint +
+                                          " (does it exist, and is /dev/fuse usable?)");
+    options.on_mounted(s);
+    return s;
+  }
+  fuse_session* se = fuse_get_session(f.get());
+  if (fuse_set_signal_handlers(se) != 0) {
+    fuse_unmount(f.get());
+    Status s = Status::Internal("cannot install signal handlers");
+    options.on_mounted(s);
+    return s;
+  }
+  options.on_mounted(Status::Ok());
+  {
+    Ticker ticker(options.on_tick);
+    std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_cfg(fuse_loop_cfg_create());
+    fuse_loop_cfg_set_clone_fd(loop_cfg.get(), 0);
+    fuse_loop_cfg_set_idle_threads(loop_cfg.get(), 10);
+    int rc = fuse_loop_mt(f.get(), loop_cfg.get());
+    if (rc != 0) KMSFS_LOG(kWarning) << "FUSE loop ended with " << rc;
+  }
+  fuse_remove_signal_handlers(se);
+  fuse_unmount(f.get());
+  return Status::Ok();
+}
+
+}  // namespace kmsfs::fuse
