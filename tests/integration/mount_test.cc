@@ -1,0 +1,290 @@
+// End-to-end behaviour of a kmsfs mount: what reaches the backing directory,
+// what stays hidden, remounts, the errors of DESIGN.md's table, and the CLI.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "tests/integration/posix_recorder.h"
+#include "tests/testutil/kmsd_process.h"
+#include "tests/testutil/mounted_volume.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace kmsfs::testing {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+void WriteFile(const std::string& path, const std::string& data) {
+  int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
+  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  ASSERT_EQ(close(fd), 0);
+}
+
+// Returns the content, or sets `err` to the errno of the first failing call.
+std::string ReadFile(const std::string& path, int* err = nullptr) {
+  if (err) *err = 0;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (err) *err = errno;
+    return "";
+  }
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  if (n < 0 && err) *err = errno;
+  close(fd);
+  return out;
+}
+
+std::map<std::string, uint64_t> HashTree(const std::string& root) {
+  std::map<std::string, uint64_t> out;
+  for (const auto& e : stdfs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    std::string data = ReadFile(e.path().string());
+    out[stdfs::relative(e.path(), root).string()] = Fnv1a(data.data(), data.size());
+  }
+  return out;
+}
+
+class MountTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KMSFS_REQUIRE_FUSE();
+    kmsd_ = KmsdProcess::Start({});
+    ASSERT_NE(kmsd_, nullptr);
+  }
+  std::unique_ptr<MountedVolume> StartVolume(std::vector<std::string> mount_args = {}) {
+    MountedVolume::Options o;
+    o.kmsd = kmsd_.get();
+    o.mount_args = std::move(mount_args);
+    return MountedVolume::Start(o);
+  }
+  std::unique_ptr<KmsdProcess> kmsd_;
+};
+
+TEST_F(MountTest, BackingFilesHoldNoPlaintextAndEveryOneHasAHeader) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  const std::string marker = "KMSFS-PLAINTEXT-MARKER-0123456789";
+  std::string body;
+  for (int i = 0; i < 2000; ++i) body += marker;
+  ASSERT_EQ(mkdir(v->Path("dir").c_str(), 0755), 0);
+  WriteFile(v->Path("a.txt"), body);
+  WriteFile(v->Path("dir/b.txt"), marker);
+  WriteFile(v->Path("empty"), "");
+  ASSERT_TRUE(v->Unmount());
+  int files = 0;
+  for (const auto& e : stdfs::recursive_directory_iterator(v->backing_dir())) {
+    if (!e.is_regular_file() || e.path().filename() == ".kmsfs.json") continue;
+    ++files;
+    std::string raw = ReadFile(e.path().string());
+    EXPECT_EQ(raw.find("KMSFS-PLAINTEXT"), std::string::npos) << e.path();
+    char hdr[4096];
+    EXPECT_GT(getxattr(e.path().c_str(), "user.kmsfs", hdr, sizeof hdr), 0) << e.path();
+  }
+  EXPECT_EQ(files, 3);
+  // An empty file is a header and nothing else.
+  EXPECT_EQ(stdfs::file_size(v->BackingPath("empty")), 0u);
+}
+
+TEST_F(MountTest, RemountPreservesEveryByte) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(mkdir(v->Path("sub").c_str(), 0700), 0);
+  for (int i = 0; i < 30; ++i) {
+    WriteFile(v->Path((i % 2 ? "sub/f" : "f") + std::to_string(i)), Pattern(static_cast<size_t>(i) * 3001, i));
+  }
+  auto before = HashTree(v->mountpoint());
+  ASSERT_TRUE(v->Unmount());
+  CommandResult r = v->Mount();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(HashTree(v->mountpoint()), before);
+}
+
+TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  struct stat st;
+  EXPECT_EQ(stat(v->Path(".kmsfs.json").c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOENT);
+  for (const auto& e : stdfs::directory_iterator(v->mountpoint())) {
+    EXPECT_NE(e.path().filename(), ".kmsfs.json");
+  }
+  EXPECT_EQ(open(v->Path(".kmsfs.json").c_str(), O_CREAT | O_WRONLY, 0644), -1);
+  WriteFile(v->Path("f"), "x");
+  char buf[4096];
+  EXPECT_EQ(getxattr(v->Path("f").c_str(), "user.kmsfs", buf, sizeof buf), -1);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(setxattr(v->Path("f").c_str(), "user.kmsfs", "x", 1, 0), -1);
+  EXPECT_EQ(errno, EPERM);
+  EXPECT_EQ(removexattr(v->Path("f").c_str(), "user.kmsfs"), -1);
+  EXPECT_EQ(errno, EPERM);
+  ssize_t n = listxattr(v->Path("f").c_str(), buf, sizeof buf);
+  EXPECT_EQ(std::string(buf, n > 0 ? static_cast<size_t>(n) : 0).find("user.kmsfs"), std::string::npos);
+  // The header is still there underneath.
+  EXPECT_GT(getxattr(v->BackingPath("f").c_str(), "user.kmsfs", buf, sizeof buf), 0);
+}
+
+TEST_F(MountTest, TamperedBlockFailsOnlyReadsTouchingIt) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  const std::string data = Pattern(3 * 4096, 7);
+  WriteFile(v->Path("f"), data);
+  ASSERT_TRUE(v->Unmount());
+  // Flip one ciphertext byte inside block 1 (each sealed block is 4096 + overhead bytes).
+  const uint64_t backing_size = stdfs::file_size(v->BackingPath("f"));
+  const uint64_t sealed_block = backing_size / 3;
+  int fd = open(v->BackingPath("f").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char c;
+  ASSERT_EQ(pread(fd, &c, 1, static_cast<off_t>(sealed_block + 100)), 1);
+  c ^= 0x01;
+  ASSERT_EQ(pwrite(fd, &c, 1, static_cast<off_t>(sealed_block + 100)), 1);
+  close(fd);
+  ASSERT_EQ(v->Mount().exit_code, 0);
+
+  fd = open(v->Path("f").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0);
+  char buf[4096];
+  EXPECT_EQ(pread(fd, buf, 4096, 0), 4096);
+  EXPECT_EQ(std::string(buf, 4096), data.substr(0, 4096));
+  EXPECT_EQ(pread(fd, buf, 4096, 4096), -1);
+  EXPECT_EQ(errno, EIO);
+  EXPECT_EQ(pread(fd, buf, 4096, 8192), 4096);
+  EXPECT_EQ(std::string(buf, 4096), data.substr(8192, 4096));
+  close(fd);
+  const std::string log = v->ReadLog();
+  EXPECT_NE(log.find("/f"), std::string::npos) << log;
+  EXPECT_NE(log.find("block 1"), std::string::npos) << log;
+}
+
+TEST_F(MountTest, MissingOrCorruptHeaderFailsOpenWithEio) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  WriteFile(v->Path("noheader"), "secret one");
+  WriteFile(v->Path("badheader"), "secret two");
+  WriteFile(v->Path("fine"), "secret three");
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(removexattr(v->BackingPath("noheader").c_str(), "user.kmsfs"), 0);
+  ASSERT_EQ(setxattr(v->BackingPath("badheader").c_str(), "user.kmsfs", "garbage", 7, 0), 0);
+  ASSERT_EQ(v->Mount().exit_code, 0);
+  int err = 0;
+  ReadFile(v->Path("noheader"), &err);
+  EXPECT_EQ(err, EIO);
+  ReadFile(v->Path("badheader"), &err);
+  EXPECT_EQ(err, EIO);
+  EXPECT_EQ(ReadFile(v->Path("fine"), &err), "secret three");
+  const std::string log = v->ReadLog();
+  EXPECT_NE(log.find("noheader"), std::string::npos) << log;
+  EXPECT_NE(log.find("badheader"), std::string::npos) << log;
+}
+
+TEST_F(MountTest, KmsDownFailsUncachedOpensWhileOpenHandlesAndCachedKeysWork) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  WriteFile(v->Path("open"), "kept open");
+  WriteFile(v->Path("cached"), "cached key");
+  WriteFile(v->Path("cold"), "never opened");
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(v->Mount().exit_code, 0);  // fresh cache
+  int fd = open(v->Path("open").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(ReadFile(v->Path("cached")), "cached key");
+  struct stat st;
+  kmsd_->Kill();
+  // stat needs no key.
+  ASSERT_EQ(stat(v->Path("cold").c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 12);
+  // The open handle and the cached key keep working.
+  char buf[64] = {};
+  EXPECT_EQ(pread(fd, buf, sizeof buf, 0), 9);
+  EXPECT_EQ(pwrite(fd, "KEPT", 4, 0), 4);
+  close(fd);
+  EXPECT_EQ(ReadFile(v->Path("cached")), "cached key");
+  EXPECT_EQ(ReadFile(v->Path("open")), "KEPT open");
+  int err = 0;
+  ReadFile(v->Path("cold"), &err);
+  EXPECT_EQ(err, EIO);
+  EXPECT_NE(v->ReadLog().find("cold"), std::string::npos);
+}
+
+TEST_F(MountTest, KeyTheUserMayNotUseFailsOpenWithEacces) {
+  auto alice = StartVolume();
+  ASSERT_NE(alice, nullptr);
+  // Bob's own volume: a file whose DEK is wrapped under bob's key.
+  MountedVolume::Options o;
+  o.kmsd = kmsd_.get();
+  o.user = DefaultTestUsers()[1];
+  auto bob = MountedVolume::Start(o);
+  ASSERT_NE(bob, nullptr);
+  WriteFile(bob->Path("bobs"), "bob's secret");
+  ASSERT_TRUE(bob->Unmount());
+  // Move bob's file (content and header) into alice's backing directory.
+  stdfs::copy_file(bob->BackingPath("bobs"), alice->BackingPath("bobs"));
+  char hdr[4096];
+  ssize_t n = getxattr(bob->BackingPath("bobs").c_str(), "user.kmsfs", hdr, sizeof hdr);
+  ASSERT_GT(n, 0);
+  ASSERT_EQ(setxattr(alice->BackingPath("bobs").c_str(), "user.kmsfs", hdr, static_cast<size_t>(n), 0), 0);
+  int err = 0;
+  ReadFile(alice->Path("bobs"), &err);
+  EXPECT_EQ(err, EACCES);
+  EXPECT_NE(alice->ReadLog().find("KMS.0306"), std::string::npos) << alice->ReadLog();
+}
+
+TEST_F(MountTest, FilesLargerThanFourGibibytes) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  int fd = open(v->Path("big").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(fd, 0);
+  const off_t far = (5LL << 30) + 12345;
+  const std::string tail = Pattern(10000, 3);
+  ASSERT_EQ(pwrite(fd, tail.data(), tail.size(), far), static_cast<ssize_t>(tail.size()));
+  struct stat st;
+  ASSERT_EQ(fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, far + static_cast<off_t>(tail.size()));
+  std::string buf(tail.size(), '\0');
+  ASSERT_EQ(pread(fd, buf.data(), buf.size(), far), static_cast<ssize_t>(buf.size()));
+  EXPECT_EQ(buf, tail);
+  std::string zeros(4096, '\1');
+  ASSERT_EQ(pread(fd, zeros.data(), zeros.size(), 4LL << 30), 4096);
+  EXPECT_EQ(zeros, std::string(4096, '\0'));
+  close(fd);
+}
+
+TEST_F(MountTest, StatusReportsCacheAndKmsCounters) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  WriteFile(v->Path("f"), "x");
+  ReadFile(v->Path("f"));
+  CommandResult r = RunKmsfs({"status", v->mountpoint()}, {});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("cache:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("kms:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pool:"), std::string::npos) << r.out;
+  TempDir plain;
+  r = RunKmsfs({"status", plain.path()}, {});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not a kmsfs mount"), std::string::npos) << r.err;
+}
+
+TEST_F(MountTest, UmountCommandUnmounts) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  WriteFile(v->Path("f"), "x");
+  CommandResult r = RunKmsfs({"umount", v->mountpoint()}, {});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  struct stat st;
+  EXPECT_NE(stat(v->Path("f").c_str(), &st), 0);
+}
+
+}  // namespace
+}  // namespace kmsfs::testing

@@ -1,0 +1,108 @@
+#include "tests/testutil/mounted_volume.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace kmsfs::testing {
+namespace {
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+}  // namespace
+
+std::map<std::string, std::string> KmsEnv(const KmsdProcess& kmsd, const KmsdUser& user) {
+  return {
+      {"KMSFS_KMS_ENDPOINT", kmsd.endpoint()},
+      {"OS_PROJECT_ID", user.project_id},
+      {"OS_AUTH_URL", kmsd.endpoint() + "/v3"},
+      {"OS_USERNAME", user.name},
+      {"OS_PASSWORD", user.password},
+      {"OS_USER_DOMAIN_NAME", user.domain},
+      {"OS_AUTH_TOKEN", ""},  // unset: password login
+  };
+}
+
+CommandResult RunKmsfs(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                       int timeout_sec) {
+  std::vector<std::string> argv = {BuildDir() + "/kmsfs"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, env, timeout_sec);
+}
+
+std::unique_ptr<MountedVolume> MountedVolume::Start(Options options) {
+  if (options.kmsd == nullptr) {
+    ADD_FAILURE() << "MountedVolume needs a kmsd";
+    return nullptr;
+  }
+  if (options.user.name.empty()) options.user = DefaultTestUsers()[0];
+  std::unique_ptr<MountedVolume> v(new MountedVolume(options));
+  v->mountpoint_ = v->dir_.Join("mnt");
+  v->log_file_ = v->dir_.Join("kmsfs.log");
+  mkdir(v->mountpoint_.c_str(), 0755);
+  const auto env = v->Env();
+
+  v->key_id_ = options.key_id;
+  if (v->key_id_.empty()) {
+    CommandResult r = RunKmsfs({"key", "create"}, env);
+    if (r.exit_code != 0) {
+      ADD_FAILURE() << "kmsfs key create failed: " << r.err;
+      return nullptr;
+    }
+    v->key_id_ = Trim(r.out);
+  }
+  v->backing_dir_ = options.backing_dir;
+  if (v->backing_dir_.empty()) {
+    v->backing_dir_ = v->dir_.Join("backing");
+    CommandResult r = RunKmsfs({"init", v->backing_dir_, "--key", v->key_id_}, env);
+    if (r.exit_code != 0) {
+      ADD_FAILURE() << "kmsfs init failed: " << r.err;
+      return nullptr;
+    }
+  }
+  if (options.mount) {
+    CommandResult r = v->Mount();
+    if (r.exit_code != 0) {
+      ADD_FAILURE() << "kmsfs mount failed (" << r.exit_code << "): " << r.err << "\nlog:\n" << v->ReadLog();
+      return nullptr;
+    }
+  }
+  return v;
+}
+
+CommandResult MountedVolume::Mount(const std::vector<std::string>& extra_args) {
+  std::vector<std::string> args = {"mount", backing_dir_, mountpoint_, "--log-file", log_file_};
+  args.insert(args.end(), options_.mount_args.begin(), options_.mount_args.end());
+  args.insert(args.end(), extra_args.begin(), extra_args.end());
+  CommandResult r = RunKmsfs(args, Env());
+  if (r.exit_code == 0) mounted_ = true;
+  return r;
+}
+
+bool MountedVolume::Unmount() {
+  if (!mounted_) return true;
+  CommandResult r = RunCommand({"/bin/fusermount3", "-u", mountpoint_});
+  if (r.exit_code != 0) {
+    // Busy (a test failed with files open): detach lazily so nothing leaks.
+    RunCommand({"/bin/fusermount3", "-u", "-z", mountpoint_});
+    mounted_ = false;
+    return false;
+  }
+  mounted_ = false;
+  return true;
+}
+
+MountedVolume::~MountedVolume() { Unmount(); }
+
+std::string MountedVolume::ReadLog() const {
+  std::ifstream in(log_file_);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace kmsfs::testing

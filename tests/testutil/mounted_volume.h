@@ -1,0 +1,63 @@
+// MountedVolume: a key, an initialised backing directory and a live kmsfs
+// mount against a running kmsd, made through the real `kmsfs` binary, and
+// torn down (unmounted, lazily if busy) however the test ends.
+#ifndef KMSFS_TESTS_TESTUTIL_MOUNTED_VOLUME_H_
+#define KMSFS_TESTS_TESTUTIL_MOUNTED_VOLUME_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/testutil/kmsd_process.h"
+#include "tests/testutil/process.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace kmsfs::testing {
+
+// Connection environment for `user` against `kmsd` (password login).
+std::map<std::string, std::string> KmsEnv(const KmsdProcess& kmsd, const KmsdUser& user);
+// Runs build/kmsfs with `args` and the given environment.
+CommandResult RunKmsfs(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
+                       int timeout_sec = 120);
+
+class MountedVolume {
+ public:
+  struct Options {
+    KmsdProcess* kmsd = nullptr;             // required; must outlive the volume
+    KmsdUser user;                           // default: DefaultTestUsers()[0]
+    std::string key_id;                      // empty: create a key as `user`
+    std::string backing_dir;                 // empty: a fresh, initialised directory
+    std::vector<std::string> mount_args;     // extra `kmsfs mount` flags
+    bool mount = true;                       // false: only key + init
+  };
+  // Returns nullptr (after ADD_FAILURE with the command's output) on failure.
+  static std::unique_ptr<MountedVolume> Start(Options options);
+  ~MountedVolume();
+  MountedVolume(const MountedVolume&) = delete;
+  MountedVolume& operator=(const MountedVolume&) = delete;
+
+  const std::string& mountpoint() const { return mountpoint_; }
+  const std::string& backing_dir() const { return backing_dir_; }
+  const std::string& key_id() const { return key_id_; }
+  const std::string& log_file() const { return log_file_; }
+  std::map<std::string, std::string> Env() const { return KmsEnv(*options_.kmsd, options_.user); }
+  std::string Path(const std::string& rel) const { return mountpoint_ + "/" + rel; }
+  std::string BackingPath(const std::string& rel) const { return backing_dir_ + "/" + rel; }
+
+  CommandResult Mount(const std::vector<std::string>& extra_args = {});
+  bool Unmount();
+  bool mounted() const { return mounted_; }
+  std::string ReadLog() const;
+
+ private:
+  explicit MountedVolume(Options options) : options_(std::move(options)) {}
+  Options options_;
+  TempDir dir_;
+  std::string mountpoint_, backing_dir_, key_id_, log_file_;
+  bool mounted_ = false;
+};
+
+}  // namespace kmsfs::testing
+
+#endif  // KMSFS_TESTS_TESTUTIL_MOUNTED_VOLUME_H_
