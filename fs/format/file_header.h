@@ -1,9 +1,16 @@
 // FileHeader: the binary value of a backing file's `user.kmsfs` extended attribute.
 // Byte layout, versioning and worked example: docs/FORMAT.md.
 //
+// Layout (all integers big-endian), v1:
+//   "KMSF" (4) | version u16 = 1 | suite u8 (1 AES-256-GCM, 2 XChaCha20-Poly1305)
+//   | reserved u8 = 0 | block_size u32 | file id (16) | key_id_len u8 | key_id
+//   | wrapped_len u16 | wrapped DEK (ASCII hex, the KMS cipher_text as returned)
+//
 // Decode is strict: magic, version, suite, block size and every length are
 // checked before any slicing, and any byte string yields either a header or a
 // kDataLoss status, never undefined behaviour.
+//
+// Thread-safety: a plain value type.
 #ifndef KMSFS_FS_FORMAT_FILE_HEADER_H_
 #define KMSFS_FS_FORMAT_FILE_HEADER_H_
 
@@ -36,8 +43,20 @@ struct FileHeader {
   std::string key_id;          // CMK id the DEK is wrapped under (<= 255 bytes)
   std::string wrapped_dek;     // the KMS cipher_text, exactly as returned (hex text)
 
+  // Fixed part: everything but key_id and wrapped_dek.
+  static constexpr size_t kFixedSize = 4 + 2 + 1 + 1 + 4 + kFileIdSize + 1 + 2;
+  static constexpr size_t kMaxKeyIdSize = 255;
+
+  // The checks Decode applies, on this struct: known suite, valid block size,
+  // key_id 1..255 printable ASCII (0x21..0x7e), wrapped_dek non-empty
+  // even-length hex, encoded size <= kMaxEncodedSize. kInvalidArgument.
+  Status Validate() const;
+  // The xattr value. Requires Validate().ok(): an invalid header encodes to an
+  // empty vector (which Decode rejects), never to a truncated one.
   std::vector<uint8_t> Encode() const;
   static StatusOr<FileHeader> Decode(std::span<const uint8_t> bytes);
+
+  bool operator==(const FileHeader&) const = default;
 };
 
 }  // namespace kmsfs::format

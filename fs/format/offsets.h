@@ -1,6 +1,10 @@
 // Pure size and offset arithmetic between the plaintext view and the backing
 // file. A backing file is a sequence of sealed blocks; every block but the last
 // holds block_size plaintext bytes; a block is stored as nonce||ct||tag.
+// Worked examples: docs/FORMAT.md "Size math". Sizes are meaningful up to
+// 2^63 bytes (BackingSize does not check for overflow beyond that).
+//
+// Thread-safety: pure functions.
 #ifndef KMSFS_FS_FORMAT_OFFSETS_H_
 #define KMSFS_FS_FORMAT_OFFSETS_H_
 
@@ -9,6 +13,15 @@
 #include "fs/base/status.h"
 
 namespace kmsfs::format {
+
+// Plaintext block sizes allowed in headers and .kmsfs.json: powers of two
+// from 512 bytes to 1 MiB. Default 4096.
+inline constexpr uint32_t kMinBlockSize = 512;
+inline constexpr uint32_t kMaxBlockSize = 1u << 20;
+inline constexpr uint32_t kDefaultBlockSize = 4096;
+inline constexpr bool IsValidBlockSize(uint32_t n) {
+  return n >= kMinBlockSize && n <= kMaxBlockSize && (n & (n - 1)) == 0;
+}
 
 struct Geometry {
   uint32_t block_size;  // plaintext bytes per block
