@@ -98,6 +98,18 @@ int Import(const Args& args) {
   return kExitOk;
 }
 
+int DeleteMaterial(const Args& args) {
+  if (args.positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs key delete-material KEY_ID");
+  auto kms = ConnectKms(args);
+  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  Status s = (*kms)->DeleteImportedKeyMaterial(args.positional()[1]);
+  if (!s.ok()) return Fail(s, "delete-imported-key-material failed");
+  std::printf("deleted the imported material of %s: files under it are unreadable until the same material is "
+              "imported again\n",
+              args.positional()[1].c_str());
+  return kExitOk;
+}
+
 int Rotate(const Args& args) {
   if (args.positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs key rotate KEY_ID");
   auto kms = ConnectKms(args);
@@ -121,7 +133,8 @@ int KeyCommand(const Words& words) {
   if (sub == "describe") return Describe(*args);
   if (sub == "import") return Import(*args);
   if (sub == "rotate") return Rotate(*args);
-  return Fail(kExitUsage, "usage: kmsfs key create|list|describe|import|rotate (see kmsfs --help)");
+  if (sub == "delete-material") return DeleteMaterial(*args);
+  return Fail(kExitUsage, "usage: kmsfs key create|list|describe|import|rotate|delete-material (see kmsfs --help)");
 }
 
 }  // namespace kmsfs::cli

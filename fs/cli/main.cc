@@ -16,7 +16,8 @@ Usage:
   kmsfs key list
   kmsfs key describe KEY_ID
   kmsfs key import KEY_ID --material FILE [--wrapping RSAES_OAEP_SHA_256|RSAES_OAEP_SHA_1|RSAES_PKCS1_V1_5]
-  kmsfs key rotate KEY_ID
+  kmsfs key rotate KEY_ID                      # enable-key-rotation: new material version for new wraps
+  kmsfs key delete-material KEY_ID             # delete-imported-key-material (BYOK keys)
   kmsfs init BACKING_DIR --key KEY_ID
   kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [--cache-ttl SEC] [--cache-max N]
               [--pool-size N] [--shared-storage] [--log-file FILE]

@@ -205,7 +205,18 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::strin
   if (!header.ok()) return header.status().Annotate(rel_path);
   const std::string cache_id = format::FileIdHex(header->file_id);
   auto key = cache_.Get(cache_id, [&]() { return UnwrapDek(*header); });
-  if (!key.ok()) return key.status();
+  if (!key.ok()) {
+    const Status& s = key.status();
+    if (s.code() == StatusCode::kUnavailable) {
+      return s.Annotate("KMS unreachable for decrypt-datakey on key " + header->key_id);
+    }
+    // Any answer from the KMS other than the key is a refusal: the user may
+    // not (or no longer) use this key, or the key cannot be used (disabled,
+    // material deleted). The application sees EACCES.
+    return Status(StatusCode::kPermissionDenied, "KMS refused decrypt-datakey on key " + header->key_id + " for " +
+                                                     kms_->PrincipalDescription() + ": " + s.message())
+        .WithKmsError(s.kms_error_code(), s.http_status());
+  }
   KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(fd), std::move(header).value(), std::move(key).value()));
   std::lock_guard<std::mutex> lock(open_mu_);
   // Another thread may have opened the same inode meanwhile: share its object.

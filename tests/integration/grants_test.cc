@@ -1,0 +1,240 @@
+// Grants: who may mount, read-only access, sharing, revocation, retirement,
+// multi-user mounts and two mounts of one backing directory.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "tests/integration/posix_recorder.h"
+#include "tests/testutil/kmsd_process.h"
+#include "tests/testutil/mounted_volume.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace kmsfs::testing {
+namespace {
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+bool WriteFile(const std::string& path, const std::string& data, int* err = nullptr) {
+  int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (err) *err = errno;
+    return false;
+  }
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  if (!ok && err) *err = errno;
+  close(fd);
+  return ok;
+}
+
+std::string ReadFile(const std::string& path, int* err = nullptr) {
+  if (err) *err = 0;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (err) *err = errno;
+    return "";
+  }
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  if (n < 0 && err) *err = errno;
+  close(fd);
+  return out;
+}
+
+class GrantsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KMSFS_REQUIRE_FUSE();
+    kmsd_ = KmsdProcess::Start({});
+    ASSERT_NE(kmsd_, nullptr);
+    alice_ = DefaultTestUsers()[0];
+    bob_ = DefaultTestUsers()[1];
+    carol_ = DefaultTestUsers()[2];
+    MountedVolume::Options o;
+    o.kmsd = kmsd_.get();
+    o.user = alice_;
+    alice_vol_ = MountedVolume::Start(o);
+    ASSERT_NE(alice_vol_, nullptr);
+    ASSERT_TRUE(WriteFile(alice_vol_->Path("shared.txt"), "from alice"));
+  }
+
+  // A second mount of alice's backing directory as `user` (not mounted yet).
+  std::unique_ptr<MountedVolume> VolumeFor(const KmsdUser& user, std::vector<std::string> mount_args = {}) {
+    MountedVolume::Options o;
+    o.kmsd = kmsd_.get();
+    o.user = user;
+    o.key_id = alice_vol_->key_id();
+    o.backing_dir = alice_vol_->backing_dir();
+    o.mount = false;
+    o.mount_args = std::move(mount_args);
+    return MountedVolume::Start(o);
+  }
+
+  std::string Grant(const KmsdUser& grantee, const std::string& access, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"grant", "create", alice_vol_->backing_dir(), "--grantee", grantee.id,
+                                     "--access", access};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CommandResult r = RunKmsfs(args, alice_vol_->Env());
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return Trim(r.out);
+  }
+
+  std::unique_ptr<KmsdProcess> kmsd_;
+  KmsdUser alice_, bob_, carol_;
+  std::unique_ptr<MountedVolume> alice_vol_;
+};
+
+TEST_F(GrantsTest, ReadGrantMountsReadOnlyAndWriteGrantSharesBothWays) {
+  auto bob = VolumeFor(bob_);
+  ASSERT_NE(bob, nullptr);
+  CommandResult r = bob->Mount();
+  ASSERT_EQ(r.exit_code, 1) << "bob has no grant yet: " << r.err;
+
+  Grant(bob_, "read");
+  r = bob->Mount();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("read-only"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("encrypt-datakey"), std::string::npos) << r.out;
+  EXPECT_EQ(ReadFile(bob->Path("shared.txt")), "from alice");
+  int err = 0;
+  EXPECT_FALSE(WriteFile(bob->Path("new.txt"), "x", &err));
+  EXPECT_EQ(err, EROFS);
+  ASSERT_TRUE(bob->Unmount());
+
+  Grant(bob_, "write");
+  r = bob->Mount();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("read-write"), std::string::npos) << r.out;
+  ASSERT_TRUE(WriteFile(bob->Path("from-bob.txt"), "bob wrote this"));
+  ASSERT_TRUE(bob->Unmount());
+  // Alice reads bob's file (a fresh lookup: her mount has not seen the name).
+  EXPECT_EQ(ReadFile(alice_vol_->Path("from-bob.txt")), "bob wrote this");
+}
+
+TEST_F(GrantsTest, ExplicitReadWriteMountIsRefusedWithOnlyReadAccess) {
+  Grant(bob_, "read");
+  auto bob = VolumeFor(bob_);
+  ASSERT_NE(bob, nullptr);
+  CommandResult r = bob->Mount({"-o", "rw"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("encrypt-datakey"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(bob_.name), std::string::npos) << r.err;
+}
+
+TEST_F(GrantsTest, RevocationStopsUnopenedFilesWithinCacheTtlAndFreshMountsAtOnce) {
+  ASSERT_TRUE(WriteFile(alice_vol_->Path("cold.txt"), "not yet read by bob"));
+  const std::string grant_id = Grant(bob_, "read");
+  auto bob = VolumeFor(bob_, {"--cache-ttl", "2"});
+  ASSERT_NE(bob, nullptr);
+  ASSERT_EQ(bob->Mount().exit_code, 0);
+  EXPECT_EQ(ReadFile(bob->Path("shared.txt")), "from alice");  // key now cached
+
+  CommandResult r = RunKmsfs({"grant", "revoke", alice_vol_->backing_dir(), grant_id}, alice_vol_->Env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  int err = 0;
+  ReadFile(bob->Path("cold.txt"), &err);
+  EXPECT_EQ(err, EACCES) << "a key not cached needs the KMS, which now refuses";
+  // Past the TTL (2 s, swept each second) the cached key is gone too.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  ReadFile(bob->Path("shared.txt"), &err);
+  EXPECT_EQ(err, EACCES);
+  ASSERT_TRUE(bob->Unmount());
+  r = bob->Mount();
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+}
+
+TEST_F(GrantsTest, RetiringPrincipalRetiresAGrant) {
+  const std::string grant_id = Grant(bob_, "read", {"--retiring", carol_.id, "--name", "for-bob"});
+  CommandResult r = RunKmsfs({"grant", "list", alice_vol_->backing_dir()}, alice_vol_->Env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(grant_id), std::string::npos);
+  EXPECT_NE(r.out.find(bob_.id), std::string::npos);
+  EXPECT_NE(r.out.find("decrypt-datakey"), std::string::npos);
+  EXPECT_NE(r.out.find("for-bob"), std::string::npos);
+  // Bob may not retire it (he is not the retiring principal and holds no retire-grant).
+  r = RunKmsfs({"grant", "retire", alice_vol_->backing_dir(), grant_id}, KmsEnv(*kmsd_, bob_));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  r = RunKmsfs({"grant", "retire", alice_vol_->backing_dir(), grant_id}, KmsEnv(*kmsd_, carol_));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto bob = VolumeFor(bob_);
+  ASSERT_NE(bob, nullptr);
+  EXPECT_EQ(bob->Mount().exit_code, 1);
+}
+
+TEST_F(GrantsTest, DefaultMasterKeyRefusesGrantsWithAClearError) {
+  const auto env = alice_vol_->Env();
+  CommandResult r = RunKmsfs({"key", "list"}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string default_key;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("/default") != std::string::npos) default_key = line.substr(0, 36);
+  }
+  ASSERT_FALSE(default_key.empty()) << r.out;
+  TempDir dir;
+  r = RunKmsfs({"init", dir.Join("b"), "--key", default_key}, env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunKmsfs({"grant", "create", dir.Join("b"), "--grantee", bob_.id}, env);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("KMS.0211"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("default master key"), std::string::npos) << r.err;
+}
+
+TEST_F(GrantsTest, TwoMountsOfOneBackingDirectorySeeEachOthersChanges) {
+  Grant(bob_, "write");
+  auto bob = VolumeFor(bob_, {"--shared-storage"});
+  ASSERT_NE(bob, nullptr);
+  ASSERT_EQ(bob->Mount().exit_code, 0);
+  ASSERT_TRUE(WriteFile(bob->Path("ping"), "ping from bob"));
+  EXPECT_EQ(ReadFile(alice_vol_->Path("ping")), "ping from bob");
+  ASSERT_TRUE(WriteFile(alice_vol_->Path("ping"), "pong from alice, longer"));
+  EXPECT_EQ(ReadFile(bob->Path("ping")), "pong from alice, longer");
+  ASSERT_EQ(unlink(alice_vol_->Path("ping").c_str()), 0);
+  struct stat st;
+  EXPECT_NE(stat(bob->Path("ping").c_str(), &st), 0);
+}
+
+// Local Unix permissions on top of KMS access, with allow_other and
+// default_permissions: another uid is held to the file's mode bits.
+TEST_F(GrantsTest, AllowOtherWithDefaultPermissionsChecksUnixModes) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
+  auto multi = VolumeFor(alice_, {"-o", "allow_other,default_permissions"});
+  ASSERT_NE(multi, nullptr);
+  ASSERT_EQ(multi->Mount().exit_code, 0);
+  ASSERT_TRUE(WriteFile(multi->Path("private"), "root only"));
+  ASSERT_EQ(chmod(multi->Path("private").c_str(), 0600), 0);
+  ASSERT_TRUE(WriteFile(multi->Path("public"), "everyone"));
+  ASSERT_EQ(chmod(multi->Path("public").c_str(), 0644), 0);
+  // mkdtemp made the test directory 0700; let the other uid walk to the mount.
+  chmod(std::filesystem::path(multi->mountpoint()).parent_path().c_str(), 0755);
+  chmod(multi->mountpoint().c_str(), 0755);
+  auto open_as_nobody = [&](const std::string& path) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(99);
+      int fd = open(path.c_str(), O_RDONLY);
+      _exit(fd >= 0 ? 0 : errno);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WEXITSTATUS(status);
+  };
+  EXPECT_EQ(open_as_nobody(multi->Path("private")), EACCES);
+  EXPECT_EQ(open_as_nobody(multi->Path("public")), 0);
+}
+
+}  // namespace
+}  // namespace kmsfs::testing
