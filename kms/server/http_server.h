@@ -1,0 +1,66 @@
+// HttpServer: kmsd's HTTP(S) front end (cpp-httplib).
+//
+// Routes:
+//   POST /v1.0/{project_id}/kms/{action}   KMS API (Service), spec §1.8 order:
+//        unknown action 400 KMS.0201 (other methods 405 KMS.0215) ->
+//        X-Auth-Token 403 KMS.0301/0302/0303 -> project 403 KMS.0321 ->
+//        body > 1 MiB 400 KMS.0203 -> the action's own checks
+//   POST /v3/auth/tokens                   IAM password login (201, X-Subject-Token)
+//   GET  /v3/auth/tokens                   token introspection (X-Subject-Token)
+//   GET  /health                           200
+//   anything else                          404 KMS.0201
+// Every answer is JSON with an X-Request-Id header (32 hex). Nothing thrown
+// below reaches the client as a crash: failures become JSON errors.
+//
+// Thread-safety: Run() blocks on one thread; Stop() may be called from any
+// thread, before or during Run().
+#ifndef KMSFS_KMS_SERVER_HTTP_SERVER_H_
+#define KMSFS_KMS_SERVER_HTTP_SERVER_H_
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "fs/base/status.h"
+#include "kms/server/identity.h"
+#include "kms/server/service.h"
+
+namespace kmsfs::kms::server {
+
+class HttpServer {
+ public:
+  struct Options {
+    std::string host = "127.0.0.1";
+    int port = 0;                         // 0: any free port
+    std::string tls_cert;                 // both set: HTTPS
+    std::string tls_key;
+    int latency_ms = 0;                   // added to every KMS action
+    int threads = 32;                     // worker threads (connections stay alive)
+    size_t max_body_bytes = 1 << 20;      // larger bodies: 400 KMS.0203
+  };
+
+  // Sets up routes and binds the listening socket (kUnavailable if it cannot).
+  static StatusOr<std::unique_ptr<HttpServer>> New(const Options& options, Service* service,
+                                                   Identity* identity);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  int port() const;
+  // Serves until Stop(). Returns at once if Stop() came first.
+  Status Run();
+  // Closes the listener and waits until Run() has returned (if it is
+  // running), at most `timeout`: idle keep-alive connections can hold Run()
+  // for up to their 5 s timeout. Returns whether Run() is no longer running.
+  bool Stop(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
+
+ private:
+  struct Impl;
+  explicit HttpServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kmsfs::kms::server
+
+#endif  // KMSFS_KMS_SERVER_HTTP_SERVER_H_

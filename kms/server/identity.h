@@ -1,0 +1,86 @@
+// Identity: kmsd's emulation of the IAM (Keystone v3) token service.
+//
+// POST /v3/auth/tokens with a password identity issues a project-scoped token
+// (returned in X-Subject-Token) valid for the configured TTL; only its SHA-256
+// is stored, so tokens survive restarts but a copied database reveals none.
+// The KMS API authenticates each call with Authenticate(X-Auth-Token).
+//
+// Login errors are Statuses whose code selects the Keystone HTTP status:
+// kInvalidArgument -> 400, kUnauthenticated -> 401, kNotFound -> 404.
+// Authenticate's errors are KMS errors (403 KMS.0301/0302/0303).
+//
+// Thread-safety: safe for concurrent use (state lives in the Store).
+#ifndef KMSFS_KMS_SERVER_IDENTITY_H_
+#define KMSFS_KMS_SERVER_IDENTITY_H_
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "fs/base/status.h"
+#include "kms/server/store.h"
+#include "kms/server/users_file.h"
+#include "kms/server/wall_clock.h"
+
+namespace kmsfs::kms::server {
+
+// Who is calling, as established by the token.
+struct Caller {
+  std::string user_id;
+  std::string user_name;
+  std::string domain_id;
+  std::string domain_name;
+  std::string project_id;
+};
+
+struct IssuedToken {
+  std::string token;  // empty when describing an existing token
+  Caller caller;
+  int64_t issued_ms = 0;
+  int64_t expires_ms = 0;
+};
+
+class Identity {
+ public:
+  // PBKDF2 iterations for stored password verifiers.
+  static constexpr int kPasswordIterations = 10000;
+
+  Identity(Store* store, const WallClock* clock, int64_t token_ttl_sec)
+      : store_(store), clock_(clock), token_ttl_ms_(token_ttl_sec * 1000) {}
+
+  // Keystone v3 password authentication (spec §1.2). The scope may name the
+  // project by id or by name (a project's name is its id); without a scope the
+  // token is scoped to the user's project.
+  StatusOr<IssuedToken> Login(const nlohmann::json& body);
+  // A fresh token for `user` (DATA/admin.token at start-up).
+  StatusOr<IssuedToken> IssueToken(const UserRecord& user);
+  // KMS call authentication: 403 KMS.0301 (missing), KMS.0302 (unknown, or
+  // its user is gone), KMS.0303 (expired).
+  StatusOr<Caller> Authenticate(std::string_view token) const;
+  // GET /v3/auth/tokens: details of `subject_token` for a caller holding a
+  // valid `auth_token` (401 otherwise; 404 for an unknown or expired subject).
+  StatusOr<IssuedToken> Describe(std::string_view auth_token, std::string_view subject_token) const;
+
+  // {"token":{"expires_at","issued_at","methods","project","user"}}
+  static nlohmann::json TokenBody(const IssuedToken& token);
+  // A user row with a fresh salt and PBKDF2 verifier for `password`.
+  static StatusOr<UserRecord> MakeUserRecord(const UserSpec& spec, bool builtin);
+  static bool VerifyPassword(const UserRecord& user, std::span<const uint8_t> password);
+
+ private:
+  StatusOr<IssuedToken> Lookup(std::string_view token, bool* expired) const;
+
+  Store* store_;
+  const WallClock* clock_;
+  int64_t token_ttl_ms_;
+};
+
+// "2024-01-02T03:04:05.000000Z"
+std::string Iso8601Utc(int64_t epoch_ms);
+
+}  // namespace kmsfs::kms::server
+
+#endif  // KMSFS_KMS_SERVER_IDENTITY_H_

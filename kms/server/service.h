@@ -1,0 +1,135 @@
+// Service: the KMS v1.0 actions of spec/kms-api.md §3, §4, §6 and §7, as kmsd
+// implements them, independent of HTTP.
+//
+// Handle() takes the authenticated caller, the action name from the URL and
+// the raw body, applies the generic checks (Request), then the action's own
+// field checks, key lookup (KMS.0205 / 404 KMS.0207), authorisation (owner
+// domain or a grant listing the operation, else 403 KMS.0306) and key-state
+// checks, in that order, and returns the JSON response or a KmsError status.
+//
+// Keys are looked up globally by id, so a grantee in another domain uses its
+// own project in the URL and the owner's key id. Aliases ("alias/x") resolve
+// in the caller's project; URNs ("kms:<region>:<domain>:alias:<x>") in the
+// named domain. Keys scheduled for deletion are purged lazily once their date
+// passes; imported material past its expiration_time is erased lazily.
+//
+// Thread-safety: safe for concurrent use. Mutating actions serialise on one
+// mutex (check-then-write must be atomic); cryptographic actions only read.
+#ifndef KMSFS_KMS_SERVER_SERVICE_H_
+#define KMSFS_KMS_SERVER_SERVICE_H_
+
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "fs/base/secret_bytes.h"
+#include "fs/base/status.h"
+#include "kms/server/identity.h"
+#include "kms/server/request.h"
+#include "kms/server/root_key.h"
+#include "kms/server/store.h"
+#include "kms/server/wall_clock.h"
+
+namespace kmsfs::kms::server {
+
+class Service {
+ public:
+  struct Options {
+    int64_t import_token_ttl_sec = 86400;  // get-parameters-for-import token lifetime
+    std::string realm = "local";           // realm of keys created without one
+    int max_keys_per_project = 100;        // custom keys (KMS.1105)
+    int max_grants_per_key = 100;          // KMS.2404
+  };
+
+  // Alias of the default master key kmsd creates in each user's domain.
+  static constexpr std::string_view kDefaultKeyAlias = "kmsfs/default";
+
+  Service(Store* store, const RootKeyring* keyring, const WallClock* clock, Options options);
+
+  // True for every action kmsd serves under /v1.0/{project_id}/kms/.
+  static bool IsKnownAction(std::string_view action);
+
+  // Runs `action`. Never throws; every failure is a KmsError status (or an
+  // internal status, answered as 500 KMS.0103).
+  StatusOr<nlohmann::json> Handle(const Caller& caller, std::string_view action, std::string_view body);
+
+  // Creates the default master key (alias kDefaultKeyAlias, default_key_flag
+  // "1") of `domain_id`, in `project_id`, unless the domain already has one.
+  Status EnsureDefaultKey(std::string_view domain_id, std::string_view project_id);
+
+ private:
+  using Json = nlohmann::json;
+
+  // --- keys (service_keys.cc)
+  StatusOr<Json> CreateKey(const Caller& c, const Request& r);
+  StatusOr<Json> DescribeKey(const Caller& c, const Request& r);
+  StatusOr<Json> ListKeys(const Caller& c, const Request& r);
+  StatusOr<Json> EnableKey(const Caller& c, const Request& r);
+  StatusOr<Json> DisableKey(const Caller& c, const Request& r);
+  StatusOr<Json> ScheduleKeyDeletion(const Caller& c, const Request& r);
+  StatusOr<Json> CancelKeyDeletion(const Caller& c, const Request& r);
+  StatusOr<Json> EnableKeyRotation(const Caller& c, const Request& r);
+  StatusOr<Json> DisableKeyRotation(const Caller& c, const Request& r);
+  StatusOr<Json> GetKeyRotationStatus(const Caller& c, const Request& r);
+  StatusOr<Json> GenRandom(const Caller& c, const Request& r);
+  // --- data keys and data (service_crypto.cc)
+  StatusOr<Json> CreateDataKey(const Caller& c, const Request& r, bool with_plaintext);
+  StatusOr<Json> EncryptDataKey(const Caller& c, const Request& r);
+  StatusOr<Json> DecryptDataKey(const Caller& c, const Request& r);
+  StatusOr<Json> EncryptData(const Caller& c, const Request& r);
+  StatusOr<Json> DecryptData(const Caller& c, const Request& r);
+  // --- grants (service_grants.cc)
+  StatusOr<Json> CreateGrant(const Caller& c, const Request& r);
+  StatusOr<Json> ListGrants(const Caller& c, const Request& r);
+  StatusOr<Json> RevokeGrant(const Caller& c, const Request& r);
+  StatusOr<Json> RetireGrant(const Caller& c, const Request& r);
+  StatusOr<Json> ListRetirableGrants(const Caller& c, const Request& r);
+  // --- import (service_import.cc)
+  StatusOr<Json> GetParametersForImport(const Caller& c, const Request& r);
+  StatusOr<Json> ImportKeyMaterial(const Caller& c, const Request& r);
+  StatusOr<Json> DeleteImportedKeyMaterial(const Caller& c, const Request& r);
+
+  // --- shared (service.cc)
+  // Resolves `ref` (a key id; with `allow_alias` also alias/… and URNs) and
+  // applies lazy deletion/expiry. KMS.0205, 404 KMS.0207.
+  StatusOr<KeyRecord> LoadKey(const Caller& c, std::string_view ref, bool allow_alias);
+  // Owner domain, or a live grant to the caller listing `operation`; an
+  // empty `operation` means owner only. 403 KMS.0306 otherwise.
+  Status Authorize(const Caller& c, const KeyRecord& key, std::string_view operation);
+  // Operations the caller holds on `key` through grants.
+  StatusOr<std::set<std::string>> GrantedOperations(const Caller& c, const KeyRecord& key);
+  // spec §1.9: state, then usage and spec.
+  static Status CheckUsableForCrypto(const KeyRecord& key);
+  // Unsealed material of `version`; kNotFound when that version is gone.
+  StatusOr<SecretBytes> Material(const KeyRecord& key, uint32_t version);
+  std::vector<uint8_t> SealMaterial(const std::string& key_id, uint32_t version, const SecretBytes& material) const;
+  Json KeyInfo(const KeyRecord& key) const;
+  static Json GrantJson(const GrantRecord& g);
+
+  Store* store_;
+  const RootKeyring* keyring_;
+  const WallClock* clock_;
+  Options options_;
+  std::mutex mu_;  // serialises mutating actions; taken before the store's own lock
+};
+
+// Pagination of list actions (spec §3.3): `limit` ("" = all, capped at 1000;
+// non-numeric or 0 -> KMS.1601) and `marker` (zero-based start; bad -> KMS.1602).
+struct Page {
+  size_t begin = 0;
+  size_t end = 0;
+  bool truncated = false;
+  std::string next_marker;
+};
+StatusOr<Page> Paginate(const Request& r, size_t total);
+
+// A random version-4 UUID in lower case (key ids).
+std::string NewKeyId();
+
+}  // namespace kmsfs::kms::server
+
+#endif  // KMSFS_KMS_SERVER_SERVICE_H_

@@ -1,0 +1,157 @@
+// Data-key and data actions: spec/kms-api.md §4, envelope §5.
+#include "fs/base/hex.h"
+#include "kms/server/api_error.h"
+#include "kms/server/crypto_util.h"
+#include "kms/server/envelope.h"
+#include "kms/server/service.h"
+#include "kms/server/validation.h"
+
+namespace kmsfs::kms::server {
+namespace {
+
+constexpr int64_t kMaxDekBytes = 1024;
+constexpr size_t kMaxDataBytes = 4096;
+
+// DEK length in bytes from datakey_length (bits) or key_spec; spec §4.1.
+StatusOr<size_t> DataKeyBytes(const Request& r) {
+  std::optional<size_t> from_spec;
+  if (auto spec = r.String("key_spec")) {
+    if (*spec == "AES_128") {
+      from_spec = 16;
+    } else if (*spec == "AES_256") {
+      from_spec = 32;
+    } else {
+      return KmsError("KMS.1902");
+    }
+  }
+  if (auto len = r.String("datakey_length")) {
+    auto bits = ParseDecimal(*len);
+    if (!bits || *bits < 8 || *bits > 8192) return KmsError("KMS.1901");
+    if (*bits % 8 != 0) return KmsError("KMS.1903");
+    return static_cast<size_t>(*bits / 8);
+  }
+  return from_spec.value_or(32);
+}
+
+// Hex string into secure memory, with the SHA-256 hex of the plaintext.
+std::string DigestHex(const SecretBytes& data) { return HexEncodeUpper(Sha256(data.span())); }
+
+}  // namespace
+
+StatusOr<nlohmann::json> Service::CreateDataKey(const Caller& c, const Request& r, bool with_plaintext) {
+  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+  KMSFS_ASSIGN_OR_RETURN(size_t dek_bytes, DataKeyBytes(r));
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
+  KMSFS_RETURN_IF_ERROR(
+      Authorize(c, k, with_plaintext ? "create-datakey" : "create-datakey-without-plaintext"));
+  KMSFS_RETURN_IF_ERROR(CheckUsableForCrypto(k));
+  KMSFS_ASSIGN_OR_RETURN(SecretBytes material, Material(k, k.current_version));
+  SecretBytes dek = SecretBytes::Random(dek_bytes);
+  KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(material, k.key_id, k.current_version,
+                                                                EnvelopeKind::kDataKey, dek.span(), context));
+  nlohmann::json out = {{"key_id", k.key_id}};
+  if (with_plaintext) out["plain_text"] = HexEncodeUpper(dek.span());
+  out["cipher_text"] = HexEncodeUpper(env);
+  return out;
+}
+
+StatusOr<nlohmann::json> Service::EncryptDataKey(const Caller& c, const Request& r) {
+  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+  std::string_view hex = *r.String("plain_text");
+  auto decoded = HexDecodeSecret(hex);
+  if (hex.empty() || !decoded.ok()) return KmsError("KMS.2101");
+  auto dek_len = ParseDecimal(*r.String("datakey_plain_length"));
+  if (!dek_len || *dek_len < 1 || *dek_len > kMaxDekBytes) return KmsError("KMS.2102");
+  const SecretBytes& both = *decoded;
+  if (both.size() != static_cast<size_t>(*dek_len) + 32) return KmsError("KMS.2104");
+  SecretBytes dek = SecretBytes::CopyFrom(both.span().first(static_cast<size_t>(*dek_len)));
+  const Digest digest = Sha256(dek.span());
+  if (!ConstantTimeEquals(digest, both.span().last(32))) return KmsError("KMS.2103");
+
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
+  KMSFS_RETURN_IF_ERROR(Authorize(c, k, "encrypt-datakey"));
+  KMSFS_RETURN_IF_ERROR(CheckUsableForCrypto(k));
+  KMSFS_ASSIGN_OR_RETURN(SecretBytes material, Material(k, k.current_version));
+  KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(material, k.key_id, k.current_version,
+                                                                EnvelopeKind::kDataKey, dek.span(), context));
+  return nlohmann::json{{"key_id", k.key_id},
+                        {"cipher_text", HexEncodeUpper(env)},
+                        {"datakey_length", std::to_string(*dek_len)}};
+}
+
+StatusOr<nlohmann::json> Service::DecryptDataKey(const Caller& c, const Request& r) {
+  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+  auto env = HexDecode(*r.String("cipher_text"));
+  if (!env.ok()) return KmsError("KMS.2201");
+  auto info = InspectEnvelope(*env, EnvelopeKind::kDataKey);
+  if (!info.ok()) return KmsError("KMS.2201");
+  auto dek_len = ParseDecimal(*r.String("datakey_cipher_length"));
+  if (!dek_len || *dek_len < 1 || *dek_len > kMaxDekBytes) return KmsError("KMS.2202");
+  if (info->plaintext_size != static_cast<size_t>(*dek_len)) return KmsError("KMS.2204");
+
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
+  KMSFS_RETURN_IF_ERROR(Authorize(c, k, "decrypt-datakey"));
+  KMSFS_RETURN_IF_ERROR(CheckUsableForCrypto(k));
+  if (info->key_id != k.key_id) return KmsError("KMS.2201");
+  auto material = Material(k, info->version);
+  if (!material.ok()) {
+    if (material.status().code() == StatusCode::kNotFound) return KmsError("KMS.2201");
+    return material.status();
+  }
+  auto dek = OpenEnvelope(*material, *env, EnvelopeKind::kDataKey, context);
+  if (!dek.ok()) return KmsError("KMS.2201");
+  return nlohmann::json{{"data_key", HexEncodeUpper(dek->span())},
+                        {"datakey_length", std::to_string(dek->size())},
+                        {"datakey_dgst", DigestHex(*dek)}};
+}
+
+StatusOr<nlohmann::json> Service::EncryptData(const Caller& c, const Request& r) {
+  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+  std::string_view text = *r.String("plain_text");
+  if (text.empty() || text.size() > kMaxDataBytes) return KmsError("KMS.2101");
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
+  KMSFS_RETURN_IF_ERROR(Authorize(c, k, "encrypt-data"));
+  KMSFS_RETURN_IF_ERROR(CheckUsableForCrypto(k));
+  if (auto alg = r.NonEmptyString("encryption_algorithm"); alg && *alg != "SYMMETRIC_DEFAULT") {
+    return KmsError("KMS.2105");
+  }
+  KMSFS_ASSIGN_OR_RETURN(SecretBytes material, Material(k, k.current_version));
+  KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(material, k.key_id, k.current_version,
+                                                                EnvelopeKind::kData, AsBytes(text), context));
+  return nlohmann::json{{"key_id", k.key_id}, {"cipher_text", Base64Encode(env)}};
+}
+
+StatusOr<nlohmann::json> Service::DecryptData(const Caller& c, const Request& r) {
+  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+  std::string_view text = *r.String("cipher_text");
+  if (!IsBase64Text(text, 188, 5648)) return KmsError("KMS.2201");
+  auto env = Base64Decode(text);
+  if (!env.ok()) return KmsError("KMS.2201");
+  auto info = InspectEnvelope(*env, EnvelopeKind::kData);
+  if (!info.ok()) return KmsError("KMS.2201");
+  if (auto named = r.NonEmptyString("key_id")) {
+    if (!IsKeyId(*named)) return KmsError("KMS.0205");
+    if (*named != info->key_id) return KmsError("KMS.2201");
+  }
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, info->key_id, false));
+  KMSFS_RETURN_IF_ERROR(Authorize(c, k, "decrypt-data"));
+  KMSFS_RETURN_IF_ERROR(CheckUsableForCrypto(k));
+  if (auto alg = r.NonEmptyString("encryption_algorithm"); alg && *alg != "SYMMETRIC_DEFAULT") {
+    return KmsError("KMS.2105");
+  }
+  auto material = Material(k, info->version);
+  if (!material.ok()) {
+    if (material.status().code() == StatusCode::kNotFound) return KmsError("KMS.2201");
+    return material.status();
+  }
+  auto plain = OpenEnvelope(*material, *env, EnvelopeKind::kData, context);
+  if (!plain.ok()) return KmsError("KMS.2201");
+  std::string plain_text(reinterpret_cast<const char*>(plain->data()), plain->size());
+  nlohmann::json out = {{"key_id", k.key_id},
+                        {"plain_text", plain_text},
+                        {"plain_text_base64", Base64Encode(plain->span())}};
+  WipeString(plain_text);
+  return out;
+}
+
+}  // namespace kmsfs::kms::server

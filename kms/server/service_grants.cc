@@ -1,0 +1,144 @@
+// Grant actions: spec/kms-api.md §6.
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "fs/base/hex.h"
+#include "kms/server/api_error.h"
+#include "kms/server/crypto_util.h"
+#include "kms/server/service.h"
+#include "kms/server/validation.h"
+
+namespace kmsfs::kms::server {
+namespace {
+
+const std::set<std::string_view> kGrantOperations = {
+    "create-datakey", "create-datakey-without-plaintext", "encrypt-datakey", "decrypt-datakey",
+    "describe-key",   "create-grant",                     "retire-grant",    "encrypt-data",
+    "decrypt-data"};
+
+bool IsGrantee(const GrantRecord& g, const Caller& c) {
+  return g.grantee_type == "domain" ? g.grantee_principal == c.domain_id : g.grantee_principal == c.user_id;
+}
+
+bool Lists(const GrantRecord& g, std::string_view op) {
+  return std::find(g.operations.begin(), g.operations.end(), op) != g.operations.end();
+}
+
+bool IsRetiringPrincipal(const GrantRecord& g, const Caller& c) {
+  return !g.retiring_principal.empty() &&
+         (g.retiring_principal == c.user_id || g.retiring_principal == c.domain_id);
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& ch : out) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return out;
+}
+
+nlohmann::json GrantPage(const std::vector<GrantRecord>& grants, const Page& page,
+                         nlohmann::json (*to_json)(const GrantRecord&)) {
+  nlohmann::json list = nlohmann::json::array();
+  for (size_t i = page.begin; i < page.end; ++i) list.push_back(to_json(grants[i]));
+  return {{"grants", list},
+          {"next_marker", page.next_marker},
+          {"truncated", page.truncated ? "true" : "false"},
+          {"total", grants.size()}};
+}
+
+}  // namespace
+
+StatusOr<nlohmann::json> Service::CreateGrant(const Caller& c, const Request& r) {
+  std::vector<std::string> ops;
+  for (const auto& op : *r.Get("operations")) {
+    const std::string& name = op.get_ref<const std::string&>();
+    if (!kGrantOperations.count(name)) return KmsError("KMS.0308");
+    if (std::find(ops.begin(), ops.end(), name) == ops.end()) ops.push_back(name);
+  }
+  if (ops.empty() || (ops.size() == 1 && ops[0] == "create-grant")) return KmsError("KMS.2401");
+  std::string_view grantee = *r.String("grantee_principal");
+  if (!IsPrincipal(grantee)) return KmsError("KMS.2402");
+  std::string retiring(r.NonEmptyString("retiring_principal").value_or(""));
+  if (!retiring.empty() && !IsPrincipal(retiring)) return KmsError("KMS.2402");
+  std::string name(r.NonEmptyString("name").value_or(""));
+  if (!name.empty() && !IsAliasSyntax(name)) return KmsError("KMS.0308");
+  std::string type(r.NonEmptyString("grantee_principal_type").value_or("user"));
+  if (type != "user" && type != "domain") return KmsError("KMS.0308");
+
+  std::lock_guard<std::mutex> lock(mu_);
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
+  if (c.domain_id != k.domain_id) {
+    // A grantee holding create-grant may pass on only what it holds itself.
+    KMSFS_ASSIGN_OR_RETURN(std::set<std::string> held, GrantedOperations(c, k));
+    if (!held.count("create-grant")) return KmsError("KMS.0306");
+    for (const std::string& op : ops) {
+      if (!held.count(op)) return KmsError("KMS.0306");
+    }
+  }
+  if (k.default_key) return KmsError("KMS.0211");
+  if (k.key_state == kStateScheduledDeletion) return KmsError("KMS.0210");
+  if (k.key_state != kStateEnabled && k.key_state != kStateDisabled) return KmsError("KMS.1301");
+  KMSFS_ASSIGN_OR_RETURN(int64_t count, store_->CountGrantsForKey(k.key_id));
+  if (count >= options_.max_grants_per_key) return KmsError("KMS.2404");
+
+  GrantRecord g;
+  g.grant_id = HexEncode(RandomVector(32));
+  g.key_id = k.key_id;
+  g.grantee_principal = std::string(grantee);
+  g.grantee_type = type;
+  g.operations = ops;
+  g.issuing_principal = c.user_id;
+  g.name = name;
+  g.retiring_principal = retiring;
+  g.creation_ms = clock_->NowMs();
+  KMSFS_RETURN_IF_ERROR(store_->InsertGrant(g));
+  return nlohmann::json{{"grant_id", g.grant_id}};
+}
+
+StatusOr<nlohmann::json> Service::ListGrants(const Caller& c, const Request& r) {
+  KMSFS_RETURN_IF_ERROR(Paginate(r, 0).status());
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
+  KMSFS_RETURN_IF_ERROR(Authorize(c, k, "describe-key"));
+  KMSFS_ASSIGN_OR_RETURN(std::vector<GrantRecord> grants, store_->ListGrantsForKey(k.key_id));
+  KMSFS_ASSIGN_OR_RETURN(Page page, Paginate(r, grants.size()));
+  return GrantPage(grants, page, &Service::GrantJson);
+}
+
+StatusOr<nlohmann::json> Service::RevokeGrant(const Caller& c, const Request& r) {
+  std::string_view grant_id = *r.String("grant_id");
+  if (!IsGrantId(grant_id)) return KmsError("KMS.2501");
+  std::lock_guard<std::mutex> lock(mu_);
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
+  KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
+  KMSFS_ASSIGN_OR_RETURN(std::optional<GrantRecord> g, store_->GetGrant(Lower(grant_id)));
+  if (!g || g->key_id != k.key_id) return KmsError("KMS.2502");
+  KMSFS_RETURN_IF_ERROR(store_->DeleteGrant(g->grant_id));
+  return nlohmann::json::object();
+}
+
+StatusOr<nlohmann::json> Service::RetireGrant(const Caller& c, const Request& r) {
+  std::string_view grant_id = *r.String("grant_id");
+  if (!IsGrantId(grant_id)) return KmsError("KMS.2501");
+  std::lock_guard<std::mutex> lock(mu_);
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
+  KMSFS_ASSIGN_OR_RETURN(std::optional<GrantRecord> g, store_->GetGrant(Lower(grant_id)));
+  if (!g || g->key_id != k.key_id) return KmsError("KMS.2502");
+  const bool allowed = g->issuing_principal == c.user_id || IsRetiringPrincipal(*g, c) ||
+                       (IsGrantee(*g, c) && Lists(*g, "retire-grant"));
+  if (!allowed) return KmsError("KMS.0306");
+  KMSFS_RETURN_IF_ERROR(store_->DeleteGrant(g->grant_id));
+  return nlohmann::json::object();
+}
+
+StatusOr<nlohmann::json> Service::ListRetirableGrants(const Caller& c, const Request& r) {
+  KMSFS_RETURN_IF_ERROR(Paginate(r, 0).status());
+  KMSFS_ASSIGN_OR_RETURN(std::vector<GrantRecord> involving, store_->ListGrantsInvolving(c.user_id, c.domain_id));
+  std::vector<GrantRecord> grants;
+  for (GrantRecord& g : involving) {
+    if (IsRetiringPrincipal(g, c) || (IsGrantee(g, c) && Lists(g, "retire-grant"))) grants.push_back(std::move(g));
+  }
+  KMSFS_ASSIGN_OR_RETURN(Page page, Paginate(r, grants.size()));
+  return GrantPage(grants, page, &Service::GrantJson);
+}
+
+}  // namespace kmsfs::kms::server

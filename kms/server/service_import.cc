@@ -1,0 +1,150 @@
+// BYOK import actions: spec/kms-api.md §7.
+#include <cmath>
+
+#include "fs/base/hex.h"
+#include "kms/server/api_error.h"
+#include "kms/server/crypto_util.h"
+#include "kms/server/import_token.h"
+#include "kms/server/service.h"
+#include "kms/server/validation.h"
+
+namespace kmsfs::kms::server {
+namespace {
+
+constexpr size_t kImportedMaterialBytes = 32;
+
+std::string PrivateKeyLabel(std::string_view token_id_hex) {
+  return "kmsd import private key v1|" + std::string(token_id_hex);
+}
+
+// expiration_time: epoch seconds as a JSON number or a numeric string; 0 = none.
+StatusOr<int64_t> ExpirationSeconds(const Request& r) {
+  const nlohmann::json* v = r.Get("expiration_time");
+  if (v == nullptr) return int64_t{0};
+  if (v->is_string()) {
+    const std::string& s = v->get_ref<const std::string&>();
+    if (s.empty()) return int64_t{0};
+    auto n = ParseDecimal(s);
+    if (!n) return KmsError("KMS.0308");
+    return *n;
+  }
+  if (v->is_number_unsigned()) {
+    uint64_t u = v->get<uint64_t>();
+    if (u > 999'999'999'999'999ULL) return KmsError("KMS.0308");
+    return static_cast<int64_t>(u);
+  }
+  if (v->is_number_integer()) {
+    int64_t i = v->get<int64_t>();
+    if (i < 0) return KmsError("KMS.0308");
+    return i;
+  }
+  double d = v->get<double>();
+  if (!std::isfinite(d) || d < 0 || d > 1e15 || d != std::floor(d)) return KmsError("KMS.0308");
+  return static_cast<int64_t>(d);
+}
+
+}  // namespace
+
+StatusOr<nlohmann::json> Service::GetParametersForImport(const Caller& c, const Request& r) {
+  auto alg = ParseWrappingAlgorithm(*r.String("wrapping_algorithm"));
+  if (!alg) return KmsError("KMS.0308");
+  {
+    KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
+    KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
+    if (k.origin != "external") return KmsError("KMS.0309");
+    if (k.key_state != kStatePendingImport) return KmsError("KMS.0310");
+  }
+  // Key generation is slow; it runs outside the service lock.
+  KMSFS_ASSIGN_OR_RETURN(RsaKeyPair pair, GenerateRsa2048());
+
+  ImportToken token;
+  token.algorithm = *alg;
+  token.key_id = std::string(*r.String("key_id"));
+  token.issued_s = clock_->NowSec();
+  token.expires_s = token.issued_s + options_.import_token_ttl_sec;
+  RandomBytes(token.token_id);
+  token.public_key_digest = Sha256(pair.public_spki_der);
+  const std::string token_id_hex = HexEncode(token.token_id);
+
+  ImportTokenRecord rec;
+  rec.token_id = token_id_hex;
+  rec.key_id = token.key_id;
+  rec.algorithm = std::string(WrappingAlgorithmName(*alg));
+  rec.expires_s = token.expires_s;
+  rec.sealed_private_key = keyring_->Seal(PrivateKeyLabel(token_id_hex), pair.private_der.span());
+  rec.created_ms = clock_->NowMs();
+  KMSFS_RETURN_IF_ERROR(store_->PurgeImportTokensExpiredBefore(token.issued_s));
+  KMSFS_RETURN_IF_ERROR(store_->PutImportToken(rec));
+
+  return nlohmann::json{{"key_id", token.key_id},
+                        {"import_token", EncodeImportToken(token, keyring_->import_token_mac_key())},
+                        {"expiration_time", token.expires_s},
+                        {"public_key", Base64Encode(pair.public_spki_der)}};
+}
+
+StatusOr<nlohmann::json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
+  std::string_view wrapped_text = *r.String("encrypted_key_material");
+  if (!IsBase64Text(wrapped_text, 344, 360)) return KmsError("KMS.0308");
+  auto wrapped = Base64Decode(wrapped_text);
+  if (!wrapped.ok()) return KmsError("KMS.0308");
+  std::string_view token_text = *r.String("import_token");
+  if (!IsBase64Text(token_text, 200, 6144)) return KmsError("KMS.2605");
+  KMSFS_ASSIGN_OR_RETURN(int64_t expiration_s, ExpirationSeconds(r));
+  const int64_t now_s = clock_->NowSec();
+  if (expiration_s != 0 && expiration_s <= now_s) return KmsError("KMS.2602");
+
+  std::lock_guard<std::mutex> lock(mu_);
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
+  KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
+  if (k.origin != "external") return KmsError("KMS.0309");
+  if (k.key_state != kStatePendingImport) return KmsError("KMS.0310");
+
+  auto token = DecodeImportToken(token_text, keyring_->import_token_mac_key());
+  if (!token.ok()) return KmsError("KMS.2605");
+  if (token->key_id != k.key_id) return KmsError("KMS.2603");
+  if (token->expires_s <= now_s) return KmsError("KMS.2601");
+  const std::string token_id_hex = HexEncode(token->token_id);
+  KMSFS_ASSIGN_OR_RETURN(std::optional<ImportTokenRecord> rec, store_->GetImportToken(token_id_hex));
+  if (!rec || rec->key_id != k.key_id) return KmsError("KMS.2605");
+  auto private_der = keyring_->Open(PrivateKeyLabel(token_id_hex), rec->sealed_private_key);
+  if (!private_der.ok()) return KmsError("KMS.2605");
+
+  auto material = RsaDecrypt(*private_der, token->algorithm, *wrapped);
+  if (!material.ok()) {
+    if (material.status().code() == StatusCode::kInvalidArgument) return KmsError("KMS.0311");
+    return material.status();
+  }
+  if (material->size() != kImportedMaterialBytes) return KmsError("KMS.2604");
+  const Digest fingerprint = keyring_->MaterialFingerprint(k.key_id, *material);
+  if (!k.import_fingerprint.empty() && !ConstantTimeEquals(fingerprint, k.import_fingerprint)) {
+    return KmsError("KMS.2606");
+  }
+
+  std::vector<uint8_t> sealed = SealMaterial(k.key_id, 0, *material);
+  k.key_state = kStateEnabled;
+  k.current_version = 0;
+  k.expiration_ms = expiration_s * 1000;
+  k.import_fingerprint.assign(fingerprint.begin(), fingerprint.end());
+  KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&]() -> Status {
+    KMSFS_RETURN_IF_ERROR(store_->PutMaterial(k.key_id, 0, sealed, clock_->NowMs()));
+    return store_->UpdateKey(k);
+  }));
+  return nlohmann::json::object();
+}
+
+StatusOr<nlohmann::json> Service::DeleteImportedKeyMaterial(const Caller& c, const Request& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
+  KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
+  if (k.origin != "external") return KmsError("KMS.0309");
+  if (k.key_state != kStateEnabled && k.key_state != kStateDisabled) return KmsError("KMS.2701");
+  k.key_state = kStatePendingImport;
+  k.expiration_ms = 0;
+  KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&]() -> Status {
+    KMSFS_RETURN_IF_ERROR(store_->DeleteMaterial(k.key_id));
+    return store_->UpdateKey(k);
+  }));
+  return nlohmann::json::object();
+}
+
+}  // namespace kmsfs::kms::server
