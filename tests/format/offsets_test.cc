@@ -1,0 +1,105 @@
+#include "fs/format/offsets.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+namespace kmsfs::format {
+namespace {
+
+constexpr Geometry kGcm4k{4096, 28};
+constexpr Geometry kXChacha4k{4096, 40};
+
+TEST(OffsetsTest, DocumentedExamples) {
+  // The "Size math" table of docs/FORMAT.md.
+  EXPECT_EQ(BackingSize(0, kGcm4k), 0u);
+  EXPECT_EQ(BackingSize(1, kGcm4k), 29u);
+  EXPECT_EQ(BackingSize(44, kGcm4k), 72u);
+  EXPECT_EQ(BackingSize(4096, kGcm4k), 4124u);
+  EXPECT_EQ(BackingSize(4097, kGcm4k), 4153u);
+  EXPECT_EQ(BackingSize(10000, kGcm4k), 10084u);
+  EXPECT_EQ(BackingSize(1 << 20, kGcm4k), (1u << 20) + 256 * 28);
+  EXPECT_EQ(BackingSize(10000, kXChacha4k), 10120u);
+  EXPECT_EQ(*PlainSize(10084, kGcm4k), 10000u);
+  EXPECT_EQ(*PlainSize(4124, kGcm4k), 4096u);
+  EXPECT_EQ(PlainSize(4124 + 28, kGcm4k).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(PlainSize(4124 + 1, kGcm4k).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(*PlainSize(4124 + 29, kGcm4k), 4097u);
+}
+
+TEST(OffsetsTest, ExhaustiveSmallSizesRoundTrip) {
+  for (Geometry g : {Geometry{512, 28}, Geometry{512, 40}, Geometry{1024, 28}}) {
+    const uint64_t limit = 4 * g.sealed_block_size() + 3;
+    for (uint64_t plain = 0; plain <= 4 * uint64_t{g.block_size} + 3; ++plain) {
+      const uint64_t backing = BackingSize(plain, g);
+      auto back = PlainSize(backing, g);
+      ASSERT_TRUE(back.ok()) << plain;
+      EXPECT_EQ(*back, plain);
+      EXPECT_EQ(backing, BlockCount(plain, g) * g.overhead + plain);
+    }
+    for (uint64_t backing = 0; backing <= limit; ++backing) {
+      const uint64_t rem = backing % g.sealed_block_size();
+      auto plain = PlainSize(backing, g);
+      if (rem != 0 && rem <= g.overhead) {
+        ASSERT_FALSE(plain.ok()) << backing;
+        EXPECT_EQ(plain.status().code(), StatusCode::kDataLoss);
+        EXPECT_NE(plain.status().message().find("impossible backing size"), std::string::npos);
+      } else {
+        ASSERT_TRUE(plain.ok()) << backing;
+        EXPECT_EQ(BackingSize(*plain, g), backing);
+      }
+    }
+  }
+}
+
+TEST(OffsetsTest, BlockArithmeticAtBoundaries) {
+  const Geometry g = kGcm4k;
+  EXPECT_EQ(BlockIndex(0, g), 0u);
+  EXPECT_EQ(BlockIndex(4095, g), 0u);
+  EXPECT_EQ(BlockIndex(4096, g), 1u);
+  EXPECT_EQ(OffsetInBlock(4095, g), 4095u);
+  EXPECT_EQ(OffsetInBlock(4096, g), 0u);
+  EXPECT_EQ(OffsetInBlock(8193, g), 1u);
+  EXPECT_EQ(BackingOffset(0, g), 0u);
+  EXPECT_EQ(BackingOffset(1, g), 4124u);
+  EXPECT_EQ(BackingOffset(3, g), 3 * 4124u);
+  EXPECT_EQ(BlockCount(0, g), 0u);
+  EXPECT_EQ(BlockCount(1, g), 1u);
+  EXPECT_EQ(BlockCount(4096, g), 1u);
+  EXPECT_EQ(BlockCount(4097, g), 2u);
+  EXPECT_EQ(g.sealed_block_size(), 4124u);
+}
+
+TEST(OffsetsTest, LargeSizesDoNotOverflow) {
+  const Geometry g{1u << 20, 40};
+  const uint64_t plain = (uint64_t{1} << 62) + 12345;
+  const uint64_t backing = BackingSize(plain, g);
+  EXPECT_GT(backing, plain);
+  auto back = PlainSize(backing, g);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, plain);
+  EXPECT_EQ(BlockIndex(plain, g), plain >> 20);
+  auto max = PlainSize(std::numeric_limits<uint64_t>::max(), g);
+  if (max.ok()) {
+    EXPECT_LT(*max, std::numeric_limits<uint64_t>::max());
+  }
+}
+
+TEST(OffsetsTest, BlockSizeRule) {
+  EXPECT_TRUE(IsValidBlockSize(512));
+  EXPECT_TRUE(IsValidBlockSize(4096));
+  EXPECT_TRUE(IsValidBlockSize(1 << 20));
+  EXPECT_FALSE(IsValidBlockSize(0));
+  EXPECT_FALSE(IsValidBlockSize(256));
+  EXPECT_FALSE(IsValidBlockSize(4095));
+  EXPECT_FALSE(IsValidBlockSize(4097));
+  EXPECT_FALSE(IsValidBlockSize(6144));
+  EXPECT_FALSE(IsValidBlockSize(1 << 21));
+  EXPECT_FALSE(IsValidBlockSize(0x80000000u));
+  int valid = 0;
+  for (uint64_t n = 0; n <= (1u << 21); ++n) valid += IsValidBlockSize(static_cast<uint32_t>(n));
+  EXPECT_EQ(valid, 12);  // 2^9 .. 2^20
+}
+
+}  // namespace
+}  // namespace kmsfs::format
