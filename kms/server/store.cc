@@ -72,7 +72,7 @@ class Stmt {
   Stmt& Bind(int i, uint32_t v) { return Bind(i, static_cast<int64_t>(v)); }
   Stmt& BindBlob(int i, const std::vector<uint8_t>& v) {
     if (v.empty()) {
-      sqlite3_bind_null(stmt_, i);
+      sqlite3_bind_zeroblob(stmt_, i, 0);  // empty, not NULL
     } else {
       sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
     }

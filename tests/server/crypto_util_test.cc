@@ -1,0 +1,128 @@
+#include "kms/server/crypto_util.h"
+
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fs/base/hex.h"
+
+namespace kmsfs::kms::server {
+namespace {
+
+
+TEST(CryptoUtilTest, Sha256OfSixtyFourZerosMatchesDocumentedDigest) {
+  std::vector<uint8_t> zeros(64, 0);
+  EXPECT_EQ(HexEncodeUpper(Sha256(zeros)), "F5A5FD42D16A20302798EF6ED309979B43003D2320D9F0E8EA9831A92759FB4B");
+}
+
+TEST(CryptoUtilTest, HmacSha256MatchesRfc4231Case2) {
+  Digest mac = HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"));
+  EXPECT_EQ(HexEncode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+}
+
+TEST(CryptoUtilTest, HkdfMatchesRfc5869Case3) {
+  std::vector<uint8_t> ikm(22, 0x0b);
+  auto okm = HkdfSha256(ikm, "", 42);
+  ASSERT_TRUE(okm.ok());
+  EXPECT_EQ(HexEncode(okm->span()),
+            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
+}
+
+TEST(CryptoUtilTest, AesGcmMatchesKnownAnswerAndRoundTrips) {
+  std::vector<uint8_t> key(32, 0), nonce(12, 0), pt(16, 0), ct(16), tag(16);
+  ASSERT_TRUE(AesGcmSeal(key, nonce, pt, {}, ct, tag).ok());
+  EXPECT_EQ(HexEncode(ct), "cea7403d4d606b6e074ec5d3baf39d18");
+  EXPECT_EQ(HexEncode(tag), "d0d1c8a799996bf0265b98b5d48ab919");
+  std::vector<uint8_t> back(16, 0xff);
+  ASSERT_TRUE(AesGcmOpen(key, nonce, ct, {}, tag, back).ok());
+  EXPECT_EQ(back, pt);
+}
+
+TEST(CryptoUtilTest, AesGcmOpenFailsOnWrongAadOrTag) {
+  std::vector<uint8_t> key(32, 7), nonce(12, 1), pt = {1, 2, 3}, ct(3), tag(16), out(3);
+  std::vector<uint8_t> aad = {9, 9};
+  ASSERT_TRUE(AesGcmSeal(key, nonce, pt, aad, ct, tag).ok());
+  std::vector<uint8_t> other_aad = {9, 8};
+  EXPECT_FALSE(AesGcmOpen(key, nonce, ct, other_aad, tag, out).ok());
+  tag[0] ^= 1;
+  EXPECT_FALSE(AesGcmOpen(key, nonce, ct, aad, tag, out).ok());
+}
+
+TEST(CryptoUtilTest, Base64MatchesRfc4648Vectors) {
+  const std::pair<std::string, std::string> vectors[] = {
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+      {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, enc] : vectors) {
+    EXPECT_EQ(Base64Encode(AsBytes(plain)), enc);
+    auto dec = Base64Decode(enc);
+    ASSERT_TRUE(dec.ok()) << enc;
+    EXPECT_EQ(std::string(dec->begin(), dec->end()), plain);
+  }
+}
+
+TEST(CryptoUtilTest, Base64DecodeIsStrict) {
+  for (const char* bad : {"Zg=", "Zg", "Z===", "Zg==Zg==", "Zm9v!", "Zm 9v", "Zm9v\n", "=Zm9", "Zm-_"}) {
+    EXPECT_FALSE(Base64Decode(bad).ok()) << bad;
+  }
+}
+
+TEST(CryptoUtilTest, WrappingAlgorithmNamesRoundTrip) {
+  for (auto alg : {WrappingAlgorithm::kOaepSha256, WrappingAlgorithm::kOaepSha1, WrappingAlgorithm::kPkcs1V15}) {
+    EXPECT_EQ(ParseWrappingAlgorithm(WrappingAlgorithmName(alg)), alg);
+  }
+  EXPECT_FALSE(ParseWrappingAlgorithm("SM2_ENCRYPT"));
+}
+
+// Wraps `material` with the DER public key, as a BYOK client would.
+std::vector<uint8_t> Wrap(const std::vector<uint8_t>& spki, WrappingAlgorithm alg, const std::vector<uint8_t>& m) {
+  const unsigned char* p = spki.data();
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size())),
+                                                          EVP_PKEY_free);
+  std::unique_ptr<EVP_PKEY_CTX, decltype(&EVP_PKEY_CTX_free)> ctx(EVP_PKEY_CTX_new(key.get(), nullptr),
+                                                                  EVP_PKEY_CTX_free);
+  EVP_PKEY_encrypt_init(ctx.get());
+  if (alg == WrappingAlgorithm::kPkcs1V15) {
+    EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_PADDING);
+  } else {
+    const EVP_MD* md = alg == WrappingAlgorithm::kOaepSha256 ? EVP_sha256() : EVP_sha1();
+    EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING);
+    EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), md);
+    EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), md);
+  }
+  size_t len = 0;
+  EVP_PKEY_encrypt(ctx.get(), nullptr, &len, m.data(), m.size());
+  std::vector<uint8_t> out(len);
+  EVP_PKEY_encrypt(ctx.get(), out.data(), &len, m.data(), m.size());
+  out.resize(len);
+  return out;
+}
+
+TEST(CryptoUtilTest, RsaUnwrapsMaterialForEveryWrappingAlgorithm) {
+  auto pair = GenerateRsa2048();
+  ASSERT_TRUE(pair.ok());
+  std::vector<uint8_t> material = RandomVector(32);
+  for (auto alg : {WrappingAlgorithm::kOaepSha256, WrappingAlgorithm::kOaepSha1, WrappingAlgorithm::kPkcs1V15}) {
+    std::vector<uint8_t> wrapped = Wrap(pair->public_spki_der, alg, material);
+    ASSERT_EQ(wrapped.size(), 256u);
+    auto out = RsaDecrypt(pair->private_der, alg, wrapped);
+    ASSERT_TRUE(out.ok()) << WrappingAlgorithmName(alg);
+    EXPECT_TRUE(out->Equals(material));
+  }
+}
+
+TEST(CryptoUtilTest, RsaUnwrapFailsUnderAnotherAlgorithm) {
+  auto pair = GenerateRsa2048();
+  ASSERT_TRUE(pair.ok());
+  std::vector<uint8_t> wrapped = Wrap(pair->public_spki_der, WrappingAlgorithm::kOaepSha256, RandomVector(32));
+  EXPECT_FALSE(RsaDecrypt(pair->private_der, WrappingAlgorithm::kOaepSha1, wrapped).ok());
+  std::vector<uint8_t> garbage = RandomVector(256);
+  EXPECT_FALSE(RsaDecrypt(pair->private_der, WrappingAlgorithm::kOaepSha256, garbage).ok());
+}
+
+}  // namespace
+}  // namespace kmsfs::kms::server

@@ -1,0 +1,93 @@
+#include "kms/server/request.h"
+
+#include <gtest/gtest.h>
+
+namespace kmsfs::kms::server {
+namespace {
+
+constexpr FieldSpec kFields[] = {{"key_id", FieldType::kString, true},
+                                 {"encryption_context", FieldType::kObject, false},
+                                 {"operations", FieldType::kStringArray, false},
+                                 {"expiration_time", FieldType::kStringOrNumber, false}};
+
+std::string CodeOf(std::string_view body) {
+  auto r = Request::Parse(body, kFields);
+  return r.ok() ? "OK" : r.status().kms_error_code();
+}
+
+TEST(RequestTest, AcceptsObjectWithDeclaredTypes) {
+  EXPECT_EQ(CodeOf(R"({"key_id":"k","encryption_context":{"a":"b"},"operations":["x"],"expiration_time":5})"), "OK");
+  EXPECT_EQ(CodeOf(R"({"key_id":"k","expiration_time":"5","unknown":[1,{"x":2}]})"), "OK");
+}
+
+TEST(RequestTest, RejectsNonObjectsAsInvalidJson) {
+  for (const char* body : {"[]", "1", "\"s\"", "null", "{", "{\"key_id\":\"k\"", "\xff\xfe"}) {
+    EXPECT_EQ(CodeOf(body), "KMS.0202") << body;
+  }
+}
+
+TEST(RequestTest, EmptyBodyCountsAsEmptyObject) {
+  EXPECT_EQ(CodeOf(""), "KMS.0204");
+  EXPECT_EQ(CodeOf("  \r\n"), "KMS.0204");
+}
+
+TEST(RequestTest, WrongTypeIsReportedBeforeMissingField) {
+  EXPECT_EQ(CodeOf(R"({"operations":"describe-key"})"), "KMS.0202");
+  EXPECT_EQ(CodeOf(R"({"key_id":5})"), "KMS.0202");
+  EXPECT_EQ(CodeOf(R"({"key_id":"k","operations":["a",1]})"), "KMS.0202");
+  EXPECT_EQ(CodeOf(R"({"key_id":"k","encryption_context":"a=b"})"), "KMS.0202");
+  EXPECT_EQ(CodeOf(R"({"key_id":"k","expiration_time":true})"), "KMS.0202");
+}
+
+TEST(RequestTest, NullCountsAsAbsent) {
+  EXPECT_EQ(CodeOf(R"({"key_id":null})"), "KMS.0204");
+  EXPECT_EQ(CodeOf(R"({"key_id":"k","encryption_context":null})"), "OK");
+}
+
+TEST(RequestTest, SequenceMustBe36Characters) {
+  EXPECT_EQ(CodeOf(R"({"key_id":"k","sequence":"919c82d4-8046-4722-9094-35c3c6524cff"})"), "OK");
+  EXPECT_EQ(CodeOf(R"({"key_id":"k","sequence":"919c82d4"})"), "KMS.0206");
+  EXPECT_EQ(CodeOf(R"({"key_id":"k","sequence":12345})"), "KMS.0202");
+  EXPECT_EQ(CodeOf(R"({"sequence":"bad"})"), "KMS.0204");  // missing field outranks the sequence
+}
+
+TEST(RequestTest, GettersTreatNullAndEmptyAsTheyShould) {
+  auto r = Request::Parse(R"({"key_id":"k","limit":"","marker":null})", kFields);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->String("key_id"), "k");
+  EXPECT_EQ(r->String("limit"), "");
+  EXPECT_FALSE(r->NonEmptyString("limit"));
+  EXPECT_FALSE(r->String("marker"));
+  EXPECT_EQ(r->Get("marker"), nullptr);
+}
+
+std::string Canonical(std::string_view body) {
+  auto r = Request::Parse(body, kFields);
+  if (!r.ok()) return r.status().kms_error_code();
+  auto c = CanonicalEncryptionContext(*r);
+  return c.ok() ? *c : c.status().kms_error_code();
+}
+
+TEST(RequestTest, CanonicalContextSortsKeysAndIsCompact) {
+  EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{ "b" : "2", "a" : "1", "B":"0" }})"),
+            R"({"B":"0","a":"1","b":"2"})");
+  EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{"\u00e9":"\u20ac"}})"),
+            "{\"\xc3\xa9\":\"\xe2\x82\xac\"}");
+}
+
+TEST(RequestTest, EmptyContextEqualsAbsentContext) {
+  EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{}})"), "");
+  EXPECT_EQ(Canonical(R"({"key_id":"k"})"), "");
+}
+
+TEST(RequestTest, ContextValuesMustBeStringsAndSmall) {
+  EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{"a":1}})"), "KMS.0208");
+  EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{"a":{"b":"c"}}})"), "KMS.0208");
+  std::string big = R"({"key_id":"k","encryption_context":{"a":")" + std::string(8200, 'x') + "\"}}";
+  EXPECT_EQ(Canonical(big), "KMS.0208");
+  std::string fits = R"({"key_id":"k","encryption_context":{"a":")" + std::string(8000, 'x') + "\"}}";
+  EXPECT_EQ(Canonical(fits).size(), 8008u);
+}
+
+}  // namespace
+}  // namespace kmsfs::kms::server
