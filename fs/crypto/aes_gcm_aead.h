@@ -4,7 +4,9 @@
 // (~0.2 us), which is a large share of sealing one 4 KiB block, so each object
 // keeps a small pool of contexts that already hold its key. A call leases one
 // context, sets only the nonce, and gives it back; contexts never hold two
-// keys and are freed (OpenSSL cleanses them) with the object.
+// keys and are freed (OpenSSL cleanses them) with the object. The raw key is
+// kept in SecretBytes; the expanded key schedule necessarily lives in
+// OpenSSL's context memory (ordinary heap, cleansed when freed).
 //
 // Internal to fs/crypto: callers use Aead::New. Thread-safety: Seal/Open are
 // safe to call concurrently (each call uses its own leased context).

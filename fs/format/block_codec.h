@@ -54,6 +54,7 @@ class BlockCodec {
   // otherwise). Every block is verified before success is returned; on
   // kDataLoss `out` is all zeros and the message names the first bad block
   // index. A trailing partial block of overhead bytes or fewer is kDataLoss.
+  // out must not overlap sealed.
   Status Open(uint64_t first_block, std::span<const uint8_t> sealed, std::span<uint8_t> out) const;
 
  private:

@@ -36,6 +36,14 @@ TEST(HkdfTest, RejectsZeroAndOverlongOutput) {
   EXPECT_TRUE(HkdfSha256(ikm, {}, {}, 255 * 32).ok());
 }
 
+TEST(HkdfTest, EmptyIkmSaltAndInfoFollowRfc5869) {
+  // PRK = HMAC-SHA256(32 zero bytes, ""), OKM = HMAC-SHA256(PRK, 0x01),
+  // computed independently with Python's hmac module.
+  auto okm = HkdfSha256({}, {}, {}, 32);
+  ASSERT_TRUE(okm.ok()) << okm.status().ToString();
+  EXPECT_EQ(HexEncode(okm->span()), "eb70f01dede9afafa449eee1b1286504e1f62388b3f7dd4f956697b0e828fe18");
+}
+
 TEST(HkdfTest, DifferentSaltGivesDifferentKey) {
   const std::vector<uint8_t> ikm(64, 9);
   const std::vector<uint8_t> salt_a(16, 1), salt_b(16, 2);
