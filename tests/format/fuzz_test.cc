@@ -113,10 +113,10 @@ TEST(FuzzTest, VolumeConfigFromJsonNeverCrashes) {
         for (auto& x : input) x = static_cast<char>(rng());
         break;
       case 1:
-        input = compact;
+        input = seed;  // the pretty form, whitespace included
         break;
       default:
-        input = seed;
+        input = compact;
         break;
     }
     Mutate(input, rng);
