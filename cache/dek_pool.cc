@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 namespace kmsfs::cache {
@@ -17,16 +18,17 @@ milliseconds MaxBackoff(const DekPoolOptions& o) { return std::max(o.max_backoff
 }  // namespace
 
 DekPool::DekPool(DekPoolOptions options, WrapFn wrap, Clock* clock)
-    : options_(options), wrap_(std::move(wrap)), clock_(clock) {
+    : options_(options),
+      wrap_(std::move(wrap)),
+      clock_(clock),
+      num_workers_(options.target == 0 ? 0 : std::max<size_t>(options.refill_concurrency, 1)) {
   EnsureSodiumInitialized();
   {
     MutexLock lock(&mu_);
     jitter_.seed((uint64_t{randombytes_random()} << 32) | randombytes_random());
   }
-  if (options_.target == 0) return;
-  const size_t n = std::max<size_t>(options_.refill_concurrency, 1);
-  workers_.reserve(n);
-  for (size_t i = 0; i < n; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  workers_.reserve(num_workers_);
+  for (size_t i = 0; i < num_workers_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
 
 DekPool::~DekPool() {
@@ -35,7 +37,8 @@ DekPool::~DekPool() {
     stop_ = true;
     ++generation_;
   }
-  work_cv_.notify_all();
+  room_cv_.notify_all();
+  backoff_cv_.notify_all();
   ready_cv_.notify_all();
   for (std::thread& t : workers_) t.join();
   Drain();
@@ -75,7 +78,19 @@ void DekPool::ResetBackoffLocked() {
   if (failures_ == 0) return;
   failures_ = 0;
   retry_at_ = Clock::TimePoint{};
-  work_cv_.notify_all();
+  backoff_cv_.notify_all();
+}
+
+bool DekPool::ClaimSleeperLocked(Clock::TimePoint now) {
+  if (sleeping_ <= waking_ || now < retry_at_) return false;
+  // Workers that are awake but not wrapping (just done, or just woken) will
+  // look at the pool again by themselves; wake a sleeper only for the room
+  // they will not fill.
+  const size_t room = options_.target - std::min(options_.target, ready_.size() + in_flight_);
+  const size_t awake_idle = num_workers_ - sleeping_ - in_flight_;
+  if (room <= awake_idle + waking_) return false;
+  ++waking_;
+  return true;
 }
 
 StatusOr<PooledDek> DekPool::MakeEntry() const {
@@ -102,24 +117,29 @@ void DekPool::WorkerLoop() {
     DiscardStaleLocked(now);
     if (ready_.size() + in_flight_ >= options_.target) {
       // Full: sleep until Take/Drain makes room or the oldest entry ages out.
+      ++sleeping_;
       if (options_.max_age.count() > 0 && !ready_.empty()) {
         Clock::TimePoint oldest = ready_.front().made;
         for (const Ready& r : ready_) oldest = std::min(oldest, r.made);
         const nanoseconds left = oldest + options_.max_age - now;
-        lock.WaitUntil(work_cv_, std::chrono::steady_clock::now() + left);
+        lock.WaitUntil(room_cv_, std::chrono::steady_clock::now() + left);
       } else {
-        lock.Wait(work_cv_);
+        lock.Wait(room_cv_);
       }
+      --sleeping_;
+      if (waking_ > 0) --waking_;
       continue;
     }
     if (now < retry_at_) {
-      clock_->WaitFor(work_cv_, lock.native(), retry_at_ - now);
+      clock_->WaitFor(backoff_cv_, lock.native(), retry_at_ - now);
       continue;
     }
 
     ++in_flight_;
     const uint64_t generation = generation_;
+    const bool wake_another = ClaimSleeperLocked(now);
     lock.Unlock();
+    if (wake_another) room_cv_.notify_one();
     StatusOr<PooledDek> made = MakeEntry();
     lock.Lock();
     --in_flight_;
@@ -139,25 +159,32 @@ void DekPool::WorkerLoop() {
 
 StatusOr<PooledDek> DekPool::Take() {
   std::deque<Ready> stale;  // wiped after the lock is released
+  std::optional<PooledDek> taken;
+  bool wake_one = false;
   {
     MutexLock lock(&mu_);
     const Clock::TimePoint now = clock_->Now();
-    while (!ready_.empty()) {
+    while (!ready_.empty() && !taken.has_value()) {
       Ready r = std::move(ready_.front());
       ready_.pop_front();
       if (IsStale(r.made, now)) {
         ++stats_.expired;
         stale.push_back(std::move(r));
-        continue;
+      } else {
+        ++stats_.taken;
+        taken = std::move(r.dek);
       }
-      ++stats_.taken;
-      work_cv_.notify_one();
-      return std::move(r.dek);
     }
-    ++stats_.direct;
-    if (!stale.empty()) work_cv_.notify_all();
+    if (!taken.has_value()) ++stats_.direct;
+    wake_one = ClaimSleeperLocked(now);
   }
-  stale.clear();
+  if (!stale.empty()) {
+    room_cv_.notify_all();
+    stale.clear();
+  } else if (wake_one) {
+    room_cv_.notify_one();
+  }
+  if (taken.has_value()) return std::move(*taken);
 
   StatusOr<PooledDek> made = MakeEntry();
   MutexLock lock(&mu_);
@@ -176,7 +203,7 @@ void DekPool::Drain() {
     ++generation_;
     dropped.swap(ready_);
   }
-  work_cv_.notify_all();
+  room_cv_.notify_all();
 }
 
 DekPoolStats DekPool::stats() const {

@@ -111,16 +111,24 @@ class DekPool {
   void DiscardStaleLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
   void BackOffLocked() KMSFS_REQUIRES(mu_);
   void ResetBackoffLocked() KMSFS_REQUIRES(mu_);
+  // Fan-out without a wake-up per Take: true (and counted in waking_) when a
+  // sleeping worker should be notified because the pool has room for more
+  // wraps than the workers already awake will start. Notify after unlocking.
+  bool ClaimSleeperLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
 
   const DekPoolOptions options_;
   const WrapFn wrap_;
   Clock* const clock_;
+  const size_t num_workers_;
 
   mutable Mutex mu_;
-  std::condition_variable work_cv_;   // workers: room in the pool, backoff reset, stop
-  std::condition_variable ready_cv_;  // WaitForReady: an entry arrived, stop
+  std::condition_variable room_cv_;     // workers sleeping while the pool is full
+  std::condition_variable backoff_cv_;  // workers waiting out a backoff: reset, stop
+  std::condition_variable ready_cv_;    // WaitForReady: an entry arrived, stop
   std::deque<Ready> ready_ KMSFS_GUARDED_BY(mu_);  // oldest first
   size_t in_flight_ KMSFS_GUARDED_BY(mu_) = 0;     // background wraps running
+  size_t sleeping_ KMSFS_GUARDED_BY(mu_) = 0;      // workers waiting for room in the pool
+  size_t waking_ KMSFS_GUARDED_BY(mu_) = 0;        // of those, notified but not yet running
   uint64_t generation_ KMSFS_GUARDED_BY(mu_) = 0;  // bumped by Drain: older wraps are discarded
   bool stop_ KMSFS_GUARDED_BY(mu_) = false;
   uint32_t failures_ KMSFS_GUARDED_BY(mu_) = 0;    // consecutive wrap failures

@@ -65,6 +65,11 @@ class FakeWrapper {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return calls_.size() >= n; });
   }
+  // Like WaitForCalls, but gives up after kPatience; returns whether they came.
+  bool WaitForCallsOrGiveUp(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, kPatience, [&] { return calls_.size() >= n; });
+  }
   size_t call_count() {
     std::lock_guard<std::mutex> lock(mu_);
     return calls_.size();
@@ -212,6 +217,22 @@ TEST(DekPoolTest, RefillKeepsAtMostConcurrencyWrapsInFlight) {
   ASSERT_TRUE(pool.WaitForReady(8, kPatience));
   EXPECT_EQ(wrapper.max_in_flight(), 3u);
   EXPECT_EQ(wrapper.call_count(), 8u);
+}
+
+// Takes from a full pool wake one sleeping worker, which wakes the next while
+// there is room, so refills again run refill_concurrency wraps at once.
+TEST(DekPoolTest, RefillAfterTakesFansOutToAllWorkers) {
+  FakeClock clock;
+  FakeWrapper wrapper(&clock);
+  DekPool pool({.target = 8, .refill_concurrency = 3}, wrapper.fn(), &clock);
+  ASSERT_TRUE(pool.WaitForReady(8, kPatience));
+  wrapper.Close();
+  for (int i = 0; i < 8; ++i) ASSERT_TRUE(pool.Take().ok());
+  EXPECT_EQ(pool.stats().direct, 0u);
+  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(8 + 3));
+  wrapper.Open();
+  ASSERT_TRUE(pool.WaitForReady(8, kPatience));
+  EXPECT_EQ(wrapper.max_in_flight(), 3u);
 }
 
 // With one worker and a FakeClock, the fake time between two calls is
