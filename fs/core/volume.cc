@@ -53,6 +53,8 @@ StatusOr<format::FileHeader> ReadFileHeader(int fd) {
 }
 
 Status WriteFileHeader(int fd, const format::FileHeader& header, bool create_only) {
+  // A wrapped key the KMS returned malformed must not become an empty header.
+  KMSFS_RETURN_IF_ERROR(header.Validate());
   const std::vector<uint8_t> encoded = header.Encode();
   if (fsetxattr(fd, format::kHeaderXattrName, encoded.data(), encoded.size(), create_only ? XATTR_CREATE : 0) != 0) {
     if (errno == ENOTSUP) return Status::FromErrno(errno, "backing filesystem has no user xattrs: write header");
@@ -65,23 +67,23 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(const std::string& backing_dir,
                                                format::VolumeConfig config,
                                                std::shared_ptr<kms::Client> kms,
                                                VolumeOptions options) {
+  KMSFS_ASSIGN_OR_RETURN(format::Geometry geometry, format::GeometryFor(config.suite, config.block_size));
   int fd = open(backing_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open backing directory " + backing_dir);
-  auto volume = std::unique_ptr<Volume>(
-      new Volume(backing_dir, UniqueFd(fd), std::move(config), std::move(kms), std::move(options)));
+  auto volume = std::unique_ptr<Volume>(new Volume(backing_dir, UniqueFd(fd), std::move(config), geometry,
+                                                   std::move(kms), std::move(options)));
   return volume;
 }
 
-Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig config,
+Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig config, format::Geometry geometry,
                std::shared_ptr<kms::Client> kms, VolumeOptions options)
     : backing_dir_(std::move(backing_dir)),
       root_fd_(std::move(root_fd)),
       config_(std::move(config)),
+      default_geometry_(geometry),
       kms_(std::move(kms)),
       options_(std::move(options)),
       cache_(options_.cache) {
-  default_geometry_ = {config_.block_size,
-                       static_cast<uint32_t>(config_.suite == crypto::CipherSuite::kAes256Gcm ? 12 + 16 : 24 + 16)};
   if (!options_.read_only) {
     pool_ = std::make_unique<cache::DekPool>(
         options_.pool, [this](const SecretBytes& dek, const std::array<uint8_t, 16>& file_id) {

@@ -91,7 +91,7 @@ class Volume {
   VolumeStats stats() const;
 
  private:
-  Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig config,
+  Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig config, format::Geometry geometry,
          std::shared_ptr<kms::Client> kms, VolumeOptions options);
   StatusOr<std::shared_ptr<CryptFile>> Adopt(UniqueFd fd, const std::string& rel_path);
   StatusOr<std::shared_ptr<CryptFile>> MakeCryptFile(UniqueFd fd, format::FileHeader header,
@@ -102,9 +102,9 @@ class Volume {
   const std::string backing_dir_;
   const UniqueFd root_fd_;
   const format::VolumeConfig config_;
+  const format::Geometry default_geometry_;
   const std::shared_ptr<kms::Client> kms_;
   const VolumeOptions options_;
-  format::Geometry default_geometry_;
   std::atomic<uint64_t> kms_calls_{0};
   std::atomic<uint64_t> kms_errors_{0};
   cache::DekCache cache_;

@@ -236,6 +236,15 @@ int OpTruncate(const char* path, off_t size, fuse_file_info* fi) {
 }
 
 int InstallHandle(fuse_file_info* fi, std::shared_ptr<core::CryptFile> file) {
+  // libfuse's path-based API gives each hardlink name its own kernel inode,
+  // each with its own page cache and cached size. A file with several names
+  // therefore bypasses the page cache, so a write through one name is seen
+  // at once through the others (as on a plain directory).
+  struct stat st;
+  if (fstat(file->fd(), &st) == 0 && st.st_nlink > 1) {
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+  }
   auto handle = std::make_unique<FileHandle>();
   handle->file = std::move(file);
   handle->append = (fi->flags & O_APPEND) != 0;

@@ -252,6 +252,9 @@ Status Store::Exec(const char* sql) {
 
 Status Store::RunInTransaction(const std::function<Status()>& fn) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
+  // A transaction inside a transaction joins the outer one: SQLite cannot
+  // nest BEGIN, and the outer COMMIT/ROLLBACK covers the inner work.
+  if (sqlite3_get_autocommit(db_) == 0) return fn();
   KMSFS_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Status st = fn();
   if (!st.ok()) {
