@@ -160,7 +160,10 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   core::VolumeOptions vopts;
   vopts.cache.ttl = std::chrono::seconds(plan.cache_ttl);
   vopts.cache.max_entries = static_cast<size_t>(plan.cache_max);
-  vopts.pool.target = static_cast<size_t>(plan.pool_size);
+  // Pooled DEKs are plaintext keys in memory too: they age out with the
+  // cache TTL (so a revoked grant also stops new files within it), and a
+  // mount that caches nothing keeps no pool either.
+  vopts.pool.target = plan.cache_ttl == 0 ? 0 : static_cast<size_t>(plan.pool_size);
   vopts.pool.max_age = std::chrono::seconds(plan.cache_ttl);
   vopts.read_only = read_only;
   auto volume = core::Volume::Open(plan.backing_dir, plan.config, kms, vopts);

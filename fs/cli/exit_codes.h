@@ -15,6 +15,8 @@ inline constexpr int kExitUsage = 2;
 // Unreachable KMS and malformed input are environment/usage errors; a KMS
 // that answered "no" is the operation's own failure.
 inline int ExitCodeFor(const Status& s) {
+  // The KMS answered (with a KMS.xxxx code): it refused this operation.
+  if (!s.kms_error_code().empty() && s.code() != StatusCode::kUnavailable) return kExitFailure;
   switch (s.code()) {
     case StatusCode::kOk: return kExitOk;
     case StatusCode::kUnavailable:

@@ -98,10 +98,10 @@ Status ImportKeyMaterialFromFile(kms::Client& kms, const std::string& key_id, co
   KMSFS_ASSIGN_OR_RETURN(SecretBytes material, ReadMaterial(material_path));
   auto params = kms.GetParametersForImport(key_id, wrapping);
   if (!params.ok()) {
-    std::string hint;
-    if (params.status().kms_error_code() == "KMS.0309") hint = " (the key was not created with --origin external)";
-    if (params.status().kms_error_code() == "KMS.0310") hint = " (the key already has material: it is not pending import)";
-    return params.status().Annotate("get-parameters-for-import" + hint);
+    const std::string& code = params.status().kms_error_code();
+    if (code == "KMS.0309") return params.status().Annotate("the key was not created with --origin external");
+    if (code == "KMS.0310") return params.status().Annotate("the key already has material (it is not pending import)");
+    return params.status();
   }
   if (params->expiration_time <= static_cast<int64_t>(std::time(nullptr))) {
     return Status::FailedPrecondition("the import token from get-parameters-for-import has already expired; try again");
@@ -111,9 +111,7 @@ Status ImportKeyMaterialFromFile(kms::Client& kms, const std::string& key_id, co
   req.key_id = key_id;
   req.import_token = params->import_token;
   req.encrypted_key_material = Base64Encode(wrapped);
-  Status s = kms.ImportKeyMaterial(req);
-  if (!s.ok()) return s.Annotate("import-key-material");
-  return Status::Ok();
+  return kms.ImportKeyMaterial(req);
 }
 
 }  // namespace kmsfs::cli

@@ -27,6 +27,9 @@ namespace {
 struct FileHandle {
   std::shared_ptr<core::CryptFile> file;
   bool append = false;
+  // The name at open time, for log lines: with nullpath_ok libfuse passes no
+  // path to read/write.
+  std::string path;
 };
 
 // Open state of a directory.
@@ -113,6 +116,11 @@ void FixSize(struct stat* st, const char* path) {
 
 void LogFileError(const char* op, const char* path, const Status& s) {
   KMSFS_LOG(kWarning) << op << " " << (path ? path : "(unlinked file)") << ": " << s.ToString();
+}
+
+// Logs with the request's path, or the name the file was opened under.
+void LogHandleError(const char* op, const char* path, const FileHandle* h, const Status& s) {
+  LogFileError(op, path != nullptr ? path : h->path.c_str(), s);
 }
 
 // ---------------------------------------------------------------- operations
@@ -235,7 +243,7 @@ int OpTruncate(const char* path, off_t size, fuse_file_info* fi) {
   return 0;
 }
 
-int InstallHandle(fuse_file_info* fi, std::shared_ptr<core::CryptFile> file) {
+int InstallHandle(fuse_file_info* fi, const char* path, std::shared_ptr<core::CryptFile> file) {
   // libfuse's path-based API gives each hardlink name its own kernel inode,
   // each with its own page cache and cached size. A file with several names
   // therefore bypasses the page cache, so a write through one name is seen
@@ -248,6 +256,7 @@ int InstallHandle(fuse_file_info* fi, std::shared_ptr<core::CryptFile> file) {
   auto handle = std::make_unique<FileHandle>();
   handle->file = std::move(file);
   handle->append = (fi->flags & O_APPEND) != 0;
+  handle->path = path != nullptr ? path : "";
   fi->fh = reinterpret_cast<uint64_t>(handle.release());  // owned by libfuse until OpRelease
   return 0;
 }
@@ -266,7 +275,7 @@ int OpOpen(const char* path, fuse_file_info* fi) {
       return Errno(s);
     }
   }
-  return InstallHandle(fi, std::move(file).value());
+  return InstallHandle(fi, path, std::move(file).value());
 }
 
 int OpCreate(const char* path, mode_t mode, fuse_file_info* fi) {
@@ -278,7 +287,7 @@ int OpCreate(const char* path, mode_t mode, fuse_file_info* fi) {
     LogFileError("create", path, file.status());
     return Errno(file.status());
   }
-  return InstallHandle(fi, std::move(file).value());
+  return InstallHandle(fi, path, std::move(file).value());
 }
 
 int OpRead(const char* path, char* buf, size_t size, off_t offset, fuse_file_info* fi) {
@@ -286,7 +295,7 @@ int OpRead(const char* path, char* buf, size_t size, off_t offset, fuse_file_inf
   if (h == nullptr) return -EBADF;
   auto n = h->file->Read(static_cast<uint64_t>(offset), {reinterpret_cast<uint8_t*>(buf), size});
   if (!n.ok()) {
-    LogFileError("read", path, n.status());
+    LogHandleError("read", path, h, n.status());
     return Errno(n.status());
   }
   return static_cast<int>(*n);
@@ -303,7 +312,7 @@ int OpWrite(const char* path, const char* buf, size_t size, off_t offset, fuse_f
     s = h->file->Write(static_cast<uint64_t>(offset), data).status();
   }
   if (!s.ok()) {
-    LogFileError("write", path, s);
+    LogHandleError("write", path, h, s);
     return Errno(s);
   }
   return static_cast<int>(size);
@@ -324,7 +333,7 @@ int OpFsync(const char* path, int datasync, fuse_file_info* fi) {
   if (h == nullptr) return -EBADF;
   Status s = h->file->Sync(datasync != 0);
   if (!s.ok()) {
-    LogFileError("fsync", path, s);
+    LogHandleError("fsync", path, h, s);
     return Errno(s);
   }
   return 0;
@@ -446,7 +455,7 @@ int OpFallocate(const char* path, int mode, off_t offset, off_t length, fuse_fil
   if (offset < 0 || length <= 0) return -EINVAL;
   Status s = h->file->Allocate(static_cast<uint64_t>(offset), static_cast<uint64_t>(length));
   if (!s.ok()) {
-    LogFileError("fallocate", path, s);
+    LogHandleError("fallocate", path, h, s);
     return Errno(s);
   }
   return 0;

@@ -1,6 +1,7 @@
 // The kmsfs command-line contract (spec/cli.md): exit codes and messages.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <cstring>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -3,6 +3,7 @@
 // not run".
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <cstring>
 #include <sys/xattr.h>
 #include <unistd.h>
 

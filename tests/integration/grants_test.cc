@@ -2,6 +2,7 @@
 // multi-user mounts and two mounts of one backing directory.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <cstring>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>

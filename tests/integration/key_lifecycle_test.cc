@@ -2,6 +2,7 @@
 // re-importing material, rotation, and rewrapping a volume to another key.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <cstring>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -114,6 +115,7 @@ TEST_F(KeyLifecycleTest, ImportedKeyWorksWithEveryWrappingAlgorithmAndSurvivesRe
     WriteFile(v->Path("byok.txt"), "under imported material " + alg);
     ASSERT_TRUE(v->Unmount());
     ASSERT_TRUE(kmsd_->Restart());
+    env_ = KmsEnv(*kmsd_, alice_);  // the restarted kmsd may listen on another port
     ASSERT_EQ(v->Mount().exit_code, 0);
     EXPECT_EQ(ReadFile(v->Path("byok.txt")), "under imported material " + alg);
   }

@@ -2,6 +2,7 @@
 // what stays hidden, remounts, the errors of DESIGN.md's table, and the CLI.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <cstring>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>

@@ -2,6 +2,7 @@
 // model. The seed is printed on failure; KMSFS_TEST_SEED replays one.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <cstring>
 #include <unistd.h>
 
 #include <cstdlib>
