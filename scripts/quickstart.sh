@@ -52,7 +52,8 @@ fi
 
 # The admin user kmsd made on first start: its token and project.
 token=$(cat "$kmsd_data/admin.token")
-project=$(cat "$kmsd_data/admin.project_id")
+project=$(grep -o 'project id: [0-9a-f]*' "$home/kmsd.log" | tail -n 1 | cut -d' ' -f3)
+[[ -n "$project" ]] || { say "cannot find the admin project id in $home/kmsd.log"; exit 1; }
 cat >"$envfile" <<ENV
 export KMSFS_KMS_ENDPOINT=$endpoint
 export OS_PROJECT_ID=$project
