@@ -144,10 +144,20 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
   std::memcpy(plain.data() + (offset - plain_begin), data.data(), data.size());
 
   const uint64_t sealed_len = format::BackingSize(plain_len, g);
+  const uint64_t write_at = format::BackingOffset(first, g);
+  // An extending write reserves its space first: running out of space half
+  // way through would leave a torn last block (and lose the old bytes that
+  // read-modify-write merged into it). ENOSPC now changes nothing.
+  const uint64_t backing_end = format::BackingSize(size, g);
+  if (write_at + sealed_len > backing_end &&
+      fallocate(fd_.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(backing_end),
+                static_cast<off_t>(write_at + sealed_len - backing_end)) != 0 &&
+      errno != EOPNOTSUPP) {
+    return Status::FromErrno(errno, "reserve space");
+  }
   std::vector<uint8_t>& sealed = SealedScratch(sealed_len);
   KMSFS_RETURN_IF_ERROR(codec_->Seal(first, {plain.data(), plain_len}, {sealed.data(), sealed_len}));
-  KMSFS_RETURN_IF_ERROR(
-      PwriteFull(fd_.get(), sealed.data(), sealed_len, static_cast<off_t>(format::BackingOffset(first, g))));
+  KMSFS_RETURN_IF_ERROR(PwriteFull(fd_.get(), sealed.data(), sealed_len, static_cast<off_t>(write_at)));
   return data.size();
 }
 

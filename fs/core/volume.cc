@@ -18,11 +18,13 @@ namespace {
 
 constexpr int kOpenFlags = O_CLOEXEC | O_NOFOLLOW;
 
-// Opens a backing file for content I/O: read-write where possible, read-only on
-// a read-only volume or backing filesystem.
-StatusOr<UniqueFd> OpenBacking(int root_fd, const std::string& rel_path, bool read_only) {
+// Opens a backing file for content I/O: read-write where possible (one
+// CryptFile serves every later handle), read-only on a read-only volume, or
+// for a reader when the backing file cannot be written (read-only backing
+// filesystem); a writer then gets the real error (EROFS, EACCES).
+StatusOr<UniqueFd> OpenBacking(int root_fd, const std::string& rel_path, bool read_only, bool for_write) {
   int fd = openat(root_fd, rel_path.c_str(), (read_only ? O_RDONLY : O_RDWR) | kOpenFlags);
-  if (fd < 0 && !read_only && (errno == EROFS || errno == EACCES)) {
+  if (fd < 0 && !read_only && !for_write && (errno == EROFS || errno == EACCES)) {
     fd = openat(root_fd, rel_path.c_str(), O_RDONLY | kOpenFlags);
   }
   if (fd < 0) return Status::FromErrno(errno, "open " + rel_path);
@@ -171,7 +173,7 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
     std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", file.get());
     if (linkat(AT_FDCWD, proc_path, root_fd_.get(), rel_path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
       int err = errno;
-      if (err == EEXIST && !exclusive) return OpenFile(rel_path);
+      if (err == EEXIST && !exclusive) return OpenFile(rel_path, true);
       return Status::FromErrno(err, "link " + rel_path);
     }
   }
@@ -185,8 +187,8 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
   return crypt;
 }
 
-StatusOr<std::shared_ptr<CryptFile>> Volume::OpenFile(const std::string& rel_path) {
-  KMSFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenBacking(root_fd_.get(), rel_path, options_.read_only));
+StatusOr<std::shared_ptr<CryptFile>> Volume::OpenFile(const std::string& rel_path, bool for_write) {
+  KMSFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenBacking(root_fd_.get(), rel_path, options_.read_only, for_write));
   return Adopt(std::move(fd), rel_path);
 }
 

@@ -79,8 +79,9 @@ class Volume {
   StatusOr<std::shared_ptr<CryptFile>> CreateFile(const std::string& rel_path, mode_t mode,
                                                   uid_t uid, gid_t gid, bool exclusive);
   // Opens the regular file at `rel_path`; header missing/corrupt -> kDataLoss,
-  // KMS refusal -> kPermissionDenied, KMS down -> kUnavailable.
-  StatusOr<std::shared_ptr<CryptFile>> OpenFile(const std::string& rel_path);
+  // KMS refusal -> kPermissionDenied, KMS down -> kUnavailable. `for_write`:
+  // the caller will write, so a backing file that cannot be written fails here.
+  StatusOr<std::shared_ptr<CryptFile>> OpenFile(const std::string& rel_path, bool for_write);
   // Plaintext size of a regular backing file from its size alone (no key).
   // Every file of a volume has the suite and block size of .kmsfs.json (open
   // checks the header agrees), so stat never needs to read a header.

@@ -228,7 +228,7 @@ int OpTruncate(const char* path, off_t size, fuse_file_info* fi) {
     file = h->file;
   } else {
     if (IsHidden(path)) return -ENOENT;
-    auto opened = Vol()->OpenFile(Rel(path));
+    auto opened = Vol()->OpenFile(Rel(path), true);
     if (!opened.ok()) {
       LogFileError("truncate", path, opened.status());
       return Errno(opened.status());
@@ -263,7 +263,8 @@ int InstallHandle(fuse_file_info* fi, const char* path, std::shared_ptr<core::Cr
 
 int OpOpen(const char* path, fuse_file_info* fi) {
   if (IsHidden(path)) return -ENOENT;
-  auto file = Vol()->OpenFile(Rel(path));
+  const bool for_write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
+  auto file = Vol()->OpenFile(Rel(path), for_write);
   if (!file.ok()) {
     LogFileError("open", path, file.status());
     return Errno(file.status());

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <signal.h>
+
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -97,6 +100,32 @@ bool MountedVolume::Unmount() {
 }
 
 MountedVolume::~MountedVolume() { Unmount(); }
+
+pid_t MountedVolume::DaemonPid() const {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::vector<std::string> argv;
+    for (size_t start = 0; start < cmdline.size();) {
+      size_t end = cmdline.find('\0', start);
+      if (end == std::string::npos) end = cmdline.size();
+      argv.push_back(cmdline.substr(start, end - start));
+      start = end + 1;
+    }
+    if (argv.size() >= 4 && argv[1] == "mount" && argv[3] == mountpoint_) return static_cast<pid_t>(std::stoi(name));
+  }
+  return -1;
+}
+
+void MountedVolume::KillDaemon() {
+  pid_t pid = DaemonPid();
+  if (pid > 0) kill(pid, SIGKILL);
+  for (int i = 0; i < 200 && pid > 0 && kill(pid, 0) == 0; ++i) usleep(10 * 1000);
+  RunCommand({"/bin/fusermount3", "-u", "-z", mountpoint_});
+  mounted_ = false;
+}
 
 std::string MountedVolume::ReadLog() const {
   std::ifstream in(log_file_);

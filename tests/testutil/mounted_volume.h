@@ -4,6 +4,8 @@
 #ifndef KMSFS_TESTS_TESTUTIL_MOUNTED_VOLUME_H_
 #define KMSFS_TESTS_TESTUTIL_MOUNTED_VOLUME_H_
 
+#include <sys/types.h>
+
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +50,10 @@ class MountedVolume {
   CommandResult Mount(const std::vector<std::string>& extra_args = {});
   bool Unmount();
   bool mounted() const { return mounted_; }
+  // PID of the daemon serving this mount (found through /proc), or -1.
+  pid_t DaemonPid() const;
+  // Crash simulation: SIGKILL the daemon, then detach the dead mount.
+  void KillDaemon();
   std::string ReadLog() const;
 
  private:
