@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs dependencies, builds, and runs every test: the whole suite through
-# ctest, then the unit tests again under ASan+UBSan.
-#   scripts/test.sh            everything
-#   KMSFS_SKIP_ASAN=1 ...      skip the sanitizer pass (local iteration only)
+# Installs dependencies, builds, and runs every test:
+#   1. the whole suite through ctest (unit, integration against a real kmsd,
+#      and FUSE tests that really mount), built with -Werror;
+#   2. the unit tests again under ASan+UBSan;
+#   3. the cache and the per-file read-modify-write tests under TSan.
+#   KMSFS_SKIP_SANITIZERS=1   skip passes 2 and 3 (local iteration only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,13 +16,22 @@ if [[ "${CI:-}" == "true" && ! -c /dev/fuse ]]; then
   exit 2
 fi
 
+echo "== build and run every test"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMSFS_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 900)
 
-if [[ "${KMSFS_SKIP_ASAN:-}" != "1" ]]; then
+if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
+  echo "== unit tests under ASan+UBSan"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKMSFS_WERROR=ON \
     -DKMSFS_SANITIZE=address,undefined -DKMSFS_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-asan -j"$jobs"
+  cmake --build build-asan -j"$jobs" --target unit_tests
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L unit --output-on-failure -j"$jobs" --timeout 900)
+
+  echo "== cache and read-modify-write tests under TSan"
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMSFS_WERROR=ON \
+    -DKMSFS_SANITIZE=thread -DKMSFS_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-tsan -j"$jobs" --target dek_cache_test dek_pool_test crypt_file_test
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R 'DekCache|DekPool|CryptFile' --output-on-failure \
+    -j"$jobs" --timeout 900)
 fi
