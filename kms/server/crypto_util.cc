@@ -2,6 +2,7 @@
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/rand.h>
@@ -170,6 +171,7 @@ Status AesGcmOpen(std::span<const uint8_t> key, std::span<const uint8_t> nonce,
   }
   uint8_t final_block[16];
   if (EVP_DecryptFinal_ex(ctx.get(), final_block, &len) != 1) {
+    ERR_clear_error();
     if (!plaintext.empty()) OPENSSL_cleanse(plaintext.data(), plaintext.size());
     return Status::DataLoss("AES-GCM authentication failed");
   }
@@ -267,10 +269,12 @@ StatusOr<SecretBytes> RsaDecrypt(const SecretBytes& private_der, WrappingAlgorit
   if (!ok) return Status::Internal("RSA padding setup failed");
   size_t out_len = 0;
   if (EVP_PKEY_decrypt(ctx.get(), nullptr, &out_len, ciphertext.data(), ciphertext.size()) != 1) {
+    ERR_clear_error();
     return Status::InvalidArgument("RSA decryption failed");
   }
   SecretBytes buf(out_len);
   if (EVP_PKEY_decrypt(ctx.get(), buf.data(), &out_len, ciphertext.data(), ciphertext.size()) != 1) {
+    ERR_clear_error();
     return Status::InvalidArgument("RSA decryption failed");
   }
   return SecretBytes::CopyFrom(buf.span().first(out_len));

@@ -4,6 +4,8 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
+#include <optional>
 #include <mutex>
 #include <thread>
 
@@ -55,6 +57,16 @@ int KeystoneStatus(const Status& st) {
   }
 }
 
+// Content-Length as a number; nullopt when absent or not a plain decimal.
+std::optional<uint64_t> ContentLength(const httplib::Request& req) {
+  if (!req.has_header("Content-Length")) return std::nullopt;
+  const std::string cl = req.get_header_value("Content-Length");
+  if (cl.empty() || cl.size() > 19 || cl.find_first_not_of("0123456789") != std::string::npos) {
+    return std::nullopt;
+  }
+  return std::strtoull(cl.c_str(), nullptr, 10);
+}
+
 // Reads the request body into `body` (at most `max` bytes). Returns false
 // when it could not; `too_large` tells whether the limit was the reason.
 bool ReadBody(const httplib::Request& req, const httplib::ContentReader& reader, size_t max, std::string* body,
@@ -62,10 +74,8 @@ bool ReadBody(const httplib::Request& req, const httplib::ContentReader& reader,
   *too_large = false;
   const bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
   if (!req.has_header("Content-Length") && !chunked) return true;  // no body
-  if (req.has_header("Content-Length")) {
-    const std::string cl = req.get_header_value("Content-Length");
-    if (cl.size() > 15 || cl.find_first_not_of("0123456789") != std::string::npos) return false;
-  }
+  const std::optional<uint64_t> length = ContentLength(req);
+  if (req.has_header("Content-Length") && !length) return false;
   auto receive = [&](const char* data, size_t n) {
     if (body->size() + n > max) {
       *too_large = true;
@@ -85,10 +95,7 @@ bool ReadBody(const httplib::Request& req, const httplib::ContentReader& reader,
   } catch (...) {
     ok = false;
   }
-  if (!ok && req.has_header("Content-Length")) {
-    const std::string cl = req.get_header_value("Content-Length");
-    if (cl.size() > 7 || std::stoull(cl) > max) *too_large = true;
-  }
+  if (!ok && length && *length > max) *too_large = true;
   return ok;
 }
 
@@ -262,6 +269,12 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::New(const Options& options, Se
   s.set_read_timeout(10, 0);
   s.set_write_timeout(10, 0);
   s.set_tcp_nodelay(true);
+  // httplib's default also sets SO_REUSEPORT, which would let a second kmsd
+  // share a busy port silently; keep only SO_REUSEADDR.
+  s.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   impl->InstallRoutes();
 
   if (options.port == 0) {

@@ -5,7 +5,8 @@
 //
 // The store holds only sealed blobs for secrets (material, private keys); it
 // never sees a root key. Every method is atomic on its own; RunInTransaction
-// groups several calls into one atomic unit (nesting is not supported).
+// groups several calls into one atomic unit (a nested RunInTransaction joins
+// the outer one).
 //
 // Thread-safety: safe for concurrent use; one connection behind a recursive
 // mutex (calls made inside RunInTransaction's function re-enter it).
@@ -167,7 +168,8 @@ class Store {
   Status Exec(const char* sql);
 
   std::recursive_mutex mu_;
-  sqlite3* db_;  // owned; closed in the destructor
+  sqlite3* db_;        // owned; closed in the destructor; guarded by mu_
+  int tx_depth_ = 0;   // nesting of RunInTransaction; guarded by mu_
 };
 
 }  // namespace kmsfs::kms::server

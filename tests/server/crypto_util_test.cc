@@ -15,17 +15,17 @@ namespace kmsfs::kms::server {
 namespace {
 
 
-TEST(CryptoUtilTest, Sha256OfSixtyFourZerosMatchesDocumentedDigest) {
+TEST(KmsdCryptoUtilTest, Sha256OfSixtyFourZerosMatchesDocumentedDigest) {
   std::vector<uint8_t> zeros(64, 0);
   EXPECT_EQ(HexEncodeUpper(Sha256(zeros)), "F5A5FD42D16A20302798EF6ED309979B43003D2320D9F0E8EA9831A92759FB4B");
 }
 
-TEST(CryptoUtilTest, HmacSha256MatchesRfc4231Case2) {
+TEST(KmsdCryptoUtilTest, HmacSha256MatchesRfc4231Case2) {
   Digest mac = HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"));
   EXPECT_EQ(HexEncode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
-TEST(CryptoUtilTest, HkdfMatchesRfc5869Case3) {
+TEST(KmsdCryptoUtilTest, HkdfMatchesRfc5869Case3) {
   std::vector<uint8_t> ikm(22, 0x0b);
   auto okm = HkdfSha256(ikm, "", 42);
   ASSERT_TRUE(okm.ok());
@@ -33,7 +33,7 @@ TEST(CryptoUtilTest, HkdfMatchesRfc5869Case3) {
             "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
 }
 
-TEST(CryptoUtilTest, AesGcmMatchesKnownAnswerAndRoundTrips) {
+TEST(KmsdCryptoUtilTest, AesGcmMatchesKnownAnswerAndRoundTrips) {
   std::vector<uint8_t> key(32, 0), nonce(12, 0), pt(16, 0), ct(16), tag(16);
   ASSERT_TRUE(AesGcmSeal(key, nonce, pt, {}, ct, tag).ok());
   EXPECT_EQ(HexEncode(ct), "cea7403d4d606b6e074ec5d3baf39d18");
@@ -43,7 +43,7 @@ TEST(CryptoUtilTest, AesGcmMatchesKnownAnswerAndRoundTrips) {
   EXPECT_EQ(back, pt);
 }
 
-TEST(CryptoUtilTest, AesGcmOpenFailsOnWrongAadOrTag) {
+TEST(KmsdCryptoUtilTest, AesGcmOpenFailsOnWrongAadOrTag) {
   std::vector<uint8_t> key(32, 7), nonce(12, 1), pt = {1, 2, 3}, ct(3), tag(16), out(3);
   std::vector<uint8_t> aad = {9, 9};
   ASSERT_TRUE(AesGcmSeal(key, nonce, pt, aad, ct, tag).ok());
@@ -53,7 +53,7 @@ TEST(CryptoUtilTest, AesGcmOpenFailsOnWrongAadOrTag) {
   EXPECT_FALSE(AesGcmOpen(key, nonce, ct, aad, tag, out).ok());
 }
 
-TEST(CryptoUtilTest, Base64MatchesRfc4648Vectors) {
+TEST(KmsdCryptoUtilTest, Base64MatchesRfc4648Vectors) {
   const std::pair<std::string, std::string> vectors[] = {
       {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
       {"foobar", "Zm9vYmFy"}};
@@ -65,13 +65,13 @@ TEST(CryptoUtilTest, Base64MatchesRfc4648Vectors) {
   }
 }
 
-TEST(CryptoUtilTest, Base64DecodeIsStrict) {
+TEST(KmsdCryptoUtilTest, Base64DecodeIsStrict) {
   for (const char* bad : {"Zg=", "Zg", "Z===", "Zg==Zg==", "Zm9v!", "Zm 9v", "Zm9v\n", "=Zm9", "Zm-_"}) {
     EXPECT_FALSE(Base64Decode(bad).ok()) << bad;
   }
 }
 
-TEST(CryptoUtilTest, WrappingAlgorithmNamesRoundTrip) {
+TEST(KmsdCryptoUtilTest, WrappingAlgorithmNamesRoundTrip) {
   for (auto alg : {WrappingAlgorithm::kOaepSha256, WrappingAlgorithm::kOaepSha1, WrappingAlgorithm::kPkcs1V15}) {
     EXPECT_EQ(ParseWrappingAlgorithm(WrappingAlgorithmName(alg)), alg);
   }
@@ -102,7 +102,7 @@ std::vector<uint8_t> Wrap(const std::vector<uint8_t>& spki, WrappingAlgorithm al
   return out;
 }
 
-TEST(CryptoUtilTest, RsaUnwrapsMaterialForEveryWrappingAlgorithm) {
+TEST(KmsdCryptoUtilTest, RsaUnwrapsMaterialForEveryWrappingAlgorithm) {
   auto pair = GenerateRsa2048();
   ASSERT_TRUE(pair.ok());
   std::vector<uint8_t> material = RandomVector(32);
@@ -115,7 +115,7 @@ TEST(CryptoUtilTest, RsaUnwrapsMaterialForEveryWrappingAlgorithm) {
   }
 }
 
-TEST(CryptoUtilTest, RsaUnwrapFailsUnderAnotherAlgorithm) {
+TEST(KmsdCryptoUtilTest, RsaUnwrapFailsUnderAnotherAlgorithm) {
   auto pair = GenerateRsa2048();
   ASSERT_TRUE(pair.ok());
   std::vector<uint8_t> wrapped = Wrap(pair->public_spki_der, WrappingAlgorithm::kOaepSha256, RandomVector(32));

@@ -14,7 +14,7 @@ namespace {
 constexpr std::string_view kKeyId = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
 constexpr std::string_view kContext = R"({"kmsfs_file_id":"00112233"})";
 
-class EnvelopeTest : public ::testing::Test {
+class KmsdEnvelopeTest : public ::testing::Test {
  protected:
   SecretBytes material_ = SecretBytes::Random(32);
   SecretBytes dek_ = SecretBytes::Random(64);
@@ -26,7 +26,7 @@ class EnvelopeTest : public ::testing::Test {
   }
 };
 
-TEST_F(EnvelopeTest, DataKeyEnvelopeHasDocumentedLayout) {
+TEST_F(KmsdEnvelopeTest, DataKeyEnvelopeHasDocumentedLayout) {
   std::vector<uint8_t> env = SealDek();
   ASSERT_EQ(env.size(), 188u);  // 376 hex characters, as in the documented examples
   EXPECT_EQ(HexEncodeUpper(std::span<const uint8_t>(env).first(4)), "02009800");
@@ -36,7 +36,7 @@ TEST_F(EnvelopeTest, DataKeyEnvelopeHasDocumentedLayout) {
   for (size_t i = 96; i < 116; ++i) EXPECT_EQ(env[i], 0) << i;
 }
 
-TEST_F(EnvelopeTest, DataEnvelopeOverheadIs140Bytes) {
+TEST_F(KmsdEnvelopeTest, DataEnvelopeOverheadIs140Bytes) {
   std::string text = "12345678";
   auto env = SealEnvelope(material_, kKeyId, 0, EnvelopeKind::kData, AsBytes(text), "");
   ASSERT_TRUE(env.ok());
@@ -46,18 +46,18 @@ TEST_F(EnvelopeTest, DataEnvelopeOverheadIs140Bytes) {
   EXPECT_EQ((*env)[2] | ((*env)[3] << 8), static_cast<int>(env->size() - 36));
 }
 
-TEST_F(EnvelopeTest, OpenReturnsThePlaintext) {
+TEST_F(KmsdEnvelopeTest, OpenReturnsThePlaintext) {
   std::vector<uint8_t> env = SealDek();
   auto out = OpenEnvelope(material_, env, EnvelopeKind::kDataKey, kContext);
   ASSERT_TRUE(out.ok()) << out.status().ToString();
   EXPECT_TRUE(out->Equals(dek_));
 }
 
-TEST_F(EnvelopeTest, TwoSealsOfTheSameKeyDiffer) {
+TEST_F(KmsdEnvelopeTest, TwoSealsOfTheSameKeyDiffer) {
   EXPECT_NE(SealDek(), SealDek());
 }
 
-TEST_F(EnvelopeTest, VersionIsStoredLittleEndian) {
+TEST_F(KmsdEnvelopeTest, VersionIsStoredLittleEndian) {
   std::vector<uint8_t> env = SealDek(0x01020304);
   EXPECT_EQ(HexEncode(std::span<const uint8_t>(env).subspan(152, 4)), "04030201");
   auto info = InspectEnvelope(env, EnvelopeKind::kDataKey);
@@ -67,7 +67,7 @@ TEST_F(EnvelopeTest, VersionIsStoredLittleEndian) {
   EXPECT_EQ(info->plaintext_size, 64u);
 }
 
-TEST_F(EnvelopeTest, OpenFailsWhenAnyByteIsFlipped) {
+TEST_F(KmsdEnvelopeTest, OpenFailsWhenAnyByteIsFlipped) {
   const std::vector<uint8_t> env = SealDek();
   for (size_t i = 0; i < env.size(); ++i) {
     std::vector<uint8_t> bad = env;
@@ -76,24 +76,24 @@ TEST_F(EnvelopeTest, OpenFailsWhenAnyByteIsFlipped) {
   }
 }
 
-TEST_F(EnvelopeTest, OpenFailsWithAnotherContext) {
+TEST_F(KmsdEnvelopeTest, OpenFailsWithAnotherContext) {
   std::vector<uint8_t> env = SealDek();
   EXPECT_FALSE(OpenEnvelope(material_, env, EnvelopeKind::kDataKey, "").ok());
   EXPECT_FALSE(OpenEnvelope(material_, env, EnvelopeKind::kDataKey, R"({"kmsfs_file_id":"00112234"})").ok());
 }
 
-TEST_F(EnvelopeTest, OpenFailsWithAnotherKeyMaterial) {
+TEST_F(KmsdEnvelopeTest, OpenFailsWithAnotherKeyMaterial) {
   std::vector<uint8_t> env = SealDek();
   SecretBytes other = SecretBytes::Random(32);
   EXPECT_FALSE(OpenEnvelope(other, env, EnvelopeKind::kDataKey, kContext).ok());
 }
 
-TEST_F(EnvelopeTest, OpenFailsAsTheOtherKind) {
+TEST_F(KmsdEnvelopeTest, OpenFailsAsTheOtherKind) {
   std::vector<uint8_t> env = SealDek();
   EXPECT_FALSE(OpenEnvelope(material_, env, EnvelopeKind::kData, kContext).ok());
 }
 
-TEST_F(EnvelopeTest, InspectRejectsTruncatedAndExtendedEnvelopes) {
+TEST_F(KmsdEnvelopeTest, InspectRejectsTruncatedAndExtendedEnvelopes) {
   std::vector<uint8_t> env = SealDek();
   for (size_t n : {size_t{0}, size_t{4}, size_t{124}, env.size() - 1}) {
     std::vector<uint8_t> cut(env.begin(), env.begin() + static_cast<ptrdiff_t>(n));
@@ -104,7 +104,7 @@ TEST_F(EnvelopeTest, InspectRejectsTruncatedAndExtendedEnvelopes) {
   EXPECT_FALSE(InspectEnvelope(longer, EnvelopeKind::kDataKey).ok());
 }
 
-TEST_F(EnvelopeTest, InspectRejectsUnknownVersionAndMalformedKeyId) {
+TEST_F(KmsdEnvelopeTest, InspectRejectsUnknownVersionAndMalformedKeyId) {
   std::vector<uint8_t> env = SealDek();
   std::vector<uint8_t> v3 = env;
   v3[0] = 0x03;
@@ -114,7 +114,7 @@ TEST_F(EnvelopeTest, InspectRejectsUnknownVersionAndMalformedKeyId) {
   EXPECT_FALSE(InspectEnvelope(bad_id, EnvelopeKind::kDataKey).ok());
 }
 
-TEST_F(EnvelopeTest, SealRejectsEmptyPlaintextAndBadKeyId) {
+TEST_F(KmsdEnvelopeTest, SealRejectsEmptyPlaintextAndBadKeyId) {
   EXPECT_FALSE(SealEnvelope(material_, kKeyId, 0, EnvelopeKind::kData, {}, "").ok());
   EXPECT_FALSE(SealEnvelope(material_, "short", 0, EnvelopeKind::kData, AsBytes("x"), "").ok());
 }

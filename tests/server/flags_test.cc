@@ -5,7 +5,7 @@
 namespace kmsfs::kms::server {
 namespace {
 
-TEST(FlagsTest, ParsesEveryFlagInBothForms) {
+TEST(KmsdFlagsTest, ParsesEveryFlagInBothForms) {
   auto f = ParseKmsdFlags({"--listen", "127.0.0.1:8765", "--data=/tmp/d", "--users", "u.json", "--latency-ms=5",
                            "--tls-cert", "c.pem", "--tls-key", "k.pem", "--token-ttl", "60",
                            "--import-token-ttl=30"});
@@ -21,7 +21,7 @@ TEST(FlagsTest, ParsesEveryFlagInBothForms) {
   EXPECT_EQ(f->import_token_ttl_sec, 30);
 }
 
-TEST(FlagsTest, DefaultsAndIpv6) {
+TEST(KmsdFlagsTest, DefaultsAndIpv6) {
   auto f = ParseKmsdFlags({"--listen", "[::1]:0", "--data", "d"});
   ASSERT_TRUE(f.ok());
   EXPECT_EQ(f->listen_host, "::1");
@@ -32,7 +32,7 @@ TEST(FlagsTest, DefaultsAndIpv6) {
   EXPECT_TRUE(f->users_file.empty());
 }
 
-TEST(FlagsTest, HelpWinsOverEverythingElse) {
+TEST(KmsdFlagsTest, HelpWinsOverEverythingElse) {
   auto f = ParseKmsdFlags({"--bogus", "--help"});
   EXPECT_FALSE(f.ok());  // an unknown flag before --help is still an error
   f = ParseKmsdFlags({"-h"});
@@ -42,7 +42,7 @@ TEST(FlagsTest, HelpWinsOverEverythingElse) {
   EXPECT_NE(KmsdUsage().find("--token-ttl"), std::string::npos);
 }
 
-TEST(FlagsTest, RejectsBadInputWithTheFlagName) {
+TEST(KmsdFlagsTest, RejectsBadInputWithTheFlagName) {
   const std::pair<std::vector<std::string>, const char*> cases[] = {
       {{"--data", "d"}, "--listen"},
       {{"--listen", "127.0.0.1:1"}, "--data"},

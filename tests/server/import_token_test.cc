@@ -18,7 +18,7 @@ ImportToken SampleToken() {
   return t;
 }
 
-TEST(ImportTokenTest, EncodesToTwoHundredBase64CharactersAndBack) {
+TEST(KmsdImportTokenTest, EncodesToTwoHundredBase64CharactersAndBack) {
   SecretBytes key = SecretBytes::Random(32);
   std::string text = EncodeImportToken(SampleToken(), key);
   EXPECT_EQ(text.size(), 200u);
@@ -33,7 +33,7 @@ TEST(ImportTokenTest, EncodesToTwoHundredBase64CharactersAndBack) {
   EXPECT_EQ(back->public_key_digest, SampleToken().public_key_digest);
 }
 
-TEST(ImportTokenTest, DecodeFailsForAnyAlteredCharacter) {
+TEST(KmsdImportTokenTest, DecodeFailsForAnyAlteredCharacter) {
   SecretBytes key = SecretBytes::Random(32);
   const std::string text = EncodeImportToken(SampleToken(), key);
   for (size_t i = 0; i < text.size(); ++i) {
@@ -44,7 +44,7 @@ TEST(ImportTokenTest, DecodeFailsForAnyAlteredCharacter) {
   }
 }
 
-TEST(ImportTokenTest, DecodeFailsUnderAnotherKeyOrShape) {
+TEST(KmsdImportTokenTest, DecodeFailsUnderAnotherKeyOrShape) {
   SecretBytes key = SecretBytes::Random(32);
   std::string text = EncodeImportToken(SampleToken(), key);
   EXPECT_FALSE(DecodeImportToken(text, SecretBytes::Random(32)).ok());

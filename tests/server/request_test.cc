@@ -15,23 +15,23 @@ std::string CodeOf(std::string_view body) {
   return r.ok() ? "OK" : r.status().kms_error_code();
 }
 
-TEST(RequestTest, AcceptsObjectWithDeclaredTypes) {
+TEST(KmsdRequestTest, AcceptsObjectWithDeclaredTypes) {
   EXPECT_EQ(CodeOf(R"({"key_id":"k","encryption_context":{"a":"b"},"operations":["x"],"expiration_time":5})"), "OK");
   EXPECT_EQ(CodeOf(R"({"key_id":"k","expiration_time":"5","unknown":[1,{"x":2}]})"), "OK");
 }
 
-TEST(RequestTest, RejectsNonObjectsAsInvalidJson) {
+TEST(KmsdRequestTest, RejectsNonObjectsAsInvalidJson) {
   for (const char* body : {"[]", "1", "\"s\"", "null", "{", "{\"key_id\":\"k\"", "\xff\xfe"}) {
     EXPECT_EQ(CodeOf(body), "KMS.0202") << body;
   }
 }
 
-TEST(RequestTest, EmptyBodyCountsAsEmptyObject) {
+TEST(KmsdRequestTest, EmptyBodyCountsAsEmptyObject) {
   EXPECT_EQ(CodeOf(""), "KMS.0204");
   EXPECT_EQ(CodeOf("  \r\n"), "KMS.0204");
 }
 
-TEST(RequestTest, WrongTypeIsReportedBeforeMissingField) {
+TEST(KmsdRequestTest, WrongTypeIsReportedBeforeMissingField) {
   EXPECT_EQ(CodeOf(R"({"operations":"describe-key"})"), "KMS.0202");
   EXPECT_EQ(CodeOf(R"({"key_id":5})"), "KMS.0202");
   EXPECT_EQ(CodeOf(R"({"key_id":"k","operations":["a",1]})"), "KMS.0202");
@@ -39,19 +39,19 @@ TEST(RequestTest, WrongTypeIsReportedBeforeMissingField) {
   EXPECT_EQ(CodeOf(R"({"key_id":"k","expiration_time":true})"), "KMS.0202");
 }
 
-TEST(RequestTest, NullCountsAsAbsent) {
+TEST(KmsdRequestTest, NullCountsAsAbsent) {
   EXPECT_EQ(CodeOf(R"({"key_id":null})"), "KMS.0204");
   EXPECT_EQ(CodeOf(R"({"key_id":"k","encryption_context":null})"), "OK");
 }
 
-TEST(RequestTest, SequenceMustBe36Characters) {
+TEST(KmsdRequestTest, SequenceMustBe36Characters) {
   EXPECT_EQ(CodeOf(R"({"key_id":"k","sequence":"919c82d4-8046-4722-9094-35c3c6524cff"})"), "OK");
   EXPECT_EQ(CodeOf(R"({"key_id":"k","sequence":"919c82d4"})"), "KMS.0206");
   EXPECT_EQ(CodeOf(R"({"key_id":"k","sequence":12345})"), "KMS.0202");
   EXPECT_EQ(CodeOf(R"({"sequence":"bad"})"), "KMS.0204");  // missing field outranks the sequence
 }
 
-TEST(RequestTest, GettersTreatNullAndEmptyAsTheyShould) {
+TEST(KmsdRequestTest, GettersTreatNullAndEmptyAsTheyShould) {
   auto r = Request::Parse(R"({"key_id":"k","limit":"","marker":null})", kFields);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->String("key_id"), "k");
@@ -68,19 +68,19 @@ std::string Canonical(std::string_view body) {
   return c.ok() ? *c : c.status().kms_error_code();
 }
 
-TEST(RequestTest, CanonicalContextSortsKeysAndIsCompact) {
+TEST(KmsdRequestTest, CanonicalContextSortsKeysAndIsCompact) {
   EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{ "b" : "2", "a" : "1", "B":"0" }})"),
             R"({"B":"0","a":"1","b":"2"})");
   EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{"\u00e9":"\u20ac"}})"),
             "{\"\xc3\xa9\":\"\xe2\x82\xac\"}");
 }
 
-TEST(RequestTest, EmptyContextEqualsAbsentContext) {
+TEST(KmsdRequestTest, EmptyContextEqualsAbsentContext) {
   EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{}})"), "");
   EXPECT_EQ(Canonical(R"({"key_id":"k"})"), "");
 }
 
-TEST(RequestTest, ContextValuesMustBeStringsAndSmall) {
+TEST(KmsdRequestTest, ContextValuesMustBeStringsAndSmall) {
   EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{"a":1}})"), "KMS.0208");
   EXPECT_EQ(Canonical(R"({"key_id":"k","encryption_context":{"a":{"b":"c"}}})"), "KMS.0208");
   std::string big = R"({"key_id":"k","encryption_context":{"a":")" + std::string(8200, 'x') + "\"}}";

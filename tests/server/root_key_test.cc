@@ -10,7 +10,7 @@ namespace {
 
 using ::kmsfs::testing::TempDir;
 
-TEST(RootKeyTest, CreatesThirtyTwoByteFileWithMode0600) {
+TEST(KmsdRootKeyTest, CreatesThirtyTwoByteFileWithMode0600) {
   TempDir dir;
   auto ring = RootKeyring::LoadOrCreate(dir.Join("root.key"));
   ASSERT_TRUE(ring.ok()) << ring.status().ToString();
@@ -20,7 +20,7 @@ TEST(RootKeyTest, CreatesThirtyTwoByteFileWithMode0600) {
   EXPECT_EQ(st.st_size, 32);
 }
 
-TEST(RootKeyTest, ReloadedKeyOpensWhatTheFirstSealed) {
+TEST(KmsdRootKeyTest, ReloadedKeyOpensWhatTheFirstSealed) {
   TempDir dir;
   std::vector<uint8_t> blob;
   {
@@ -35,7 +35,7 @@ TEST(RootKeyTest, ReloadedKeyOpensWhatTheFirstSealed) {
   EXPECT_TRUE(plain->Equals(AsBytes("secret material")));
 }
 
-TEST(RootKeyTest, OpenFailsForAnotherLabelOrTamperedBlob) {
+TEST(KmsdRootKeyTest, OpenFailsForAnotherLabelOrTamperedBlob) {
   auto ring = RootKeyring::FromBytes(SecretBytes::Random(32));
   ASSERT_TRUE(ring.ok());
   std::vector<uint8_t> blob = (*ring)->Seal("row-1", AsBytes("m"));
@@ -48,14 +48,14 @@ TEST(RootKeyTest, OpenFailsForAnotherLabelOrTamperedBlob) {
   EXPECT_FALSE((*ring)->Open("row-1", {}).ok());
 }
 
-TEST(RootKeyTest, AnotherRootKeyCannotOpen) {
+TEST(KmsdRootKeyTest, AnotherRootKeyCannotOpen) {
   auto a = RootKeyring::FromBytes(SecretBytes::Random(32));
   auto b = RootKeyring::FromBytes(SecretBytes::Random(32));
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_FALSE((*b)->Open("x", (*a)->Seal("x", AsBytes("m"))).ok());
 }
 
-TEST(RootKeyTest, RefusesFileReadableByOthers) {
+TEST(KmsdRootKeyTest, RefusesFileReadableByOthers) {
   TempDir dir;
   ASSERT_TRUE(RootKeyring::LoadOrCreate(dir.Join("root.key")).ok());
   ASSERT_EQ(::chmod(dir.Join("root.key").c_str(), 0644), 0);
@@ -66,7 +66,7 @@ TEST(RootKeyTest, RefusesFileReadableByOthers) {
   EXPECT_NE(ring.status().message().find("chmod 600"), std::string::npos);
 }
 
-TEST(RootKeyTest, RefusesFileOfWrongSize) {
+TEST(KmsdRootKeyTest, RefusesFileOfWrongSize) {
   TempDir dir;
   ::kmsfs::testing::WriteFileOrDie(dir.Join("root.key"), "too short");
   ASSERT_EQ(::chmod(dir.Join("root.key").c_str(), 0600), 0);
@@ -75,7 +75,7 @@ TEST(RootKeyTest, RefusesFileOfWrongSize) {
   EXPECT_NE(ring.status().message().find("32"), std::string::npos);
 }
 
-TEST(RootKeyTest, MaterialFingerprintDependsOnKeyIdAndMaterial) {
+TEST(KmsdRootKeyTest, MaterialFingerprintDependsOnKeyIdAndMaterial) {
   auto ring = RootKeyring::FromBytes(SecretBytes::Random(32));
   ASSERT_TRUE(ring.ok());
   SecretBytes m1 = SecretBytes::Random(32), m2 = SecretBytes::Random(32);

@@ -16,7 +16,7 @@ namespace {
 using ::kmsfs::testing::TempDir;
 using Json = nlohmann::json;
 
-class ServiceTest : public ::testing::Test {
+class KmsdServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto store = Store::Open(dir_.Join("kmsd.db"));
@@ -55,7 +55,7 @@ class ServiceTest : public ::testing::Test {
   Caller alice_, bob_;
 };
 
-TEST_F(ServiceTest, ScheduledKeyIsPurgedOnceItsDateHasPassed) {
+TEST_F(KmsdServiceTest, ScheduledKeyIsPurgedOnceItsDateHasPassed) {
   std::string key = CreateKey(alice_, "doomed");
   Json grant = Call(alice_, "create-grant",
                     {{"key_id", key}, {"grantee_principal", bob_.user_id}, {"operations", {"describe-key"}}});
@@ -74,7 +74,7 @@ TEST_F(ServiceTest, ScheduledKeyIsPurgedOnceItsDateHasPassed) {
   for (const auto& id : list["keys"]) EXPECT_NE(id, key);
 }
 
-TEST_F(ServiceTest, ImportedMaterialIsErasedAtItsExpirationTime) {
+TEST_F(KmsdServiceTest, ImportedMaterialIsErasedAtItsExpirationTime) {
   std::string key = CreateKey(alice_, "byok", "external");
   Json params = Call(alice_, "get-parameters-for-import", {{"key_id", key}, {"wrapping_algorithm", "RSAES_OAEP_SHA_256"}});
   ASSERT_TRUE(params.contains("public_key")) << params.dump();
@@ -97,7 +97,7 @@ TEST_F(ServiceTest, ImportedMaterialIsErasedAtItsExpirationTime) {
   EXPECT_EQ(Call(alice_, "create-datakey", {{"key_id", key}})["error_code"], "KMS.1301");
 }
 
-TEST_F(ServiceTest, ImportTokenExpiresWithTheClock) {
+TEST_F(KmsdServiceTest, ImportTokenExpiresWithTheClock) {
   std::string key = CreateKey(alice_, "byok", "external");
   Json params = Call(alice_, "get-parameters-for-import", {{"key_id", key}, {"wrapping_algorithm", "RSAES_OAEP_SHA_1"}});
   EXPECT_EQ(params["expiration_time"], clock_.NowSec() + 86400);
@@ -108,7 +108,7 @@ TEST_F(ServiceTest, ImportTokenExpiresWithTheClock) {
   EXPECT_EQ(r["error_code"], "KMS.2601");
 }
 
-TEST_F(ServiceTest, IdentityTokensExpireWithTheClock) {
+TEST_F(KmsdServiceTest, IdentityTokensExpireWithTheClock) {
   Identity identity(store_.get(), &clock_, /*token_ttl_sec=*/60);
   UserRecord user;
   user.id = "u1";
@@ -128,7 +128,7 @@ TEST_F(ServiceTest, IdentityTokensExpireWithTheClock) {
   EXPECT_EQ(identity.Authenticate("  ").status().kms_error_code(), "KMS.0301");
 }
 
-TEST_F(ServiceTest, DefaultKeyIsCreatedOncePerDomain) {
+TEST_F(KmsdServiceTest, DefaultKeyIsCreatedOncePerDomain) {
   ASSERT_TRUE(service_->EnsureDefaultKey(alice_.domain_id, alice_.project_id).ok());
   ASSERT_TRUE(service_->EnsureDefaultKey(alice_.domain_id, alice_.project_id).ok());
   Json list = Call(alice_, "list-keys", Json::object());
@@ -139,13 +139,13 @@ TEST_F(ServiceTest, DefaultKeyIsCreatedOncePerDomain) {
   EXPECT_TRUE(by_alias.contains("cipher_text")) << by_alias.dump();
 }
 
-TEST_F(ServiceTest, UnknownActionIsInvalidUrl) {
+TEST_F(KmsdServiceTest, UnknownActionIsInvalidUrl) {
   EXPECT_EQ(Call(alice_, "update-key-alias", Json::object())["error_code"], "KMS.0201");
   EXPECT_FALSE(Service::IsKnownAction("update-key-alias"));
   EXPECT_TRUE(Service::IsKnownAction("encrypt-datakey"));
 }
 
-TEST_F(ServiceTest, PaginateFollowsMarkers) {
+TEST_F(KmsdServiceTest, PaginateFollowsMarkers) {
   auto req = Request::Parse(R"({"limit":"2","marker":"3"})", {});
   ASSERT_TRUE(req.ok());
   auto p = Paginate(*req, 6);
@@ -161,7 +161,7 @@ TEST_F(ServiceTest, PaginateFollowsMarkers) {
   EXPECT_EQ(Paginate(*Request::Parse(R"({"marker":"-1"})", {}), 6).status().kms_error_code(), "KMS.1602");
 }
 
-TEST_F(ServiceTest, NewKeyIdsAreVersion4Uuids) {
+TEST_F(KmsdServiceTest, NewKeyIdsAreVersion4Uuids) {
   for (int i = 0; i < 20; ++i) {
     std::string id = NewKeyId();
     ASSERT_EQ(id.size(), 36u);

@@ -36,7 +36,7 @@ GrantRecord SampleGrant(const std::string& id, const std::string& key_id, const 
   return g;
 }
 
-class StoreTest : public ::testing::Test {
+class KmsdStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto s = Store::Open(dir_.Join("kmsd.db"));
@@ -47,7 +47,7 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(StoreTest, KeyRoundTripsEveryField) {
+TEST_F(KmsdStoreTest, KeyRoundTripsEveryField) {
   KeyRecord k = SampleKey("k1", "alias-1");
   k.key_description = "d\xc3\xa9sc";
   k.key_state = kStateScheduledDeletion;
@@ -78,7 +78,7 @@ TEST_F(StoreTest, KeyRoundTripsEveryField) {
   EXPECT_EQ(g.import_fingerprint, (std::vector<uint8_t>{1, 2, 3}));
 }
 
-TEST_F(StoreTest, AliasIsUniquePerProjectOnly) {
+TEST_F(KmsdStoreTest, AliasIsUniquePerProjectOnly) {
   ASSERT_TRUE(store_->InsertKey(SampleKey("k1", "same")).ok());
   Status dup = store_->InsertKey(SampleKey("k2", "same"));
   EXPECT_EQ(dup.code(), StatusCode::kAlreadyExists);
@@ -88,7 +88,7 @@ TEST_F(StoreTest, AliasIsUniquePerProjectOnly) {
   EXPECT_EQ((*found)->key_id, "k3");
 }
 
-TEST_F(StoreTest, ListKeysKeepsCreationOrderAndCountsCustomKeys) {
+TEST_F(KmsdStoreTest, ListKeysKeepsCreationOrderAndCountsCustomKeys) {
   KeyRecord d = SampleKey("k0", "x/default");
   d.default_key = true;
   ASSERT_TRUE(store_->InsertKey(d).ok());
@@ -105,7 +105,7 @@ TEST_F(StoreTest, ListKeysKeepsCreationOrderAndCountsCustomKeys) {
   EXPECT_EQ((*def)->key_id, "k0");
 }
 
-TEST_F(StoreTest, MaterialIsVersioned) {
+TEST_F(KmsdStoreTest, MaterialIsVersioned) {
   ASSERT_TRUE(store_->InsertKey(SampleKey("k1", "a")).ok());
   ASSERT_TRUE(store_->PutMaterial("k1", 0, {1}, 1).ok());
   ASSERT_TRUE(store_->PutMaterial("k1", 1, {2}, 2).ok());
@@ -116,7 +116,7 @@ TEST_F(StoreTest, MaterialIsVersioned) {
   EXPECT_FALSE(store_->GetMaterial("k1", 0).value().has_value());
 }
 
-TEST_F(StoreTest, DeletingAKeyDeletesItsMaterialGrantsAndImportTokens) {
+TEST_F(KmsdStoreTest, DeletingAKeyDeletesItsMaterialGrantsAndImportTokens) {
   ASSERT_TRUE(store_->InsertKey(SampleKey("k1", "a")).ok());
   ASSERT_TRUE(store_->PutMaterial("k1", 0, {1}, 1).ok());
   ASSERT_TRUE(store_->InsertGrant(SampleGrant("g1", "k1", "bob")).ok());
@@ -128,7 +128,7 @@ TEST_F(StoreTest, DeletingAKeyDeletesItsMaterialGrantsAndImportTokens) {
   EXPECT_FALSE(store_->GetImportToken("t1").value().has_value());
 }
 
-TEST_F(StoreTest, GrantsRoundTripAndAreFoundByPrincipal) {
+TEST_F(KmsdStoreTest, GrantsRoundTripAndAreFoundByPrincipal) {
   ASSERT_TRUE(store_->InsertKey(SampleKey("k1", "a")).ok());
   GrantRecord g = SampleGrant("g1", "k1", "bob");
   g.name = "my_grant";
@@ -148,7 +148,7 @@ TEST_F(StoreTest, GrantsRoundTripAndAreFoundByPrincipal) {
   EXPECT_EQ(store_->CountGrantsForKey("k1").value(), 1);
 }
 
-TEST_F(StoreTest, TokensAreFoundByHashAndPurgedAfterExpiry) {
+TEST_F(KmsdStoreTest, TokensAreFoundByHashAndPurgedAfterExpiry) {
   ASSERT_TRUE(store_->PutToken("h1", {"u1", "p1", 10, 20}).ok());
   ASSERT_TRUE(store_->PutToken("h2", {"u1", "p1", 10, 200}).ok());
   auto t = store_->FindToken("h1").value();
@@ -160,7 +160,7 @@ TEST_F(StoreTest, TokensAreFoundByHashAndPurgedAfterExpiry) {
   EXPECT_TRUE(store_->FindToken("h2").value().has_value());
 }
 
-TEST_F(StoreTest, ReplacingFileUsersKeepsBuiltinUsers) {
+TEST_F(KmsdStoreTest, ReplacingFileUsersKeepsBuiltinUsers) {
   UserRecord admin;
   admin.id = "admin1";
   admin.name = "admin";
@@ -186,7 +186,7 @@ TEST_F(StoreTest, ReplacingFileUsersKeepsBuiltinUsers) {
   EXPECT_FALSE(store_->FindActiveUser("admin", "", "").value().has_value());
 }
 
-TEST_F(StoreTest, FailedTransactionLeavesNoTrace) {
+TEST_F(KmsdStoreTest, FailedTransactionLeavesNoTrace) {
   Status st = store_->RunInTransaction([&]() -> Status {
     KMSFS_RETURN_IF_ERROR(store_->InsertKey(SampleKey("k1", "a")));
     return Status::Internal("abort");
@@ -195,7 +195,20 @@ TEST_F(StoreTest, FailedTransactionLeavesNoTrace) {
   EXPECT_FALSE(store_->GetKey("k1").value().has_value());
 }
 
-TEST_F(StoreTest, DataSurvivesReopening) {
+TEST_F(KmsdStoreTest, NestedTransactionJoinsTheOuterOne) {
+  Status st = store_->RunInTransaction([&]() -> Status {
+    KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&] { return store_->InsertKey(SampleKey("k1", "a")); }));
+    return Status::Internal("abort the outer one");
+  });
+  EXPECT_FALSE(st.ok());
+  EXPECT_FALSE(store_->GetKey("k1").value().has_value());
+  ASSERT_TRUE(store_->RunInTransaction([&]() -> Status {
+    return store_->RunInTransaction([&] { return store_->InsertKey(SampleKey("k2", "b")); });
+  }).ok());
+  EXPECT_TRUE(store_->GetKey("k2").value().has_value());
+}
+
+TEST_F(KmsdStoreTest, DataSurvivesReopening) {
   ASSERT_TRUE(store_->InsertKey(SampleKey("k1", "a")).ok());
   ASSERT_TRUE(store_->PutMaterial("k1", 0, {7, 7}, 1).ok());
   store_.reset();

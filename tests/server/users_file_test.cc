@@ -10,7 +10,7 @@ constexpr const char* kValid = R"([
   {"name":"bob","password":"pw2","id":"b2","project_id":"p2","domain":"builders","domain_id":"bd"}
 ])";
 
-TEST(UsersFileTest, ParsesUsersAndDerivesDomainIds) {
+TEST(KmsdUsersFileTest, ParsesUsersAndDerivesDomainIds) {
   auto users = ParseUsers(kValid, "users.json");
   ASSERT_TRUE(users.ok()) << users.status().ToString();
   ASSERT_EQ(users->size(), 2u);
@@ -24,7 +24,7 @@ TEST(UsersFileTest, ParsesUsersAndDerivesDomainIds) {
   EXPECT_EQ((*users)[1].domain_id, "bd");
 }
 
-TEST(UsersFileTest, DomainIdIsStableLowerHex) {
+TEST(KmsdUsersFileTest, DomainIdIsStableLowerHex) {
   std::string id = DomainIdFor("wonder");
   EXPECT_EQ(id.size(), 32u);
   EXPECT_EQ(id.find_first_not_of("0123456789abcdef"), std::string::npos);
@@ -37,7 +37,7 @@ struct BadCase {
   const char* expected_words;
 };
 
-TEST(UsersFileTest, RejectsInvalidFilesNamingTheProblem) {
+TEST(KmsdUsersFileTest, RejectsInvalidFilesNamingTheProblem) {
   const BadCase cases[] = {
       {"not json", "not valid JSON"},
       {"{}", "JSON list"},

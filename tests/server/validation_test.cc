@@ -7,12 +7,12 @@
 namespace kmsfs::kms::server {
 namespace {
 
-TEST(ValidationTest, KeyIdAcceptsDocumentedForm) {
+TEST(KmsdValidationTest, KeyIdAcceptsDocumentedForm) {
   EXPECT_TRUE(IsKeyId("0d0466b0-e727-4d9c-b35d-f84bb474a37f"));
   EXPECT_TRUE(IsKeyId("zzzzzzzz-zzzz-zzzz-zzzz-zzzzzzzzzzzz"));  // [0-9a-z], not only hex
 }
 
-TEST(ValidationTest, KeyIdRejectsUpperCaseWrongLengthAndMisplacedDashes) {
+TEST(KmsdValidationTest, KeyIdRejectsUpperCaseWrongLengthAndMisplacedDashes) {
   EXPECT_FALSE(IsKeyId("0D0466B0-E727-4D9C-B35D-F84BB474A37F"));
   EXPECT_FALSE(IsKeyId("0d0466b0-e727-4d9c-b35d-f84bb474a37"));
   EXPECT_FALSE(IsKeyId("0d0466b0-e727-4d9c-b35d-f84bb474a37ff"));
@@ -21,7 +21,7 @@ TEST(ValidationTest, KeyIdRejectsUpperCaseWrongLengthAndMisplacedDashes) {
   EXPECT_FALSE(IsKeyId(""));
 }
 
-TEST(ValidationTest, AliasSyntax) {
+TEST(KmsdValidationTest, AliasSyntax) {
   EXPECT_TRUE(IsAliasSyntax("a"));
   EXPECT_TRUE(IsAliasSyntax("my_grant:x/y-z"));
   EXPECT_TRUE(IsAliasSyntax(std::string(255, 'a')));
@@ -32,14 +32,14 @@ TEST(ValidationTest, AliasSyntax) {
   EXPECT_FALSE(IsAliasSyntax("\xc3\xa9"));
 }
 
-TEST(ValidationTest, GrantIdIs64HexEitherCase) {
+TEST(KmsdValidationTest, GrantIdIs64HexEitherCase) {
   EXPECT_TRUE(IsGrantId(std::string(64, 'a')));
   EXPECT_TRUE(IsGrantId(std::string(64, 'F')));
   EXPECT_FALSE(IsGrantId(std::string(63, 'a')));
   EXPECT_FALSE(IsGrantId(std::string(64, 'g')));
 }
 
-TEST(ValidationTest, PrincipalIsOneTo64Alnum) {
+TEST(KmsdValidationTest, PrincipalIsOneTo64Alnum) {
   EXPECT_TRUE(IsPrincipal("13gg44z4g2sglzk0egw0u726zoyzvrs8"));
   EXPECT_TRUE(IsPrincipal(std::string(64, 'Z')));
   EXPECT_FALSE(IsPrincipal(std::string(65, 'Z')));
@@ -47,20 +47,20 @@ TEST(ValidationTest, PrincipalIsOneTo64Alnum) {
   EXPECT_FALSE(IsPrincipal("user-1"));
 }
 
-TEST(ValidationTest, SequenceIs36Characters) {
+TEST(KmsdValidationTest, SequenceIs36Characters) {
   EXPECT_TRUE(IsSequence("919c82d4-8046-4722-9094-35c3c6524cff"));
   EXPECT_FALSE(IsSequence("919c82d4-8046-4722-9094-35c3c6524cf"));
   EXPECT_FALSE(IsSequence("919c82d4 8046-4722-9094-35c3c6524cff"));
 }
 
-TEST(ValidationTest, Base64TextChecksCharsetAndBounds) {
+TEST(KmsdValidationTest, Base64TextChecksCharsetAndBounds) {
   EXPECT_TRUE(IsBase64Text("ab+/==", 1, 10));
   EXPECT_FALSE(IsBase64Text("ab-_", 1, 10));
   EXPECT_FALSE(IsBase64Text("abc", 4, 10));
   EXPECT_FALSE(IsBase64Text("abcdefghijk", 1, 10));
 }
 
-TEST(ValidationTest, ParseDecimalAcceptsOnlyPlainDigits) {
+TEST(KmsdValidationTest, ParseDecimalAcceptsOnlyPlainDigits) {
   EXPECT_EQ(ParseDecimal("512"), 512);
   EXPECT_EQ(ParseDecimal("0"), 0);
   EXPECT_EQ(ParseDecimal("007"), 7);
@@ -73,7 +73,7 @@ TEST(ValidationTest, ParseDecimalAcceptsOnlyPlainDigits) {
   EXPECT_FALSE(ParseDecimal("9999999999999999"));  // 16 digits: refused, never overflows
 }
 
-TEST(ValidationTest, Utf8LengthCountsCodePoints) {
+TEST(KmsdValidationTest, Utf8LengthCountsCodePoints) {
   EXPECT_EQ(Utf8Length("abc"), 3u);
   EXPECT_EQ(Utf8Length("\xc3\xa9\xe2\x82\xac\xf0\x9f\x94\x91"), 3u);  // é € 🔑
 }

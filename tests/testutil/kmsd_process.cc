@@ -96,7 +96,10 @@ std::unique_ptr<KmsdProcess> KmsdProcess::Start(Options opts) {
 }
 
 bool KmsdProcess::Spawn() {
-  std::vector<std::string> args = {BuildDir() + "/kmsd", "--listen", "127.0.0.1:0", "--data", data_dir_};
+  // A restart comes back on the same port, as a real service would, so
+  // clients configured with the endpoint recover without reconfiguration.
+  std::vector<std::string> args = {BuildDir() + "/kmsd", "--listen", "127.0.0.1:" + std::to_string(port_ > 0 ? port_ : 0),
+                                   "--data", data_dir_};
   if (!users_file_.empty()) {
     args.push_back("--users");
     args.push_back(users_file_);
@@ -187,12 +190,14 @@ void KmsdProcess::Kill() {
   pid_ = -1;
 }
 
-int KmsdProcess::Stop() {
+int KmsdProcess::Stop() { return StopWith(SIGTERM); }
+
+int KmsdProcess::StopWith(int signal) {
   if (pid_ <= 0) return -1;
-  ::kill(pid_, SIGTERM);
+  ::kill(pid_, signal);
   int status = WaitFor(pid_, std::chrono::duration_cast<std::chrono::milliseconds>(kStopGrace));
   if (status == -1) {
-    ADD_FAILURE() << "kmsd did not stop within 5 s of SIGTERM; killing it";
+    ADD_FAILURE() << "kmsd did not stop within 5 s of signal " << signal << "; killing it";
     Kill();
     return -1;
   }

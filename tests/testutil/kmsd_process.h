@@ -61,6 +61,8 @@ class KmsdProcess {
   // SIGTERM and wait; returns the exit code (-1 if it died by a signal or
   // had to be killed after a few seconds).
   int Stop();
+  // Like Stop(), with another signal (e.g. SIGINT).
+  int StopWith(int signal);
   // Stops (if running) and starts again on the same data dir; endpoint() may change.
   bool Restart();
   // POST /v3/auth/tokens as `u` (scoped to its project); the X-Subject-Token.

@@ -1,0 +1,188 @@
+// IAM emulation (POST/GET /v3/auth/tokens) and the token checks every KMS
+// call makes (spec §1.2, §1.8 step 2), plus URL and method errors.
+#include <regex>
+#include <thread>
+
+#include "tests/server/kms_wire.h"
+
+namespace kmsfs::testing {
+namespace {
+
+Json PasswordBody(const KmsdUser& u, const Json& scope = nullptr, const Json& user_override = nullptr) {
+  Json user = {{"name", u.name}, {"password", u.password}, {"domain", {{"name", u.domain}}}};
+  if (!user_override.is_null()) user = user_override;
+  Json body = {{"auth", {{"identity", {{"methods", {"password"}}, {"password", {{"user", user}}}}}}}};
+  if (!scope.is_null()) body["auth"]["scope"] = scope;
+  return body;
+}
+
+KmsReply Login(const KmsdProcess& kmsd, const Json& body) {
+  HttpReply r = PostJson(kmsd.endpoint(), "/v3/auth/tokens", body.dump(), "");
+  KmsReply k;
+  k.status = r.status;
+  k.raw = r.body;
+  k.headers = r.headers;
+  k.body = Json::parse(r.body, nullptr, false);
+  return k;
+}
+
+class KmsdAuthTest : public KmsdTest {};
+
+TEST_F(KmsdAuthTest, LoginReturns201WithSubjectTokenAndKeystoneBody) {
+  const KmsdUser& alice = users_[0];
+  KmsReply r = Login(*kmsd_, PasswordBody(alice, {{"project", {{"id", alice.project_id}}}}));
+  ASSERT_EQ(r.status, 201) << r.raw;
+  ASSERT_TRUE(r.headers.count("X-Subject-Token"));
+  EXPECT_GE(r.headers["X-Subject-Token"].size(), 32u);
+  const Json& t = r.body["token"];
+  EXPECT_EQ(t["project"]["id"], alice.project_id);
+  EXPECT_EQ(t["project"]["name"], alice.project_id);
+  EXPECT_EQ(t["user"]["id"], alice.id);
+  EXPECT_EQ(t["user"]["name"], "alice");
+  EXPECT_EQ(t["user"]["domain"]["name"], "alice-domain");
+  EXPECT_EQ(t["user"]["domain"]["id"].get<std::string>().size(), 32u);
+  EXPECT_TRUE(std::regex_match(t["expires_at"].get<std::string>(),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")));
+  // The token works for a KMS call.
+  KmsWire wire(kmsd_->endpoint(), alice, r.headers["X-Subject-Token"]);
+  EXPECT_EQ(wire.Call("list-keys", Json::object()).status, 200);
+}
+
+TEST_F(KmsdAuthTest, LoginAcceptsProjectNameUserIdDomainIdAndNoScope) {
+  const KmsdUser& bob = users_[1];
+  EXPECT_EQ(Login(*kmsd_, PasswordBody(bob, {{"project", {{"name", bob.project_id}}}})).status, 201);
+  EXPECT_EQ(Login(*kmsd_, PasswordBody(bob, nullptr, {{"id", bob.id}, {"password", bob.password}})).status, 201);
+  KmsReply no_scope = Login(*kmsd_, PasswordBody(bob));
+  ASSERT_EQ(no_scope.status, 201);
+  EXPECT_EQ(no_scope.body["token"]["project"]["id"], bob.project_id);
+  std::string domain_id = no_scope.body["token"]["user"]["domain"]["id"];
+  Json by_domain_id = {{"name", bob.name}, {"password", bob.password}, {"domain", {{"id", domain_id}}}};
+  EXPECT_EQ(Login(*kmsd_, PasswordBody(bob, nullptr, by_domain_id)).status, 201);
+}
+
+TEST_F(KmsdAuthTest, BadCredentialsAre401WithKeystoneError) {
+  KmsdUser alice = users_[0];
+  KmsdUser wrong_pw = alice;
+  wrong_pw.password = "nope";
+  KmsdUser wrong_domain = alice;
+  wrong_domain.domain = "bob-domain";
+  KmsdUser unknown = alice;
+  unknown.name = "mallory";
+  for (const KmsdUser& u : {wrong_pw, wrong_domain, unknown}) {
+    KmsReply r = Login(*kmsd_, PasswordBody(u));
+    EXPECT_EQ(r.status, 401) << u.name << " " << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], 401);
+    EXPECT_EQ(r.body["error"]["title"], "Unauthorized");
+    EXPECT_FALSE(r.headers.count("X-Subject-Token"));
+  }
+}
+
+TEST_F(KmsdAuthTest, ScopeToAnotherUsersProjectIs401) {
+  KmsReply r = Login(*kmsd_, PasswordBody(users_[0], {{"project", {{"id", users_[1].project_id}}}}));
+  EXPECT_EQ(r.status, 401) << r.raw;
+  KmsReply domain_scope = Login(*kmsd_, PasswordBody(users_[0], {{"domain", {{"name", "alice-domain"}}}}));
+  EXPECT_EQ(domain_scope.status, 401);
+}
+
+TEST_F(KmsdAuthTest, MalformedLoginBodiesAre400) {
+  for (const std::string& body : {std::string("not json"), std::string("[]"), std::string("{}"),
+                                  std::string(R"({"auth":1})"), std::string(R"({"auth":{"identity":{}}})"),
+                                  std::string(R"({"auth":{"identity":{"methods":["password"],"password":{}}}})"),
+                                  std::string(R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice","password":"x"}}}}})")}) {
+    HttpReply r = PostJson(kmsd_->endpoint(), "/v3/auth/tokens", body, "");
+    EXPECT_EQ(r.status, 400) << body << " -> " << r.body;
+    Json j = Json::parse(r.body, nullptr, false);
+    EXPECT_EQ(j["error"]["code"], 400) << r.body;
+  }
+}
+
+TEST_F(KmsdAuthTest, TokenIntrospectionReturnsTheTokenBody) {
+  HttpReply r = SendHttp(kmsd_->endpoint(), "GET", "/v3/auth/tokens", "",
+                         {{"X-Auth-Token", alice_.token()}, {"X-Subject-Token", bob_.token()}});
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = Json::parse(r.body);
+  EXPECT_EQ(j["token"]["user"]["id"], users_[1].id);
+  EXPECT_EQ(j["token"]["project"]["id"], users_[1].project_id);
+  HttpReply unknown = SendHttp(kmsd_->endpoint(), "GET", "/v3/auth/tokens", "",
+                               {{"X-Auth-Token", alice_.token()}, {"X-Subject-Token", "nope"}});
+  EXPECT_EQ(unknown.status, 404);
+  HttpReply no_auth = SendHttp(kmsd_->endpoint(), "GET", "/v3/auth/tokens", "", {{"X-Subject-Token", bob_.token()}});
+  EXPECT_EQ(no_auth.status, 401);
+}
+
+TEST_F(KmsdAuthTest, MissingOrBlankTokenIs0301) {
+  KmsWire none(kmsd_->endpoint(), users_[0], "");
+  EXPECT_KMS_ERROR(none.Call("list-keys", Json::object()), 403, "KMS.0301");
+  KmsWire blank(kmsd_->endpoint(), users_[0], "   ");
+  EXPECT_KMS_ERROR(blank.Call("list-keys", Json::object()), 403, "KMS.0301");
+}
+
+TEST_F(KmsdAuthTest, UnknownTokenIs0302) {
+  KmsWire forged(kmsd_->endpoint(), users_[0], alice_.token() + "x");
+  EXPECT_KMS_ERROR(forged.Call("list-keys", Json::object()), 403, "KMS.0302");
+}
+
+TEST_F(KmsdAuthTest, TokenOfAnotherProjectIs0321) {
+  EXPECT_KMS_ERROR(alice_.CallInProject(users_[1].project_id, "list-keys", Json::object()), 403, "KMS.0321");
+  EXPECT_KMS_ERROR(alice_.CallInProject("not-a-project", "list-keys", Json::object()), 403, "KMS.0321");
+}
+
+TEST_F(KmsdAuthTest, TokenChecksComeBeforeBodyChecks) {
+  KmsWire none(kmsd_->endpoint(), users_[0], "");
+  EXPECT_KMS_ERROR(none.CallRaw("create-key", "{{{garbage"), 403, "KMS.0301");
+  EXPECT_KMS_ERROR(alice_.CallInProject(users_[1].project_id, "create-key", "nonsense"), 403, "KMS.0321");
+}
+
+TEST_F(KmsdAuthTest, UnknownActionIs0201BeforeTokenChecks) {
+  KmsWire none(kmsd_->endpoint(), users_[0], "");
+  EXPECT_KMS_ERROR(none.Call("update-key-alias", Json::object()), 400, "KMS.0201");
+  EXPECT_KMS_ERROR(alice_.Call("no-such-action", Json::object()), 400, "KMS.0201");
+  EXPECT_KMS_ERROR(alice_.Call("create-key/extra", Json::object()), 400, "KMS.0201");
+}
+
+TEST_F(KmsdAuthTest, WrongMethodIs0215) {
+  for (const char* method : {"GET", "PUT", "DELETE", "PATCH"}) {
+    HttpReply r = SendHttp(kmsd_->endpoint(), method, "/v1.0/" + users_[0].project_id + "/kms/create-key", "{}",
+                           {{"X-Auth-Token", alice_.token()}});
+    EXPECT_EQ(r.status, 405) << method;
+    EXPECT_NE(r.body.find("KMS.0215"), std::string::npos) << r.body;
+  }
+}
+
+TEST_F(KmsdAuthTest, UnknownPathsAreJson404) {
+  HttpReply r = SendHttp(kmsd_->endpoint(), "GET", "/v2/whatever", "", {});
+  EXPECT_EQ(r.status, 404);
+  EXPECT_NE(r.body.find("KMS.0201"), std::string::npos);
+  EXPECT_EQ(r.headers["X-Request-Id"].size(), 32u);
+}
+
+TEST_F(KmsdAuthTest, EveryAnswerCarriesARequestId) {
+  KmsReply ok = alice_.Call("list-keys", Json::object());
+  KmsReply err = alice_.Call("describe-key", {{"key_id", "nope"}});
+  for (const KmsReply& r : {ok, err}) {
+    ASSERT_TRUE(r.headers.count("X-Request-Id"));
+    EXPECT_TRUE(std::regex_match(r.headers.at("X-Request-Id"), std::regex("[0-9a-f]{32}")));
+  }
+  EXPECT_NE(ok.headers.at("X-Request-Id"), err.headers.at("X-Request-Id"));
+}
+
+class KmsdShortTokenTest : public KmsdTest {
+ protected:
+  KmsdProcess::Options KmsdOptions() const override {
+    KmsdProcess::Options o;
+    o.token_ttl_sec = 1;
+    return o;
+  }
+};
+
+TEST_F(KmsdShortTokenTest, ExpiredTokenIs0303) {
+  ASSERT_EQ(alice_.Call("list-keys", Json::object()).status, 200);
+  // Waiting for time to pass (the token's 1 s lifetime), not for readiness.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  EXPECT_KMS_ERROR(alice_.Call("list-keys", Json::object()), 403, "KMS.0303");
+  KmsWire fresh(kmsd_->endpoint(), users_[0], kmsd_->Login(users_[0]));
+  EXPECT_EQ(fresh.Call("list-keys", Json::object()).status, 200);
+}
+
+}  // namespace
+}  // namespace kmsfs::testing
