@@ -318,11 +318,15 @@ bool HttpServer::Stop(std::chrono::milliseconds timeout) {
   const auto start = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(impl_->mu);
   impl_->stop_requested = true;
-  // httplib ignores stop() until its listen loop has started, so repeat it
-  // until Run() has returned.
+  // httplib ignores stop() until its listen loop runs, so wait for that,
+  // stop once, then wait for Run() to return.
+  bool listener_closed = false;
   while (impl_->in_run) {
-    impl_->server->stop();
-    impl_->cv.wait_for(lock, std::chrono::milliseconds(20));
+    if (!listener_closed && impl_->server->is_running()) {
+      impl_->server->stop();
+      listener_closed = true;
+    }
+    impl_->cv.wait_for(lock, std::chrono::milliseconds(listener_closed ? 20 : 1));
     if (std::chrono::steady_clock::now() - start >= timeout) return !impl_->in_run;
   }
   return true;
