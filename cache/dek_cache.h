@@ -55,7 +55,7 @@ namespace kmsfs::cache {
 
 struct DekCacheOptions {
   std::chrono::seconds ttl{300};  // Default: 300 s after last use; 0 = off
-  size_t max_entries = 4096;      // Default: 4096; 0 = off
+  size_t max_entries = 16384;     // Default: 16384; 0 = off
 };
 
 struct DekCacheStats {

@@ -9,10 +9,62 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <vector>
 
 namespace kmsfs {
 namespace {
 std::atomic<SecretFreeHook> g_free_hook{nullptr};
+
+// Small secrets (DEKs, derived keys) come from slabs of locked memory rather
+// than one sodium_malloc each: sodium_malloc maps a locked page plus guard
+// pages per call, so a cache of thousands of 64-byte keys would pin a page
+// per key. A slab is one sodium_malloc'd region (locked, guarded as a whole,
+// excluded from core dumps); slots are wiped when freed. Under ASan every
+// secret keeps its own allocation so use-after-free stays detectable.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kUseSlabs = false;
+#else
+constexpr bool kUseSlabs = true;
+#endif
+constexpr size_t kSlotSize = 64;
+constexpr size_t kSlotsPerSlab = 1024;
+
+class SecretSlabs {
+ public:
+  static SecretSlabs& Instance() {
+    // Never destroyed: secrets released during static destruction still find it.
+    static SecretSlabs* const slabs = new SecretSlabs();
+    return *slabs;
+  }
+
+  uint8_t* Allocate() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.empty() && !Grow()) return nullptr;
+    uint8_t* slot = free_.back();
+    free_.pop_back();
+    return slot;
+  }
+
+  // `slot` has been wiped by the caller.
+  void Free(uint8_t* slot) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(slot);
+  }
+
+ private:
+  bool Grow() {
+    void* region = sodium_malloc(kSlotSize * kSlotsPerSlab);
+    if (region == nullptr) return false;
+    auto* base = static_cast<uint8_t*>(region);
+    sodium_memzero(base, kSlotSize * kSlotsPerSlab);
+    free_.reserve(free_.size() + kSlotsPerSlab);
+    for (size_t i = kSlotsPerSlab; i-- > 0;) free_.push_back(base + i * kSlotSize);
+    return true;
+  }
+
+  std::mutex mu_;
+  std::vector<uint8_t*> free_;
+};
 }  // namespace
 
 void EnsureSodiumInitialized() {
@@ -30,7 +82,12 @@ SecretBytes::SecretBytes(size_t size) {
   if (size == 0) return;
   // sodium_malloc mlocks the pages, adds guard pages and a canary, and marks
   // the region MADV_DONTDUMP.
-  void* p = sodium_malloc(size);
+  void* p = nullptr;
+  if (kUseSlabs && size <= kSlotSize) {
+    p = SecretSlabs::Instance().Allocate();
+    from_slab_ = p != nullptr;
+  }
+  if (p == nullptr) p = sodium_malloc(size);
   if (p == nullptr) {
     std::fputs("kmsfs: fatal: cannot allocate locked memory for key material\n", stderr);
     std::abort();
@@ -42,9 +99,11 @@ SecretBytes::SecretBytes(size_t size) {
 
 SecretBytes::~SecretBytes() { Release(); }
 
-SecretBytes::SecretBytes(SecretBytes&& other) noexcept : data_(other.data_), size_(other.size_) {
+SecretBytes::SecretBytes(SecretBytes&& other) noexcept
+    : data_(other.data_), size_(other.size_), from_slab_(other.from_slab_) {
   other.data_ = nullptr;
   other.size_ = 0;
+  other.from_slab_ = false;
 }
 
 SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
@@ -52,8 +111,10 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& other) noexcept {
     Release();
     data_ = other.data_;
     size_ = other.size_;
+    from_slab_ = other.from_slab_;
     other.data_ = nullptr;
     other.size_ = 0;
+    other.from_slab_ = false;
   }
   return *this;
 }
@@ -62,9 +123,14 @@ void SecretBytes::Release() {
   if (data_ == nullptr) return;
   sodium_memzero(data_, size_);
   if (SecretFreeHook hook = g_free_hook.load(std::memory_order_acquire)) hook(data_, size_);
-  sodium_free(data_);
+  if (from_slab_) {
+    SecretSlabs::Instance().Free(data_);
+  } else {
+    sodium_free(data_);
+  }
   data_ = nullptr;
   size_ = 0;
+  from_slab_ = false;
 }
 
 SecretBytes SecretBytes::Random(size_t size) {

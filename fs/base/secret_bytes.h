@@ -2,7 +2,8 @@
 //
 // Memory comes from sodium_malloc: guard pages around it, mlock'd so it never
 // reaches swap, excluded from core dumps, and wiped with sodium_memzero before
-// it is released. Contents never appear in logs or error text; there is
+// it is released. Secrets of up to 64 bytes share such regions (slabs) so that
+// thousands of cached keys do not each pin a page. Contents never appear in logs or error text; there is
 // deliberately no operator<< and no conversion to std::string.
 //
 // Thread-safety: like any value type; distinct objects may be used from
@@ -53,6 +54,7 @@ class SecretBytes {
   void Release();
   uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  bool from_slab_ = false;  // small secrets share locked slabs (see .cc)
 };
 
 // Test hook: called with every secret buffer after it has been wiped and just

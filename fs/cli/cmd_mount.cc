@@ -40,7 +40,7 @@ struct MountPlan {
   bool explicit_rw = false;
   bool shared_storage = false;
   long long cache_ttl = 300;
-  long long cache_max = 4096;
+  long long cache_max = 16384;
   long long pool_size = 32;
   std::string log_file;
 };
@@ -270,7 +270,7 @@ int MountCommand(const Words& words) {
   if (plan.explicit_ro && plan.explicit_rw) return Fail(kExitUsage, "-o ro and -o rw contradict each other");
   plan.shared_storage = args->Has("--shared-storage");
   auto ttl = args->GetInt("--cache-ttl", 300);
-  auto max = args->GetInt("--cache-max", 4096);
+  auto max = args->GetInt("--cache-max", 16384);
   auto pool = args->GetInt("--pool-size", 32);
   for (const auto* v : {&ttl, &max, &pool}) {
     if (!v->ok()) return Fail(kExitUsage, v->status().message());

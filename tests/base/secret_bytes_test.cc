@@ -45,5 +45,18 @@ TEST(SecretBytesTest, EqualsRejectsDifferentSizes) {
   EXPECT_FALSE(a.Equals(std::span<const uint8_t>(a.data(), 31)));
 }
 
+TEST(SecretBytesTest, ManySmallSecretsStayDistinctAndIntact) {
+  // Enough 64-byte keys to span several slabs; freeing half and allocating
+  // again reuses slots without disturbing the survivors.
+  std::vector<SecretBytes> keys;
+  std::vector<std::vector<uint8_t>> copies;
+  for (int i = 0; i < 5000; ++i) {
+    keys.push_back(SecretBytes::Random(64));
+    copies.emplace_back(keys.back().data(), keys.back().data() + 64);
+  }
+  for (size_t i = 0; i < keys.size(); i += 2) keys[i] = SecretBytes::Random(32);
+  for (size_t i = 1; i < keys.size(); i += 2) EXPECT_TRUE(keys[i].Equals(copies[i])) << i;
+}
+
 }  // namespace
 }  // namespace kmsfs
