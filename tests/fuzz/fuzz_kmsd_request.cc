@@ -1,0 +1,251 @@
+// libFuzzer target: kmsd's request handling without sockets.
+//
+// Service::Handle(caller, action, body) is what the HTTP front end calls for
+// POST /v1.0/{project}/kms/{action}; Identity::Login and Authenticate serve
+// POST /v3/auth/tokens and the X-Auth-Token check. The target builds, once, a
+// Store in a temporary directory with two users (alice owns the keys, bob is
+// in another domain), an enabled key, an external key awaiting import, a
+// grant, data-key and data ciphertexts and an import token.
+//
+// Input: byte 0 picks the action (bits 0-4, modulo the list below, which ends
+// with the pseudo-actions "login" and "authenticate") and the caller (bit 7:
+// bob instead of alice); the rest is the body. Placeholders in the body are
+// replaced by the real values of the set-up state, so seeds (and mutations of
+// them) reach past the key lookup: @KEY@, @XKEY@, @CT@ (hex data-key
+// envelope), @DATA@ (Base64 data envelope), @GRANT@, @ITOKEN@ (import token
+// for @XKEY@) and @MATERIAL@ (key material wrapped for that token).
+//
+// Each input runs inside one store transaction that is rolled back afterwards,
+// so every input starts from the same state and a crash reproduces alone.
+//
+// Invariants: nothing throws; a failure is a documented KMS error, never an
+// internal one answered as HTTP 500; a success is a JSON object that
+// serialises as strict UTF-8. Login fails only with 400, 401 or 404;
+// Authenticate only with KMS.0301/0302/0303.
+#include <stdlib.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fs/base/secret_bytes.h"
+#include "kms/server/api_error.h"
+#include "kms/server/crypto_util.h"
+#include "kms/server/identity.h"
+#include "kms/server/root_key.h"
+#include "kms/server/service.h"
+#include "kms/server/store.h"
+#include "kms/server/users_file.h"
+#include "kms/server/wall_clock.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "tests/server/byok_util.h"
+
+namespace kmsfs::fuzz {
+namespace {
+
+using kms::server::Caller;
+using Json = nlohmann::json;
+
+constexpr std::string_view kPassword = "fuzz-password";
+
+struct World {
+  std::string dir;
+  kms::server::FakeWallClock clock;
+  std::unique_ptr<kms::server::Store> store;
+  std::unique_ptr<kms::server::RootKeyring> ring;
+  std::unique_ptr<kms::server::Service> service;
+  std::unique_ptr<kms::server::Identity> identity;
+  Caller alice;
+  Caller bob;
+  std::vector<std::pair<std::string, std::string>> placeholders;
+};
+
+std::unique_ptr<World> g_world;
+
+// At exit: close the store, then remove its directory.
+void DestroyWorld() {
+  if (g_world == nullptr) return;
+  const std::string dir = g_world->dir;
+  g_world.reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+// Runs a set-up call that must succeed.
+Json MustHandle(World& w, const Caller& c, std::string_view action, const Json& body) {
+  auto r = w.service->Handle(c, action, body.dump());
+  if (!r.ok()) {
+    std::fprintf(stderr, "fuzz set-up: %.*s failed: %s\n", static_cast<int>(action.size()), action.data(),
+                 r.status().ToString().c_str());
+  }
+  KMSFS_FUZZ_CHECK(r.ok());
+  return *r;
+}
+
+Caller AddUser(World& w, const std::string& name, const std::string& domain, const std::string& project) {
+  kms::server::UserSpec spec;
+  spec.name = name;
+  spec.id = name + "1";
+  spec.project_id = project;
+  spec.domain = domain;
+  spec.domain_id = kms::server::DomainIdFor(domain);
+  spec.password = SecretBytes::CopyFrom(
+      {reinterpret_cast<const uint8_t*>(kPassword.data()), kPassword.size()});
+  auto record = kms::server::Identity::MakeUserRecord(spec, /*builtin=*/false);
+  KMSFS_FUZZ_CHECK(record.ok());
+  KMSFS_FUZZ_CHECK(w.store->PutUser(*record).ok());
+  return Caller{spec.id, spec.name, spec.domain_id, spec.domain, spec.project_id};
+}
+
+World& GetWorld() {
+  if (g_world != nullptr) return *g_world;
+  g_world = std::make_unique<World>();
+  World* w = g_world.get();
+  char tmpl[] = "/tmp/kmsfs-fuzz-kmsd.XXXXXX";
+  KMSFS_FUZZ_CHECK(mkdtemp(tmpl) != nullptr);
+  w->dir = tmpl;
+  atexit(DestroyWorld);
+
+  auto store = kms::server::Store::Open(w->dir + "/kmsd.db");
+  KMSFS_FUZZ_CHECK(store.ok());
+  w->store = std::move(store).value();
+  SecretBytes root(kms::server::kRootKeySize);
+  for (uint8_t& b : root.mutable_span()) b = 0x11;
+  auto ring = kms::server::RootKeyring::FromBytes(root);
+  KMSFS_FUZZ_CHECK(ring.ok());
+  w->ring = std::move(ring).value();
+  w->service = std::make_unique<kms::server::Service>(w->store.get(), w->ring.get(), &w->clock,
+                                                      kms::server::Service::Options{});
+  w->identity = std::make_unique<kms::server::Identity>(w->store.get(), &w->clock, 3600);
+  w->alice = AddUser(*w, "alice", "alice-domain", "projA");
+  w->bob = AddUser(*w, "bob", "bob-domain", "projB");
+
+  const std::string key = MustHandle(*w, w->alice, "create-key", {{"key_alias", "fuzz"}})["key_info"]["key_id"];
+  const std::string xkey = MustHandle(*w, w->alice, "create-key",
+                                      {{"key_alias", "fuzz-byok"}, {"origin", "external"}})["key_info"]["key_id"];
+  const std::string ct =
+      MustHandle(*w, w->alice, "create-datakey", {{"key_id", key}, {"datakey_length", "512"}})["cipher_text"];
+  const std::string data =
+      MustHandle(*w, w->alice, "encrypt-data", {{"key_id", key}, {"plain_text", "12345678"}})["cipher_text"];
+  const std::string grant =
+      MustHandle(*w, w->alice, "create-grant",
+                 {{"key_id", key},
+                  {"grantee_principal", w->bob.user_id},
+                  {"operations", {"describe-key", "decrypt-datakey", "create-datakey", "retire-grant"}},
+                  {"retiring_principal", w->alice.user_id}})["grant_id"];
+  const Json params = MustHandle(*w, w->alice, "get-parameters-for-import",
+                                 {{"key_id", xkey}, {"wrapping_algorithm", "RSAES_OAEP_SHA_256"}});
+  std::vector<uint8_t> material(32);
+  for (size_t i = 0; i < material.size(); ++i) material[i] = static_cast<uint8_t>(0x40 + i);
+  const std::string wrapped =
+      testing::WrapKeyMaterial(params["public_key"].get<std::string>(), "RSAES_OAEP_SHA_256", material);
+  KMSFS_FUZZ_CHECK(!wrapped.empty());
+  w->placeholders = {{"@KEY@", key},   {"@XKEY@", xkey},   {"@CT@", ct},
+                     {"@DATA@", data}, {"@GRANT@", grant}, {"@ITOKEN@", params["import_token"]},
+                     {"@MATERIAL@", wrapped}};
+  return *w;
+}
+
+std::string Substitute(const World& w, std::string body) {
+  for (const auto& [from, to] : w.placeholders) {
+    for (size_t pos = body.find(from); pos != std::string::npos; pos = body.find(from, pos + to.size())) {
+      body.replace(pos, from.size(), to);
+    }
+  }
+  return body;
+}
+
+void CheckStrictJson(const Json& j) {
+  try {
+    (void)j.dump();
+  } catch (const Json::exception&) {
+    KMSFS_FUZZ_CHECK(!"response is not strict UTF-8 JSON");
+  }
+}
+
+// KMSFS_FUZZ_VERBOSE=1: one line per input naming the action and its answer
+// (to check that the seeds reach the paths they are meant to).
+bool Verbose() {
+  static const bool verbose = getenv("KMSFS_FUZZ_VERBOSE") != nullptr;
+  return verbose;
+}
+
+void RunKms(World& w, const Caller& caller, std::string_view action, const std::string& body) {
+  auto result = w.service->Handle(caller, action, body);
+  if (Verbose()) {
+    std::fprintf(stderr, "%s %.*s: %s\n", caller.user_name.c_str(), static_cast<int>(action.size()), action.data(),
+                 result.ok() ? "OK" : result.status().kms_error_code().c_str());
+  }
+  if (!result.ok()) {
+    const Status& st = result.status();
+    if (kms::server::HttpStatusFor(st) == 500) {
+      std::fprintf(stderr, "%.*s answered 500: %s\n", static_cast<int>(action.size()), action.data(),
+                   st.ToString().c_str());
+    }
+    KMSFS_FUZZ_CHECK(kms::server::HttpStatusFor(st) != 500);
+    KMSFS_FUZZ_CHECK(!st.kms_error_code().empty());
+    CheckStrictJson(kms::server::ErrorBody(st));
+    return;
+  }
+  KMSFS_FUZZ_CHECK(result->is_object());
+  CheckStrictJson(*result);
+}
+
+void RunLogin(World& w, const std::string& body) {
+  Json doc = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) return;  // the front end answers 400 itself
+  auto token = w.identity->Login(doc);
+  if (Verbose()) std::fprintf(stderr, "login: %s\n", token.status().ToString().c_str());
+  if (!token.ok()) {
+    const StatusCode c = token.status().code();
+    if (c != StatusCode::kInvalidArgument && c != StatusCode::kUnauthenticated && c != StatusCode::kNotFound) {
+      std::fprintf(stderr, "login answered 500: %s\n", token.status().ToString().c_str());
+    }
+    KMSFS_FUZZ_CHECK(c == StatusCode::kInvalidArgument || c == StatusCode::kUnauthenticated ||
+                     c == StatusCode::kNotFound);
+    return;
+  }
+  KMSFS_FUZZ_CHECK(!token->token.empty());
+  CheckStrictJson(kms::server::Identity::TokenBody(*token));
+  auto caller = w.identity->Authenticate(token->token);
+  KMSFS_FUZZ_CHECK(caller.ok());
+  KMSFS_FUZZ_CHECK(caller->user_id == token->caller.user_id);
+}
+
+void RunAuthenticate(World& w, const std::string& token) {
+  auto caller = w.identity->Authenticate(token);
+  if (caller.ok()) return;
+  const std::string code = caller.status().kms_error_code();
+  KMSFS_FUZZ_CHECK(code == "KMS.0301" || code == "KMS.0302" || code == "KMS.0303");
+}
+
+}  // namespace
+}  // namespace kmsfs::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace kmsfs::fuzz;
+  if (size < 1) return 0;
+  World& w = GetWorld();
+  const std::string_view action = kKmsdActions[(data[0] & 0x1f) % kKmsdActions.size()];
+  const Caller& caller = (data[0] & 0x80) ? w.bob : w.alice;
+  const std::string body = Substitute(w, std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
+  // Roll everything back: the status returned here is never OK.
+  kmsfs::Status rolled_back = w.store->RunInTransaction([&]() -> kmsfs::Status {
+    if (action == "login") {
+      RunLogin(w, body);
+    } else if (action == "authenticate") {
+      RunAuthenticate(w, body);
+    } else {
+      RunKms(w, caller, action, body);
+    }
+    return kmsfs::Status::FailedPrecondition("fuzz input rolled back");
+  });
+  KMSFS_FUZZ_CHECK(!rolled_back.ok());
+  return 0;
+}
