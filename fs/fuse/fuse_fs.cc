@@ -137,6 +137,8 @@ void* OpInit(fuse_conn_info* conn, fuse_config* cfg) {
   cfg->hard_remove = 1;   // no .fuse_hidden files in the backing tree
   cfg->auto_cache = o.auto_cache ? 1 : 0;
   conn->max_write = o.max_write;
+  conn->max_readahead = o.max_write;
+  if (o.writeback_cache && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) conn->want |= FUSE_CAP_WRITEBACK_CACHE;
   if (conn->capable & FUSE_CAP_READDIRPLUS) conn->want |= FUSE_CAP_READDIRPLUS;
   return self;
 }
@@ -255,7 +257,9 @@ int InstallHandle(fuse_file_info* fi, const char* path, std::shared_ptr<core::Cr
   }
   auto handle = std::make_unique<FileHandle>();
   handle->file = std::move(file);
-  handle->append = (fi->flags & O_APPEND) != 0;
+  // With the writeback cache the kernel turns O_APPEND into offsets itself
+  // (and flushes cached pages at any offset), so offsets must be honoured.
+  handle->append = (fi->flags & O_APPEND) != 0 && !Self()->options().writeback_cache;
   handle->path = path != nullptr ? path : "";
   fi->fh = reinterpret_cast<uint64_t>(handle.release());  // owned by libfuse until OpRelease
   return 0;

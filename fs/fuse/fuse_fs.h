@@ -38,6 +38,11 @@ struct FuseFsOptions {
   unsigned max_write = 1 << 20;
   // Keep page cache across opens unless mtime/size changed (libfuse auto_cache).
   bool auto_cache = true;
+  // Kernel writeback cache: writes land in the page cache and reach the
+  // daemon in large batches; the kernel keeps size and O_APPEND offsets.
+  // Default: on; off with --shared-storage, where another client may change
+  // a file's size under the kernel's feet.
+  bool writeback_cache = true;
   // True when the daemon runs as root: new nodes get the caller's owner.
   bool set_owner = false;
 };
