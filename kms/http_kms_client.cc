@@ -312,12 +312,13 @@ StatusOr<std::string> HttpClient::EncryptDataKey(std::string_view key_id, const 
                                                  const EncryptionContext& ctx) {
   constexpr std::string_view kAction = "encrypt-datakey";
   if (dek.empty()) return Fail(StatusCode::kInvalidArgument, kAction, key_id, "empty data key");
-  // plain_text = hex(DEK || SHA-256(DEK)), assembled in secure memory.
-  SecretBytes payload(dek.size() + crypto_hash_sha256_BYTES);
-  std::copy(dek.span().begin(), dek.span().end(), payload.data());
-  crypto_hash_sha256(payload.data() + dek.size(), dek.data(), dek.size());
+  // plain_text = hex(DEK || SHA-256(DEK)), written straight into wiped memory.
+  std::array<uint8_t, crypto_hash_sha256_BYTES> digest = Sha256(dek.span());
   SecureString hex;
-  AppendHexUpper(payload.span(), hex);
+  hex.reserve(2 * (dek.size() + digest.size()));
+  AppendHexUpper(dek.span(), hex);
+  AppendHexUpper(digest, hex);
+  sodium_memzero(digest.data(), digest.size());
   json rest = {{"key_id", key_id}, {"datakey_plain_length", std::to_string(dek.size())}};
   PutContext(rest, ctx);
   const SecureString body = SpliceSecretMember("plain_text", hex, rest);
