@@ -14,13 +14,8 @@
 namespace kmsfs::testing {
 namespace {
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 bool OneLine(const std::string& s) {
-  std::string t = Trim(s);
+  std::string t = TrimTrailing(s);
   return !t.empty() && t.find('\n') == std::string::npos;
 }
 
@@ -35,7 +30,7 @@ class CliTest : public ::testing::Test {
   std::string CreateKey(const KmsdUser& u) {
     CommandResult r = RunKmsfs({"key", "create"}, KmsEnv(*kmsd_, u));
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return Trim(r.out);
+    return TrimTrailing(r.out);
   }
   std::unique_ptr<KmsdProcess> kmsd_;
   KmsdUser alice_, bob_;
@@ -64,7 +59,7 @@ TEST_F(CliTest, KeyCreateListDescribe) {
   const auto env = KmsEnv(*kmsd_, alice_);
   CommandResult r = RunKmsfs({"key", "create", "--alias", "cli-test-key"}, env);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string key = Trim(r.out);
+  const std::string key = TrimTrailing(r.out);
   EXPECT_EQ(key.size(), 36u) << key;
   r = RunKmsfs({"key", "list"}, env);
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -24,22 +24,6 @@
 namespace kmsfs::testing {
 namespace {
 
-std::string ReadFile(const std::string& path, int* err = nullptr) {
-  if (err) *err = 0;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (err) *err = errno;
-    return "";
-  }
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  if (n < 0 && err) *err = errno;
-  close(fd);
-  return out;
-}
-
 // Writes `data` and fsyncs; returns 0 or the errno of the first failure.
 int WriteSynced(const std::string& path, const std::string& data) {
   int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);

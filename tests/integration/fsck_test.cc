@@ -16,13 +16,6 @@
 namespace kmsfs::testing {
 namespace {
 
-void WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-  ASSERT_GE(fd, 0) << path;
-  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  close(fd);
-}
-
 class FsckTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -34,8 +27,8 @@ class FsckTest : public ::testing::Test {
     v_ = MountedVolume::Start(o);
     ASSERT_NE(v_, nullptr);
     ASSERT_EQ(mkdir(v_->Path("d").c_str(), 0755), 0);
-    for (int i = 0; i < 20; ++i) WriteFile(v_->Path("d/f" + std::to_string(i)), std::string(9000 + i, 'a' + i % 26));
-    WriteFile(v_->Path("empty"), "");
+    for (int i = 0; i < 20; ++i) WriteFileOrDie(v_->Path("d/f" + std::to_string(i)), std::string(9000 + i, 'a' + i % 26));
+    WriteFileOrDie(v_->Path("empty"), "");
     ASSERT_TRUE(v_->Unmount());
   }
   CommandResult Fsck(std::vector<std::string> extra = {}) {

@@ -21,39 +21,6 @@
 namespace kmsfs::testing {
 namespace {
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-bool WriteFile(const std::string& path, const std::string& data, int* err = nullptr) {
-  int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-  if (fd < 0) {
-    if (err) *err = errno;
-    return false;
-  }
-  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-  if (!ok && err) *err = errno;
-  close(fd);
-  return ok;
-}
-
-std::string ReadFile(const std::string& path, int* err = nullptr) {
-  if (err) *err = 0;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (err) *err = errno;
-    return "";
-  }
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  if (n < 0 && err) *err = errno;
-  close(fd);
-  return out;
-}
-
 class GrantsTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -68,7 +35,7 @@ class GrantsTest : public ::testing::Test {
     o.user = alice_;
     alice_vol_ = MountedVolume::Start(o);
     ASSERT_NE(alice_vol_, nullptr);
-    ASSERT_TRUE(WriteFile(alice_vol_->Path("shared.txt"), "from alice"));
+    ASSERT_TRUE(TryWriteFile(alice_vol_->Path("shared.txt"), "from alice"));
   }
 
   // A second mount of alice's backing directory as `user` (not mounted yet).
@@ -89,7 +56,7 @@ class GrantsTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     CommandResult r = RunKmsfs(args, alice_vol_->Env());
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return Trim(r.out);
+    return TrimTrailing(r.out);
   }
 
   std::unique_ptr<KmsdProcess> kmsd_;
@@ -110,7 +77,7 @@ TEST_F(GrantsTest, ReadGrantMountsReadOnlyAndWriteGrantSharesBothWays) {
   EXPECT_NE(r.out.find("encrypt-datakey"), std::string::npos) << r.out;
   EXPECT_EQ(ReadFile(bob->Path("shared.txt")), "from alice");
   int err = 0;
-  EXPECT_FALSE(WriteFile(bob->Path("new.txt"), "x", &err));
+  EXPECT_FALSE(TryWriteFile(bob->Path("new.txt"), "x", &err));
   EXPECT_EQ(err, EROFS);
   ASSERT_TRUE(bob->Unmount());
 
@@ -118,7 +85,7 @@ TEST_F(GrantsTest, ReadGrantMountsReadOnlyAndWriteGrantSharesBothWays) {
   r = bob->Mount();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("read-write"), std::string::npos) << r.out;
-  ASSERT_TRUE(WriteFile(bob->Path("from-bob.txt"), "bob wrote this"));
+  ASSERT_TRUE(TryWriteFile(bob->Path("from-bob.txt"), "bob wrote this"));
   ASSERT_TRUE(bob->Unmount());
   // Alice reads bob's file (a fresh lookup: her mount has not seen the name).
   EXPECT_EQ(ReadFile(alice_vol_->Path("from-bob.txt")), "bob wrote this");
@@ -135,7 +102,7 @@ TEST_F(GrantsTest, ExplicitReadWriteMountIsRefusedWithOnlyReadAccess) {
 }
 
 TEST_F(GrantsTest, RevocationStopsUnopenedFilesWithinCacheTtlAndFreshMountsAtOnce) {
-  ASSERT_TRUE(WriteFile(alice_vol_->Path("cold.txt"), "not yet read by bob"));
+  ASSERT_TRUE(TryWriteFile(alice_vol_->Path("cold.txt"), "not yet read by bob"));
   const std::string grant_id = Grant(bob_, "read");
   auto bob = VolumeFor(bob_, {"--cache-ttl", "2"});
   ASSERT_NE(bob, nullptr);
@@ -199,9 +166,9 @@ TEST_F(GrantsTest, TwoMountsOfOneBackingDirectorySeeEachOthersChanges) {
   auto bob = VolumeFor(bob_, {"--shared-storage"});
   ASSERT_NE(bob, nullptr);
   ASSERT_EQ(bob->Mount().exit_code, 0);
-  ASSERT_TRUE(WriteFile(bob->Path("ping"), "ping from bob"));
+  ASSERT_TRUE(TryWriteFile(bob->Path("ping"), "ping from bob"));
   EXPECT_EQ(ReadFile(alice_vol_->Path("ping")), "ping from bob");
-  ASSERT_TRUE(WriteFile(alice_vol_->Path("ping"), "pong from alice, longer"));
+  ASSERT_TRUE(TryWriteFile(alice_vol_->Path("ping"), "pong from alice, longer"));
   EXPECT_EQ(ReadFile(bob->Path("ping")), "pong from alice, longer");
   ASSERT_EQ(unlink(alice_vol_->Path("ping").c_str()), 0);
   struct stat st;
@@ -215,9 +182,9 @@ TEST_F(GrantsTest, AllowOtherWithDefaultPermissionsChecksUnixModes) {
   auto multi = VolumeFor(alice_, {"-o", "allow_other,default_permissions"});
   ASSERT_NE(multi, nullptr);
   ASSERT_EQ(multi->Mount().exit_code, 0);
-  ASSERT_TRUE(WriteFile(multi->Path("private"), "root only"));
+  ASSERT_TRUE(TryWriteFile(multi->Path("private"), "root only"));
   ASSERT_EQ(chmod(multi->Path("private").c_str(), 0600), 0);
-  ASSERT_TRUE(WriteFile(multi->Path("public"), "everyone"));
+  ASSERT_TRUE(TryWriteFile(multi->Path("public"), "everyone"));
   ASSERT_EQ(chmod(multi->Path("public").c_str(), 0644), 0);
   // mkdtemp made the test directory 0700; let the other uid walk to the mount.
   chmod(std::filesystem::path(multi->mountpoint()).parent_path().c_str(), 0755);

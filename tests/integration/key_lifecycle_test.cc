@@ -24,34 +24,6 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
-void WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-  ASSERT_GE(fd, 0) << path;
-  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  close(fd);
-}
-
-std::string ReadFile(const std::string& path, int* err = nullptr) {
-  if (err) *err = 0;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (err) *err = errno;
-    return "";
-  }
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  if (n < 0 && err) *err = errno;
-  close(fd);
-  return out;
-}
-
 std::string HeaderKeyId(const std::string& backing_file) {
   std::vector<uint8_t> buf(4096);
   ssize_t n = getxattr(backing_file.c_str(), "user.kmsfs", buf.data(), buf.size());
@@ -85,7 +57,7 @@ class KeyLifecycleTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     CommandResult r = RunKmsfs(args, env_);
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    return Trim(r.out);
+    return TrimTrailing(r.out);
   }
   std::string MaterialFile(const std::string& name, size_t size, char fill) {
     std::string path = dir_.Join(name);
@@ -112,7 +84,7 @@ TEST_F(KeyLifecycleTest, ImportedKeyWorksWithEveryWrappingAlgorithmAndSurvivesRe
     o.key_id = key;
     auto v = MountedVolume::Start(o);
     ASSERT_NE(v, nullptr);
-    WriteFile(v->Path("byok.txt"), "under imported material " + alg);
+    WriteFileOrDie(v->Path("byok.txt"), "under imported material " + alg);
     ASSERT_TRUE(v->Unmount());
     ASSERT_TRUE(kmsd_->Restart());
     env_ = KmsEnv(*kmsd_, alice_);  // the restarted kmsd may listen on another port
@@ -152,7 +124,7 @@ TEST_F(KeyLifecycleTest, DeletedMaterialLocksFilesUntilTheSameMaterialReturns) {
   o.mount_args = {"--cache-ttl", "0"};
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
-  WriteFile(v->Path("f"), "locked away");
+  WriteFileOrDie(v->Path("f"), "locked away");
   CommandResult r = RunKmsfs({"key", "delete-material", key}, env_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   int err = 0;
@@ -174,10 +146,10 @@ TEST_F(KeyLifecycleTest, RotationKeepsOldFilesReadable) {
   o.mount_args = {"--cache-ttl", "0", "--pool-size", "0"};
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
-  WriteFile(v->Path("before"), "written before rotation");
+  WriteFileOrDie(v->Path("before"), "written before rotation");
   CommandResult r = RunKmsfs({"key", "rotate", v->key_id()}, env_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  WriteFile(v->Path("after"), "written after rotation");
+  WriteFileOrDie(v->Path("after"), "written after rotation");
   EXPECT_EQ(ReadFile(v->Path("before")), "written before rotation");
   EXPECT_EQ(ReadFile(v->Path("after")), "written after rotation");
 }
@@ -189,7 +161,7 @@ TEST_F(KeyLifecycleTest, RewrapMovesEveryHeaderAndLeavesDataUntouched) {
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
   ASSERT_EQ(mkdir(v->Path("d").c_str(), 0755), 0);
-  for (int i = 0; i < 50; ++i) WriteFile(v->Path((i % 2 ? "d/" : "") + std::to_string(i)), Pattern(i * 1000, i));
+  for (int i = 0; i < 50; ++i) WriteFileOrDie(v->Path((i % 2 ? "d/" : "") + std::to_string(i)), Pattern(i * 1000, i));
   CommandResult r = RunKmsfs({"rewrap", v->backing_dir(), "--to-key", CreateKey()}, env_);
   EXPECT_EQ(r.exit_code, 2) << "refuses while mounted: " << r.err;
   EXPECT_NE(r.err.find("mounted"), std::string::npos) << r.err;
@@ -216,7 +188,7 @@ TEST_F(KeyLifecycleTest, RewrapKilledMidwayLeavesEveryFileReadableAndResumes) {
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
   const int kFiles = 600;
-  for (int i = 0; i < kFiles; ++i) WriteFile(v->Path("f" + std::to_string(i)), "file " + std::to_string(i));
+  for (int i = 0; i < kFiles; ++i) WriteFileOrDie(v->Path("f" + std::to_string(i)), "file " + std::to_string(i));
   ASSERT_TRUE(v->Unmount());
   const auto before = BackingContentHashes(v->backing_dir());
   const std::string old_key = v->key_id();

@@ -22,30 +22,7 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-void WriteFile(const std::string& path, const std::string& data) {
-  int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
-  ASSERT_GE(fd, 0) << path << ": " << std::strerror(errno);
-  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  ASSERT_EQ(close(fd), 0);
-}
-
 // Returns the content, or sets `err` to the errno of the first failing call.
-std::string ReadFile(const std::string& path, int* err = nullptr) {
-  if (err) *err = 0;
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (err) *err = errno;
-    return "";
-  }
-  std::string out;
-  char buf[65536];
-  ssize_t n;
-  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-  if (n < 0 && err) *err = errno;
-  close(fd);
-  return out;
-}
-
 std::map<std::string, uint64_t> HashTree(const std::string& root) {
   std::map<std::string, uint64_t> out;
   for (const auto& e : stdfs::recursive_directory_iterator(root)) {
@@ -79,9 +56,9 @@ TEST_F(MountTest, BackingFilesHoldNoPlaintextAndEveryOneHasAHeader) {
   std::string body;
   for (int i = 0; i < 2000; ++i) body += marker;
   ASSERT_EQ(mkdir(v->Path("dir").c_str(), 0755), 0);
-  WriteFile(v->Path("a.txt"), body);
-  WriteFile(v->Path("dir/b.txt"), marker);
-  WriteFile(v->Path("empty"), "");
+  WriteFileOrDie(v->Path("a.txt"), body);
+  WriteFileOrDie(v->Path("dir/b.txt"), marker);
+  WriteFileOrDie(v->Path("empty"), "");
   ASSERT_TRUE(v->Unmount());
   int files = 0;
   for (const auto& e : stdfs::recursive_directory_iterator(v->backing_dir())) {
@@ -102,7 +79,7 @@ TEST_F(MountTest, RemountPreservesEveryByte) {
   ASSERT_NE(v, nullptr);
   ASSERT_EQ(mkdir(v->Path("sub").c_str(), 0700), 0);
   for (int i = 0; i < 30; ++i) {
-    WriteFile(v->Path((i % 2 ? "sub/f" : "f") + std::to_string(i)), Pattern(static_cast<size_t>(i) * 3001, i));
+    WriteFileOrDie(v->Path((i % 2 ? "sub/f" : "f") + std::to_string(i)), Pattern(static_cast<size_t>(i) * 3001, i));
   }
   auto before = HashTree(v->mountpoint());
   ASSERT_TRUE(v->Unmount());
@@ -121,7 +98,7 @@ TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
     EXPECT_NE(e.path().filename(), ".kmsfs.json");
   }
   EXPECT_EQ(open(v->Path(".kmsfs.json").c_str(), O_CREAT | O_WRONLY, 0644), -1);
-  WriteFile(v->Path("f"), "x");
+  WriteFileOrDie(v->Path("f"), "x");
   char buf[4096];
   EXPECT_EQ(getxattr(v->Path("f").c_str(), "user.kmsfs", buf, sizeof buf), -1);
   EXPECT_EQ(errno, ENODATA);
@@ -139,7 +116,7 @@ TEST_F(MountTest, TamperedBlockFailsOnlyReadsTouchingIt) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);
   const std::string data = Pattern(3 * 4096, 7);
-  WriteFile(v->Path("f"), data);
+  WriteFileOrDie(v->Path("f"), data);
   ASSERT_TRUE(v->Unmount());
   // Flip one ciphertext byte inside block 1 (each sealed block is 4096 + overhead bytes).
   const uint64_t backing_size = stdfs::file_size(v->BackingPath("f"));
@@ -171,9 +148,9 @@ TEST_F(MountTest, TamperedBlockFailsOnlyReadsTouchingIt) {
 TEST_F(MountTest, MissingOrCorruptHeaderFailsOpenWithEio) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);
-  WriteFile(v->Path("noheader"), "secret one");
-  WriteFile(v->Path("badheader"), "secret two");
-  WriteFile(v->Path("fine"), "secret three");
+  WriteFileOrDie(v->Path("noheader"), "secret one");
+  WriteFileOrDie(v->Path("badheader"), "secret two");
+  WriteFileOrDie(v->Path("fine"), "secret three");
   ASSERT_TRUE(v->Unmount());
   ASSERT_EQ(removexattr(v->BackingPath("noheader").c_str(), "user.kmsfs"), 0);
   ASSERT_EQ(setxattr(v->BackingPath("badheader").c_str(), "user.kmsfs", "garbage", 7, 0), 0);
@@ -192,9 +169,9 @@ TEST_F(MountTest, MissingOrCorruptHeaderFailsOpenWithEio) {
 TEST_F(MountTest, KmsDownFailsUncachedOpensWhileOpenHandlesAndCachedKeysWork) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);
-  WriteFile(v->Path("open"), "kept open");
-  WriteFile(v->Path("cached"), "cached key");
-  WriteFile(v->Path("cold"), "never opened");
+  WriteFileOrDie(v->Path("open"), "kept open");
+  WriteFileOrDie(v->Path("cached"), "cached key");
+  WriteFileOrDie(v->Path("cold"), "never opened");
   ASSERT_TRUE(v->Unmount());
   ASSERT_EQ(v->Mount().exit_code, 0);  // fresh cache
   int fd = open(v->Path("open").c_str(), O_RDWR);
@@ -227,7 +204,7 @@ TEST_F(MountTest, KeyTheUserMayNotUseFailsOpenWithEacces) {
   o.user = DefaultTestUsers()[1];
   auto bob = MountedVolume::Start(o);
   ASSERT_NE(bob, nullptr);
-  WriteFile(bob->Path("bobs"), "bob's secret");
+  WriteFileOrDie(bob->Path("bobs"), "bob's secret");
   ASSERT_TRUE(bob->Unmount());
   // Move bob's file (content and header) into alice's backing directory.
   stdfs::copy_file(bob->BackingPath("bobs"), alice->BackingPath("bobs"));
@@ -264,7 +241,7 @@ TEST_F(MountTest, FilesLargerThanFourGibibytes) {
 TEST_F(MountTest, StatusReportsCacheAndKmsCounters) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);
-  WriteFile(v->Path("f"), "x");
+  WriteFileOrDie(v->Path("f"), "x");
   ReadFile(v->Path("f"));
   CommandResult r = RunKmsfs({"status", v->mountpoint()}, {});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -280,7 +257,7 @@ TEST_F(MountTest, StatusReportsCacheAndKmsCounters) {
 TEST_F(MountTest, UmountCommandUnmounts) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);
-  WriteFile(v->Path("f"), "x");
+  WriteFileOrDie(v->Path("f"), "x");
   CommandResult r = RunKmsfs({"umount", v->mountpoint()}, {});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   struct stat st;

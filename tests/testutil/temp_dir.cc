@@ -1,7 +1,10 @@
 #include "tests/testutil/temp_dir.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <filesystem>
@@ -41,6 +44,42 @@ void WriteFileOrDie(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   ASSERT_TRUE(out.good()) << "cannot write " << path;
   out << content;
+}
+
+std::string ReadFile(const std::string& path, int* err) {
+  if (err) *err = 0;
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (err) *err = errno;
+    return "";
+  }
+  std::string out;
+  char buf[65536];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  if (n < 0 && err) *err = errno;
+  close(fd);
+  return out;
+}
+
+bool TryWriteFile(const std::string& path, const std::string& data, int* err) {
+  int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    if (err) *err = errno;
+    return false;
+  }
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  if (!ok && err) *err = errno;
+  if (close(fd) != 0 && ok) {
+    ok = false;
+    if (err) *err = errno;
+  }
+  return ok;
+}
+
+std::string TrimTrailing(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
 }
 
 }  // namespace kmsfs::testing

@@ -25,6 +25,13 @@ std::string BuildDir();
 // Reads a whole file into a string; fails the current test on error.
 std::string ReadFileOrDie(const std::string& path);
 void WriteFileOrDie(const std::string& path, const std::string& content);
+// Reads a whole file with plain syscalls; on failure returns what was read and
+// sets *err to the errno of the failing call (0 on success).
+std::string ReadFile(const std::string& path, int* err = nullptr);
+// Creates/truncates and writes a file; false (and *err = errno) on failure.
+bool TryWriteFile(const std::string& path, const std::string& data, int* err = nullptr);
+// `s` without trailing newlines and spaces (command output).
+std::string TrimTrailing(std::string s);
 
 }  // namespace kmsfs::testing
 
