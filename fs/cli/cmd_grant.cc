@@ -45,7 +45,7 @@ int GrantCommand(const Words& words) {
   if (!config.ok()) return Fail(kExitUsage, config.status().message());
   const std::string& key_id = config->key_id;
   auto kms = ConnectKms(*args, config->project_id);
-  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  if (!kms.ok()) return Fail(kms.status(), "KMS connection");
 
   if (sub == "create") {
     if (pos.size() != 2 || !args->Has("--grantee")) {

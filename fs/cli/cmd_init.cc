@@ -111,7 +111,7 @@ int InitCommand(const Words& words) {
   config.created = NowRfc3339();
 
   auto kms = ConnectKms(*args);
-  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  if (!kms.ok()) return Fail(kms.status(), "KMS connection");
   // The canary is a throwaway DEK wrapped like a file's: wrapping it proves
   // the caller may write, and mount unwraps it to prove the caller may read.
   SecretBytes canary = SecretBytes::Random(core::kDekSize);

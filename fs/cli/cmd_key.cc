@@ -37,7 +37,7 @@ int Create(const Args& args) {
     req.key_alias = "kmsfs-" + HexEncode(rnd);
   }
   auto kms = ConnectKms(args);
-  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  if (!kms.ok()) return Fail(kms.status(), "KMS connection");
   auto key = (*kms)->CreateKey(req);
   if (!key.ok()) return Fail(key.status(), "create-key failed");
   std::printf("%s\n", key->key_id.c_str());
@@ -46,7 +46,7 @@ int Create(const Args& args) {
 
 int List(const Args& args) {
   auto kms = ConnectKms(args);
-  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  if (!kms.ok()) return Fail(kms.status(), "KMS connection");
   kms::ListKeysRequest req;
   req.limit = 1000;
   std::printf("%-36s  %-20s  %-18s  %-8s  %s\n", "KEY_ID", "ALIAS", "STATE", "ORIGIN", "CREATED_MS");
@@ -67,7 +67,7 @@ int List(const Args& args) {
 int Describe(const Args& args) {
   if (args.positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs key describe KEY_ID");
   auto kms = ConnectKms(args);
-  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  if (!kms.ok()) return Fail(kms.status(), "KMS connection");
   auto k = (*kms)->DescribeKey(args.positional()[1]);
   if (!k.ok()) return Fail(k.status(), "describe-key failed");
   std::printf("key_id:           %s\n", k->key_id.c_str());
@@ -90,7 +90,7 @@ int Import(const Args& args) {
     return Fail(kExitUsage, "usage: kmsfs key import KEY_ID --material FILE [--wrapping ALGORITHM]");
   }
   auto kms = ConnectKms(args);
-  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  if (!kms.ok()) return Fail(kms.status(), "KMS connection");
   Status s = ImportKeyMaterialFromFile(**kms, args.positional()[1], *args.Get("--material"),
                                        args.Get("--wrapping").value_or("RSAES_OAEP_SHA_256"));
   if (!s.ok()) return Fail(s, "key import failed");
@@ -101,7 +101,7 @@ int Import(const Args& args) {
 int DeleteMaterial(const Args& args) {
   if (args.positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs key delete-material KEY_ID");
   auto kms = ConnectKms(args);
-  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  if (!kms.ok()) return Fail(kms.status(), "KMS connection");
   Status s = (*kms)->DeleteImportedKeyMaterial(args.positional()[1]);
   if (!s.ok()) return Fail(s, "delete-imported-key-material failed");
   std::printf("deleted the imported material of %s: files under it are unreadable until the same material is "
@@ -113,7 +113,7 @@ int DeleteMaterial(const Args& args) {
 int Rotate(const Args& args) {
   if (args.positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs key rotate KEY_ID");
   auto kms = ConnectKms(args);
-  if (!kms.ok()) return Fail(kms.status(), "cannot reach the KMS");
+  if (!kms.ok()) return Fail(kms.status(), "KMS connection");
   Status s = (*kms)->EnableKeyRotation(args.positional()[1]);
   if (!s.ok()) return Fail(s, "enable-key-rotation failed");
   std::printf("rotation enabled for %s: new files use the newest key material\n", args.positional()[1].c_str());

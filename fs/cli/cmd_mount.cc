@@ -105,7 +105,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   HardenProcessAgainstCoreDumps();
   auto kms_or = ConnectKms(args, plan.config.project_id);
   if (!kms_or.ok()) {
-    reporter.Report(ExitCodeFor(kms_or.status()), "cannot reach the KMS: " + kms_or.status().message());
+    reporter.Report(ExitCodeFor(kms_or.status()), "KMS connection: " + kms_or.status().message());
     return ExitCodeFor(kms_or.status());
   }
   std::shared_ptr<kms::Client> kms = std::move(kms_or).value();

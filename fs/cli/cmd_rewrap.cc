@@ -61,7 +61,7 @@ int RewrapCommand(const Words& words) {
   if (!config.ok()) return Fail(kExitUsage, config.status().message());
   if (IsMounted(dir)) return Fail(kExitUsage, dir + " is mounted: unmount it before rewrapping");
   auto kms_or = ConnectKms(*args, config->project_id);
-  if (!kms_or.ok()) return Fail(kms_or.status(), "cannot reach the KMS");
+  if (!kms_or.ok()) return Fail(kms_or.status(), "KMS connection");
   std::shared_ptr<kms::Client> kms = *kms_or;
 
   // Fail early, before any file changes, if the new key cannot be used.
