@@ -4,19 +4,27 @@
 // POST /v1.0/{project}/kms/{action}; Identity::Login and Authenticate serve
 // POST /v3/auth/tokens and the X-Auth-Token check. The target builds, once, a
 // Store in a temporary directory with two users (alice owns the keys, bob is
-// in another domain), an enabled key, an external key awaiting import, a
-// grant, data-key and data ciphertexts and an import token.
+// in another domain) and alice's keys in every interesting state: her
+// domain's default key, an enabled key with a grant to bob, an external key
+// awaiting import, an imported key whose material expires in a day and a key
+// scheduled for deletion in 7 days; plus data-key and data ciphertexts, an
+// import token with matching wrapped material and an IAM token.
 //
-// Input: byte 0 picks the action (bits 0-4, modulo the list below, which ends
-// with the pseudo-actions "login" and "authenticate") and the caller (bit 7:
-// bob instead of alice); the rest is the body. Placeholders in the body are
-// replaced by the real values of the set-up state, so seeds (and mutations of
-// them) reach past the key lookup: @KEY@, @XKEY@, @CT@ (hex data-key
-// envelope), @DATA@ (Base64 data envelope), @GRANT@, @ITOKEN@ (import token
-// for @XKEY@) and @MATERIAL@ (key material wrapped for that token).
+// Input: byte 0 picks the action (bits 0-4, modulo fuzz_util.h kKmsdActions,
+// which ends with the pseudo-actions "login" and "authenticate"), the caller
+// (bit 7: bob instead of alice) and the time (bit 6: 8 days after set-up, so
+// the scheduled deletion, the material expiry and token expiry are due); the
+// rest is the body. Placeholders in the body are replaced by the real values
+// of the set-up state, so seeds (and mutations of them) reach past the key
+// lookup: @KEY@, @DKEY@ (default key), @XKEY@ (awaiting import), @EKEY@
+// (expiring material), @DOOMED@ (scheduled for deletion), @CT@ (hex data-key
+// envelope under @KEY@), @DATA@ (Base64 data envelope under @KEY@), @GRANT@,
+// @ITOKEN@ (import token for @XKEY@), @MATERIAL@ (key material wrapped for
+// that token) and @TOKEN@ (alice's IAM token).
 //
-// Each input runs inside one store transaction that is rolled back afterwards,
-// so every input starts from the same state and a crash reproduces alone.
+// Each input runs inside one store transaction that is rolled back afterwards
+// (the service's own transactions join it), so every input starts from the
+// same state and a crash reproduces alone.
 //
 // Invariants: nothing throws; a failure is a documented KMS error, never an
 // internal one answered as HTTP 500; a success is a JSON object that
@@ -64,7 +72,10 @@ struct World {
   Caller alice;
   Caller bob;
   std::vector<std::pair<std::string, std::string>> placeholders;
+  int64_t start_ms = 0;
 };
+
+constexpr int64_t kLaterMs = 8 * 86'400'000LL;
 
 std::unique_ptr<World> g_world;
 
@@ -127,8 +138,12 @@ World& GetWorld() {
   w->bob = AddUser(*w, "bob", "bob-domain", "projB");
 
   const std::string key = MustHandle(*w, w->alice, "create-key", {{"key_alias", "fuzz"}})["key_info"]["key_id"];
-  const std::string xkey = MustHandle(*w, w->alice, "create-key",
-                                      {{"key_alias", "fuzz-byok"}, {"origin", "external"}})["key_info"]["key_id"];
+  KMSFS_FUZZ_CHECK(w->service->EnsureDefaultKey(w->alice.domain_id, w->alice.project_id).ok());
+  const std::string dkey = MustHandle(*w, w->alice, "describe-key",
+                                      {{"key_id", "alias/kmsfs/default"}})["key_info"]["key_id"];
+  const std::string doomed =
+      MustHandle(*w, w->alice, "create-key", {{"key_alias", "fuzz-doomed"}})["key_info"]["key_id"];
+  MustHandle(*w, w->alice, "schedule-key-deletion", {{"key_id", doomed}, {"pending_days", "7"}});
   const std::string ct =
       MustHandle(*w, w->alice, "create-datakey", {{"key_id", key}, {"datakey_length", "512"}})["cipher_text"];
   const std::string data =
@@ -139,16 +154,41 @@ World& GetWorld() {
                   {"grantee_principal", w->bob.user_id},
                   {"operations", {"describe-key", "decrypt-datakey", "create-datakey", "retire-grant"}},
                   {"retiring_principal", w->alice.user_id}})["grant_id"];
-  const Json params = MustHandle(*w, w->alice, "get-parameters-for-import",
-                                 {{"key_id", xkey}, {"wrapping_algorithm", "RSAES_OAEP_SHA_256"}});
+
   std::vector<uint8_t> material(32);
   for (size_t i = 0; i < material.size(); ++i) material[i] = static_cast<uint8_t>(0x40 + i);
-  const std::string wrapped =
-      testing::WrapKeyMaterial(params["public_key"].get<std::string>(), "RSAES_OAEP_SHA_256", material);
-  KMSFS_FUZZ_CHECK(!wrapped.empty());
-  w->placeholders = {{"@KEY@", key},   {"@XKEY@", xkey},   {"@CT@", ct},
-                     {"@DATA@", data}, {"@GRANT@", grant}, {"@ITOKEN@", params["import_token"]},
-                     {"@MATERIAL@", wrapped}};
+  auto import_params = [&](const std::string& key_id) {
+    return MustHandle(*w, w->alice, "get-parameters-for-import",
+                      {{"key_id", key_id}, {"wrapping_algorithm", "RSAES_OAEP_SHA_256"}});
+  };
+  auto wrap = [&](const Json& params) {
+    std::string wrapped =
+        testing::WrapKeyMaterial(params["public_key"].get<std::string>(), "RSAES_OAEP_SHA_256", material);
+    KMSFS_FUZZ_CHECK(!wrapped.empty());
+    return wrapped;
+  };
+  const std::string ekey = MustHandle(*w, w->alice, "create-key",
+                                      {{"key_alias", "fuzz-expiring"}, {"origin", "external"}})["key_info"]["key_id"];
+  const Json eparams = import_params(ekey);
+  MustHandle(*w, w->alice, "import-key-material",
+             {{"key_id", ekey},
+              {"import_token", eparams["import_token"]},
+              {"encrypted_key_material", wrap(eparams)},
+              {"expiration_time", w->clock.NowSec() + 86400}});
+  const std::string xkey = MustHandle(*w, w->alice, "create-key",
+                                      {{"key_alias", "fuzz-byok"}, {"origin", "external"}})["key_info"]["key_id"];
+  const Json xparams = import_params(xkey);
+
+  auto alice_record = w->store->FindUserById(w->alice.user_id);
+  KMSFS_FUZZ_CHECK(alice_record.ok() && alice_record->has_value());
+  auto token = w->identity->IssueToken(**alice_record);
+  KMSFS_FUZZ_CHECK(token.ok());
+
+  w->placeholders = {{"@KEY@", key},       {"@DKEY@", dkey},   {"@XKEY@", xkey},
+                     {"@EKEY@", ekey},     {"@DOOMED@", doomed}, {"@CT@", ct},
+                     {"@DATA@", data},     {"@GRANT@", grant}, {"@ITOKEN@", xparams["import_token"]},
+                     {"@MATERIAL@", wrap(xparams)}, {"@TOKEN@", token->token}};
+  w->start_ms = w->clock.NowMs();
   return *w;
 }
 
@@ -234,6 +274,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = GetWorld();
   const std::string_view action = kKmsdActions[(data[0] & 0x1f) % kKmsdActions.size()];
   const Caller& caller = (data[0] & 0x80) ? w.bob : w.alice;
+  w.clock.Set(w.start_ms + ((data[0] & 0x40) ? kLaterMs : 0));
   const std::string body = Substitute(w, std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
   // Roll everything back: the status returned here is never OK.
   kmsfs::Status rolled_back = w.store->RunInTransaction([&]() -> kmsfs::Status {

@@ -195,92 +195,115 @@ void Envelopes() {
   Write(t, "round_trip_text", EnvelopeInput(EnvelopeKind::kData, 0, true, Text("hello, envelope")));
 }
 
-// fuzz_kmsd_request input: action index (bit 7: caller bob), then the body.
+// fuzz_kmsd_request input: action index (bit 7: caller bob; bit 6: 8 days
+// later), then the body.
 void Requests() {
   constexpr std::string_view t = "fuzz_kmsd_request";
-  auto write = [&](std::string_view action, bool bob, std::string_view name, std::string_view body) {
+  constexpr int kBob = 0x80;
+  constexpr int kLater = 0x40;
+  auto write = [&](std::string_view action, int flags, std::string_view name, std::string_view body) {
     size_t index = 0;
     while (kKmsdActions[index] != action) ++index;
-    const uint8_t sel = static_cast<uint8_t>(index | (bob ? 0x80 : 0));
-    Write(t, std::string(action) + (bob ? "_bob_" : "_") + std::string(name), Cat({sel}, Text(body)));
+    const uint8_t sel = static_cast<uint8_t>(index | flags);
+    const std::string prefix = std::string(action) + ((flags & kBob) ? "_bob" : "") + ((flags & kLater) ? "_later" : "");
+    Write(t, prefix + "_" + std::string(name), Cat({sel}, Text(body)));
   };
   const std::string dek_and_digest =
       std::string(128, '0') + "F5A5FD42D16A20302798EF6ED309979B43003D2320D9F0E8EA9831A92759FB4B";
-  write("create-key", false, "minimal", R"({"key_alias":"new-key"})");
-  write("create-key", false, "full",
+  write("create-key", 0, "minimal", R"({"key_alias":"new-key"})");
+  write("create-key", 0, "full",
         R"({"key_alias":"alias/x","key_spec":"AES_256","key_usage":"ENCRYPT_DECRYPT","key_description":"d",)"
         R"("origin":"kms","realm":"eu-de","sequence":"919c82d4-8046-4722-9094-35c3c6524cff"})");
-  write("create-key", false, "external", R"({"key_alias":"byok2","origin":"external"})");
-  write("create-key", false, "near_default_alias", R"({"key_alias":"kms/default"})");
-  write("describe-key", false, "by_id", R"({"key_id":"@KEY@"})");
-  write("describe-key", false, "by_alias", R"({"key_id":"alias/fuzz"})");
-  write("describe-key", true, "by_urn", R"({"key_id":"kms:eu-de:x:alias:fuzz"})");
-  write("describe-key", true, "granted", R"({"key_id":"@KEY@"})");
-  write("list-keys", false, "page", R"({"limit":"1","marker":"1","key_state":"2"})");
-  write("list-keys", false, "empty", "");
-  write("enable-key", false, "enabled", R"({"key_id":"@KEY@"})");
-  write("disable-key", false, "enabled", R"({"key_id":"@KEY@"})");
-  write("schedule-key-deletion", false, "seven_days", R"({"key_id":"@KEY@","pending_days":"7"})");
-  write("cancel-key-deletion", false, "not_scheduled", R"({"key_id":"@KEY@"})");
-  write("enable-key-rotation", false, "key", R"({"key_id":"@KEY@"})");
-  write("disable-key-rotation", false, "key", R"({"key_id":"@KEY@"})");
-  write("get-key-rotation-status", false, "key", R"({"key_id":"@KEY@"})");
-  write("gen-random", false, "512", R"({"random_data_length":"512"})");
-  write("create-datakey", false, "512", R"({"key_id":"@KEY@","datakey_length":"512"})");
-  write("create-datakey", false, "context",
+  write("create-key", 0, "external", R"({"key_alias":"byok2","origin":"external"})");
+  write("create-key", 0, "near_default_alias", R"({"key_alias":"kms/default"})");
+  write("describe-key", 0, "by_id", R"({"key_id":"@KEY@"})");
+  write("describe-key", 0, "by_alias", R"({"key_id":"alias/fuzz"})");
+  write("describe-key", kBob, "by_urn", R"({"key_id":"kms:eu-de:x:alias:fuzz"})");
+  write("describe-key", kBob, "granted", R"({"key_id":"@KEY@"})");
+  write("list-keys", 0, "page", R"({"limit":"1","marker":"1","key_state":"2"})");
+  write("list-keys", 0, "empty", "");
+  write("enable-key", 0, "enabled", R"({"key_id":"@KEY@"})");
+  write("disable-key", 0, "enabled", R"({"key_id":"@KEY@"})");
+  write("schedule-key-deletion", 0, "seven_days", R"({"key_id":"@KEY@","pending_days":"7"})");
+  write("cancel-key-deletion", 0, "not_scheduled", R"({"key_id":"@KEY@"})");
+  write("enable-key-rotation", 0, "key", R"({"key_id":"@KEY@"})");
+  write("disable-key-rotation", 0, "key", R"({"key_id":"@KEY@"})");
+  write("get-key-rotation-status", 0, "key", R"({"key_id":"@KEY@"})");
+  write("gen-random", 0, "512", R"({"random_data_length":"512"})");
+  write("create-datakey", 0, "512", R"({"key_id":"@KEY@","datakey_length":"512"})");
+  write("create-datakey", 0, "context",
         R"({"key_id":"@KEY@","key_spec":"AES_256","encryption_context":{"kmsfs_file_id":"a0a1"}})");
-  write("create-datakey", true, "granted", R"({"key_id":"@KEY@","datakey_length":"512"})");
-  write("create-datakey-without-plaintext", false, "512", R"({"key_id":"@KEY@","datakey_length":"512"})");
-  write("encrypt-datakey", false, "zero_dek",
+  write("create-datakey", kBob, "granted", R"({"key_id":"@KEY@","datakey_length":"512"})");
+  write("create-datakey-without-plaintext", 0, "512", R"({"key_id":"@KEY@","datakey_length":"512"})");
+  write("encrypt-datakey", 0, "zero_dek",
         R"({"key_id":"@KEY@","plain_text":")" + dek_and_digest + R"(","datakey_plain_length":"64"})");
-  write("encrypt-datakey", false, "near_digest",
+  write("encrypt-datakey", 0, "near_digest",
         R"({"key_id":"@KEY@","plain_text":")" + std::string(192, '0') + R"(","datakey_plain_length":"64"})");
-  write("decrypt-datakey", false, "ct", R"({"key_id":"@KEY@","cipher_text":"@CT@","datakey_cipher_length":"64"})");
-  write("decrypt-datakey", true, "granted",
+  write("decrypt-datakey", 0, "ct", R"({"key_id":"@KEY@","cipher_text":"@CT@","datakey_cipher_length":"64"})");
+  write("decrypt-datakey", kBob, "granted",
         R"({"key_id":"@KEY@","cipher_text":"@CT@","datakey_cipher_length":"64"})");
-  write("decrypt-datakey", false, "near_context",
+  write("decrypt-datakey", 0, "near_context",
         R"({"key_id":"@KEY@","cipher_text":"@CT@","datakey_cipher_length":"64","encryption_context":{"a":"b"}})");
-  write("encrypt-data", false, "text", R"({"key_id":"@KEY@","plain_text":"12345678"})");
-  write("encrypt-data", false, "context",
+  write("encrypt-data", 0, "text", R"({"key_id":"@KEY@","plain_text":"12345678"})");
+  write("encrypt-data", 0, "context",
         R"({"key_id":"alias/fuzz","plain_text":"\u00e9\u4e2d","encryption_context":{"b":"1","a":"2"},)"
         R"("encryption_algorithm":"SYMMETRIC_DEFAULT"})");
-  write("decrypt-data", false, "data", R"({"cipher_text":"@DATA@"})");
-  write("decrypt-data", true, "not_granted", R"({"cipher_text":"@DATA@"})");
-  write("create-grant", false, "user",
+  write("decrypt-data", 0, "data", R"({"cipher_text":"@DATA@"})");
+  write("decrypt-data", kBob, "not_granted", R"({"cipher_text":"@DATA@"})");
+  write("create-grant", 0, "user",
         R"({"key_id":"@KEY@","grantee_principal":"bob1","operations":["describe-key","encrypt-datakey"],)"
         R"("name":"g1","retiring_principal":"alice1"})");
-  write("create-grant", false, "domain",
+  write("create-grant", 0, "domain",
         R"({"key_id":"@KEY@","grantee_principal":"abc123","operations":["create-grant","decrypt-data"],)"
         R"("grantee_principal_type":"domain"})");
-  write("create-grant", true, "regrant",
+  write("create-grant", kBob, "regrant",
         R"({"key_id":"@KEY@","grantee_principal":"carol1","operations":["describe-key"]})");
-  write("list-grants", false, "key", R"({"key_id":"@KEY@","limit":"","marker":""})");
-  write("revoke-grant", false, "grant", R"({"key_id":"@KEY@","grant_id":"@GRANT@"})");
-  write("retire-grant", true, "grantee", R"({"key_id":"@KEY@","grant_id":"@GRANT@"})");
-  write("retire-grant", false, "retiring", R"({"key_id":"@KEY@","grant_id":"@GRANT@"})");
-  write("list-retirable-grants", false, "all", R"({"limit":"10"})");
-  write("get-parameters-for-import", false, "oaep256",
+  write("list-grants", 0, "key", R"({"key_id":"@KEY@","limit":"","marker":""})");
+  write("revoke-grant", 0, "grant", R"({"key_id":"@KEY@","grant_id":"@GRANT@"})");
+  write("retire-grant", kBob, "grantee", R"({"key_id":"@KEY@","grant_id":"@GRANT@"})");
+  write("retire-grant", 0, "retiring", R"({"key_id":"@KEY@","grant_id":"@GRANT@"})");
+  write("list-retirable-grants", 0, "all", R"({"limit":"10"})");
+  write("get-parameters-for-import", 0, "oaep256",
         R"({"key_id":"@XKEY@","wrapping_algorithm":"RSAES_OAEP_SHA_256"})");
-  write("get-parameters-for-import", false, "pkcs1",
+  write("get-parameters-for-import", 0, "pkcs1",
         R"({"key_id":"@XKEY@","wrapping_algorithm":"RSAES_PKCS1_V1_5"})");
-  write("import-key-material", false, "valid",
+  write("import-key-material", 0, "valid",
         R"({"key_id":"@XKEY@","import_token":"@ITOKEN@","encrypted_key_material":"@MATERIAL@"})");
-  write("import-key-material", false, "expiring",
+  write("import-key-material", 0, "expiring",
         R"({"key_id":"@XKEY@","import_token":"@ITOKEN@","encrypted_key_material":"@MATERIAL@",)"
         R"("expiration_time":1800000000})");
-  write("import-key-material", false, "near_token",
+  write("import-key-material", 0, "near_token",
         R"({"key_id":"@XKEY@","import_token":"AAAA@ITOKEN@","encrypted_key_material":"@MATERIAL@"})");
-  write("delete-imported-key-material", false, "pending", R"({"key_id":"@XKEY@"})");
-  write("login", false, "by_name",
+  write("delete-imported-key-material", 0, "pending", R"({"key_id":"@XKEY@"})");
+  write("login", 0, "by_name",
         R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"name":"alice",)"
         R"("password":"fuzz-password","domain":{"name":"alice-domain"}}}},"scope":{"project":{"id":"projA"}}}})");
-  write("login", false, "by_id",
+  write("login", 0, "by_id",
         R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"id":"bob1",)"
         R"("password":"fuzz-password"}}}}})");
-  write("login", false, "near_password",
+  write("login", 0, "near_password",
         R"({"auth":{"identity":{"methods":["password"],"password":{"user":{"id":"bob1","password":"x"}}}}})");
-  write("authenticate", false, "unknown", "MIIEhAYJKoZIhvcNAQcCoIIEdTCCBHECAQExDTALBglghkgBZQMEAgEw");
-  write("authenticate", false, "empty", "");
+  write("authenticate", 0, "unknown", "MIIEhAYJKoZIhvcNAQcCoIIEdTCCBHECAQExDTALBglghkgBZQMEAgEw");
+  write("authenticate", 0, "empty", "");
+  write("authenticate", 0, "token", "@TOKEN@");
+  write("authenticate", kLater, "expired", "@TOKEN@");
+  write("describe-key", 0, "default", R"({"key_id":"@DKEY@"})");
+  write("disable-key", 0, "default", R"({"key_id":"@DKEY@"})");
+  write("schedule-key-deletion", 0, "default", R"({"key_id":"@DKEY@","pending_days":"30"})");
+  write("create-grant", 0, "default",
+        R"({"key_id":"@DKEY@","grantee_principal":"bob1","operations":["describe-key"]})");
+  write("create-datakey", 0, "default_alias", R"({"key_id":"alias/kmsfs/default","datakey_length":"512"})");
+  write("describe-key", 0, "doomed", R"({"key_id":"@DOOMED@"})");
+  write("describe-key", kLater, "doomed_purged", R"({"key_id":"@DOOMED@"})");
+  write("cancel-key-deletion", 0, "doomed", R"({"key_id":"@DOOMED@"})");
+  write("list-keys", kLater, "after_purge", "{}");
+  write("create-datakey", 0, "expiring", R"({"key_id":"@EKEY@","datakey_length":"512"})");
+  write("create-datakey", kLater, "expired_material", R"({"key_id":"@EKEY@","datakey_length":"512"})");
+  write("delete-imported-key-material", 0, "imported", R"({"key_id":"@EKEY@"})");
+  write("import-key-material", kLater, "expired_token",
+        R"({"key_id":"@XKEY@","import_token":"@ITOKEN@","encrypted_key_material":"@MATERIAL@"})");
+  write("import-key-material", 0, "other_key",
+        R"({"key_id":"@EKEY@","import_token":"@ITOKEN@","encrypted_key_material":"@MATERIAL@"})");
 }
 
 }  // namespace
