@@ -103,6 +103,9 @@ void Detach(const std::string& log_file) {
 // Everything that happens in the process that will serve the mount.
 int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daemon) {
   HardenProcessAgainstCoreDumps();
+  // Modes arrive from the kernel with the caller's umask already applied;
+  // the daemon's own umask must not mask them again.
+  umask(0);
   auto kms_or = ConnectKms(args, plan.config.project_id);
   if (!kms_or.ok()) {
     reporter.Report(ExitCodeFor(kms_or.status()), "KMS connection: " + kms_or.status().message());

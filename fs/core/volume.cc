@@ -162,16 +162,15 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
     undo();
     return Status::FromErrno(err, "chown " + rel_path);
   }
-  // O_TMPFILE applies the umask-free mode as given; fchmod makes setgid etc. exact.
-  if (fchmod(file.get(), mode & 07777) != 0) {
-    int err = errno;
-    undo();
-    return Status::FromErrno(err, "chmod " + rel_path);
-  }
   if (!named) {
-    char proc_path[64];
-    std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", file.get());
-    if (linkat(AT_FDCWD, proc_path, root_fd_.get(), rel_path.c_str(), AT_SYMLINK_FOLLOW) != 0) {
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it, link through /proc.
+    int rc = linkat(file.get(), "", root_fd_.get(), rel_path.c_str(), AT_EMPTY_PATH);
+    if (rc != 0 && (errno == EPERM || errno == ENOENT)) {
+      char proc_path[64];
+      std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", file.get());
+      rc = linkat(AT_FDCWD, proc_path, root_fd_.get(), rel_path.c_str(), AT_SYMLINK_FOLLOW);
+    }
+    if (rc != 0) {
       int err = errno;
       if (err == EEXIST && !exclusive) return OpenFile(rel_path, true);
       return Status::FromErrno(err, "link " + rel_path);

@@ -79,6 +79,8 @@ Owner NewNodeOwner(const std::string& rel) {
   Owner owner;
   if (!Self()->options().set_owner) return owner;
   const fuse_context* ctx = fuse_get_context();
+  // The daemon's own identity is what the node got anyway.
+  if (ctx->uid == geteuid() && ctx->gid == getegid()) return owner;
   owner.uid = ctx->uid;
   owner.gid = ctx->gid;
   size_t slash = rel.rfind('/');

@@ -254,6 +254,23 @@ TEST_F(MountPosixTest, SyncAllocateMmapAndManyHandles) {
   });
 }
 
+TEST_F(MountPosixTest, ModesAreExactlyAsAskedWhateverTheDaemonsUmask) {
+  ExpectSameAsPlainDirectory([](PosixRecorder& r) {
+    const mode_t old = umask(0);
+    for (mode_t m : {0777, 0666, 0750, 02775, 0600}) {
+      const std::string n = std::to_string(m);
+      r.Rec("mkdir " + n, mkdir(r.P("d" + n).c_str(), m));
+      r.Stat("d" + n);
+      int fd = r.Open("f" + n, O_CREAT | O_WRONLY, m);
+      r.Close(fd);
+      r.Stat("f" + n);
+      r.Rec("mkfifo " + n, mkfifo(r.P("p" + n).c_str(), m & 0777));
+      r.Stat("p" + n);
+    }
+    umask(old);
+  });
+}
+
 TEST_F(MountPosixTest, LongNamesAndDeepPaths) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     const std::string longname(255, 'n');
