@@ -549,17 +549,44 @@ started=$(date -u '+%Y-%m-%d %H:%M UTC')
 load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 say "work directory $work ($fs_type), $reps repetition(s), systems $systems, workloads $workloads"
 
+# Per-system state while all systems are mounted side by side.
+declare -A st_target=() st_backing=() st_mount=() st_pid=()
+save_system() {
+  st_target[$system]=$target st_backing[$system]=$backing
+  st_mount[$system]=$mount_point st_pid[$system]=$daemon_pid
+}
+use_system() {
+  system=$1 target=${st_target[$1]} backing=${st_backing[$1]}
+  mount_point=${st_mount[$1]} daemon_pid=${st_pid[$1]}
+}
+
+read -r -a system_list <<<"${systems//,/ }"
 for ((rep = 1; rep <= reps; rep++)); do
-  for system in ${systems//,/ }; do
-    say "repetition $rep/$reps: $system"
-    kms_env=("${kms_env_main[@]}")
+  # Every workload runs on all systems back to back, so they share the
+  # machine's load of the moment; the order rotates with each repetition.
+  order=()
+  for ((i = 0; i < ${#system_list[@]}; i++)); do
+    order+=("${system_list[(i + rep - 1) % ${#system_list[@]}]}")
+  done
+  say "repetition $rep/$reps: mounting ${order[*]}"
+  kms_env=("${kms_env_main[@]}")
+  for system in "${order[@]}"; do
     mount_system "$system"
-    has_workload seq && wl_seq
-    has_workload rand && wl_rand
-    has_workload small && wl_small
-    has_workload tar && wl_tar
+    save_system
+  done
+  for wl in seq rand small tar; do
+    has_workload "$wl" || continue
+    say "repetition $rep/$reps: $wl"
+    for s in "${order[@]}"; do
+      use_system "$s"
+      "wl_$wl"
+      save_system
+    done
+  done
+  for s in "${order[@]}"; do
+    use_system "$s"
     unmount_system
-    rm -rf "${work:?}/$system"
+    rm -rf "${work:?}/$s"
   done
   if has_system kmsfs && has_workload latency; then
     say "repetition $rep/$reps: kmsfs with ${latency_ms} ms KMS latency"
