@@ -146,7 +146,11 @@ ErrorBody ParseErrorBody(std::string_view body) {
 }
 
 StatusOr<SecretBytes> TakeHexSecretField(SecureString& body, std::string_view name) {
-  const std::string needle = "\"" + std::string(name) + "\"";
+  // Built by append: g++ 12 at -O3 raises a false -Wrestrict on
+  // "literal" + std::string (GCC bug 105329).
+  std::string needle;
+  needle.reserve(name.size() + 2);
+  needle.append(1, '"').append(name).append(1, '"');
   size_t from = 0;
   while (true) {
     const size_t at = body.find(needle.data(), from, needle.size());
