@@ -21,14 +21,18 @@ envfile="$home/env"
 say() { printf 'quickstart: %s\n' "$*"; }
 
 scripts/install-deps.sh
-say "building (Release)"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build -j"$(nproc)" --target kmsfs kmsd >/dev/null
-kmsfs="$repo/build/kmsfs"
-kmsd="$repo/build/kmsd"
-
 mkdir -p "$home" "$mnt"
 chmod 700 "$home"
+
+say "building (Release; log in $home/build.log)"
+if ! { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release &&
+       cmake --build build -j"$(nproc)" --target kmsfs kmsd; } >"$home/build.log" 2>&1; then
+  tail -n 40 "$home/build.log" >&2
+  say "the build failed; the whole log is $home/build.log"
+  exit 1
+fi
+kmsfs="$repo/build/kmsfs"
+kmsd="$repo/build/kmsd"
 
 # kmsd: reuse a running one, else start it and wait for "listening on".
 if curl -fsS "$endpoint/health" >/dev/null 2>&1; then
