@@ -169,8 +169,8 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   vopts.pool.target = plan.cache_ttl == 0 ? 0 : static_cast<size_t>(plan.pool_size);
   vopts.pool.max_age = std::chrono::seconds(plan.cache_ttl);
   // Enough wraps in flight to keep up with file creation at a KMS round trip
-  // of tens of milliseconds (16 in flight at 20 ms: 800 new files/s).
-  vopts.pool.refill_concurrency = 16;
+  // of tens of milliseconds (24 in flight at 20 ms: 1 200 new files/s).
+  vopts.pool.refill_concurrency = 24;
   vopts.read_only = read_only;
   auto volume = core::Volume::Open(plan.backing_dir, plan.config, kms, vopts);
   if (!volume.ok()) {

@@ -36,7 +36,7 @@ class HttpServer {
     std::string tls_cert;                 // both set: HTTPS
     std::string tls_key;
     int latency_ms = 0;                   // added to every KMS action
-    int threads = 32;                     // worker threads (connections stay alive)
+    int threads = 64;                     // worker threads: one per live keep-alive connection
     size_t max_body_bytes = 1 << 20;      // larger bodies: 400 KMS.0203
   };
 
