@@ -107,6 +107,7 @@ struct HttpServer::Impl {
   Identity* identity = nullptr;
   std::unique_ptr<httplib::Server> server;
   int port = 0;
+  int listen_fd = -1;  // the listening socket, seen through set_socket_options
 
   std::mutex mu;
   std::condition_variable cv;
@@ -271,9 +272,10 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::New(const Options& options, Se
   s.set_tcp_nodelay(true);
   // httplib's default also sets SO_REUSEPORT, which would let a second kmsd
   // share a busy port silently; keep only SO_REUSEADDR.
-  s.set_socket_options([](socket_t sock) {
+  s.set_socket_options([listen_fd = &impl->listen_fd](socket_t sock) {
     int yes = 1;
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    *listen_fd = sock;
   });
   impl->InstallRoutes();
 
@@ -287,6 +289,10 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::New(const Options& options, Se
     }
     impl->port = options.port;
   }
+  // The packaged cpp-httplib listens with a backlog of 5, so a burst of new
+  // connections would be reset by the kernel; a second listen() on the bound
+  // socket raises the backlog (to net.core.somaxconn at most).
+  if (impl->listen_fd >= 0) ::listen(impl->listen_fd, 4096);
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 

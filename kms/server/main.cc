@@ -1,6 +1,7 @@
 // kmsd: the local KMS server. See flags.cc (KmsdUsage) and docs/KMSD.md.
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +49,16 @@ Status MakeDataDir(const std::string& dir) {
   return Status::Ok();
 }
 
+// Each client connection is a descriptor: lift the soft limit (often 1024)
+// to the hard one so a burst of connections is queued, not refused.
+void RaiseOpenFileLimit() {
+  struct rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   auto flags = ParseKmsdFlags(args);
@@ -61,6 +72,7 @@ int Main(int argc, char** argv) {
   ::umask(077);
   ::signal(SIGPIPE, SIG_IGN);
   HardenProcessAgainstCoreDumps();
+  RaiseOpenFileLimit();
   // SIGTERM/SIGINT are taken by a dedicated thread; block them everywhere else.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
