@@ -2,7 +2,7 @@
 # Installs dependencies, builds, and runs every test:
 #   1. the whole suite through ctest (unit, integration against a real kmsd,
 #      and FUSE tests that really mount), built with -Werror;
-#   2. the unit tests again under ASan+UBSan;
+#   2. all of it again under ASan+UBSan (the binaries the tests start too);
 #   3. the cache and the per-file read-modify-write tests under TSan.
 #   KMSFS_SKIP_SANITIZERS=1   skip passes 2 and 3 (local iteration only)
 set -euo pipefail
@@ -22,11 +22,11 @@ cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 900)
 
 if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
-  echo "== unit tests under ASan+UBSan"
+  echo "== every test again under ASan+UBSan (kmsd and the mount daemon too)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKMSFS_WERROR=ON \
     -DKMSFS_SANITIZE=address,undefined -DKMSFS_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-asan -j"$jobs" --target unit_tests
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L unit --output-on-failure -j"$jobs" --timeout 900)
+  cmake --build build-asan -j"$jobs"
+  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" --timeout 900)
 
   echo "== cache and read-modify-write tests under TSan"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMSFS_WERROR=ON \

@@ -61,6 +61,9 @@ Status ServeMount(FuseFs* fs, const SessionOptions& options) {
 
   const fuse_operations& ops = FuseFs::Operations();
   std::unique_ptr<struct fuse, FuseDeleter> f(fuse_new(&args, &ops, sizeof ops, fs));
+  // fuse_new may have copied and extended the argument vector; it is not
+  // needed once the session exists.
+  fuse_opt_free_args(&args);
   if (!f) {
     Status s = Status::InvalidArgument("cannot set up the FUSE session (bad -o option? options: " + opts + ")");
     options.on_mounted(s);
