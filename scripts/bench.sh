@@ -179,6 +179,8 @@ if has_system kmsfs; then
       die "kmsfs build failed (log above, all of it in $build_log)"
     fi
   fi
+  # The commit measured: taken now, since the tree may move during a long run.
+  kmsfs_version="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- fs kms cache 2>/dev/null || echo '+local changes')"
   kmsfs_bin=$build_dir/kmsfs
   kmsd_bin=$build_dir/kmsd
   [[ -x $kmsfs_bin && -x $kmsd_bin ]] || die "no kmsfs/kmsd in $build_dir (build them, or drop --no-build)"
@@ -609,7 +611,7 @@ load_end=$(cut -d' ' -f1-3 /proc/loadavg)
     "work directory under $base_dir"
   echo "- sizes: sequential ${seq_mb} MiB; fio ${fio_mb} MiB file, ${fio_secs} s each;" \
     "small files ${small_files} x ${small_size} B in ${small_dirs} dirs${tarball:+; tar tree $tar_entries entries, $((tar_bytes / 1000000)) MB}"
-  echo "- versions: kmsfs $(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$repo" diff --quiet HEAD -- fs kms cache 2>/dev/null || echo '+local changes')," \
+  echo "- versions: kmsfs ${kmsfs_version:-not run}," \
     "$(gocryptfs -version 2>/dev/null | cut -d';' -f1 || true), libfuse $(pkg-config --modversion fuse3), $(fio --version)"
   echo
   python3 "$helpers/report.py" "$results" "$latency_ms"
