@@ -79,4 +79,13 @@ StatusOr<long long> Args::GetInt(const std::string& flag, long long fallback) co
   return n;
 }
 
+StatusOr<Args> ParseKmsCommandArgs(const std::vector<std::string>& words, const std::set<std::string>& flags,
+                                   const std::set<std::string>& switches) {
+  std::set<std::string> all = ConnectionFlags();
+  all.insert(flags.begin(), flags.end());
+  auto args = Args::Parse(words, std::move(all), switches);
+  if (!args.ok()) return Status::InvalidArgument(args.status().message() + " (see kmsfs --help)");
+  return args;
+}
+
 }  // namespace kmsfs::cli

@@ -37,6 +37,11 @@ class Args {
   std::multimap<std::string, std::string> values_;
 };
 
+// Parses the words of a KMS-using command: the connection flags plus its own
+// value flags and switches. The error names the bad flag and points to --help.
+StatusOr<Args> ParseKmsCommandArgs(const std::vector<std::string>& words, const std::set<std::string>& flags,
+                                   const std::set<std::string>& switches = {});
+
 }  // namespace kmsfs::cli
 
 #endif  // KMSFS_FS_CLI_ARGS_H_

@@ -65,10 +65,8 @@ Status CheckBlocks(int fd, const format::BlockCodec& codec, uint64_t backing_siz
 }  // namespace
 
 int FsckCommand(const Words& words) {
-  std::set<std::string> flags = ConnectionFlags();
-  flags.insert("--threads");
-  auto args = Args::Parse(words, flags, {"--quick"});
-  if (!args.ok()) return Fail(kExitUsage, args.status().message() + " (see kmsfs --help)");
+  auto args = ParseKmsCommandArgs(words, {"--threads"}, {"--quick"});
+  if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 1) return Fail(kExitUsage, "usage: kmsfs fsck BACKING_DIR [--quick]");
   const std::string dir = args->positional()[0];
   const bool quick = args->Has("--quick");

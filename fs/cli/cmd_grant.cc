@@ -34,10 +34,8 @@ std::string FormatMillis(const std::string& ms) {
 }  // namespace
 
 int GrantCommand(const Words& words) {
-  std::set<std::string> flags = ConnectionFlags();
-  flags.insert({"--grantee", "--access", "--name", "--retiring", "--grantee-type"});
-  auto args = Args::Parse(words, flags, {});
-  if (!args.ok()) return Fail(kExitUsage, args.status().message() + " (see kmsfs --help)");
+  auto args = ParseKmsCommandArgs(words, {"--grantee", "--access", "--name", "--retiring", "--grantee-type"});
+  if (!args.ok()) return Fail(kExitUsage, args.status().message());
   const auto& pos = args->positional();
   if (pos.size() < 2) return Fail(kExitUsage, "usage: kmsfs grant create|list|revoke|retire BACKING_DIR ...");
   const std::string& sub = pos[0];

@@ -72,10 +72,8 @@ std::string NowRfc3339() {
 }  // namespace
 
 int InitCommand(const Words& words) {
-  std::set<std::string> flags = ConnectionFlags();
-  flags.insert({"--key", "--block-size", "--cipher"});
-  auto args = Args::Parse(words, flags, {});
-  if (!args.ok()) return Fail(kExitUsage, args.status().message() + " (see kmsfs --help)");
+  auto args = ParseKmsCommandArgs(words, {"--key", "--block-size", "--cipher"});
+  if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 1 || !args->Has("--key")) {
     return Fail(kExitUsage, "usage: kmsfs init BACKING_DIR --key KEY_ID");
   }

@@ -123,10 +123,8 @@ int Rotate(const Args& args) {
 }  // namespace
 
 int KeyCommand(const Words& words) {
-  std::set<std::string> flags = ConnectionFlags();
-  flags.insert({"--alias", "--origin", "--material", "--wrapping"});
-  auto args = Args::Parse(words, flags, {});
-  if (!args.ok()) return Fail(kExitUsage, args.status().message() + " (see kmsfs --help)");
+  auto args = ParseKmsCommandArgs(words, {"--alias", "--origin", "--material", "--wrapping"});
+  if (!args.ok()) return Fail(kExitUsage, args.status().message());
   const std::string sub = args->positional().empty() ? "" : args->positional()[0];
   if (sub == "create") return Create(*args);
   if (sub == "list") return List(*args);

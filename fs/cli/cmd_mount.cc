@@ -248,10 +248,9 @@ int AwaitDaemon(int read_fd, pid_t child, const MountPlan& plan) {
 }  // namespace
 
 int MountCommand(const Words& words) {
-  std::set<std::string> flags = ConnectionFlags();
-  flags.insert({"-o", "--cache-ttl", "--cache-max", "--pool-size", "--log-file"});
-  auto args = Args::Parse(words, flags, {"-f", "--foreground", "--shared-storage"});
-  if (!args.ok()) return Fail(kExitUsage, args.status().message() + " (see kmsfs --help)");
+  auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--log-file"},
+                                  {"-f", "--foreground", "--shared-storage"});
+  if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o OPTIONS]");
 
   MountPlan plan;

@@ -46,10 +46,8 @@ bool IsMounted(const std::string& backing_dir) {
 }  // namespace
 
 int RewrapCommand(const Words& words) {
-  std::set<std::string> flags = ConnectionFlags();
-  flags.insert({"--to-key", "--threads"});
-  auto args = Args::Parse(words, flags, {});
-  if (!args.ok()) return Fail(kExitUsage, args.status().message() + " (see kmsfs --help)");
+  auto args = ParseKmsCommandArgs(words, {"--to-key", "--threads"});
+  if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 1 || !args->Has("--to-key")) {
     return Fail(kExitUsage, "usage: kmsfs rewrap BACKING_DIR --to-key KEY_ID");
   }
