@@ -171,6 +171,23 @@ TEST_F(KmsdImportTest, DeletedMaterialMayOnlyComeBackIdentical) {
   EXPECT_EQ(back.body["data_key"], DekPlainText(Bytes(64, 22)).substr(0, 128));
 }
 
+TEST_F(KmsdImportTest, ReplayedImportRequestIsRefusedAndChangesNothing) {
+  std::string key = alice_.CreateKey("replay", "external");
+  Json params = Params(key);
+  const std::string wrapped = WrapKeyMaterial(params["public_key"], "RSAES_OAEP_SHA_256", Bytes(32, 31));
+  ASSERT_EQ(Import(key, params, wrapped).status, 200);
+  std::string ct = alice_.EncryptDek(key, Bytes(64, 32));
+  // The same request again: the key is no longer pending import.
+  EXPECT_KMS_ERROR(Import(key, params, wrapped), 400, "KMS.0310");
+  // The token replayed with other material changes nothing either.
+  EXPECT_KMS_ERROR(Import(key, params, WrapKeyMaterial(params["public_key"], "RSAES_OAEP_SHA_256", Bytes(32, 33))),
+                   400, "KMS.0310");
+  EXPECT_EQ(alice_.StateOf(key), "2");
+  KmsReply back = DecryptDek(key, ct);
+  ASSERT_EQ(back.status, 200) << back.raw;
+  EXPECT_EQ(back.body["data_key"], DekPlainText(Bytes(64, 32)).substr(0, 128));
+}
+
 TEST_F(KmsdImportTest, DisabledImportedKeyMayHaveItsMaterialDeleted) {
   std::string key = alice_.CreateKey("off", "external");
   ASSERT_EQ(ImportMaterial(key, Bytes(32, 5)).status, 200);
