@@ -32,6 +32,13 @@ class CliTest : public ::testing::Test {
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return TrimTrailing(r.out);
   }
+  // Alice's key and an initialised backing directory, not mounted.
+  std::unique_ptr<MountedVolume> InitializedVolume() {
+    MountedVolume::Options o;
+    o.kmsd = kmsd_.get();
+    o.mount = false;
+    return MountedVolume::Start(o);
+  }
   std::unique_ptr<KmsdProcess> kmsd_;
   KmsdUser alice_, bob_;
   TempDir dir_;
@@ -106,10 +113,7 @@ TEST_F(CliTest, InitRefusesNonEmptyDirectoryAndDoubleInit) {
 
 TEST_F(CliTest, MountRefusalNamesUserKeyAndOperation) {
   KMSFS_REQUIRE_FUSE();
-  MountedVolume::Options o;
-  o.kmsd = kmsd_.get();
-  o.mount = false;
-  auto v = MountedVolume::Start(o);
+  auto v = InitializedVolume();
   ASSERT_NE(v, nullptr);
   const std::string mnt = dir_.Join("mnt");
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
@@ -131,10 +135,7 @@ TEST_F(CliTest, MountOfNonVolumeSaysToInit) {
 
 TEST_F(CliTest, ForegroundMountServesUntilUnmounted) {
   KMSFS_REQUIRE_FUSE();
-  MountedVolume::Options o;
-  o.kmsd = kmsd_.get();
-  o.mount = false;
-  auto v = MountedVolume::Start(o);
+  auto v = InitializedVolume();
   ASSERT_NE(v, nullptr);
   const std::string mnt = dir_.Join("fg");
   ASSERT_EQ(mkdir(mnt.c_str(), 0755), 0);
