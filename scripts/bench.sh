@@ -108,6 +108,7 @@ base_dir=$(cd "$base_dir" && pwd)
 # ------------------------------------------------------------------ cleanup
 
 work=""
+log_dir=""       # daemon logs; outside the work dir with --tmpfs, so a failure can be read
 mounts=()        # mount points to undo, in order
 kmsd_pids=()     # kmsd processes this script started
 tmpfs_mounted=0
@@ -131,7 +132,17 @@ cleanup() {
     kill "$p" 2>/dev/null || true
     wait "$p" 2>/dev/null || true
   done
+  if ((rc != 0)) && [[ -n $log_dir ]]; then
+    for m in "$log_dir"/kmsfs*.log; do
+      [[ -s $m ]] || continue
+      say "last lines of $m:"
+      tail -5 "$m" >&2
+    done
+  fi
   if ((tmpfs_mounted)); then $SUDO umount "$work" 2>/dev/null || $SUDO umount -l "$work" || true; fi
+  if [[ -n $log_dir && $log_dir != "$work"/* ]]; then
+    if ((keep || rc != 0)); then say "logs kept: $log_dir"; else rm -rf "$log_dir"; fi
+  fi
   if [[ -n $work && -d $work ]]; then
     if ((keep)); then say "work directory kept: $work"; else rm -rf "$work"; fi
   fi
@@ -190,6 +201,10 @@ work=$(mktemp -d "$base_dir/kmsfs-bench.XXXXXX")
 if ((use_tmpfs)); then
   $SUDO mount -t tmpfs -o size=6g,mode=0755 kmsfs-bench "$work" || die "cannot mount a tmpfs on $work"
   tmpfs_mounted=1
+  log_dir=$(mktemp -d "$base_dir/kmsfs-bench-logs.XXXXXX")
+else
+  log_dir=$work/logs
+  mkdir -p "$log_dir"
 fi
 results=$work/results.tsv
 : >"$results"
@@ -298,19 +313,19 @@ start_kmsd() {
   shift
   local dir=$work/$name
   mkdir -p "$dir"
-  "$kmsd_bin" --listen 127.0.0.1:0 --data "$dir/data" "$@" >"$dir/kmsd.log" 2>&1 &
+  "$kmsd_bin" --listen 127.0.0.1:0 --data "$dir/data" "$@" >"$log_dir/$name.log" 2>&1 &
   local pid=$!
   kmsd_pids+=("$pid")
   for _ in $(seq 1 200); do
-    grep -q '^listening on ' "$dir/kmsd.log" && break
-    kill -0 "$pid" 2>/dev/null || { cat "$dir/kmsd.log" >&2; die "kmsd did not start"; }
+    grep -q '^listening on ' "$log_dir/$name.log" && break
+    kill -0 "$pid" 2>/dev/null || { cat "$log_dir/$name.log" >&2; die "kmsd did not start"; }
     sleep 0.05
   done
-  grep -q '^listening on ' "$dir/kmsd.log" || die "kmsd did not come up (see $dir/kmsd.log)"
+  grep -q '^listening on ' "$log_dir/$name.log" || die "kmsd did not come up (see $log_dir/$name.log)"
   local addr project
-  addr=$(sed -n 's/^listening on //p' "$dir/kmsd.log" | head -1)
-  project=$(sed -n 's/^project id: //p' "$dir/kmsd.log" | head -1)
-  [[ -n $project && -s $dir/data/admin.token ]] || die "kmsd printed no project id or token (see $dir/kmsd.log)"
+  addr=$(sed -n 's/^listening on //p' "$log_dir/$name.log" | head -1)
+  project=$(sed -n 's/^project id: //p' "$log_dir/$name.log" | head -1)
+  [[ -n $project && -s $dir/data/admin.token ]] || die "kmsd printed no project id or token (see $log_dir/$name.log)"
   kms_env=(KMSFS_KMS_ENDPOINT="http://$addr" OS_PROJECT_ID="$project" OS_AUTH_TOKEN="$(cat "$dir/data/admin.token")")
 }
 
@@ -375,8 +390,8 @@ gocryptfs_mount() {
 }
 
 kmsfs_mount() {
-  kmsfs_cmd mount "$backing" "$mount_point" --log-file "$work/$system.log" >/dev/null ||
-    die "kmsfs failed to mount (log: $work/$system.log)"
+  kmsfs_cmd mount "$backing" "$mount_point" --log-file "$log_dir/$system.log" >/dev/null ||
+    die "kmsfs failed to mount (log: $log_dir/$system.log)"
 }
 
 unmount_system() {
