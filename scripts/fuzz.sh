@@ -36,7 +36,7 @@ for t in "${targets[@]}"; do
     exit 2
   fi
 done
-build="${KMSFS_FUZZ_BUILD_DIR:-build-fuzz}"
+build="$(realpath -m "${KMSFS_FUZZ_BUILD_DIR:-build-fuzz}")"
 
 scripts/install-deps.sh
 echo "== configure and build the fuzz targets in $build"

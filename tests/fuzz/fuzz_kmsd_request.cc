@@ -27,8 +27,9 @@
 // same state and a crash reproduces alone.
 //
 // Invariants: nothing throws; a failure is a documented KMS error, never an
-// internal one answered as HTTP 500; a success is a JSON object that
-// serialises as strict UTF-8. Login fails only with 400, 401 or 404;
+// internal one answered as HTTP 500, and (at set-up time, when no purge or
+// expiry is due) leaves every key, material version and grant as it was; a
+// success is a JSON object that serialises as strict UTF-8. Login fails only with 400, 401 or 404;
 // Authenticate only with KMS.0301/0302/0303.
 #include <stdlib.h>
 
@@ -73,6 +74,7 @@ struct World {
   Caller bob;
   std::vector<std::pair<std::string, std::string>> placeholders;
   int64_t start_ms = 0;
+  std::string snapshot;  // Snapshot() of the set-up state
 };
 
 constexpr int64_t kLaterMs = 8 * 86'400'000LL;
@@ -112,6 +114,36 @@ Caller AddUser(World& w, const std::string& name, const std::string& domain, con
   KMSFS_FUZZ_CHECK(record.ok());
   KMSFS_FUZZ_CHECK(w.store->PutUser(*record).ok());
   return Caller{spec.id, spec.name, spec.domain_id, spec.domain, spec.project_id};
+}
+
+// The keys of both users' projects with every stored field, their grants and
+// which material versions exist, read straight from the store (no lazy purge).
+std::string Snapshot(World& w) {
+  std::string out;
+  for (const Caller* c : {&w.alice, &w.bob}) {
+    auto keys = w.store->ListKeys(c->project_id);
+    KMSFS_FUZZ_CHECK(keys.ok());
+    for (const kms::server::KeyRecord& k : *keys) {
+      Json j = {k.key_id, k.domain_id, k.project_id, k.key_alias, k.realm, k.key_description, k.key_spec,
+                k.key_usage, k.key_type, k.origin, k.key_state, k.default_key, k.creation_ms,
+                k.scheduled_deletion_ms, k.expiration_ms, k.rotation_enabled, k.rotation_interval_days,
+                k.last_rotation_ms, k.number_of_rotations, k.current_version, k.import_fingerprint};
+      out += j.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+      for (uint32_t v = 0; v <= k.current_version; ++v) {
+        auto m = w.store->GetMaterial(k.key_id, v);
+        KMSFS_FUZZ_CHECK(m.ok());
+        out += m->has_value() ? "m" : "-";
+      }
+      auto grants = w.store->ListGrantsForKey(k.key_id);
+      KMSFS_FUZZ_CHECK(grants.ok());
+      for (const kms::server::GrantRecord& g : *grants) {
+        Json gj = {g.grant_id, g.grantee_principal, g.grantee_type, g.operations, g.issuing_principal, g.name,
+                   g.retiring_principal, g.creation_ms};
+        out += gj.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n";
+      }
+    }
+  }
+  return out;
 }
 
 World& GetWorld() {
@@ -189,6 +221,7 @@ World& GetWorld() {
                      {"@DATA@", data},     {"@GRANT@", grant}, {"@ITOKEN@", xparams["import_token"]},
                      {"@MATERIAL@", wrap(xparams)}, {"@TOKEN@", token->token}};
   w->start_ms = w->clock.NowMs();
+  w->snapshot = Snapshot(*w);
   return *w;
 }
 
@@ -216,7 +249,7 @@ bool Verbose() {
   return verbose;
 }
 
-void RunKms(World& w, const Caller& caller, std::string_view action, const std::string& body) {
+void RunKms(World& w, const Caller& caller, std::string_view action, const std::string& body, bool later) {
   auto result = w.service->Handle(caller, action, body);
   if (Verbose()) {
     std::fprintf(stderr, "%s %.*s: %s\n", caller.user_name.c_str(), static_cast<int>(action.size()), action.data(),
@@ -231,6 +264,13 @@ void RunKms(World& w, const Caller& caller, std::string_view action, const std::
     KMSFS_FUZZ_CHECK(kms::server::HttpStatusFor(st) != 500);
     KMSFS_FUZZ_CHECK(!st.kms_error_code().empty());
     CheckStrictJson(kms::server::ErrorBody(st));
+    // Nothing is due at set-up time, so a refused request must change
+    // nothing. (Refusals by the generic body checks, which run before any
+    // action, are skipped: they are most inputs and cannot write.)
+    const std::string code = st.kms_error_code();
+    if (!later && code != "KMS.0202" && code != "KMS.0204" && code != "KMS.0206") {
+      KMSFS_FUZZ_CHECK(Snapshot(w) == w.snapshot);
+    }
     return;
   }
   KMSFS_FUZZ_CHECK(result->is_object());
@@ -274,7 +314,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   World& w = GetWorld();
   const std::string_view action = kKmsdActions[(data[0] & 0x1f) % kKmsdActions.size()];
   const Caller& caller = (data[0] & 0x80) ? w.bob : w.alice;
-  w.clock.Set(w.start_ms + ((data[0] & 0x40) ? kLaterMs : 0));
+  const bool later = (data[0] & 0x40) != 0;
+  w.clock.Set(w.start_ms + (later ? kLaterMs : 0));
   const std::string body = Substitute(w, std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
   // Roll everything back: the status returned here is never OK.
   kmsfs::Status rolled_back = w.store->RunInTransaction([&]() -> kmsfs::Status {
@@ -283,7 +324,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else if (action == "authenticate") {
       RunAuthenticate(w, body);
     } else {
-      RunKms(w, caller, action, body);
+      RunKms(w, caller, action, body, later);
     }
     return kmsfs::Status::FailedPrecondition("fuzz input rolled back");
   });
