@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <iterator>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,26 +16,39 @@ namespace kmsfs {
 namespace {
 std::atomic<SecretFreeHook> g_free_hook{nullptr};
 
-// Small secrets (DEKs, derived keys) come from slabs of locked memory rather
-// than one sodium_malloc each: sodium_malloc maps a locked page plus guard
-// pages per call, so a cache of thousands of 64-byte keys would pin a page
-// per key. A slab is one sodium_malloc'd region (locked, guarded as a whole,
-// excluded from core dumps); slots are wiped when freed. Under ASan every
+// Small secrets (DEKs, derived keys, hex-decoded request fields) come from
+// slabs of locked memory rather than one sodium_malloc each: sodium_malloc
+// maps a locked page plus guard pages per call and unmaps them on free, so
+// every short-lived secret cost an mmap, mprotects, mlock and munmap (with TLB
+// shootdowns on every core), and a cache of thousands of 64-byte keys would
+// pin a page per key. A slab is one sodium_malloc'd region of 64 KiB (locked,
+// guarded as a whole, excluded from core dumps); slots are wiped when freed.
+// Three size classes keep the waste per secret under 4x. Under ASan every
 // secret keeps its own allocation so use-after-free stays detectable.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr bool kUseSlabs = false;
 #else
 constexpr bool kUseSlabs = true;
 #endif
-constexpr size_t kSlotSize = 64;
-constexpr size_t kSlotsPerSlab = 1024;
+constexpr size_t kSlabBytes = 64 * 1024;
+constexpr size_t kSlotSizes[] = {64, 256, 1024};
+constexpr size_t kSlabClasses = std::size(kSlotSizes);
+constexpr size_t kLargestSlot = kSlotSizes[kSlabClasses - 1];
+
+// The size class serving `size` bytes; only for size <= kLargestSlot.
+size_t SlabClassOf(size_t size) {
+  size_t c = 0;
+  while (kSlotSizes[c] < size) ++c;
+  return c;
+}
 
 class SecretSlabs {
  public:
-  static SecretSlabs& Instance() {
-    // Never destroyed: secrets released during static destruction still find it.
-    static SecretSlabs* const slabs = new SecretSlabs();
-    return *slabs;
+  static SecretSlabs& Instance(size_t slab_class) {
+    // Never destroyed: secrets released during static destruction still find them.
+    static SecretSlabs* const slabs[kSlabClasses] = {new SecretSlabs(kSlotSizes[0]), new SecretSlabs(kSlotSizes[1]),
+                                                     new SecretSlabs(kSlotSizes[2])};
+    return *slabs[slab_class];
   }
 
   uint8_t* Allocate() {
@@ -52,16 +66,20 @@ class SecretSlabs {
   }
 
  private:
+  explicit SecretSlabs(size_t slot_size) : slot_size_(slot_size) {}
+
   bool Grow() {
-    void* region = sodium_malloc(kSlotSize * kSlotsPerSlab);
+    void* region = sodium_malloc(kSlabBytes);
     if (region == nullptr) return false;
     auto* base = static_cast<uint8_t*>(region);
-    sodium_memzero(base, kSlotSize * kSlotsPerSlab);
-    free_.reserve(free_.size() + kSlotsPerSlab);
-    for (size_t i = kSlotsPerSlab; i-- > 0;) free_.push_back(base + i * kSlotSize);
+    sodium_memzero(base, kSlabBytes);
+    const size_t slots = kSlabBytes / slot_size_;
+    free_.reserve(free_.size() + slots);
+    for (size_t i = slots; i-- > 0;) free_.push_back(base + i * slot_size_);
     return true;
   }
 
+  const size_t slot_size_;
   std::mutex mu_;
   std::vector<uint8_t*> free_;
 };
@@ -83,8 +101,8 @@ SecretBytes::SecretBytes(size_t size) {
   // sodium_malloc mlocks the pages, adds guard pages and a canary, and marks
   // the region MADV_DONTDUMP.
   void* p = nullptr;
-  if (kUseSlabs && size <= kSlotSize) {
-    p = SecretSlabs::Instance().Allocate();
+  if (kUseSlabs && size <= kLargestSlot) {
+    p = SecretSlabs::Instance(SlabClassOf(size)).Allocate();
     from_slab_ = p != nullptr;
   }
   if (p == nullptr) p = sodium_malloc(size);
@@ -124,7 +142,7 @@ void SecretBytes::Release() {
   sodium_memzero(data_, size_);
   if (SecretFreeHook hook = g_free_hook.load(std::memory_order_acquire)) hook(data_, size_);
   if (from_slab_) {
-    SecretSlabs::Instance().Free(data_);
+    SecretSlabs::Instance(SlabClassOf(size_)).Free(data_);
   } else {
     sodium_free(data_);
   }

@@ -2,8 +2,9 @@
 //
 // Memory comes from sodium_malloc: guard pages around it, mlock'd so it never
 // reaches swap, excluded from core dumps, and wiped with sodium_memzero before
-// it is released. Secrets of up to 64 bytes share such regions (slabs) so that
-// thousands of cached keys do not each pin a page. Contents never appear in logs or error text; there is
+// it is released. Secrets of up to 1 KiB share such regions (slabs) so that
+// thousands of cached keys do not each pin a page, and short-lived secrets do
+// not each cost a map and unmap. Contents never appear in logs or error text; there is
 // deliberately no operator<< and no conversion to std::string.
 //
 // Thread-safety: like any value type; distinct objects may be used from

@@ -58,5 +58,28 @@ TEST(SecretBytesTest, ManySmallSecretsStayDistinctAndIntact) {
   for (size_t i = 1; i < keys.size(); i += 2) EXPECT_TRUE(keys[i].Equals(copies[i])) << i;
 }
 
+TEST(SecretBytesTest, EverySizeClassKeepsContentsAndWipesOnRelease) {
+  // Sizes at and around each slab class boundary, and one past the largest.
+  const size_t sizes[] = {1, 63, 64, 65, 96, 255, 256, 257, 1023, 1024, 1025, 4096};
+  std::vector<SecretBytes> secrets;
+  std::vector<std::vector<uint8_t>> copies;
+  for (int round = 0; round < 300; ++round) {
+    for (size_t size : sizes) {
+      secrets.push_back(SecretBytes::Random(size));
+      copies.emplace_back(secrets.back().data(), secrets.back().data() + size);
+    }
+  }
+  for (size_t i = 0; i < secrets.size(); ++i) ASSERT_TRUE(secrets[i].Equals(copies[i])) << i;
+
+  std::vector<std::vector<uint8_t>> freed;
+  g_freed = &freed;
+  SetSecretFreeHookForTesting(&RecordFree);
+  secrets.clear();
+  SetSecretFreeHookForTesting(nullptr);
+  g_freed = nullptr;
+  ASSERT_EQ(freed.size(), copies.size());
+  for (const auto& f : freed) EXPECT_TRUE(std::all_of(f.begin(), f.end(), [](uint8_t b) { return b == 0; }));
+}
+
 }  // namespace
 }  // namespace kmsfs
