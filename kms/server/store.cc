@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
 
 namespace kmsfs::kms::server {
 namespace {
@@ -46,13 +48,66 @@ Status DbError(sqlite3* db, std::string_view what) {
   return Status::Internal("sqlite: " + std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
-// One prepared statement; finalized on destruction.
+}  // namespace
+
+namespace store_internal {
+
+// Idle prepared statements by SQL text. Every query of a request (token,
+// user, key, material) used to be parsed anew; a kept statement is only
+// reset and rebound.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache() {
+    for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+  }
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  sqlite3* db() const { return db_; }
+  // An idle statement for `sql`, or a newly prepared one (null on error, with rc set).
+  sqlite3_stmt* Take(const std::string& sql, int* rc) {
+    *rc = SQLITE_OK;
+    auto it = idle_.find(sql);
+    if (it != idle_.end()) {
+      sqlite3_stmt* stmt = it->second;
+      idle_.erase(it);
+      return stmt;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    *rc = sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &stmt, nullptr);
+    return stmt;
+  }
+  // Takes `stmt` back for reuse; a statement of the same text already idle
+  // (a query run inside another of the same text) is finalized instead.
+  void Return(const std::string& sql, sqlite3_stmt* stmt) {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (!idle_.emplace(sql, stmt).second) sqlite3_finalize(stmt);
+  }
+
+ private:
+  sqlite3* const db_;
+  std::unordered_map<std::string, sqlite3_stmt*> idle_;
+};
+
+}  // namespace store_internal
+
+namespace {
+
+using store_internal::StatementCache;
+
+// One prepared statement, borrowed from the store's cache for one use and
+// given back (reset, bindings cleared) on destruction. Callers hold the
+// store's mutex.
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  Stmt(StatementCache& cache, std::string sql) : cache_(cache), db_(cache.db()), sql_(std::move(sql)) {
+    stmt_ = cache_.Take(sql_, &rc_);
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt() {
+    if (stmt_ != nullptr) cache_.Return(sql_, stmt_);
+  }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -103,9 +158,11 @@ class Stmt {
   }
 
  private:
+  StatementCache& cache_;
   sqlite3* db_;
+  const std::string sql_;
   sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
+  int rc_ = SQLITE_OK;
 };
 
 // Runs a query and collects rows with `read`.
@@ -237,7 +294,12 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   return store;
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::Store(sqlite3* db) : db_(db), statements_(std::make_unique<StatementCache>(db)) {}
+
+Store::~Store() {
+  statements_.reset();  // finalize before close
+  sqlite3_close(db_);
+}
 
 Status Store::Exec(const char* sql) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
@@ -268,14 +330,14 @@ Status Store::RunInTransaction(const std::function<Status()>& fn) {
 
 StatusOr<std::optional<std::string>> Store::GetMeta(std::string_view key) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "SELECT v FROM meta WHERE k = ?");
+  Stmt s(*statements_, "SELECT v FROM meta WHERE k = ?");
   s.Bind(1, key);
   return First(Query<std::string>(db_, s, "read meta", [](const Stmt& r) { return r.Text(0); }));
 }
 
 Status Store::SetMeta(std::string_view key, std::string_view value) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)");
+  Stmt s(*statements_, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)");
   s.Bind(1, key).Bind(2, value);
   return s.Run("write meta");
 }
@@ -284,7 +346,7 @@ Status Store::SetMeta(std::string_view key, std::string_view value) {
 
 Status Store::ReplaceFileUsers(const std::vector<UserRecord>& users) {
   return RunInTransaction([&]() -> Status {
-    Stmt del(db_, "DELETE FROM users WHERE builtin = 0");
+    Stmt del(*statements_, "DELETE FROM users WHERE builtin = 0");
     KMSFS_RETURN_IF_ERROR(del.Run("delete users"));
     for (const UserRecord& u : users) KMSFS_RETURN_IF_ERROR(PutUser(u));
     return Status::Ok();
@@ -293,7 +355,7 @@ Status Store::ReplaceFileUsers(const std::vector<UserRecord>& users) {
 
 Status Store::PutUser(const UserRecord& u) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "INSERT OR REPLACE INTO users(id, name, domain, domain_id, project_id, salt, verifier, "
+  Stmt s(*statements_, "INSERT OR REPLACE INTO users(id, name, domain, domain_id, project_id, salt, verifier, "
               "iterations, builtin, active) VALUES(?,?,?,?,?,?,?,?,?,?)");
   s.Bind(1, u.id).Bind(2, u.name).Bind(3, u.domain).Bind(4, u.domain_id).Bind(5, u.project_id);
   s.BindBlob(6, u.salt).BindBlob(7, u.verifier).Bind(8, u.iterations).Bind(9, u.builtin).Bind(10, u.active);
@@ -302,7 +364,7 @@ Status Store::PutUser(const UserRecord& u) {
 
 Status Store::SetBuiltinUsersActive(bool active) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "UPDATE users SET active = ? WHERE builtin = 1");
+  Stmt s(*statements_, "UPDATE users SET active = ? WHERE builtin = 1");
   s.Bind(1, active);
   return s.Run("update users");
 }
@@ -310,7 +372,7 @@ Status Store::SetBuiltinUsersActive(bool active) {
 StatusOr<std::optional<UserRecord>> Store::FindUserById(std::string_view id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, id);
   return First(Query<UserRecord>(db_, s, "read user", ReadUser));
 }
@@ -322,7 +384,7 @@ StatusOr<std::optional<UserRecord>> Store::FindActiveUser(std::string_view name,
                     " FROM users WHERE active = 1 AND name = ?1 AND ((?2 <> '' AND domain = ?2) OR "
                     "(?3 <> '' AND domain_id = ?3)) "
                     "ORDER BY builtin LIMIT 1";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, name).Bind(2, domain_name).Bind(3, domain_id);
   return First(Query<UserRecord>(db_, s, "read user", ReadUser));
 }
@@ -330,7 +392,7 @@ StatusOr<std::optional<UserRecord>> Store::FindActiveUser(std::string_view name,
 StatusOr<std::optional<UserRecord>> Store::FindBuiltinUser(std::string_view name) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kUserColumns + " FROM users WHERE builtin = 1 AND name = ?";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, name);
   return First(Query<UserRecord>(db_, s, "read user", ReadUser));
 }
@@ -338,7 +400,7 @@ StatusOr<std::optional<UserRecord>> Store::FindBuiltinUser(std::string_view name
 StatusOr<std::vector<UserRecord>> Store::ListActiveUsers() {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kUserColumns + " FROM users WHERE active = 1 ORDER BY rowid";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   return Query<UserRecord>(db_, s, "list users", ReadUser);
 }
 
@@ -346,7 +408,7 @@ StatusOr<std::vector<UserRecord>> Store::ListActiveUsers() {
 
 Status Store::PutToken(std::string_view token_hash, const TokenRecord& t) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "INSERT OR REPLACE INTO tokens(hash, user_id, project_id, issued_ms, expires_ms) "
+  Stmt s(*statements_, "INSERT OR REPLACE INTO tokens(hash, user_id, project_id, issued_ms, expires_ms) "
               "VALUES(?,?,?,?,?)");
   s.Bind(1, token_hash).Bind(2, t.user_id).Bind(3, t.project_id).Bind(4, t.issued_ms).Bind(5, t.expires_ms);
   return s.Run("write token");
@@ -354,7 +416,7 @@ Status Store::PutToken(std::string_view token_hash, const TokenRecord& t) {
 
 StatusOr<std::optional<TokenRecord>> Store::FindToken(std::string_view token_hash) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "SELECT user_id, project_id, issued_ms, expires_ms FROM tokens WHERE hash = ?");
+  Stmt s(*statements_, "SELECT user_id, project_id, issued_ms, expires_ms FROM tokens WHERE hash = ?");
   s.Bind(1, token_hash);
   return First(Query<TokenRecord>(db_, s, "read token", [](const Stmt& r) {
     return TokenRecord{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
@@ -363,7 +425,7 @@ StatusOr<std::optional<TokenRecord>> Store::FindToken(std::string_view token_has
 
 Status Store::PurgeTokensExpiredBefore(int64_t ms) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "DELETE FROM tokens WHERE expires_ms < ?");
+  Stmt s(*statements_, "DELETE FROM tokens WHERE expires_ms < ?");
   s.Bind(1, ms);
   return s.Run("purge tokens");
 }
@@ -374,7 +436,7 @@ Status Store::InsertKey(const KeyRecord& key) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("INSERT INTO keys(") + kKeyColumns +
                     ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   if (!s.prepared()) return DbError(db_, "insert key");
   BindKey(s, key);
   int rc = s.Step();
@@ -386,7 +448,7 @@ Status Store::InsertKey(const KeyRecord& key) {
 StatusOr<std::optional<KeyRecord>> Store::GetKey(std::string_view key_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns + " FROM keys WHERE key_id = ?";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, key_id);
   return First(Query<KeyRecord>(db_, s, "read key", ReadKey));
 }
@@ -394,7 +456,7 @@ StatusOr<std::optional<KeyRecord>> Store::GetKey(std::string_view key_id) {
 StatusOr<std::optional<KeyRecord>> Store::FindKeyByAlias(std::string_view project_id, std::string_view alias) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns + " FROM keys WHERE project_id = ? AND key_alias = ?";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, project_id).Bind(2, alias);
   return First(Query<KeyRecord>(db_, s, "read key", ReadKey));
 }
@@ -404,7 +466,7 @@ StatusOr<std::optional<KeyRecord>> Store::FindKeyByDomainAlias(std::string_view 
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns +
                     " FROM keys WHERE domain_id = ? AND key_alias = ? ORDER BY rowid LIMIT 1";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, domain_id).Bind(2, alias);
   return First(Query<KeyRecord>(db_, s, "read key", ReadKey));
 }
@@ -413,7 +475,7 @@ StatusOr<std::optional<KeyRecord>> Store::FindDefaultKey(std::string_view domain
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns +
                     " FROM keys WHERE domain_id = ? AND default_key = 1 ORDER BY rowid LIMIT 1";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, domain_id);
   return First(Query<KeyRecord>(db_, s, "read key", ReadKey));
 }
@@ -421,14 +483,14 @@ StatusOr<std::optional<KeyRecord>> Store::FindDefaultKey(std::string_view domain
 StatusOr<std::vector<KeyRecord>> Store::ListKeys(std::string_view project_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns + " FROM keys WHERE project_id = ? ORDER BY rowid";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, project_id);
   return Query<KeyRecord>(db_, s, "list keys", ReadKey);
 }
 
 StatusOr<int64_t> Store::CountCustomKeys(std::string_view project_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "SELECT COUNT(*) FROM keys WHERE project_id = ? AND default_key = 0");
+  Stmt s(*statements_, "SELECT COUNT(*) FROM keys WHERE project_id = ? AND default_key = 0");
   s.Bind(1, project_id);
   auto rows = Query<int64_t>(db_, s, "count keys", [](const Stmt& r) { return r.Int(0); });
   if (!rows.ok()) return rows.status();
@@ -437,7 +499,7 @@ StatusOr<int64_t> Store::CountCustomKeys(std::string_view project_id) {
 
 Status Store::UpdateKey(const KeyRecord& k) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_,
+  Stmt s(*statements_,
          "UPDATE keys SET key_description = ?2, key_state = ?3, scheduled_deletion_ms = ?4, "
          "expiration_ms = ?5, rotation_enabled = ?6, rotation_interval = ?7, last_rotation_ms = ?8, "
          "number_of_rotations = ?9, current_version = ?10, import_fingerprint = ?11 WHERE key_id = ?1");
@@ -450,7 +512,7 @@ Status Store::UpdateKey(const KeyRecord& k) {
 
 Status Store::DeleteKey(std::string_view key_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "DELETE FROM keys WHERE key_id = ?");  // cascades to material, grants, import tokens
+  Stmt s(*statements_, "DELETE FROM keys WHERE key_id = ?");  // cascades to material, grants, import tokens
   s.Bind(1, key_id);
   return s.Run("delete key");
 }
@@ -460,21 +522,21 @@ Status Store::DeleteKey(std::string_view key_id) {
 Status Store::PutMaterial(std::string_view key_id, uint32_t version, const std::vector<uint8_t>& sealed,
                          int64_t created_ms) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "INSERT OR REPLACE INTO key_material(key_id, version, sealed, created_ms) VALUES(?,?,?,?)");
+  Stmt s(*statements_, "INSERT OR REPLACE INTO key_material(key_id, version, sealed, created_ms) VALUES(?,?,?,?)");
   s.Bind(1, key_id).Bind(2, version).BindBlob(3, sealed).Bind(4, created_ms);
   return s.Run("write key material");
 }
 
 StatusOr<std::optional<std::vector<uint8_t>>> Store::GetMaterial(std::string_view key_id, uint32_t version) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "SELECT sealed FROM key_material WHERE key_id = ? AND version = ?");
+  Stmt s(*statements_, "SELECT sealed FROM key_material WHERE key_id = ? AND version = ?");
   s.Bind(1, key_id).Bind(2, version);
   return First(Query<std::vector<uint8_t>>(db_, s, "read key material", [](const Stmt& r) { return r.Blob(0); }));
 }
 
 Status Store::DeleteMaterial(std::string_view key_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "DELETE FROM key_material WHERE key_id = ?");
+  Stmt s(*statements_, "DELETE FROM key_material WHERE key_id = ?");
   s.Bind(1, key_id);
   return s.Run("delete key material");
 }
@@ -484,7 +546,7 @@ Status Store::DeleteMaterial(std::string_view key_id) {
 Status Store::InsertGrant(const GrantRecord& g) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("INSERT INTO grants(") + kGrantColumns + ") VALUES(?,?,?,?,?,?,?,?,?)";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, g.grant_id).Bind(2, g.key_id).Bind(3, g.grantee_principal).Bind(4, g.grantee_type);
   s.Bind(5, nlohmann::json(g.operations).dump()).Bind(6, g.issuing_principal).Bind(7, g.name);
   s.Bind(8, g.retiring_principal).Bind(9, g.creation_ms);
@@ -494,7 +556,7 @@ Status Store::InsertGrant(const GrantRecord& g) {
 StatusOr<std::optional<GrantRecord>> Store::GetGrant(std::string_view grant_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kGrantColumns + " FROM grants WHERE grant_id = ?";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, grant_id);
   return First(Query<GrantRecord>(db_, s, "read grant", ReadGrant));
 }
@@ -502,7 +564,7 @@ StatusOr<std::optional<GrantRecord>> Store::GetGrant(std::string_view grant_id) 
 StatusOr<std::vector<GrantRecord>> Store::ListGrantsForKey(std::string_view key_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   std::string sql = std::string("SELECT ") + kGrantColumns + " FROM grants WHERE key_id = ? ORDER BY rowid";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, key_id);
   return Query<GrantRecord>(db_, s, "list grants", ReadGrant);
 }
@@ -513,14 +575,14 @@ StatusOr<std::vector<GrantRecord>> Store::ListGrantsInvolving(std::string_view u
   std::string sql = std::string("SELECT ") + kGrantColumns +
                     " FROM grants WHERE grantee_principal IN (?1, ?2) OR retiring_principal IN (?1, ?2) "
                     "ORDER BY rowid";
-  Stmt s(db_, sql.c_str());
+  Stmt s(*statements_, sql.c_str());
   s.Bind(1, user_id).Bind(2, domain_id);
   return Query<GrantRecord>(db_, s, "list grants", ReadGrant);
 }
 
 StatusOr<int64_t> Store::CountGrantsForKey(std::string_view key_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "SELECT COUNT(*) FROM grants WHERE key_id = ?");
+  Stmt s(*statements_, "SELECT COUNT(*) FROM grants WHERE key_id = ?");
   s.Bind(1, key_id);
   auto rows = Query<int64_t>(db_, s, "count grants", [](const Stmt& r) { return r.Int(0); });
   if (!rows.ok()) return rows.status();
@@ -529,7 +591,7 @@ StatusOr<int64_t> Store::CountGrantsForKey(std::string_view key_id) {
 
 Status Store::DeleteGrant(std::string_view grant_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "DELETE FROM grants WHERE grant_id = ?");
+  Stmt s(*statements_, "DELETE FROM grants WHERE grant_id = ?");
   s.Bind(1, grant_id);
   return s.Run("delete grant");
 }
@@ -538,7 +600,7 @@ Status Store::DeleteGrant(std::string_view grant_id) {
 
 Status Store::PutImportToken(const ImportTokenRecord& t) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "INSERT OR REPLACE INTO import_tokens(token_id, key_id, algorithm, expires_s, "
+  Stmt s(*statements_, "INSERT OR REPLACE INTO import_tokens(token_id, key_id, algorithm, expires_s, "
               "sealed_private_key, created_ms) VALUES(?,?,?,?,?,?)");
   s.Bind(1, t.token_id).Bind(2, t.key_id).Bind(3, t.algorithm).Bind(4, t.expires_s);
   s.BindBlob(5, t.sealed_private_key).Bind(6, t.created_ms);
@@ -547,7 +609,7 @@ Status Store::PutImportToken(const ImportTokenRecord& t) {
 
 StatusOr<std::optional<ImportTokenRecord>> Store::GetImportToken(std::string_view token_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "SELECT token_id, key_id, algorithm, expires_s, sealed_private_key, created_ms "
+  Stmt s(*statements_, "SELECT token_id, key_id, algorithm, expires_s, sealed_private_key, created_ms "
               "FROM import_tokens WHERE token_id = ?");
   s.Bind(1, token_id);
   return First(Query<ImportTokenRecord>(db_, s, "read import token", [](const Stmt& r) {
@@ -557,7 +619,7 @@ StatusOr<std::optional<ImportTokenRecord>> Store::GetImportToken(std::string_vie
 
 Status Store::PurgeImportTokensExpiredBefore(int64_t seconds) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(db_, "DELETE FROM import_tokens WHERE expires_s < ?");
+  Stmt s(*statements_, "DELETE FROM import_tokens WHERE expires_s < ?");
   s.Bind(1, seconds);
   return s.Run("purge import tokens");
 }

@@ -26,6 +26,10 @@
 
 struct sqlite3;
 
+namespace kmsfs::kms::server::store_internal {
+class StatementCache;
+}  // namespace kmsfs::kms::server::store_internal
+
 namespace kmsfs::kms::server {
 
 struct UserRecord {
@@ -164,11 +168,13 @@ class Store {
   Status PurgeImportTokensExpiredBefore(int64_t seconds);
 
  private:
-  explicit Store(sqlite3* db) : db_(db) {}
+  explicit Store(sqlite3* db);
   Status Exec(const char* sql);
 
   std::recursive_mutex mu_;
   sqlite3* db_;        // owned; closed in the destructor; guarded by mu_
+  // Prepared statements kept for reuse; guarded by mu_.
+  std::unique_ptr<store_internal::StatementCache> statements_;
   int tx_depth_ = 0;   // nesting of RunInTransaction; guarded by mu_
 };
 
