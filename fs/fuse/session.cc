@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "fs/base/logging.h"
+#include "fs/fuse/readahead.h"
 
 namespace kmsfs::fuse {
 namespace {
@@ -81,6 +82,11 @@ Status ServeMount(FuseFs* fs, const SessionOptions& options) {
     Status s = Status::Internal("cannot install signal handlers");
     options.on_mounted(s);
     return s;
+  }
+  // Large sequential reads need more than the kernel's 128 KiB FUSE readahead.
+  const unsigned readahead_kib = fs->options().max_write / 1024;
+  if (Status s = RaiseMountReadahead(options.mountpoint, readahead_kib); !s.ok()) {
+    KMSFS_LOG(kInfo) << "readahead stays at the kernel default: " << s.ToString();
   }
   options.on_mounted(Status::Ok());
   {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <cstring>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -86,6 +87,23 @@ TEST_F(MountTest, RemountPreservesEveryByte) {
   CommandResult r = v->Mount();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(HashTree(v->mountpoint()), before);
+}
+
+TEST_F(MountTest, MountRaisesKernelReadaheadToTheRequestSize) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  struct stat st;
+  ASSERT_EQ(stat(v->mountpoint().c_str(), &st), 0);
+  const std::string ra = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)) +
+                         "/read_ahead_kb";
+  // The kernel default for FUSE is 128 KiB; the mount asks for its 1 MiB request size.
+  EXPECT_EQ(TrimTrailing(ReadFile(ra)), "1024");
+  // Sequential reads still return every byte across request boundaries.
+  const std::string body = Pattern(3 * 1024 * 1024 + 12345, 7);
+  WriteFileOrDie(v->Path("big"), body);
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(v->Mount().exit_code, 0);
+  EXPECT_TRUE(ReadFile(v->Path("big")) == body);
 }
 
 TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
