@@ -105,10 +105,12 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
   const uint64_t end = offset + data.size();
   const uint64_t first = offset / bs;
   const uint64_t last = (end - 1) / bs;
+  bool rewrites_existing = false;  // does the write change sealed bytes already in the file?
 
   // The old partial last block stops being last when the write starts in a
   // later block: pad it to a full block first.
   if (size % bs != 0 && size / bs < first) {
+    rewrites_existing = true;
     const uint64_t old_last = size / bs;
     KMSFS_RETURN_IF_ERROR(
         ResizeBlockLocked(old_last, static_cast<uint32_t>(size - old_last * bs), static_cast<uint32_t>(bs)));
@@ -145,11 +147,15 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
 
   const uint64_t sealed_len = format::BackingSize(plain_len, g);
   const uint64_t write_at = format::BackingOffset(first, g);
-  // An extending write reserves its space first: running out of space half
-  // way through would leave a torn last block (and lose the old bytes that
-  // read-modify-write merged into it). ENOSPC now changes nothing.
   const uint64_t backing_end = format::BackingSize(size, g);
-  if (write_at + sealed_len > backing_end &&
+  rewrites_existing = rewrites_existing || write_at < backing_end;
+  // An extending write that also rewrites a block already in the file (the
+  // old partial last block, merged by read-modify-write) reserves its space
+  // first: running out of space half way through would tear that block and
+  // lose its old bytes. ENOSPC then changes nothing. A write wholly past the
+  // old end (appends at a block boundary, new files) skips that system call:
+  // if it fails part way, cutting the file back to its old length undoes it.
+  if (rewrites_existing && write_at + sealed_len > backing_end &&
       fallocate(fd_.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(backing_end),
                 static_cast<off_t>(write_at + sealed_len - backing_end)) != 0 &&
       errno != EOPNOTSUPP) {
@@ -157,7 +163,13 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
   }
   std::vector<uint8_t>& sealed = SealedScratch(sealed_len);
   KMSFS_RETURN_IF_ERROR(codec_->Seal(first, {plain.data(), plain_len}, {sealed.data(), sealed_len}));
-  KMSFS_RETURN_IF_ERROR(PwriteFull(fd_.get(), sealed.data(), sealed_len, static_cast<off_t>(write_at)));
+  Status written = PwriteFull(fd_.get(), sealed.data(), sealed_len, static_cast<off_t>(write_at));
+  if (!written.ok()) {
+    if (!rewrites_existing && ftruncate(fd_.get(), static_cast<off_t>(backing_end)) != 0) {
+      return written.Annotate("and cutting the file back failed: " + std::string(std::strerror(errno)));
+    }
+    return written;
+  }
   return data.size();
 }
 
