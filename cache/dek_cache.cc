@@ -55,6 +55,7 @@ class DekCache::Core : public std::enable_shared_from_this<Core> {
   ~Core() { DropAll(); }
 
   StatusOr<Handle> Get(const std::string& id, const Loader& loader) KMSFS_EXCLUDES(mu_);
+  bool Contains(const std::string& id) KMSFS_EXCLUDES(mu_);
   Handle Insert(const std::string& id, SecretBytes key) KMSFS_EXCLUDES(mu_);
   void Erase(const std::string& id) KMSFS_EXCLUDES(mu_);
   void Clear() KMSFS_EXCLUDES(mu_);
@@ -230,6 +231,12 @@ StatusOr<DekCache::Handle> DekCache::Core::Get(const std::string& id, const Load
   return handle;
 }
 
+bool DekCache::Core::Contains(const std::string& id) {
+  MutexLock lock(&mu_);
+  EvictExpiredLocked(clock_->Now());
+  return entries_.count(id) > 0;
+}
+
 DekCache::Handle DekCache::Core::Insert(const std::string& id, SecretBytes key) {
   auto entry = std::make_shared<Entry>(id, std::move(key));
   MutexLock lock(&mu_);
@@ -317,6 +324,8 @@ DekCache::~DekCache() { core_->DropAll(); }
 StatusOr<DekCache::Handle> DekCache::Get(const std::string& id, const Loader& loader) {
   return core_->Get(id, loader);
 }
+
+bool DekCache::Contains(const std::string& id) { return core_->Contains(id); }
 
 DekCache::Handle DekCache::Insert(const std::string& id, SecretBytes key) {
   return core_->Insert(id, std::move(key));

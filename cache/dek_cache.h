@@ -99,6 +99,10 @@ class DekCache {
   // Returns the cached key for `id`, or runs `loader` once for all concurrent
   // callers missing on `id`, caches a success, and returns it.
   StatusOr<Handle> Get(const std::string& id, const Loader& loader);
+  // True when a Get of `id` would hit now (expired entries are evicted
+  // first). Does not pin the entry, count a hit or restart its TTL, so a
+  // caller that only asks (a prefetch) does not keep a key alive.
+  bool Contains(const std::string& id);
   // Adds a key already in hand (a new file's DEK from the pool), replacing
   // any entry for `id` (whose handles keep the old key). An in-flight load of
   // `id` still answers its callers but is not cached.

@@ -115,6 +115,22 @@ TEST(DekCacheTest, HitRestartsTtl) {
   EXPECT_EQ(cache.stats().entries, 0u);
 }
 
+TEST(DekCacheTest, ContainsNeitherCountsAHitNorRestartsTtl) {
+  FakeClock clock;
+  DekCache cache({.ttl = 300s, .max_entries = 16}, &clock);
+  std::atomic<int> calls{0};
+  EXPECT_FALSE(cache.Contains("a"));
+  ASSERT_TRUE(cache.Get("a", FillLoader(1, &calls)).ok());
+  clock.Advance(200s);
+  EXPECT_TRUE(cache.Contains("a"));
+  EXPECT_EQ(cache.stats().hits, 0u);
+  clock.Advance(100s);  // 300 s after the last use: asking did not extend it
+  EXPECT_FALSE(cache.Contains("a"));
+  EXPECT_EQ(cache.stats().entries, 0u);
+  EXPECT_EQ(cache.stats().evictions, 1u);
+  EXPECT_EQ(calls.load(), 1);
+}
+
 TEST(DekCacheTest, EvictsLeastRecentlyUsedWhenFull) {
   FakeClock clock;
   DekCache cache({.ttl = 300s, .max_entries = 3}, &clock);
