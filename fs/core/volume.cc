@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "fs/base/logging.h"
@@ -92,10 +93,17 @@ Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig c
           return WrapDek(dek, file_id);
         });
   }
+  KeyPrefetcherOptions prefetch;
+  const bool cache_on = options_.cache.ttl.count() > 0 && options_.cache.max_entries > 0;
+  prefetch.concurrency = cache_on ? options_.prefetch_concurrency : 0;
+  prefetcher_ = std::make_unique<KeyPrefetcher>(
+      prefetch, [this](const format::FileHeader& header) { return WarmKey(header); });
 }
 
 Volume::~Volume() {
-  pool_.reset();  // stop background wraps before the client goes away
+  // Stop background KMS work before the cache and the client go away.
+  prefetcher_.reset();
+  pool_.reset();
 }
 
 StatusOr<std::string> Volume::WrapDek(const SecretBytes& dek, const format::FileId& file_id) {
@@ -111,6 +119,40 @@ StatusOr<SecretBytes> Volume::UnwrapDek(const format::FileHeader& header) {
   if (!dek.ok()) kms_errors_.fetch_add(1, std::memory_order_relaxed);
   return dek;
 }
+
+StatusOr<KeyPrefetcher::Outcome> Volume::WarmKey(const format::FileHeader& header) {
+  // Files of another key or layout are rare (a copied-in file): their open
+  // fails or is slow anyway, so prefetching stays with the volume's own.
+  if (header.suite != config_.suite || header.block_size != config_.block_size ||
+      header.key_id != config_.key_id) {
+    return KeyPrefetcher::Outcome::kSkipped;
+  }
+  const std::string cache_id = format::FileIdHex(header.file_id);
+  // Asking does not restart a cached key's TTL: a listing keeps no key alive.
+  if (cache_.Contains(cache_id)) return KeyPrefetcher::Outcome::kAlreadyCached;
+  // The same id and loader as Adopt, so an open racing with this shares the
+  // one decrypt-datakey call and finds the key under the same entry.
+  bool loaded = false;
+  auto key = cache_.Get(cache_id, [&]() {
+    loaded = true;
+    return UnwrapDek(header);
+  });
+  if (!key.ok()) return key.status();
+  // Dropping the handle unpins the entry: its TTL starts now.
+  return loaded ? KeyPrefetcher::Outcome::kLoaded : KeyPrefetcher::Outcome::kAlreadyCached;
+}
+
+void Volume::PrefetchKeys(int dir_fd, std::vector<std::string> names, std::string dir_for_logs) {
+  if (!prefetcher_->enabled() || names.empty()) return;
+  int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) {
+    KMSFS_LOG(kDebug) << "key prefetch: dup of directory fd failed: " << std::strerror(errno);
+    return;
+  }
+  prefetcher_->Prefetch(UniqueFd(dup_fd), std::move(names), std::move(dir_for_logs));
+}
+
+bool Volume::WaitForPrefetchIdle(std::chrono::milliseconds timeout) { return prefetcher_->WaitIdle(timeout); }
 
 StatusOr<uint64_t> Volume::PlainSizeOf(uint64_t backing_size) const {
   return format::PlainSize(backing_size, default_geometry_);
@@ -243,6 +285,7 @@ VolumeStats Volume::stats() const {
   if (pool_) s.pool = pool_->stats();
   s.kms_calls = kms_calls_.load();
   s.kms_errors = kms_errors_.load();
+  s.prefetch = prefetcher_->stats();
   std::lock_guard<std::mutex> lock(open_mu_);
   for (const auto& [id, weak] : open_files_) s.open_files += weak.expired() ? 0 : 1;
   return s;

@@ -5,7 +5,9 @@
 // Key flow: a new file takes a pre-wrapped DEK from the pool and stores the
 // wrapped key in its header before the file gets its name; opening a file
 // reads its header and asks the cache for the DEK, which calls
-// decrypt-datakey only on a miss.
+// decrypt-datakey only on a miss. Listing a directory through the mount
+// (PrefetchKeys) warms the cache for its files in the background, so the
+// opens that follow a listing rarely wait for the KMS.
 //
 // Thread-safety: thread-safe.
 #ifndef KMSFS_FS_CORE_VOLUME_H_
@@ -14,18 +16,21 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "cache/dek_cache.h"
 #include "cache/dek_pool.h"
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
 #include "fs/core/crypt_file.h"
+#include "fs/core/key_prefetcher.h"
 #include "fs/format/file_header.h"
 #include "fs/format/volume_config.h"
 #include "kms/kms_client.h"
@@ -48,6 +53,10 @@ struct VolumeOptions {
   cache::DekCacheOptions cache;
   cache::DekPoolOptions pool;
   bool read_only = false;
+  // KMS calls in flight at most for prefetching the keys of listed
+  // directories. Default: 16; 0 = no prefetching. Also off while the cache
+  // is (ttl or max_entries 0), as nothing would keep what was fetched.
+  size_t prefetch_concurrency = 16;
 };
 
 struct VolumeStats {
@@ -56,6 +65,7 @@ struct VolumeStats {
   uint64_t kms_calls = 0;
   uint64_t kms_errors = 0;
   uint64_t open_files = 0;
+  KeyPrefetchStats prefetch;
 };
 
 class Volume {
@@ -87,6 +97,16 @@ class Volume {
   // checks the header agrees), so stat never needs to read a header.
   StatusOr<uint64_t> PlainSizeOf(uint64_t backing_size) const;
 
+  // Warms the DEK cache, in the background, for the regular files among
+  // `names` (entries of the directory open as `dir_fd`, which is dup'd; the
+  // caller keeps its fd). `dir_for_logs` names the directory in log lines.
+  // Never blocks on the KMS and never fails: a file whose key cannot be
+  // fetched fails later, at its open, as it would have anyway.
+  void PrefetchKeys(int dir_fd, std::vector<std::string> names, std::string dir_for_logs = "");
+  // Blocks until no prefetch is queued or running, or `timeout` has passed;
+  // returns whether prefetching is idle. For tests and benchmarks.
+  bool WaitForPrefetchIdle(std::chrono::milliseconds timeout);
+
   // Evicts expired keys; the mount calls it about once a second.
   void Tick();
   VolumeStats stats() const;
@@ -99,6 +119,8 @@ class Volume {
                                                      cache::DekCache::Handle key);
   StatusOr<std::string> WrapDek(const SecretBytes& dek, const format::FileId& file_id);
   StatusOr<SecretBytes> UnwrapDek(const format::FileHeader& header);
+  // The prefetcher's warm function: caches the key of a header of this volume.
+  StatusOr<KeyPrefetcher::Outcome> WarmKey(const format::FileHeader& header);
 
   const std::string backing_dir_;
   const UniqueFd root_fd_;
@@ -110,6 +132,8 @@ class Volume {
   std::atomic<uint64_t> kms_errors_{0};
   cache::DekCache cache_;
   std::unique_ptr<cache::DekPool> pool_;  // null on read-only volumes
+  // Uses cache_ and kms_: declared after them, and reset first in ~Volume.
+  std::unique_ptr<KeyPrefetcher> prefetcher_;
 
   // Open files by backing (dev, ino). Entries are weak: a CryptFile lives as
   // long as some handle holds it. Lock order: open_mu_ before CryptFile locks.

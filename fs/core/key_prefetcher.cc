@@ -1,0 +1,184 @@
+#include "fs/core/key_prefetcher.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <utility>
+
+#include "fs/base/logging.h"
+#include "fs/core/volume.h"
+
+namespace kmsfs::core {
+namespace {
+
+// A name the listing may hand over but that is not a plain entry of the directory.
+bool IsPlainName(const std::string& name) {
+  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
+}
+
+// The file went away or changed kind between the listing and now: nothing to warm.
+bool IsGoneOrReplaced(int err) { return err == ENOENT || err == ENOTDIR || err == ELOOP; }
+
+// Read-only, never following a symlink, never blocking (a FIFO swapped in
+// after the fstatat check), without updating the access time where the
+// daemon may ask for that (it owns the file, or has CAP_FOWNER).
+int OpenForHeader(int dir_fd, const char* name) {
+  constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+  int fd = openat(dir_fd, name, kFlags | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = openat(dir_fd, name, kFlags);
+  return fd;
+}
+
+}  // namespace
+
+KeyPrefetcher::KeyPrefetcher(KeyPrefetcherOptions options, WarmFn warm)
+    : options_(options), warm_(std::move(warm)) {
+  workers_.reserve(options_.concurrency);
+  for (size_t i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+KeyPrefetcher::~KeyPrefetcher() {
+  std::deque<Item> dropped;
+  {
+    cache::MutexLock lock(&mu_);
+    stop_ = true;
+    dropped = DropQueuedLocked();
+  }
+  work_cv_.notify_all();
+  idle_cv_.notify_all();
+  dropped.clear();  // closes the dropped batches' directories now, not after the join
+  for (std::thread& t : workers_) t.join();
+}
+
+std::deque<KeyPrefetcher::Item> KeyPrefetcher::DropQueuedLocked() {
+  stats_.dropped += queue_.size();
+  std::deque<Item> out;
+  out.swap(queue_);
+  if (in_flight_ == 0) idle_cv_.notify_all();
+  return out;
+}
+
+void KeyPrefetcher::Prefetch(UniqueFd dir, std::vector<std::string> names, std::string dir_for_logs) {
+  if (workers_.empty() || names.empty() || !dir.valid()) return;
+  auto batch = std::make_shared<Batch>();
+  batch->dir = std::move(dir);
+  batch->dir_for_logs = std::move(dir_for_logs);
+  size_t added = 0;
+  {
+    cache::MutexLock lock(&mu_);
+    if (stop_) return;
+    for (std::string& name : names) {
+      if (queue_.size() >= options_.max_queued) {
+        ++stats_.dropped;
+        continue;
+      }
+      queue_.push_back(Item{batch, std::move(name)});
+      ++stats_.queued;
+      ++added;
+    }
+  }
+  if (added == 1) {
+    work_cv_.notify_one();
+  } else if (added > 1) {
+    work_cv_.notify_all();
+  }
+}
+
+StatusOr<KeyPrefetcher::Outcome> KeyPrefetcher::Process(const Item& item) const {
+  if (!IsPlainName(item.name)) return Outcome::kSkipped;
+  const int dir_fd = item.batch->dir.get();
+  const char* name = item.name.c_str();
+  // Look before opening: only regular files are ever opened.
+  struct stat st;
+  if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    if (IsGoneOrReplaced(errno)) return Outcome::kSkipped;
+    return Status::FromErrno(errno, "stat " + item.name);
+  }
+  if (!S_ISREG(st.st_mode)) return Outcome::kSkipped;
+  int raw_fd = OpenForHeader(dir_fd, name);
+  if (raw_fd < 0) {
+    if (IsGoneOrReplaced(errno)) return Outcome::kSkipped;
+    return Status::FromErrno(errno, "open " + item.name);
+  }
+  UniqueFd fd(raw_fd);
+  if (fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat " + item.name);
+  if (!S_ISREG(st.st_mode)) return Outcome::kSkipped;  // replaced since the fstatat
+  auto header = ReadFileHeader(fd.get());
+  if (!header.ok()) return header.status().Annotate(item.name);
+  fd.Reset();  // the KMS call below needs no file open
+  if (!warm_) return Status::Internal("key prefetch: no warm function given");
+  try {
+    auto outcome = warm_(*header);
+    if (!outcome.ok()) return outcome.status().Annotate(item.name);
+    return outcome;
+  } catch (...) {
+    return Status::Internal("key prefetch: warm function threw an exception");
+  }
+}
+
+void KeyPrefetcher::WorkerLoop() {
+  cache::MutexLock lock(&mu_);
+  while (true) {
+    while (!stop_ && queue_.empty()) lock.Wait(work_cv_);
+    if (stop_) return;
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    ++in_flight_;
+    lock.Unlock();
+
+    StatusOr<Outcome> outcome = Process(item);
+
+    lock.Lock();
+    --in_flight_;
+    std::deque<Item> dropped;  // freed after the lock is released
+    bool first_failure = false;
+    if (outcome.ok()) {
+      switch (*outcome) {
+        case Outcome::kLoaded: ++stats_.loaded; break;
+        case Outcome::kAlreadyCached: ++stats_.skipped_cached; break;
+        case Outcome::kSkipped: ++stats_.skipped; break;
+      }
+    } else {
+      ++stats_.failed;
+      first_failure = !item.batch->logged;
+      item.batch->logged = true;
+      if (outcome.status().code() == StatusCode::kUnavailable) dropped = DropQueuedLocked();
+    }
+    if (queue_.empty() && in_flight_ == 0) idle_cv_.notify_all();
+    if (!first_failure && dropped.empty()) continue;
+
+    lock.Unlock();
+    const Status& s = outcome.status();
+    const std::string where = item.batch->dir_for_logs.empty() ? "" : " in " + item.batch->dir_for_logs;
+    if (!dropped.empty()) {
+      KMSFS_LOG(kInfo) << "key prefetch" << where << ": KMS unreachable, " << dropped.size()
+                       << " queued names dropped (opens ask the KMS themselves): " << s.ToString();
+    } else {
+      KMSFS_LOG(kDebug) << "key prefetch" << where << " (first failure of this listing): " << s.ToString();
+    }
+    dropped.clear();
+    lock.Lock();
+  }
+}
+
+KeyPrefetchStats KeyPrefetcher::stats() const {
+  cache::MutexLock lock(&mu_);
+  KeyPrefetchStats out = stats_;
+  out.pending = queue_.size();
+  out.in_flight = in_flight_;
+  return out;
+}
+
+bool KeyPrefetcher::WaitIdle(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  cache::MutexLock lock(&mu_);
+  while (!queue_.empty() || in_flight_ > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    lock.WaitUntil(idle_cv_, deadline);
+  }
+  return true;
+}
+
+}  // namespace kmsfs::core
