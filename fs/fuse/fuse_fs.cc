@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "fs/base/logging.h"
 #include "fs/format/file_header.h"
@@ -408,16 +410,23 @@ int OpOpendir(const char* path, fuse_file_info* fi) {
   return 0;
 }
 
-int OpReaddir(const char* path, void* buf, fuse_fill_dir_t filler, off_t, fuse_file_info* fi,
+int OpReaddir(const char* path, void* buf, fuse_fill_dir_t filler, off_t offset, fuse_file_info* fi,
               fuse_readdir_flags flags) {
   auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
-  const bool at_root = Rel(path) == ".";
+  const std::string rel = Rel(path);
+  const bool at_root = rel == ".";
   const bool plus = (flags & FUSE_READDIR_PLUS) != 0;
+  // A listing is usually followed by opens of the files listed: fetch their
+  // keys meanwhile. Only on a pass from the start, so a continuation does not
+  // queue the directory again.
+  const bool prefetch = offset == 0;
+  std::vector<std::string> names;
   rewinddir(handle->dir);
   const int dfd = dirfd(handle->dir);
   errno = 0;
   while (dirent* e = readdir(handle->dir)) {
     if (at_root && std::strcmp(e->d_name, format::kConfigFileName) == 0) continue;
+    if (prefetch && (e->d_type == DT_REG || e->d_type == DT_UNKNOWN)) names.emplace_back(e->d_name);
     struct stat st {};
     fuse_fill_dir_flags fill = static_cast<fuse_fill_dir_flags>(0);
     if (plus && fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
@@ -429,7 +438,9 @@ int OpReaddir(const char* path, void* buf, fuse_fill_dir_t filler, off_t, fuse_f
     }
     if (filler(buf, e->d_name, &st, 0, fill) != 0) break;
   }
-  return errno != 0 ? -errno : 0;
+  const int err = errno;
+  if (!names.empty()) Vol()->PrefetchKeys(dfd, std::move(names), at_root ? "/" : "/" + rel);
+  return err != 0 ? -err : 0;
 }
 
 int OpReleasedir(const char*, fuse_file_info* fi) {
@@ -524,6 +535,10 @@ std::string FuseFs::StatusJson() const {
       {"pool", {{"ready", s.pool.ready}, {"taken", s.pool.taken}, {"direct", s.pool.direct},
                 {"wrap_errors", s.pool.wrap_errors}}},
       {"open_files", s.open_files},
+      {"prefetch", {{"queued", s.prefetch.queued}, {"loaded", s.prefetch.loaded},
+                    {"skipped_cached", s.prefetch.skipped_cached}, {"skipped", s.prefetch.skipped},
+                    {"failed", s.prefetch.failed}, {"dropped", s.prefetch.dropped},
+                    {"pending", s.prefetch.pending}, {"in_flight", s.prefetch.in_flight}}},
   };
   return j.dump();
 }
