@@ -329,8 +329,6 @@ int OpWrite(const char* path, const char* buf, size_t size, off_t offset, fuse_f
 
 int OpStatfs(const char*, struct statvfs* st) { return SysResult(fstatvfs(Root(), st)); }
 
-int OpFlush(const char*, fuse_file_info*) { return 0; }
-
 int OpRelease(const char*, fuse_file_info* fi) {
   std::unique_ptr<FileHandle> owned(HandleOf(fi));
   fi->fh = 0;
@@ -499,7 +497,10 @@ fuse_operations MakeOperations() {
   ops.read = OpRead;
   ops.write = OpWrite;
   ops.statfs = OpStatfs;
-  ops.flush = OpFlush;
+  // No flush: every close() would cost a round trip that has nothing to do
+  // (data reaches the backing file in write and fsync). libfuse answers the
+  // first FLUSH with ENOSYS and the kernel stops sending them; it still
+  // writes back dirty pages and reports their errors at close().
   ops.release = OpRelease;
   ops.fsync = OpFsync;
   ops.setxattr = OpSetxattr;
