@@ -65,6 +65,17 @@ bool IsHidden(const char* path) {
 
 bool IsHeaderXattr(const char* name) { return std::strcmp(name, format::kHeaderXattrName) == 0; }
 
+// Only the user.* and trusted.* namespaces pass through to the backing files.
+// security.* (SELinux labels, file capabilities) and system.* (POSIX ACLs,
+// which this mount does not enforce) belong to the backing filesystem, not to
+// the plaintext tree; answering them here also spares a disk read per file:
+// `ls -l` asks for security.selinux and system.posix_acl_access on every
+// entry, and the kernel asks for security.capability before a file's first
+// write, and each such lookup reads the backing file's xattr block.
+bool IsBackingOnlyXattr(const char* name) {
+  return std::strncmp(name, "security.", 9) == 0 || std::strncmp(name, "system.", 7) == 0;
+}
+
 int Errno(const Status& s) { return -ToErrno(s); }
 
 int SysResult(int rc) { return rc < 0 ? -errno : 0; }
@@ -349,12 +360,13 @@ int OpFsync(const char* path, int datasync, fuse_file_info* fi) {
 int OpSetxattr(const char* path, const char* name, const char* value, size_t size, int flags) {
   if (IsHidden(path)) return -ENOENT;
   if (IsHeaderXattr(name) || std::strcmp(name, kStatusXattrName) == 0) return -EPERM;
+  if (IsBackingOnlyXattr(name)) return -EOPNOTSUPP;
   return SysResult(lsetxattr(Abs(path).c_str(), name, value, size, flags));
 }
 
 int OpGetxattr(const char* path, const char* name, char* value, size_t size) {
   if (IsHidden(path)) return -ENOENT;
-  if (IsHeaderXattr(name)) return -ENODATA;
+  if (IsHeaderXattr(name) || IsBackingOnlyXattr(name)) return -ENODATA;
   if (std::strcmp(name, kStatusXattrName) == 0 && Rel(path) == ".") {
     const std::string json = Self()->StatusJson();
     if (size == 0) return static_cast<int>(json.size());
@@ -379,7 +391,7 @@ int OpListxattr(const char* path, char* list, size_t size) {
   for (size_t pos = 0; pos < static_cast<size_t>(n);) {
     const char* name = names.data() + pos;
     size_t len = std::strlen(name);
-    if (!IsHeaderXattr(name)) out.append(name, len + 1);
+    if (!IsHeaderXattr(name) && !IsBackingOnlyXattr(name)) out.append(name, len + 1);
     pos += len + 1;
   }
   if (size == 0) return static_cast<int>(out.size());
@@ -391,6 +403,7 @@ int OpListxattr(const char* path, char* list, size_t size) {
 int OpRemovexattr(const char* path, const char* name) {
   if (IsHidden(path)) return -ENOENT;
   if (IsHeaderXattr(name)) return -EPERM;
+  if (IsBackingOnlyXattr(name)) return -ENODATA;
   return SysResult(lremovexattr(Abs(path).c_str(), name));
 }
 

@@ -106,6 +106,40 @@ TEST_F(MountTest, MountRaisesKernelReadaheadToTheRequestSize) {
   EXPECT_TRUE(ReadFile(v->Path("big")) == body);
 }
 
+TEST_F(MountTest, SecurityAndSystemXattrsStayWithTheBackingFilesystem) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  WriteFileOrDie(v->Path("f"), "content");
+  ASSERT_EQ(setxattr(v->Path("f").c_str(), "user.kept", "1", 1, 0), 0);
+  // A label the backing filesystem holds is neither shown nor listed.
+  ASSERT_EQ(setxattr(v->BackingPath("f").c_str(), "trusted.kmsfs-test", "t", 1, 0), 0);
+  ASSERT_EQ(setxattr(v->BackingPath("f").c_str(), "security.kmsfs-test", "label", 5, 0), 0);
+  char buf[256];
+  errno = 0;
+  EXPECT_EQ(getxattr(v->Path("f").c_str(), "security.kmsfs-test", buf, sizeof buf), -1);
+  EXPECT_EQ(errno, ENODATA);
+  errno = 0;
+  EXPECT_EQ(getxattr(v->Path("f").c_str(), "system.posix_acl_access", buf, sizeof buf), -1);
+  EXPECT_EQ(errno, ENODATA);
+  ssize_t n = listxattr(v->Path("f").c_str(), buf, sizeof buf);
+  ASSERT_GT(n, 0);
+  std::string names(buf, static_cast<size_t>(n));
+  EXPECT_NE(names.find("user.kept"), std::string::npos);
+  EXPECT_NE(names.find("trusted.kmsfs-test"), std::string::npos);
+  EXPECT_EQ(names.find("security."), std::string::npos);
+  // Setting them is refused, and the backing file's own label is untouched.
+  errno = 0;
+  EXPECT_EQ(setxattr(v->Path("f").c_str(), "security.kmsfs-test", "x", 1, 0), -1);
+  EXPECT_EQ(errno, EOPNOTSUPP);
+  errno = 0;
+  EXPECT_EQ(removexattr(v->Path("f").c_str(), "security.kmsfs-test"), -1);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(getxattr(v->BackingPath("f").c_str(), "security.kmsfs-test", buf, sizeof buf), 5);
+  // Writing still works (the kernel asks for security.capability first).
+  WriteFileOrDie(v->Path("f"), "rewritten");
+  EXPECT_EQ(ReadFile(v->Path("f")), "rewritten");
+}
+
 TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);
