@@ -42,6 +42,7 @@ struct MountPlan {
   long long cache_ttl = 300;
   long long cache_max = 16384;
   long long pool_size = 128;
+  long long prefetch = 16;
   std::string log_file;
 };
 
@@ -172,6 +173,9 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   // of tens of milliseconds (24 in flight at 20 ms: 1 200 new files/s).
   vopts.pool.refill_concurrency = 24;
   vopts.read_only = read_only;
+  // Listing a directory fetches its files' keys with this many KMS calls in
+  // flight, so reading the files afterwards rarely waits for the KMS.
+  vopts.prefetch_concurrency = static_cast<size_t>(plan.prefetch);
   auto volume = core::Volume::Open(plan.backing_dir, plan.config, kms, vopts);
   if (!volume.ok()) {
     reporter.Report(ExitCodeFor(volume.status()), "mount failed: " + volume.status().message());
@@ -248,7 +252,7 @@ int AwaitDaemon(int read_fd, pid_t child, const MountPlan& plan) {
 }  // namespace
 
 int MountCommand(const Words& words) {
-  auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--log-file"},
+  auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--prefetch", "--log-file"},
                                   {"-f", "--foreground", "--shared-storage"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o OPTIONS]");
@@ -278,12 +282,20 @@ int MountCommand(const Words& words) {
   auto ttl = args->GetInt("--cache-ttl", 300);
   auto max = args->GetInt("--cache-max", 16384);
   auto pool = args->GetInt("--pool-size", 128);
-  for (const auto* v : {&ttl, &max, &pool}) {
+  auto prefetch = args->GetInt("--prefetch", 16);
+  for (const auto* v : {&ttl, &max, &pool, &prefetch}) {
     if (!v->ok()) return Fail(kExitUsage, v->status().message());
+  }
+  // Each prefetch worker is a thread with its own KMS connection.
+  constexpr long long kMaxPrefetch = 256;
+  if (*prefetch > kMaxPrefetch) {
+    return Fail(kExitUsage, "--prefetch " + std::to_string(*prefetch) + " is too many (at most " +
+                                std::to_string(kMaxPrefetch) + ")");
   }
   plan.cache_ttl = *ttl;
   plan.cache_max = *max;
   plan.pool_size = *pool;
+  plan.prefetch = *prefetch;
   plan.log_file = args->Get("--log-file").value_or("");
 
   if (args->Has("-f") || args->Has("--foreground")) {

@@ -39,6 +39,10 @@ int StatusCommand(const Words& words) {
   std::printf("kms:         calls %llu, errors %llu\n", u("kms", "calls"), u("kms", "errors"));
   std::printf("pool:        ready %llu, taken %llu, direct %llu, wrap errors %llu\n", u("pool", "ready"),
               u("pool", "taken"), u("pool", "direct"), u("pool", "wrap_errors"));
+  std::printf("prefetch:    loaded %llu, already cached %llu, skipped %llu, failed %llu, dropped %llu, pending %llu\n",
+              u("prefetch", "loaded"), u("prefetch", "skipped_cached"), u("prefetch", "skipped"),
+              u("prefetch", "failed"), u("prefetch", "dropped"),
+              u("prefetch", "pending") + u("prefetch", "in_flight"));
   std::printf("open files:  %llu\n", static_cast<unsigned long long>(j.value("open_files", 0ULL)));
   return kExitOk;
 }

@@ -20,7 +20,7 @@ Usage:
   kmsfs key delete-material KEY_ID             # delete-imported-key-material (BYOK keys)
   kmsfs init BACKING_DIR --key KEY_ID
   kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [--cache-ttl SEC] [--cache-max N]
-              [--pool-size N] [--shared-storage] [--log-file FILE]
+              [--pool-size N] [--prefetch N] [--shared-storage] [--log-file FILE]
   kmsfs umount MOUNTPOINT
   kmsfs status MOUNTPOINT
   kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
@@ -29,6 +29,17 @@ Usage:
   kmsfs grant retire BACKING_DIR GRANT_ID
   kmsfs fsck BACKING_DIR [--quick]
   kmsfs rewrap BACKING_DIR --to-key KEY_ID
+
+Mount options (defaults in brackets):
+  -f, --foreground     serve in the foreground, logging to stderr
+  -o OPTS              FUSE options (ro, rw, allow_other, default_permissions, ...)
+  --cache-ttl SEC      [300] plaintext DEKs are dropped this long after last use; 0 = no cache
+  --cache-max N        [16384] most DEKs cached at once
+  --pool-size N        [128] DEKs wrapped ahead of time for new files
+  --prefetch N         [16] listing a directory fetches its files' DEKs in the background with
+                       up to N KMS calls in flight, so opening them does not wait; 0 = off
+  --shared-storage     no attribute, entry or writeback caching (backing dir shared with others)
+  --log-file FILE      [syslog] where the detached daemon logs
 
 Connection (flags override the environment):
   --kms-endpoint URL   KMSFS_KMS_ENDPOINT   KMS base URL, e.g. http://127.0.0.1:8765
