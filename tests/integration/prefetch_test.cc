@@ -1,0 +1,170 @@
+// Key prefetch through a real mount: listing a directory fetches its files'
+// DEKs in the background, so reading them afterwards makes no KMS call at
+// open; --prefetch 0 turns that off; with kmsd down a listing still answers.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/posix_recorder.h"
+#include "tests/testutil/kmsd_process.h"
+#include "tests/testutil/mounted_volume.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace kmsfs::testing {
+namespace {
+
+std::string Name(int i) { return "file" + std::to_string(i); }
+std::string Content(int i) { return Pattern(100 + static_cast<size_t>(i) * 13, static_cast<uint32_t>(i)); }
+
+// Entry names of `dir` through opendir/readdir, without "." and "..".
+std::vector<std::string> List(const std::string& dir) {
+  std::vector<std::string> out;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    ADD_FAILURE() << "opendir " << dir << ": " << std::strerror(errno);
+    return out;
+  }
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name != "." && name != "..") out.push_back(name);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+class PrefetchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KMSFS_REQUIRE_FUSE();
+    kmsd_ = KmsdProcess::Start({});
+    ASSERT_NE(kmsd_, nullptr);
+  }
+
+  // A volume holding `n` files, written through a first mount, then mounted
+  // again (cold cache) with `remount_args`. No DEK pool, so every KMS call the
+  // mount counts afterwards is a decrypt-datakey.
+  std::unique_ptr<MountedVolume> VolumeWithFiles(int n, std::vector<std::string> remount_args) {
+    MountedVolume::Options o;
+    o.kmsd = kmsd_.get();
+    auto v = MountedVolume::Start(o);
+    if (v == nullptr) return nullptr;
+    for (int i = 0; i < n; ++i) WriteFileOrDie(v->Path(Name(i)), Content(i));
+    EXPECT_TRUE(v->Unmount());
+    remount_args.insert(remount_args.end(), {"--pool-size", "0"});
+    CommandResult r = v->Mount(remount_args);
+    EXPECT_EQ(r.exit_code, 0) << r.err << v->ReadLog();
+    return r.exit_code == 0 ? std::move(v) : nullptr;
+  }
+
+  static nlohmann::json Status(const MountedVolume& v) {
+    std::string buf(64 * 1024, '\0');
+    ssize_t n = getxattr(v.mountpoint().c_str(), "user.kmsfs.status", buf.data(), buf.size());
+    if (n < 0) {
+      ADD_FAILURE() << "status xattr: " << std::strerror(errno);
+      return nlohmann::json::object();
+    }
+    buf.resize(static_cast<size_t>(n));
+    return nlohmann::json::parse(buf);
+  }
+
+  // The status once nothing is queued or in flight for prefetching. The
+  // listing has queued its names before returning, so idle means done.
+  static nlohmann::json StatusWhenPrefetchIdle(const MountedVolume& v) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (true) {
+      nlohmann::json s = Status(v);
+      const nlohmann::json& p = s["prefetch"];
+      if (p.value("pending", 1) == 0 && p.value("in_flight", 1) == 0) return s;
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "prefetch still busy: " << s.dump();
+        return s;
+      }
+      std::this_thread::yield();
+    }
+  }
+
+  std::unique_ptr<KmsdProcess> kmsd_;
+};
+
+TEST_F(PrefetchTest, ListingFetchesEveryKeySoReadsMakeNoKmsCallAtOpen) {
+  constexpr int kFiles = 200;
+  auto v = VolumeWithFiles(kFiles, {});
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(Status(*v)["kms"]["calls"], 0);
+
+  std::vector<std::string> names = List(v->mountpoint());
+  ASSERT_EQ(names.size(), static_cast<size_t>(kFiles));
+  nlohmann::json s = StatusWhenPrefetchIdle(*v);
+  // The hidden .kmsfs.json is never queued.
+  EXPECT_EQ(s["prefetch"]["queued"], kFiles) << s.dump();
+  EXPECT_EQ(s["prefetch"]["loaded"], kFiles) << s.dump();
+  EXPECT_EQ(s["prefetch"]["failed"], 0) << s.dump();
+  EXPECT_EQ(s["kms"]["calls"], kFiles) << s.dump();
+
+  for (int i = 0; i < kFiles; ++i) {
+    int err = 0;
+    ASSERT_EQ(ReadFile(v->Path(Name(i)), &err), Content(i)) << Name(i) << " errno " << err;
+  }
+  s = Status(*v);
+  EXPECT_EQ(s["kms"]["calls"], kFiles) << "one decrypt-datakey per file, none at open: " << s.dump();
+  EXPECT_EQ(s["kms"]["errors"], 0);
+}
+
+TEST_F(PrefetchTest, PrefetchZeroMakesNoKmsCallOnListing) {
+  auto v = VolumeWithFiles(20, {"--prefetch", "0"});
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(List(v->mountpoint()).size(), 20u);
+  nlohmann::json s = Status(*v);
+  EXPECT_EQ(s["prefetch"]["queued"], 0) << s.dump();
+  EXPECT_EQ(s["kms"]["calls"], 0) << s.dump();
+  EXPECT_EQ(ReadFile(v->Path(Name(4))), Content(4));
+  EXPECT_EQ(Status(*v)["kms"]["calls"], 1) << "the open fetches its key itself";
+}
+
+TEST_F(PrefetchTest, PrefetchBeyondTheLimitIsAUsageError) {
+  MountedVolume::Options o;
+  o.kmsd = kmsd_.get();
+  o.mount = false;
+  auto v = MountedVolume::Start(o);
+  ASSERT_NE(v, nullptr);
+  CommandResult r = v->Mount({"--prefetch", "100000"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--prefetch"), std::string::npos) << r.err;
+}
+
+TEST_F(PrefetchTest, ListingWithKmsdStoppedReturnsEveryNameAndOpensFailWithEio) {
+  constexpr int kFiles = 50;
+  auto v = VolumeWithFiles(kFiles, {});
+  ASSERT_NE(v, nullptr);
+  kmsd_->Kill();
+  std::vector<std::string> names = List(v->mountpoint());
+  std::vector<std::string> expected;
+  for (int i = 0; i < kFiles; ++i) expected.push_back(Name(i));
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(names, expected);
+
+  // The first unreachable KMS drops the rest: no call per file.
+  nlohmann::json s = StatusWhenPrefetchIdle(*v);
+  const int failed = s["prefetch"]["failed"];
+  EXPECT_GE(failed, 1) << s.dump();
+  EXPECT_LE(failed, 16) << "more calls than workers: the queue was not dropped: " << s.dump();
+  EXPECT_EQ(failed + s["prefetch"]["dropped"].get<int>(), kFiles) << s.dump();
+  EXPECT_EQ(s["kms"]["calls"], failed) << s.dump();
+
+  int err = 0;
+  ReadFile(v->Path(Name(0)), &err);
+  EXPECT_EQ(err, EIO);
+}
+
+}  // namespace
+}  // namespace kmsfs::testing
