@@ -143,7 +143,12 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
     // Head block lies past the old end of file: the gap before `offset` reads as zeros.
     std::memset(plain.data(), 0, offset - plain_begin);
   }
-  std::memcpy(plain.data() + (offset - plain_begin), data.data(), data.size());
+  // A write that covers its blocks exactly (the kernel's page writeback:
+  // block-aligned, up to the end of file) is sealed straight from the
+  // request, without staging a copy.
+  const bool covers_blocks = !head_partial && !tail_partial && offset == plain_begin && data.size() == plain_len;
+  if (!covers_blocks) std::memcpy(plain.data() + (offset - plain_begin), data.data(), data.size());
+  std::span<const uint8_t> plain_blocks = covers_blocks ? data : std::span<const uint8_t>(plain.data(), plain_len);
 
   const uint64_t sealed_len = format::BackingSize(plain_len, g);
   const uint64_t write_at = format::BackingOffset(first, g);
@@ -162,7 +167,7 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
     return Status::FromErrno(errno, "reserve space");
   }
   std::vector<uint8_t>& sealed = SealedScratch(sealed_len);
-  KMSFS_RETURN_IF_ERROR(codec_->Seal(first, {plain.data(), plain_len}, {sealed.data(), sealed_len}));
+  KMSFS_RETURN_IF_ERROR(codec_->Seal(first, plain_blocks, {sealed.data(), sealed_len}));
   Status written = PwriteFull(fd_.get(), sealed.data(), sealed_len, static_cast<off_t>(write_at));
   if (!written.ok()) {
     if (!rewrites_existing && ftruncate(fd_.get(), static_cast<off_t>(backing_end)) != 0) {
