@@ -36,8 +36,8 @@ Mount options (defaults in brackets):
   --cache-ttl SEC      [300] plaintext DEKs are dropped this long after last use; 0 = no cache
   --cache-max N        [16384] most DEKs cached at once
   --pool-size N        [128] DEKs wrapped ahead of time for new files
-  --prefetch N         [16] listing a directory fetches its files' DEKs in the background with
-                       up to N KMS calls in flight, so opening them does not wait; 0 = off
+  --prefetch N         [16] the first key fetched in a just-listed directory also fetches its
+                       other files' DEKs in the background, up to N KMS calls in flight; 0 = off
   --shared-storage     no attribute, entry or writeback caching (backing dir shared with others)
   --log-file FILE      [syslog] where the detached daemon logs
 

@@ -152,6 +152,39 @@ void Volume::PrefetchKeys(int dir_fd, std::vector<std::string> names, std::strin
   prefetcher_->Prefetch(UniqueFd(dup_fd), std::move(names), std::move(dir_for_logs));
 }
 
+void Volume::NoteListing(int dir_fd, const std::string& dir_rel, std::vector<std::string> names) {
+  if (!prefetcher_->enabled() || names.empty()) return;
+  int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) {
+    KMSFS_LOG(kDebug) << "key prefetch: dup of directory fd failed: " << std::strerror(errno);
+    return;
+  }
+  Listing listing{UniqueFd(dup_fd), std::move(names), std::chrono::steady_clock::now()};
+  std::lock_guard<std::mutex> lock(listings_mu_);
+  listings_.insert_or_assign(dir_rel, std::move(listing));
+  if (listings_.size() > kMaxListings) {
+    auto oldest = listings_.begin();
+    for (auto it = listings_.begin(); it != listings_.end(); ++it) {
+      if (it->second.when < oldest->second.when) oldest = it;
+    }
+    listings_.erase(oldest);
+  }
+}
+
+void Volume::PrefetchListingOf(const std::string& dir_rel) {
+  Listing listing;
+  {
+    std::lock_guard<std::mutex> lock(listings_mu_);
+    auto it = listings_.find(dir_rel);
+    if (it == listings_.end()) return;
+    listing = std::move(it->second);
+    listings_.erase(it);
+  }
+  // A listing long past says little about what will be read next.
+  if (std::chrono::steady_clock::now() - listing.when > kListingLifetime) return;
+  prefetcher_->Prefetch(std::move(listing.dir), std::move(listing.names), dir_rel == "." ? "/" : "/" + dir_rel);
+}
+
 bool Volume::WaitForPrefetchIdle(std::chrono::milliseconds timeout) { return prefetcher_->WaitIdle(timeout); }
 
 StatusOr<uint64_t> Volume::PlainSizeOf(uint64_t backing_size) const {
@@ -249,6 +282,9 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::strin
   auto header = ReadFileHeader(fd.get());
   if (!header.ok()) return header.status().Annotate(rel_path);
   const std::string cache_id = format::FileIdHex(header->file_id);
+  // A miss in a directory that was just listed: the other files' keys will
+  // likely be wanted next, so fetch them while this one loads.
+  if (!cache_.Contains(cache_id)) PrefetchListingOf(DirName(rel_path));
   auto key = cache_.Get(cache_id, [&]() { return UnwrapDek(*header); });
   if (!key.ok()) {
     const Status& s = key.status();

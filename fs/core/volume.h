@@ -5,9 +5,11 @@
 // Key flow: a new file takes a pre-wrapped DEK from the pool and stores the
 // wrapped key in its header before the file gets its name; opening a file
 // reads its header and asks the cache for the DEK, which calls
-// decrypt-datakey only on a miss. Listing a directory through the mount
-// (PrefetchKeys) warms the cache for its files in the background, so the
-// opens that follow a listing rarely wait for the KMS.
+// decrypt-datakey only on a miss. A directory listed through the mount is
+// remembered (NoteListing); the first open in it that misses the cache warms
+// the cache for the rest of its files in the background (PrefetchKeys), so
+// reading a directory's files waits for the KMS about once. A listing alone
+// (ls -l, find) costs no KMS call.
 //
 // Thread-safety: thread-safe.
 #ifndef KMSFS_FS_CORE_VOLUME_H_
@@ -103,6 +105,13 @@ class Volume {
   // Never blocks on the KMS and never fails: a file whose key cannot be
   // fetched fails later, at its open, as it would have anyway.
   void PrefetchKeys(int dir_fd, std::vector<std::string> names, std::string dir_for_logs = "");
+  // Remembers that `dir_rel` (relative to the root; "." for the root), open
+  // as `dir_fd` (dup'd), was listed with these regular files. An open in it
+  // that misses the key cache within kListingLifetime hands them to
+  // PrefetchKeys, once. At most kMaxListings directories are remembered.
+  void NoteListing(int dir_fd, const std::string& dir_rel, std::vector<std::string> names);
+  static constexpr size_t kMaxListings = 256;
+  static constexpr std::chrono::seconds kListingLifetime{30};
   // Blocks until no prefetch is queued or running, or `timeout` has passed;
   // returns whether prefetching is idle. For tests and benchmarks.
   bool WaitForPrefetchIdle(std::chrono::milliseconds timeout);
@@ -121,6 +130,8 @@ class Volume {
   StatusOr<SecretBytes> UnwrapDek(const format::FileHeader& header);
   // The prefetcher's warm function: caches the key of a header of this volume.
   StatusOr<KeyPrefetcher::Outcome> WarmKey(const format::FileHeader& header);
+  // Hands the remembered listing of `dir_rel`, if any and still fresh, to the prefetcher.
+  void PrefetchListingOf(const std::string& dir_rel);
 
   const std::string backing_dir_;
   const UniqueFd root_fd_;
@@ -134,6 +145,15 @@ class Volume {
   std::unique_ptr<cache::DekPool> pool_;  // null on read-only volumes
   // Uses cache_ and kms_: declared after them, and reset first in ~Volume.
   std::unique_ptr<KeyPrefetcher> prefetcher_;
+
+  // Directories listed whose keys nobody has asked for yet, by path relative to the root.
+  struct Listing {
+    UniqueFd dir;
+    std::vector<std::string> names;
+    std::chrono::steady_clock::time_point when;
+  };
+  std::mutex listings_mu_;
+  std::map<std::string, Listing> listings_;  // guarded by listings_mu_
 
   // Open files by backing (dev, ino). Entries are weak: a CryptFile lives as
   // long as some handle holds it. Lock order: open_mu_ before CryptFile locks.

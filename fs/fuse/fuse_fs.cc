@@ -427,9 +427,10 @@ int OpReaddir(const char* path, void* buf, fuse_fill_dir_t filler, off_t offset,
   const std::string rel = Rel(path);
   const bool at_root = rel == ".";
   const bool plus = (flags & FUSE_READDIR_PLUS) != 0;
-  // A listing is usually followed by opens of the files listed: fetch their
-  // keys meanwhile. Only on a pass from the start, so a continuation does not
-  // queue the directory again.
+  // Reading a listed directory's files usually follows a listing: the volume
+  // remembers the names, and the first open that misses the key cache
+  // fetches the others' keys meanwhile. Only on a pass from the start, so a
+  // continuation does not note the directory again.
   const bool prefetch = offset == 0;
   std::vector<std::string> names;
   rewinddir(handle->dir);
@@ -450,7 +451,7 @@ int OpReaddir(const char* path, void* buf, fuse_fill_dir_t filler, off_t offset,
     if (filler(buf, e->d_name, &st, 0, fill) != 0) break;
   }
   const int err = errno;
-  if (!names.empty()) Vol()->PrefetchKeys(dfd, std::move(names), at_root ? "/" : "/" + rel);
+  if (!names.empty()) Vol()->NoteListing(dfd, rel, std::move(names));
   return err != 0 ? -err : 0;
 }
 

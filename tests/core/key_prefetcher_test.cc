@@ -219,6 +219,40 @@ class KeyPrefetchTest : public ::testing::Test {
   std::shared_ptr<FakeKms> kms_ = std::make_shared<FakeKms>();
 };
 
+TEST_F(KeyPrefetchTest, NotedListingIsFetchedOnTheFirstMissInItsDirectoryOnly) {
+  const std::vector<std::string> names = Names(30);
+  CreateFiles(names);
+  ASSERT_EQ(mkdir(dir_.Join("other").c_str(), 0755), 0);
+  auto v = Open();
+  ASSERT_NE(v, nullptr);
+  {
+    UniqueFd d(open(dir_.Join("d").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(d.valid());
+    v->NoteListing(d.get(), "d", names);
+  }
+  // Noting costs nothing; an open elsewhere does not use d's listing.
+  ASSERT_TRUE(v->WaitForPrefetchIdle(kWait));
+  EXPECT_EQ(v->stats().kms_calls, 0u);
+  EXPECT_EQ(v->stats().prefetch.queued, 0u);
+  {
+    UniqueFd other(open(dir_.Join("other").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(other.valid());
+    v->NoteListing(other.get(), "other", {"ghost"});
+  }
+
+  EXPECT_EQ(ReadThrough(*v, names[3]), Content(names[3]));
+  ASSERT_TRUE(v->WaitForPrefetchIdle(kWait));
+  VolumeStats s = v->stats();
+  EXPECT_EQ(s.prefetch.queued, 30u);
+  // The opened file's key is loaded by the open or by a worker, whichever
+  // starts first; the other shares that one call.
+  EXPECT_EQ(s.prefetch.loaded + s.prefetch.skipped_cached, 30u);
+  EXPECT_EQ(s.kms_calls, 30u);
+  for (const std::string& name : names) EXPECT_EQ(ReadThrough(*v, name), Content(name));
+  EXPECT_EQ(v->stats().kms_calls, 30u);
+  EXPECT_EQ(v->stats().prefetch.queued, 30u) << "the listing is used once; other's was never touched";
+}
+
 TEST_F(KeyPrefetchTest, ListingWarmsEveryKeySoOpensMakeNoKmsCall) {
   const std::vector<std::string> names = Names(40);
   CreateFiles(names);
