@@ -27,6 +27,13 @@ std::vector<uint8_t>& PlainScratch(size_t n) {
   if (buf.size() < n) buf.resize(n);
   return buf;
 }
+// Whole-block writes sealed before the file's lock is taken; separate from
+// SealedScratch because padding the old last block under the lock uses that.
+std::vector<uint8_t>& PresealedScratch(size_t n) {
+  thread_local std::vector<uint8_t> buf;
+  if (buf.size() < n) buf.resize(n);
+  return buf;
+}
 // Used only by unaligned reads; separate from PlainScratch because a write's
 // read-modify-write reads into PlainScratch.
 std::vector<uint8_t>& BounceScratch(size_t n) {
@@ -86,8 +93,58 @@ StatusOr<size_t> CryptFile::ReadLocked(uint64_t offset, std::span<uint8_t> out, 
 }
 
 StatusOr<size_t> CryptFile::Write(uint64_t offset, std::span<const uint8_t> data) {
+  const format::Geometry& g = codec_->geometry();
+  if (!data.empty() && offset % g.block_size == 0 && data.size() % g.block_size == 0) {
+    // Whole blocks (the kernel's page writeback): nothing to merge, so the
+    // blocks are sealed before the file's lock is taken and concurrent
+    // writeback requests for one file encrypt in parallel.
+    const uint64_t first = offset / g.block_size;
+    const uint64_t sealed_len = format::BackingSize(data.size(), g);
+    std::vector<uint8_t>& sealed = PresealedScratch(sealed_len);
+    KMSFS_RETURN_IF_ERROR(codec_->Seal(first, data, {sealed.data(), sealed_len}));
+    std::unique_lock lock(content_mu_);
+    KMSFS_ASSIGN_OR_RETURN(uint64_t size, SizeLocked());
+    KMSFS_ASSIGN_OR_RETURN(bool padded, PadOldLastBlockLocked(first, &size));
+    KMSFS_RETURN_IF_ERROR(StoreSealedLocked(first, {sealed.data(), sealed_len}, size, padded));
+    return data.size();
+  }
   std::unique_lock lock(content_mu_);
   return WriteLocked(offset, data);
+}
+
+StatusOr<bool> CryptFile::PadOldLastBlockLocked(uint64_t first, uint64_t* size) {
+  const uint64_t bs = codec_->geometry().block_size;
+  if (*size % bs == 0 || *size / bs >= first) return false;
+  const uint64_t old_last = *size / bs;
+  KMSFS_RETURN_IF_ERROR(
+      ResizeBlockLocked(old_last, static_cast<uint32_t>(*size - old_last * bs), static_cast<uint32_t>(bs)));
+  *size = (old_last + 1) * bs;
+  return true;
+}
+
+Status CryptFile::StoreSealedLocked(uint64_t first, std::span<const uint8_t> sealed, uint64_t size,
+                                    bool rewrites_existing) {
+  const format::Geometry& g = codec_->geometry();
+  const uint64_t write_at = format::BackingOffset(first, g);
+  const uint64_t backing_end = format::BackingSize(size, g);
+  rewrites_existing = rewrites_existing || write_at < backing_end;
+  // An extending write that also rewrites a block already in the file (the
+  // old partial last block, merged by read-modify-write) reserves its space
+  // first: running out of space half way through would tear that block and
+  // lose its old bytes. ENOSPC then changes nothing. A write wholly past the
+  // old end (appends at a block boundary, new files) skips that system call:
+  // if it fails part way, cutting the file back to its old length undoes it.
+  if (rewrites_existing && write_at + sealed.size() > backing_end &&
+      fallocate(fd_.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(backing_end),
+                static_cast<off_t>(write_at + sealed.size() - backing_end)) != 0 &&
+      errno != EOPNOTSUPP) {
+    return Status::FromErrno(errno, "reserve space");
+  }
+  Status written = PwriteFull(fd_.get(), sealed.data(), sealed.size(), static_cast<off_t>(write_at));
+  if (!written.ok() && !rewrites_existing && ftruncate(fd_.get(), static_cast<off_t>(backing_end)) != 0) {
+    return written.Annotate("and cutting the file back failed: " + std::string(std::strerror(errno)));
+  }
+  return written;
 }
 
 StatusOr<uint64_t> CryptFile::Append(std::span<const uint8_t> data) {
@@ -105,17 +162,9 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
   const uint64_t end = offset + data.size();
   const uint64_t first = offset / bs;
   const uint64_t last = (end - 1) / bs;
-  bool rewrites_existing = false;  // does the write change sealed bytes already in the file?
-
   // The old partial last block stops being last when the write starts in a
   // later block: pad it to a full block first.
-  if (size % bs != 0 && size / bs < first) {
-    rewrites_existing = true;
-    const uint64_t old_last = size / bs;
-    KMSFS_RETURN_IF_ERROR(
-        ResizeBlockLocked(old_last, static_cast<uint32_t>(size - old_last * bs), static_cast<uint32_t>(bs)));
-    size = (old_last + 1) * bs;
-  }
+  KMSFS_ASSIGN_OR_RETURN(bool padded, PadOldLastBlockLocked(first, &size));
 
   const uint64_t new_size = std::max(size, end);
   const uint64_t plain_begin = first * bs;
@@ -151,30 +200,9 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
   std::span<const uint8_t> plain_blocks = covers_blocks ? data : std::span<const uint8_t>(plain.data(), plain_len);
 
   const uint64_t sealed_len = format::BackingSize(plain_len, g);
-  const uint64_t write_at = format::BackingOffset(first, g);
-  const uint64_t backing_end = format::BackingSize(size, g);
-  rewrites_existing = rewrites_existing || write_at < backing_end;
-  // An extending write that also rewrites a block already in the file (the
-  // old partial last block, merged by read-modify-write) reserves its space
-  // first: running out of space half way through would tear that block and
-  // lose its old bytes. ENOSPC then changes nothing. A write wholly past the
-  // old end (appends at a block boundary, new files) skips that system call:
-  // if it fails part way, cutting the file back to its old length undoes it.
-  if (rewrites_existing && write_at + sealed_len > backing_end &&
-      fallocate(fd_.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(backing_end),
-                static_cast<off_t>(write_at + sealed_len - backing_end)) != 0 &&
-      errno != EOPNOTSUPP) {
-    return Status::FromErrno(errno, "reserve space");
-  }
   std::vector<uint8_t>& sealed = SealedScratch(sealed_len);
   KMSFS_RETURN_IF_ERROR(codec_->Seal(first, plain_blocks, {sealed.data(), sealed_len}));
-  Status written = PwriteFull(fd_.get(), sealed.data(), sealed_len, static_cast<off_t>(write_at));
-  if (!written.ok()) {
-    if (!rewrites_existing && ftruncate(fd_.get(), static_cast<off_t>(backing_end)) != 0) {
-      return written.Annotate("and cutting the file back failed: " + std::string(std::strerror(errno)));
-    }
-    return written;
-  }
+  KMSFS_RETURN_IF_ERROR(StoreSealedLocked(first, {sealed.data(), sealed_len}, size, padded));
   return data.size();
 }
 

@@ -59,6 +59,14 @@ class CryptFile {
   StatusOr<size_t> ReadLocked(uint64_t offset, std::span<uint8_t> out, uint64_t size);
   StatusOr<size_t> WriteLocked(uint64_t offset, std::span<const uint8_t> data);
   Status TruncateLocked(uint64_t new_size);
+  // Before a write starting at block `first`: pads the file's partial last
+  // block to a full one if it lies before `first` (it stops being last);
+  // updates *size. Returns whether it did.
+  StatusOr<bool> PadOldLastBlockLocked(uint64_t first, uint64_t* size);
+  // Writes sealed blocks from block `first` on into a file of plaintext
+  // `size`; `rewrites_existing`: sealed bytes already in the file were (or
+  // will be) changed, so extending needs its space reserved first.
+  Status StoreSealedLocked(uint64_t first, std::span<const uint8_t> sealed, uint64_t size, bool rewrites_existing);
   // Re-seals block `block` (currently `old_len` plaintext bytes) at `new_len`
   // bytes: cut short, or padded with zeros.
   Status ResizeBlockLocked(uint64_t block, uint32_t old_len, uint32_t new_len);

@@ -179,6 +179,40 @@ TEST_P(CryptFileTest, ConcurrentWritersToSharedBlocksLoseNoUpdate) {
   }
 }
 
+TEST_P(CryptFileTest, ConcurrentWholeBlockWritesAndPaddingKeepEveryByte) {
+  // Whole-block writes are sealed before the file's lock is taken. Writers
+  // race with each other and with a writer whose short tail leaves a partial
+  // last block that later whole-block writes must pad, as page writeback and
+  // an appending process would.
+  auto f = Make("whole-blocks");
+  constexpr uint64_t kBlock = 4096;
+  constexpr int kThreads = 4, kRounds = 24;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRounds; ++i) {
+        // Two whole blocks per write, each thread its own interleaved pairs.
+        const uint64_t off = static_cast<uint64_t>(i * kThreads + t) * 2 * kBlock;
+        const std::string data(2 * kBlock, static_cast<char>('A' + t));
+        ASSERT_TRUE(f->Write(off, Bytes(data)).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  const uint64_t whole = static_cast<uint64_t>(kThreads * kRounds) * 2 * kBlock;
+  // A short write at the end, then whole blocks after a gap: the partial block is padded.
+  ASSERT_TRUE(f->Write(whole, Bytes(std::string(100, 'z'))).ok());
+  ASSERT_TRUE(f->Write(whole + 3 * kBlock, Bytes(std::string(kBlock, 'y'))).ok());
+  const std::string all = ReadAll(*f);
+  ASSERT_EQ(all.size(), whole + 4 * kBlock);
+  for (uint64_t i = 0; i < whole; ++i) {
+    ASSERT_EQ(all[i], static_cast<char>('A' + (i / (2 * kBlock)) % kThreads)) << "offset " << i;
+  }
+  EXPECT_EQ(all.substr(whole, 100), std::string(100, 'z'));
+  EXPECT_EQ(all.substr(whole + 100, 3 * kBlock - 100), std::string(3 * kBlock - 100, '\0'));
+  EXPECT_EQ(all.substr(whole + 3 * kBlock), std::string(kBlock, 'y'));
+}
+
 INSTANTIATE_TEST_SUITE_P(BothSuites, CryptFileTest,
                          ::testing::Values(crypto::CipherSuite::kAes256Gcm, crypto::CipherSuite::kXChaCha20Poly1305));
 
