@@ -37,6 +37,8 @@ struct FileHandle {
 // Open state of a directory.
 struct DirHandle {
   DIR* dir = nullptr;
+  // Path relative to the root at opendir: with nullpath_ok, readdir gets no path.
+  std::string rel;
   ~DirHandle() {
     if (dir != nullptr) closedir(dir);
   }
@@ -411,6 +413,7 @@ int OpOpendir(const char* path, fuse_file_info* fi) {
   int fd = openat(Root(), Rel(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -errno;
   auto handle = std::make_unique<DirHandle>();
+  handle->rel = Rel(path);
   handle->dir = fdopendir(fd);
   if (handle->dir == nullptr) {
     int err = errno;
@@ -421,10 +424,10 @@ int OpOpendir(const char* path, fuse_file_info* fi) {
   return 0;
 }
 
-int OpReaddir(const char* path, void* buf, fuse_fill_dir_t filler, off_t offset, fuse_file_info* fi,
+int OpReaddir(const char*, void* buf, fuse_fill_dir_t filler, off_t offset, fuse_file_info* fi,
               fuse_readdir_flags flags) {
   auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
-  const std::string rel = Rel(path);
+  const std::string& rel = handle->rel;
   const bool at_root = rel == ".";
   const bool plus = (flags & FUSE_READDIR_PLUS) != 0;
   // Reading a listed directory's files usually follows a listing: the volume

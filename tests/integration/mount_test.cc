@@ -140,6 +140,17 @@ TEST_F(MountTest, SecurityAndSystemXattrsStayWithTheBackingFilesystem) {
   EXPECT_EQ(ReadFile(v->Path("f")), "rewritten");
 }
 
+TEST_F(MountTest, OnlyTheRootsConfigFileIsHidden) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(mkdir(v->Path("sub").c_str(), 0755), 0);
+  WriteFileOrDie(v->Path("sub/.kmsfs.json"), "a user's own file");
+  bool listed = false;
+  for (const auto& e : stdfs::directory_iterator(v->Path("sub"))) listed |= e.path().filename() == ".kmsfs.json";
+  EXPECT_TRUE(listed) << "a file named .kmsfs.json below the root is the user's";
+  EXPECT_EQ(ReadFile(v->Path("sub/.kmsfs.json")), "a user's own file");
+}
+
 TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);

@@ -134,6 +134,29 @@ TEST_F(PrefetchTest, FirstOpenInAListedDirectoryFetchesTheOtherKeys) {
   EXPECT_EQ(StatusWhenPrefetchIdle(*v)["prefetch"]["queued"], kFiles) << "keys were cached: no miss, no prefetch";
 }
 
+TEST_F(PrefetchTest, ListingsOfSubdirectoriesArePrefetchedToo) {
+  // readdir gets no path from libfuse (nullpath_ok): the listing must still
+  // be filed under its own directory, not the root.
+  MountedVolume::Options o;
+  o.kmsd = kmsd_.get();
+  auto v = MountedVolume::Start(o);
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(mkdir(v->Path("a").c_str(), 0755), 0);
+  ASSERT_EQ(mkdir(v->Path("a/b").c_str(), 0755), 0);
+  constexpr int kFiles = 30;
+  for (int i = 0; i < kFiles; ++i) WriteFileOrDie(v->Path("a/b/" + Name(i)), Content(i));
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(v->Mount({"--pool-size", "0"}).exit_code, 0) << v->ReadLog();
+
+  ASSERT_EQ(List(v->Path("a")).size(), 1u);
+  ASSERT_EQ(List(v->Path("a/b")).size(), static_cast<size_t>(kFiles));
+  ASSERT_EQ(ReadFile(v->Path("a/b/" + Name(0))), Content(0));
+  nlohmann::json s = StatusWhenPrefetchIdle(*v);
+  EXPECT_EQ(s["prefetch"]["queued"], kFiles) << s.dump();
+  for (int i = 1; i < kFiles; ++i) ASSERT_EQ(ReadFile(v->Path("a/b/" + Name(i))), Content(i));
+  EXPECT_EQ(Status(*v)["kms"]["calls"], kFiles) << Status(*v).dump();
+}
+
 TEST_F(PrefetchTest, PrefetchZeroFetchesOnlyTheKeysOpened) {
   auto v = VolumeWithFiles(20, {"--prefetch", "0"});
   ASSERT_NE(v, nullptr);
