@@ -309,6 +309,13 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::strin
 
 void Volume::Tick() {
   cache_.EvictExpired();
+  {
+    // A remembered listing holds its directory open: let stale ones go, so a
+    // deleted directory's inode is freed and no fd outlives its use.
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard<std::mutex> lock(listings_mu_);
+    std::erase_if(listings_, [&](const auto& entry) { return now - entry.second.when > kListingLifetime; });
+  }
   std::lock_guard<std::mutex> lock(open_mu_);
   for (auto it = open_files_.begin(); it != open_files_.end();) {
     it = it->second.expired() ? open_files_.erase(it) : std::next(it);

@@ -116,7 +116,7 @@ class Volume {
   // returns whether prefetching is idle. For tests and benchmarks.
   bool WaitForPrefetchIdle(std::chrono::milliseconds timeout);
 
-  // Evicts expired keys; the mount calls it about once a second.
+  // Evicts expired keys and forgets stale listings; the mount calls it about once a second.
   void Tick();
   VolumeStats stats() const;
 
