@@ -32,6 +32,14 @@ StatusOr<UniqueFd> OpenBacking(int root_fd, const std::string& rel_path, bool re
   return UniqueFd(fd);
 }
 
+// A copy of the caller's directory fd for background prefetching, which
+// outlives the caller's handle; invalid (logged) when the copy fails.
+UniqueFd DupDirectoryFd(int dir_fd) {
+  int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) KMSFS_LOG(kDebug) << "key prefetch: dup of directory fd failed: " << std::strerror(errno);
+  return UniqueFd(fd);
+}
+
 std::string DirName(const std::string& rel_path) {
   size_t slash = rel_path.rfind('/');
   return slash == std::string::npos ? "." : rel_path.substr(0, slash);
@@ -144,22 +152,15 @@ StatusOr<KeyPrefetcher::Outcome> Volume::WarmKey(const format::FileHeader& heade
 
 void Volume::PrefetchKeys(int dir_fd, std::vector<std::string> names, std::string dir_for_logs) {
   if (!prefetcher_->enabled() || names.empty()) return;
-  int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) {
-    KMSFS_LOG(kDebug) << "key prefetch: dup of directory fd failed: " << std::strerror(errno);
-    return;
-  }
-  prefetcher_->Prefetch(UniqueFd(dup_fd), std::move(names), std::move(dir_for_logs));
+  UniqueFd dir = DupDirectoryFd(dir_fd);
+  if (dir.valid()) prefetcher_->Prefetch(std::move(dir), std::move(names), std::move(dir_for_logs));
 }
 
 void Volume::NoteListing(int dir_fd, const std::string& dir_rel, std::vector<std::string> names) {
   if (!prefetcher_->enabled() || names.empty()) return;
-  int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) {
-    KMSFS_LOG(kDebug) << "key prefetch: dup of directory fd failed: " << std::strerror(errno);
-    return;
-  }
-  Listing listing{UniqueFd(dup_fd), std::move(names), std::chrono::steady_clock::now()};
+  UniqueFd dir = DupDirectoryFd(dir_fd);
+  if (!dir.valid()) return;
+  Listing listing{std::move(dir), std::move(names), std::chrono::steady_clock::now()};
   std::lock_guard<std::mutex> lock(listings_mu_);
   listings_.insert_or_assign(dir_rel, std::move(listing));
   if (listings_.size() > kMaxListings) {

@@ -199,9 +199,13 @@ class KeyPrefetchTest : public ::testing::Test {
 
   // Lists d the way the mount does and hands the names to `v`.
   void PrefetchDir(Volume& v, std::vector<std::string> names) {
-    UniqueFd d(open(dir_.Join("d").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd d = OpenDir("d");
     ASSERT_TRUE(d.valid());
     v.PrefetchKeys(d.get(), std::move(names), "/d");
+  }
+
+  UniqueFd OpenDir(const std::string& rel) {
+    return UniqueFd(open(dir_.Join(rel).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   }
 
   std::string ReadThrough(Volume& v, const std::string& name) {
@@ -226,7 +230,7 @@ TEST_F(KeyPrefetchTest, NotedListingIsFetchedOnTheFirstMissInItsDirectoryOnly) {
   auto v = Open();
   ASSERT_NE(v, nullptr);
   {
-    UniqueFd d(open(dir_.Join("d").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd d = OpenDir("d");
     ASSERT_TRUE(d.valid());
     v->NoteListing(d.get(), "d", names);
   }
@@ -235,7 +239,7 @@ TEST_F(KeyPrefetchTest, NotedListingIsFetchedOnTheFirstMissInItsDirectoryOnly) {
   EXPECT_EQ(v->stats().kms_calls, 0u);
   EXPECT_EQ(v->stats().prefetch.queued, 0u);
   {
-    UniqueFd other(open(dir_.Join("other").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    UniqueFd other = OpenDir("other");
     ASSERT_TRUE(other.valid());
     v->NoteListing(other.get(), "other", {"ghost"});
   }
