@@ -39,6 +39,10 @@ struct DirHandle {
   DIR* dir = nullptr;
   // Path relative to the root at opendir: with nullpath_ok, readdir gets no path.
   std::string rel;
+  // Regular files sent so far in a pass that began at offset 0, noted with the
+  // volume (for key prefetch) when the pass reaches the end.
+  std::vector<std::string> listed;
+  bool noting = false;
   ~DirHandle() {
     if (dir != nullptr) closedir(dir);
   }
@@ -427,35 +431,54 @@ int OpOpendir(const char* path, fuse_file_info* fi) {
 int OpReaddir(const char*, void* buf, fuse_fill_dir_t filler, off_t offset, fuse_file_info* fi,
               fuse_readdir_flags flags) {
   auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
-  const std::string& rel = handle->rel;
-  const bool at_root = rel == ".";
+  const bool at_root = handle->rel == ".";
   const bool plus = (flags & FUSE_READDIR_PLUS) != 0;
-  // Reading a listed directory's files usually follows a listing: the volume
-  // remembers the names, and the first open that misses the key cache
-  // fetches the others' keys meanwhile. Only on a pass from the start, so a
-  // continuation does not note the directory again.
-  const bool prefetch = offset == 0;
-  std::vector<std::string> names;
-  rewinddir(handle->dir);
+  // Entries go out one by one with their backing offsets (d_off, never 0 on
+  // Linux filesystems), and each call resumes where the kernel's buffer filled
+  // up. Only in this mode does libfuse hand readdirplus attributes to the
+  // kernel; from a listing filled all at once it sends them without a node id,
+  // and the kernel then looks every entry up again (one LOOKUP per name in
+  // ls -l, rm -r or a tree walk).
+  if (offset == 0) {
+    rewinddir(handle->dir);
+    // Reading a listed directory's files usually follows a listing: the volume
+    // remembers the names, and the first open that misses the key cache
+    // fetches the others' keys meanwhile. Only for a pass from the start.
+    handle->listed.clear();
+    handle->noting = true;
+  } else {
+    seekdir(handle->dir, offset);
+  }
   const int dfd = dirfd(handle->dir);
   errno = 0;
   while (dirent* e = readdir(handle->dir)) {
     if (at_root && std::strcmp(e->d_name, format::kConfigFileName) == 0) continue;
-    if (prefetch && (e->d_type == DT_REG || e->d_type == DT_UNKNOWN)) names.emplace_back(e->d_name);
     struct stat st {};
     fuse_fill_dir_flags fill = static_cast<fuse_fill_dir_flags>(0);
-    if (plus && fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    // A file with several links is a separate kernel inode per name in the
+    // high-level API, so an unlink of one name would leave the attributes
+    // listed for the others stale (nlink); such names are looked up instead.
+    if (plus && fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+        (S_ISDIR(st.st_mode) || st.st_nlink == 1)) {
       FixSize(&st, e->d_name);
       fill = FUSE_FILL_DIR_PLUS;
     } else {
+      st = {};
       st.st_ino = e->d_ino;
       st.st_mode = static_cast<mode_t>(DTTOIF(e->d_type));
     }
-    if (filler(buf, e->d_name, &st, 0, fill) != 0) break;
+    // Full: the next call resumes at this entry. (libfuse 3.14 has already
+    // counted a lookup for it, which the kernel never forgets: its node, a
+    // few dozen bytes, stays until unmount; one per full request at most.)
+    if (filler(buf, e->d_name, &st, e->d_off, fill) != 0) return 0;
+    if (handle->noting && (e->d_type == DT_REG || e->d_type == DT_UNKNOWN)) handle->listed.emplace_back(e->d_name);
+    errno = 0;  // readdir signals an error only through errno
   }
-  const int err = errno;
-  if (!names.empty()) Vol()->NoteListing(dfd, rel, std::move(names));
-  return err != 0 ? -err : 0;
+  if (errno != 0) return -errno;
+  if (handle->noting && !handle->listed.empty()) Vol()->NoteListing(dfd, handle->rel, std::move(handle->listed));
+  handle->listed.clear();
+  handle->noting = false;
+  return 0;
 }
 
 int OpReleasedir(const char*, fuse_file_info* fi) {

@@ -1,5 +1,6 @@
 // End-to-end behaviour of a kmsfs mount: what reaches the backing directory,
 // what stays hidden, remounts, the errors of DESIGN.md's table, and the CLI.
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <cstring>
@@ -10,6 +11,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <string>
 
@@ -149,6 +151,86 @@ TEST_F(MountTest, OnlyTheRootsConfigFileIsHidden) {
   for (const auto& e : stdfs::directory_iterator(v->Path("sub"))) listed |= e.path().filename() == ".kmsfs.json";
   EXPECT_TRUE(listed) << "a file named .kmsfs.json below the root is the user's";
   EXPECT_EQ(ReadFile(v->Path("sub/.kmsfs.json")), "a user's own file");
+}
+
+// Read syscalls of the daemon so far (its /dev/fuse reads are one per request).
+long long DaemonReadCalls(pid_t pid) {
+  std::ifstream io("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  long long value = -1;
+  while (io >> key >> value) {
+    if (key == "syscr:") return value;
+  }
+  return -1;
+}
+
+// Names long enough that one listing takes many readdir requests.
+std::string LongName(int i) { return std::string(120, 'n') + std::to_string(i); }
+
+TEST_F(MountTest, ListingsResumeAcrossRequestsAndSeekdirReturnsToAnEntry) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  constexpr int kFiles = 1200;
+  for (int i = 0; i < kFiles; ++i) WriteFileOrDie(v->Path(LongName(i)), std::string(static_cast<size_t>(i % 50), 'x'));
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(v->Mount().exit_code, 0);  // a fresh mount: no names known to the kernel
+
+  DIR* dir = opendir(v->mountpoint().c_str());
+  ASSERT_NE(dir, nullptr);
+  std::map<std::string, int> seen;
+  std::vector<std::string> order;
+  long mark = -1;
+  std::string after_mark;
+  while (dirent* e = readdir(dir)) {
+    if (order.size() == 600) mark = telldir(dir);
+    if (mark != -1 && after_mark.empty() && order.size() == 601) after_mark = e->d_name;
+    ++seen[e->d_name];
+    order.emplace_back(e->d_name);
+  }
+  EXPECT_EQ(seen.count(".kmsfs.json"), 0u) << "the volume's config file stays hidden after the first request";
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kFiles) + 2);  // with . and ..
+  for (int i = 0; i < kFiles; ++i) {
+    ASSERT_EQ(seen[LongName(i)], 1) << "entry " << i << " listed once";
+    struct stat st;
+    ASSERT_EQ(lstat(v->Path(LongName(i)).c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, i % 50) << "readdirplus gives the plaintext size";
+  }
+  ASSERT_NE(mark, -1);
+  seekdir(dir, mark);
+  dirent* e = readdir(dir);
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(std::string(e->d_name), after_mark);
+  closedir(dir);
+}
+
+TEST_F(MountTest, ListingGivesTheKernelEveryEntrysAttributes) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  constexpr int kFiles = 400;
+  for (int i = 0; i < kFiles; ++i) WriteFileOrDie(v->Path(LongName(i)), "x");
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(v->Mount().exit_code, 0);
+  const pid_t pid = v->DaemonPid();
+  ASSERT_GT(pid, 0);
+  const long long before = DaemonReadCalls(pid);
+  ASSERT_GE(before, 0);
+  // What ls -l does: list, then stat every name.
+  DIR* dir = opendir(v->mountpoint().c_str());
+  ASSERT_NE(dir, nullptr);
+  int stats = 0;
+  while (dirent* e = readdir(dir)) {
+    struct stat st;
+    if (e->d_name[0] == '.') continue;
+    ASSERT_EQ(fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW), 0) << e->d_name;
+    EXPECT_EQ(st.st_size, 1);
+    ++stats;
+  }
+  closedir(dir);
+  const long long requests = DaemonReadCalls(pid) - before;
+  EXPECT_EQ(stats, kFiles);
+  // A lookup per name would be at least kFiles requests; the listing itself
+  // takes a few dozen.
+  EXPECT_LT(requests, kFiles / 4) << "the kernel looked names up again instead of using the listing's attributes";
 }
 
 TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
