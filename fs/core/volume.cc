@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <vector>
 
 #include "fs/base/logging.h"
@@ -94,7 +95,10 @@ Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig c
       default_geometry_(geometry),
       kms_(std::move(kms)),
       options_(std::move(options)),
-      cache_(options_.cache) {
+      cache_(options_.cache),
+      // Headers are remembered as long as keys are: a header alone saves an
+      // xattr read, but a reopen without the key waits for the KMS anyway.
+      headers_(options_.cache.ttl.count() > 0 ? options_.cache.max_entries : 0) {
   if (!options_.read_only) {
     pool_ = std::make_unique<cache::DekPool>(
         options_.pool, [this](const SecretBytes& dek, const std::array<uint8_t, 16>& file_id) {
@@ -256,32 +260,56 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
   KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(file), std::move(header), std::move(key)));
   struct stat st;
   if (fstat(crypt->fd(), &st) == 0) {
+    headers_.Put(st, crypt->header());
     std::lock_guard<std::mutex> lock(open_mu_);
-    open_files_[{st.st_dev, st.st_ino}] = crypt;
+    open_files_[{st.st_dev, st.st_ino}] = {crypt, true};
   }
   return crypt;
 }
 
 StatusOr<std::shared_ptr<CryptFile>> Volume::OpenFile(const std::string& rel_path, bool for_write) {
   KMSFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenBacking(root_fd_.get(), rel_path, options_.read_only, for_write));
-  return Adopt(std::move(fd), rel_path);
+  return Adopt(std::move(fd), rel_path, for_write);
 }
 
-StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::string& rel_path) {
+StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::string& rel_path, bool for_write) {
   struct stat st;
   if (fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat " + rel_path);
   if (!S_ISREG(st.st_mode)) return Status::FromErrno(EINVAL, "open " + rel_path + ": not a regular file");
   const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+  // An open object of this inode whose header came from headers_: a writer
+  // checks that header against the xattr before sharing it.
+  std::shared_ptr<CryptFile> unchecked;
   {
     std::lock_guard<std::mutex> lock(open_mu_);
     auto it = open_files_.find(id);
     if (it != open_files_.end()) {
-      if (auto existing = it->second.lock()) return existing;
-      open_files_.erase(it);
+      if (auto existing = it->second.file.lock()) {
+        if (!for_write || it->second.header_read) return existing;
+        unchecked = std::move(existing);
+      } else {
+        open_files_.erase(it);
+      }
     }
   }
-  auto header = ReadFileHeader(fd.get());
+  // A read may use the header this mount saw for the file as it is now
+  // (same inode, times and size; any xattr change moves ctime). A write
+  // always reads it: if a reused inode number ever matched a stale entry,
+  // a read would only fail to authenticate, but a write would encrypt
+  // under another file's key.
+  std::optional<format::FileHeader> remembered;
+  if (!for_write) remembered = headers_.Find(st);
+  const bool header_read = !remembered.has_value();
+  StatusOr<format::FileHeader> header =
+      remembered ? StatusOr<format::FileHeader>(std::move(*remembered)) : ReadFileHeader(fd.get());
   if (!header.ok()) return header.status().Annotate(rel_path);
+  if (header_read) headers_.Put(st, *header);
+  if (unchecked != nullptr && *header == unchecked->header()) {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    auto it = open_files_.find(id);
+    if (it != open_files_.end() && it->second.file.lock() == unchecked) it->second.header_read = true;
+    return unchecked;
+  }
   const std::string cache_id = format::FileIdHex(header->file_id);
   // A miss in a directory that was just listed: the other files' keys will
   // likely be wanted next, so fetch them while this one loads.
@@ -301,11 +329,31 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::strin
   }
   KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(fd), std::move(header).value(), std::move(key).value()));
   std::lock_guard<std::mutex> lock(open_mu_);
-  // Another thread may have opened the same inode meanwhile: share its object.
+  // Another thread may have opened the same inode meanwhile: share its
+  // object, unless only ours has a header read from the xattr.
   auto& slot = open_files_[id];
-  if (auto existing = slot.lock()) return existing;
-  slot = crypt;
+  if (auto existing = slot.file.lock(); existing && (slot.header_read || !header_read)) return existing;
+  slot = {crypt, header_read};
   return crypt;
+}
+
+void Volume::RememberHeader(const CryptFile& file) {
+  struct stat before;
+  if (fstat(file.fd(), &before) != 0 || headers_.Find(before)) return;
+  auto on_disk = ReadFileHeader(file.fd());
+  struct stat after;
+  if (!on_disk.ok() || *on_disk != file.header() || fstat(file.fd(), &after) != 0) return;
+  // Recorded only if nothing changed the file while its xattr was read.
+  if (before.st_ctim.tv_sec == after.st_ctim.tv_sec && before.st_ctim.tv_nsec == after.st_ctim.tv_nsec) {
+    headers_.Put(after, *on_disk);
+  }
+}
+
+void Volume::ForgetHeaderOf(const std::string& rel_path) {
+  struct stat st;
+  if (fstatat(root_fd_.get(), rel_path.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+    headers_.Forget(st.st_dev, st.st_ino);
+  }
 }
 
 void Volume::Tick() {
@@ -319,7 +367,7 @@ void Volume::Tick() {
   }
   std::lock_guard<std::mutex> lock(open_mu_);
   for (auto it = open_files_.begin(); it != open_files_.end();) {
-    it = it->second.expired() ? open_files_.erase(it) : std::next(it);
+    it = it->second.file.expired() ? open_files_.erase(it) : std::next(it);
   }
 }
 
@@ -330,8 +378,9 @@ VolumeStats Volume::stats() const {
   s.kms_calls = kms_calls_.load();
   s.kms_errors = kms_errors_.load();
   s.prefetch = prefetcher_->stats();
+  s.headers = headers_.stats();
   std::lock_guard<std::mutex> lock(open_mu_);
-  for (const auto& [id, weak] : open_files_) s.open_files += weak.expired() ? 0 : 1;
+  for (const auto& [id, open] : open_files_) s.open_files += open.file.expired() ? 0 : 1;
   return s;
 }
 

@@ -5,7 +5,8 @@
 // Key flow: a new file takes a pre-wrapped DEK from the pool and stores the
 // wrapped key in its header before the file gets its name; opening a file
 // reads its header and asks the cache for the DEK, which calls
-// decrypt-datakey only on a miss. A directory listed through the mount is
+// decrypt-datakey only on a miss. Headers this mount has seen are kept
+// (HeaderCache), so reopening an unchanged file for reading reads no xattr. A directory listed through the mount is
 // remembered (NoteListing); the first open in it that misses the cache warms
 // the cache for the rest of its files in the background (PrefetchKeys), so
 // reading a directory's files waits for the KMS about once. A listing alone
@@ -32,6 +33,7 @@
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
 #include "fs/core/crypt_file.h"
+#include "fs/core/header_cache.h"
 #include "fs/core/key_prefetcher.h"
 #include "fs/format/file_header.h"
 #include "fs/format/volume_config.h"
@@ -68,6 +70,7 @@ struct VolumeStats {
   uint64_t kms_errors = 0;
   uint64_t open_files = 0;
   KeyPrefetchStats prefetch;
+  HeaderCache::Stats headers;
 };
 
 class Volume {
@@ -116,6 +119,14 @@ class Volume {
   // returns whether prefetching is idle. For tests and benchmarks.
   bool WaitForPrefetchIdle(std::chrono::milliseconds timeout);
 
+  // After writes through a handle of `file`: records its header as current
+  // for the backing file's new times, if the xattr still holds it, so the
+  // next read-only open needs no xattr read.
+  void RememberHeader(const CryptFile& file);
+  // Before a name in the backing tree goes away (unlink, rename over it):
+  // forgets the remembered header of the inode it names.
+  void ForgetHeaderOf(const std::string& rel_path);
+
   // Evicts expired keys and forgets stale listings; the mount calls it about once a second.
   void Tick();
   VolumeStats stats() const;
@@ -123,7 +134,7 @@ class Volume {
  private:
   Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig config, format::Geometry geometry,
          std::shared_ptr<kms::Client> kms, VolumeOptions options);
-  StatusOr<std::shared_ptr<CryptFile>> Adopt(UniqueFd fd, const std::string& rel_path);
+  StatusOr<std::shared_ptr<CryptFile>> Adopt(UniqueFd fd, const std::string& rel_path, bool for_write);
   StatusOr<std::shared_ptr<CryptFile>> MakeCryptFile(UniqueFd fd, format::FileHeader header,
                                                      cache::DekCache::Handle key);
   StatusOr<std::string> WrapDek(const SecretBytes& dek, const format::FileId& file_id);
@@ -155,10 +166,18 @@ class Volume {
   std::mutex listings_mu_;
   std::map<std::string, Listing> listings_;  // guarded by listings_mu_
 
+  HeaderCache headers_;
+
   // Open files by backing (dev, ino). Entries are weak: a CryptFile lives as
-  // long as some handle holds it. Lock order: open_mu_ before CryptFile locks.
+  // long as some handle holds it. `header_read`: its header came from the
+  // xattr, not from headers_ (a writer re-checks one that did not).
+  // Lock order: open_mu_ before CryptFile locks.
+  struct OpenEntry {
+    std::weak_ptr<CryptFile> file;
+    bool header_read = false;
+  };
   mutable std::mutex open_mu_;
-  std::map<std::pair<dev_t, ino_t>, std::weak_ptr<CryptFile>> open_files_;
+  std::map<std::pair<dev_t, ino_t>, OpenEntry> open_files_;
 };
 
 }  // namespace kmsfs::core

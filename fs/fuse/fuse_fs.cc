@@ -29,6 +29,7 @@ namespace {
 struct FileHandle {
   std::shared_ptr<core::CryptFile> file;
   bool append = false;
+  bool for_write = false;
   // The name at open time, for log lines: with nullpath_ok libfuse passes no
   // path to read/write.
   std::string path;
@@ -208,7 +209,9 @@ int OpMkdir(const char* path, mode_t mode) {
 
 int OpUnlink(const char* path) {
   if (IsHidden(path)) return -ENOENT;
-  return SysResult(unlinkat(Root(), Rel(path).c_str(), 0));
+  const std::string rel = Rel(path);
+  Vol()->ForgetHeaderOf(rel);
+  return SysResult(unlinkat(Root(), rel.c_str(), 0));
 }
 
 int OpRmdir(const char* path) { return SysResult(unlinkat(Root(), Rel(path).c_str(), AT_REMOVEDIR)); }
@@ -223,7 +226,9 @@ int OpSymlink(const char* target, const char* link_path) {
 int OpRename(const char* from, const char* to, unsigned int flags) {
   if (IsHidden(from)) return -ENOENT;
   if (IsHidden(to)) return -EPERM;
-  return SysResult(renameat2(Root(), Rel(from).c_str(), Root(), Rel(to).c_str(), flags));
+  const std::string rel_to = Rel(to);
+  if ((flags & RENAME_EXCHANGE) == 0) Vol()->ForgetHeaderOf(rel_to);
+  return SysResult(renameat2(Root(), Rel(from).c_str(), Root(), rel_to.c_str(), flags));
 }
 
 int OpLink(const char* from, const char* to) {
@@ -282,6 +287,7 @@ int InstallHandle(fuse_file_info* fi, const char* path, std::shared_ptr<core::Cr
   // (and flushes cached pages at any offset), so offsets must be honoured.
   handle->append = (fi->flags & O_APPEND) != 0 && !Self()->options().writeback_cache;
   handle->path = path != nullptr ? path : "";
+  handle->for_write = (fi->flags & O_ACCMODE) != O_RDONLY;
   fi->fh = reinterpret_cast<uint64_t>(handle.release());  // owned by libfuse until OpRelease
   return 0;
 }
@@ -349,6 +355,7 @@ int OpStatfs(const char*, struct statvfs* st) { return SysResult(fstatvfs(Root()
 int OpRelease(const char*, fuse_file_info* fi) {
   std::unique_ptr<FileHandle> owned(HandleOf(fi));
   fi->fh = 0;
+  if (owned != nullptr && owned->for_write) Vol()->RememberHeader(*owned->file);
   return 0;
 }
 
@@ -576,6 +583,7 @@ std::string FuseFs::StatusJson() const {
       {"pool", {{"ready", s.pool.ready}, {"taken", s.pool.taken}, {"direct", s.pool.direct},
                 {"wrap_errors", s.pool.wrap_errors}}},
       {"open_files", s.open_files},
+      {"headers", {{"entries", s.headers.entries}, {"hits", s.headers.hits}}},
       {"prefetch", {{"queued", s.prefetch.queued}, {"loaded", s.prefetch.loaded},
                     {"skipped_cached", s.prefetch.skipped_cached}, {"skipped", s.prefetch.skipped},
                     {"failed", s.prefetch.failed}, {"dropped", s.prefetch.dropped},

@@ -1,0 +1,119 @@
+// Remembered headers through a real mount: reopening an unchanged file for
+// reading reads no xattr; a header changed behind the mount, a name reused
+// after unlink or rename, and a writer joining a reader all see the header
+// as it is on disk.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "tests/testutil/kmsd_process.h"
+#include "tests/testutil/mounted_volume.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace kmsfs::testing {
+namespace {
+
+class HeaderReuseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KMSFS_REQUIRE_FUSE();
+    kmsd_ = KmsdProcess::Start({});
+    ASSERT_NE(kmsd_, nullptr);
+    MountedVolume::Options o;
+    o.kmsd = kmsd_.get();
+    v_ = MountedVolume::Start(o);
+    ASSERT_NE(v_, nullptr);
+  }
+
+  uint64_t HeaderHits() const {
+    std::string buf(64 * 1024, '\0');
+    ssize_t n = getxattr(v_->mountpoint().c_str(), "user.kmsfs.status", buf.data(), buf.size());
+    if (n < 0) {
+      ADD_FAILURE() << "status xattr: " << std::strerror(errno);
+      return 0;
+    }
+    buf.resize(static_cast<size_t>(n));
+    return nlohmann::json::parse(buf)["headers"].value("hits", 0ULL);
+  }
+
+  std::string BackingHeader(const std::string& rel) const {
+    std::string buf(4096, '\0');
+    ssize_t n = getxattr(v_->BackingPath(rel).c_str(), "user.kmsfs", buf.data(), buf.size());
+    EXPECT_GT(n, 0) << std::strerror(errno);
+    buf.resize(n > 0 ? static_cast<size_t>(n) : 0);
+    return buf;
+  }
+
+  std::unique_ptr<KmsdProcess> kmsd_;
+  std::unique_ptr<MountedVolume> v_;
+};
+
+TEST_F(HeaderReuseTest, ReopeningAnUnchangedFileForReadingReusesItsHeader) {
+  WriteFileOrDie(v_->Path("f"), "written, then read twice");
+  const uint64_t before = HeaderHits();
+  EXPECT_EQ(ReadFile(v_->Path("f")), "written, then read twice");
+  EXPECT_EQ(ReadFile(v_->Path("f")), "written, then read twice");
+  EXPECT_EQ(HeaderHits(), before + 2) << "the header recorded after the write serves both reads";
+}
+
+TEST_F(HeaderReuseTest, AHeaderChangedBehindTheMountIsReadAgain) {
+  WriteFileOrDie(v_->Path("f"), "the real content");
+  EXPECT_EQ(ReadFile(v_->Path("f")), "the real content");
+  const std::string original = BackingHeader("f");
+  ASSERT_EQ(setxattr(v_->BackingPath("f").c_str(), "user.kmsfs", "garbage", 7, 0), 0);
+  int err = 0;
+  ReadFile(v_->Path("f"), &err);
+  EXPECT_EQ(err, EIO) << "the corrupt header on disk is what counts";
+  ASSERT_EQ(setxattr(v_->BackingPath("f").c_str(), "user.kmsfs", original.data(), original.size(), 0), 0);
+  EXPECT_EQ(ReadFile(v_->Path("f"), &err), "the real content");
+  EXPECT_EQ(err, 0);
+}
+
+TEST_F(HeaderReuseTest, NamesReusedAfterUnlinkOrRenameReadTheirNewContent) {
+  // Same size every round, so only the inode number could tell files apart
+  // if the filesystem hands out a freed number again at once.
+  for (int i = 0; i < 200; ++i) {
+    char content[32];
+    std::snprintf(content, sizeof content, "round %04d", i);
+    WriteFileOrDie(v_->Path("f"), content);
+    ASSERT_EQ(ReadFile(v_->Path("f")), content) << "round " << i;
+    if (i % 2 == 0) {
+      ASSERT_EQ(unlink(v_->Path("f").c_str()), 0);
+    } else {
+      std::snprintf(content, sizeof content, "other %04d", i);
+      WriteFileOrDie(v_->Path("g"), content);
+      ASSERT_EQ(rename(v_->Path("g").c_str(), v_->Path("f").c_str()), 0);
+      ASSERT_EQ(ReadFile(v_->Path("f")), content) << "round " << i;
+      ASSERT_EQ(unlink(v_->Path("f").c_str()), 0);
+    }
+  }
+}
+
+TEST_F(HeaderReuseTest, AWriterJoiningAReaderOfARememberedHeaderWritesReadably) {
+  WriteFileOrDie(v_->Path("f"), "first version");
+  const uint64_t before = HeaderHits();
+  int reader = open(v_->Path("f").c_str(), O_RDONLY);
+  ASSERT_GE(reader, 0);
+  EXPECT_EQ(HeaderHits(), before + 1);
+  int writer = open(v_->Path("f").c_str(), O_WRONLY);
+  ASSERT_GE(writer, 0);
+  ASSERT_EQ(pwrite(writer, "FIRST", 5, 0), 5);
+  ASSERT_EQ(close(writer), 0);
+  char buf[64] = {};
+  EXPECT_EQ(pread(reader, buf, sizeof buf, 0), 13);
+  EXPECT_EQ(std::string(buf, 13), "FIRST version");
+  close(reader);
+  ASSERT_TRUE(v_->Unmount());
+  ASSERT_EQ(v_->Mount().exit_code, 0);
+  EXPECT_EQ(ReadFile(v_->Path("f")), "FIRST version") << "what the writer wrote is readable by a fresh mount";
+}
+
+}  // namespace
+}  // namespace kmsfs::testing
