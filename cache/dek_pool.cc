@@ -85,12 +85,30 @@ bool DekPool::ClaimSleeperLocked(Clock::TimePoint now) {
   if (sleeping_ <= waking_ || now < retry_at_) return false;
   // Workers that are awake but not wrapping (just done, or just woken) will
   // look at the pool again by themselves; wake a sleeper only for the room
-  // they will not fill.
+  // they will not fill, and only while more wraps may run.
   const size_t room = options_.target - std::min(options_.target, ready_.size() + in_flight_);
+  const size_t allowed = AllowedInFlightLocked();
+  const size_t can_start = std::min(room, allowed - std::min(allowed, in_flight_));
   const size_t awake_idle = num_workers_ - sleeping_ - in_flight_;
-  if (room <= awake_idle + waking_) return false;
+  if (can_start <= awake_idle + waking_) return false;
   ++waking_;
   return true;
+}
+
+size_t DekPool::AllowedInFlightLocked() const {
+  if (options_.refill_interval.count() <= 0 || mean_latency_ns_ < 0) {
+    return options_.refill_interval.count() <= 0 ? num_workers_ : 1;
+  }
+  const double interval_ns = static_cast<double>(nanoseconds(options_.refill_interval).count());
+  const double wanted = 1 + mean_latency_ns_ / interval_ns;
+  return wanted >= static_cast<double>(num_workers_) ? num_workers_ : static_cast<size_t>(wanted);
+}
+
+void DekPool::NoteWrapLatencyLocked(nanoseconds latency) {
+  const double sample = static_cast<double>(std::max<int64_t>(latency.count(), 0));
+  // A short memory (1/8 per wrap), so concurrency follows the KMS within a
+  // few calls when it slows down or recovers.
+  mean_latency_ns_ = mean_latency_ns_ < 0 ? sample : mean_latency_ns_ + (sample - mean_latency_ns_) / 8;
 }
 
 StatusOr<PooledDek> DekPool::MakeEntry() const {
@@ -115,6 +133,15 @@ void DekPool::WorkerLoop() {
   while (!stop_) {
     const Clock::TimePoint now = clock_->Now();
     DiscardStaleLocked(now);
+    if (in_flight_ >= AllowedInFlightLocked() && ready_.size() + in_flight_ < options_.target) {
+      // Enough wraps run for the KMS's latency: sleep until a sleeper is
+      // claimed for more (ClaimSleeperLocked) or the pool stops.
+      ++sleeping_;
+      lock.Wait(room_cv_);
+      --sleeping_;
+      if (waking_ > 0) --waking_;
+      continue;
+    }
     if (ready_.size() + in_flight_ >= options_.target) {
       // Full: sleep until Take/Drain makes room or the oldest entry ages out.
       ++sleeping_;
@@ -141,6 +168,7 @@ void DekPool::WorkerLoop() {
     lock.Unlock();
     if (wake_another) room_cv_.notify_one();
     StatusOr<PooledDek> made = MakeEntry();
+    const Clock::TimePoint done = clock_->Now();
     lock.Lock();
     --in_flight_;
 
@@ -150,6 +178,7 @@ void DekPool::WorkerLoop() {
       continue;
     }
     ResetBackoffLocked();
+    NoteWrapLatencyLocked(done - now);
     // Drained or stopping meanwhile, or already too old: `made` is wiped here.
     if (stop_ || generation != generation_ || IsStale(now, clock_->Now())) continue;
     ready_.push_back(Ready{std::move(made).value(), now});

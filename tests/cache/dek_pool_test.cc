@@ -46,6 +46,12 @@ class FakeWrapper {
     return [this](const SecretBytes& dek, const FileId& id) { return Wrap(dek, id); };
   }
 
+  // Each call moves `clock` on by `latency` first, as a KMS round trip would.
+  void AdvanceClockOnEachCall(FakeClock* clock, std::chrono::nanoseconds latency) {
+    std::lock_guard<std::mutex> lock(mu_);
+    advance_clock_ = clock;
+    latency_ = latency;
+  }
   void FailNext(int n) {
     std::lock_guard<std::mutex> lock(mu_);
     fail_next_ = n;
@@ -111,6 +117,7 @@ class FakeWrapper {
     const std::thread::id self = std::this_thread::get_id();
     calls_.push_back(Call{self, id, clock_ != nullptr ? clock_->Now() : Clock::TimePoint{},
                           record_deks_ ? dek.Clone() : SecretBytes()});
+    if (advance_clock_ != nullptr) advance_clock_->Advance(latency_);
     ++in_flight_;
     max_in_flight_ = std::max(max_in_flight_, in_flight_);
     cv_.notify_all();
@@ -133,6 +140,8 @@ class FakeWrapper {
   std::thread::id bypass_;
   size_t in_flight_ = 0;
   size_t max_in_flight_ = 0;
+  FakeClock* advance_clock_ = nullptr;
+  std::chrono::nanoseconds latency_{0};
 };
 
 TEST(DekPoolTest, FillsToTargetInTheBackground) {
@@ -233,6 +242,37 @@ TEST(DekPoolTest, RefillAfterTakesFansOutToAllWorkers) {
   wrapper.Open();
   ASSERT_TRUE(pool.WaitForReady(8, kPatience));
   EXPECT_EQ(wrapper.max_in_flight(), 3u);
+}
+
+// With a refill interval, a KMS that answers within it gets one refill call
+// at a time: more would only compete with it for the CPU.
+TEST(DekPoolTest, AtLowLatencyRefillRunsOneWrapAtATime) {
+  FakeClock clock;
+  FakeWrapper wrapper(&clock);
+  wrapper.AdvanceClockOnEachCall(&clock, 100us);
+  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us}, wrapper.fn(), &clock);
+  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE(pool.Take().ok());
+  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
+  EXPECT_EQ(pool.stats().direct, 0u);
+  EXPECT_EQ(wrapper.max_in_flight(), 1u);
+}
+
+// A slow KMS gets as many refill calls at once as its latency needs (here
+// 1 + 20 ms / 0.5 ms), up to refill_concurrency.
+TEST(DekPoolTest, AtHighLatencyRefillFansOutToTheConcurrency) {
+  FakeClock clock;
+  FakeWrapper wrapper(&clock);
+  wrapper.AdvanceClockOnEachCall(&clock, 20ms);
+  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us}, wrapper.fn(), &clock);
+  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
+  wrapper.Close();
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE(pool.Take().ok());
+  EXPECT_EQ(pool.stats().direct, 0u);
+  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(16 + 4));
+  wrapper.Open();
+  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
+  EXPECT_EQ(wrapper.max_in_flight(), 4u);
 }
 
 // With one worker and a FakeClock, the fake time between two calls is
