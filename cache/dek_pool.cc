@@ -21,7 +21,8 @@ DekPool::DekPool(DekPoolOptions options, WrapFn wrap, Clock* clock)
     : options_(options),
       wrap_(std::move(wrap)),
       clock_(clock),
-      num_workers_(options.target == 0 ? 0 : std::max<size_t>(options.refill_concurrency, 1)) {
+      num_workers_(options.target == 0 ? 0 : std::max<size_t>(options.refill_concurrency, 1)),
+      refill_limit_(num_workers_, options.refill_interval) {
   EnsureSodiumInitialized();
   {
     MutexLock lock(&mu_);
@@ -87,28 +88,12 @@ bool DekPool::ClaimSleeperLocked(Clock::TimePoint now) {
   // look at the pool again by themselves; wake a sleeper only for the room
   // they will not fill, and only while more wraps may run.
   const size_t room = options_.target - std::min(options_.target, ready_.size() + in_flight_);
-  const size_t allowed = AllowedInFlightLocked();
+  const size_t allowed = refill_limit_.Allowed();
   const size_t can_start = std::min(room, allowed - std::min(allowed, in_flight_));
   const size_t awake_idle = num_workers_ - sleeping_ - in_flight_;
   if (can_start <= awake_idle + waking_) return false;
   ++waking_;
   return true;
-}
-
-size_t DekPool::AllowedInFlightLocked() const {
-  if (options_.refill_interval.count() <= 0 || mean_latency_ns_ < 0) {
-    return options_.refill_interval.count() <= 0 ? num_workers_ : 1;
-  }
-  const double interval_ns = static_cast<double>(nanoseconds(options_.refill_interval).count());
-  const double wanted = 1 + mean_latency_ns_ / interval_ns;
-  return wanted >= static_cast<double>(num_workers_) ? num_workers_ : static_cast<size_t>(wanted);
-}
-
-void DekPool::NoteWrapLatencyLocked(nanoseconds latency) {
-  const double sample = static_cast<double>(std::max<int64_t>(latency.count(), 0));
-  // A short memory (1/8 per wrap), so concurrency follows the KMS within a
-  // few calls when it slows down or recovers.
-  mean_latency_ns_ = mean_latency_ns_ < 0 ? sample : mean_latency_ns_ + (sample - mean_latency_ns_) / 8;
 }
 
 StatusOr<PooledDek> DekPool::MakeEntry() const {
@@ -133,7 +118,7 @@ void DekPool::WorkerLoop() {
   while (!stop_) {
     const Clock::TimePoint now = clock_->Now();
     DiscardStaleLocked(now);
-    if (in_flight_ >= AllowedInFlightLocked() && ready_.size() + in_flight_ < options_.target) {
+    if (in_flight_ >= refill_limit_.Allowed() && ready_.size() + in_flight_ < options_.target) {
       // Enough wraps run for the KMS's latency: sleep until a sleeper is
       // claimed for more (ClaimSleeperLocked) or the pool stops.
       ++sleeping_;
@@ -178,7 +163,7 @@ void DekPool::WorkerLoop() {
       continue;
     }
     ResetBackoffLocked();
-    NoteWrapLatencyLocked(done - now);
+    refill_limit_.NoteLatency(done - now);
     // Drained or stopping meanwhile, or already too old: `made` is wiped here.
     if (stop_ || generation != generation_ || IsStale(now, clock_->Now())) continue;
     ready_.push_back(Ready{std::move(made).value(), now});

@@ -11,7 +11,7 @@
 // ready, each with at most one wrap call in flight, which hides KMS latency
 // (at 20 ms per call, 4 in flight give about 200 wraps/s). With a
 // `refill_interval`, only as many run at once as the measured latency needs
-// (a moving average over completed wraps). While the wrap
+// (ConcurrencyLimit, fed by completed background wraps). While the wrap
 // function fails, workers back off exponentially with jitter: the n-th
 // consecutive failure waits a random time in [max(min, b/2), b] with
 // b = min(min_backoff * 2^(n-1), max_backoff), so every wait lies in
@@ -50,6 +50,7 @@
 #include <vector>
 
 #include "cache/clock.h"
+#include "cache/concurrency_limit.h"
 #include "cache/mutex.h"
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
@@ -66,10 +67,8 @@ struct DekPoolOptions {
   size_t target = 32;                               // Default: 32 entries kept ready; 0 = no pool
   size_t refill_concurrency = 4;                    // Default: 4 wrap calls in flight while refilling (0 acts as 1)
   // Default: 0 = refill_concurrency wraps in flight whenever there is room.
-  // Otherwise 1 + (mean wrap latency / refill_interval) of them, at most
-  // refill_concurrency: enough to make one entry per interval (Little's
-  // law), and no more. Against a KMS that answers at once, extra calls in
-  // flight buy nothing and their threads compete for the CPU.
+  // Otherwise as many as make one entry per interval at the wraps' measured
+  // latency, at most refill_concurrency (see ConcurrencyLimit).
   std::chrono::microseconds refill_interval{0};
   size_t dek_size = 64;                             // Default: 64-byte DEKs
   std::chrono::seconds max_age{300};                // Default: 300 s; 0 = no limit
@@ -123,9 +122,6 @@ class DekPool {
   // sleeping worker should be notified because the pool has room for more
   // wraps than the workers already awake will start. Notify after unlocking.
   bool ClaimSleeperLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
-  // How many background wraps may run at once now (see refill_interval).
-  size_t AllowedInFlightLocked() const KMSFS_REQUIRES(mu_);
-  void NoteWrapLatencyLocked(std::chrono::nanoseconds latency) KMSFS_REQUIRES(mu_);
 
   const DekPoolOptions options_;
   const WrapFn wrap_;
@@ -143,7 +139,7 @@ class DekPool {
   uint64_t generation_ KMSFS_GUARDED_BY(mu_) = 0;  // bumped by Drain: older wraps are discarded
   bool stop_ KMSFS_GUARDED_BY(mu_) = false;
   uint32_t failures_ KMSFS_GUARDED_BY(mu_) = 0;    // consecutive wrap failures
-  double mean_latency_ns_ KMSFS_GUARDED_BY(mu_) = -1;  // of successful background wraps; < 0: none yet
+  ConcurrencyLimit refill_limit_ KMSFS_GUARDED_BY(mu_);  // background wraps at once
   Clock::TimePoint retry_at_ KMSFS_GUARDED_BY(mu_){};
   std::mt19937_64 jitter_ KMSFS_GUARDED_BY(mu_);
   DekPoolStats stats_ KMSFS_GUARDED_BY(mu_);

@@ -34,7 +34,7 @@ int OpenForHeader(int dir_fd, const char* name) {
 }  // namespace
 
 KeyPrefetcher::KeyPrefetcher(KeyPrefetcherOptions options, WarmFn warm)
-    : options_(options), warm_(std::move(warm)) {
+    : options_(options), warm_(std::move(warm)), limit_(options.concurrency, options.interval) {
   workers_.reserve(options_.concurrency);
   for (size_t i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
@@ -121,17 +121,24 @@ StatusOr<KeyPrefetcher::Outcome> KeyPrefetcher::Process(const Item& item) const 
 void KeyPrefetcher::WorkerLoop() {
   cache::MutexLock lock(&mu_);
   while (true) {
-    while (!stop_ && queue_.empty()) lock.Wait(work_cv_);
+    while (!stop_ && (queue_.empty() || in_flight_ >= limit_.Allowed())) lock.Wait(work_cv_);
     if (stop_) return;
     Item item = std::move(queue_.front());
     queue_.pop_front();
     ++in_flight_;
     lock.Unlock();
 
+    const auto start = std::chrono::steady_clock::now();
     StatusOr<Outcome> outcome = Process(item);
+    const auto took = std::chrono::steady_clock::now() - start;
 
     lock.Lock();
     --in_flight_;
+    if (outcome.ok() && *outcome == Outcome::kLoaded) {
+      limit_.NoteLatency(took);
+      // This worker takes the next name itself; wake another if the limit grew.
+      if (queue_.size() > 1 && in_flight_ + 1 < limit_.Allowed()) work_cv_.notify_one();
+    }
     std::deque<Item> dropped;  // freed after the lock is released
     bool first_failure = false;
     if (outcome.ok()) {

@@ -5,7 +5,8 @@
 //
 // Work: Prefetch(dir, names) queues the names with a dup of the directory's
 // fd and returns at once. `concurrency` worker threads take names off the
-// queue, oldest first. For each name a worker: skips it unless it is a
+// queue, oldest first (with an `interval`, only as many at once as the
+// KMS's latency needs). For each name a worker: skips it unless it is a
 // regular file (checked with fstatat before any open, so a FIFO or device
 // is never opened, and again with fstat after); opens it read-only with
 // O_NOFOLLOW|O_NONBLOCK (and O_NOATIME where permitted); reads its header;
@@ -44,6 +45,7 @@
 #include <thread>
 #include <vector>
 
+#include "cache/concurrency_limit.h"
 #include "cache/mutex.h"
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
@@ -54,6 +56,10 @@ namespace kmsfs::core {
 struct KeyPrefetcherOptions {
   size_t concurrency = 16;   // Default: 16 workers, each with one KMS call in flight at most; 0 = off (no threads)
   size_t max_queued = 4096;  // Default: 4096 names waiting at most; further names are dropped
+  // Default: 0 = every worker busy while names wait. Otherwise only as many
+  // as load one key per interval at the KMS's measured latency
+  // (cache::ConcurrencyLimit, fed by the calls that loaded a key).
+  std::chrono::microseconds interval{0};
 };
 
 struct KeyPrefetchStats {
@@ -118,6 +124,7 @@ class KeyPrefetcher {
   std::condition_variable idle_cv_;  // WaitIdle: the queue ran empty with nothing in flight
   std::deque<Item> queue_ KMSFS_GUARDED_BY(mu_);  // oldest first
   size_t in_flight_ KMSFS_GUARDED_BY(mu_) = 0;
+  cache::ConcurrencyLimit limit_ KMSFS_GUARDED_BY(mu_);  // names worked on at once
   bool stop_ KMSFS_GUARDED_BY(mu_) = false;
   KeyPrefetchStats stats_ KMSFS_GUARDED_BY(mu_);
 

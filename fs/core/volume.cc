@@ -108,6 +108,7 @@ Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig c
   KeyPrefetcherOptions prefetch;
   const bool cache_on = options_.cache.ttl.count() > 0 && options_.cache.max_entries > 0;
   prefetch.concurrency = cache_on ? options_.prefetch_concurrency : 0;
+  prefetch.interval = options_.prefetch_interval;
   prefetcher_ = std::make_unique<KeyPrefetcher>(
       prefetch, [this](const format::FileHeader& header) { return WarmKey(header); });
 }

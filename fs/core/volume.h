@@ -61,6 +61,9 @@ struct VolumeOptions {
   // directories. Default: 16; 0 = no prefetching. Also off while the cache
   // is (ttl or max_entries 0), as nothing would keep what was fetched.
   size_t prefetch_concurrency = 16;
+  // Default: 0 = all prefetch_concurrency calls in flight while keys wait.
+  // Otherwise as many as load a key per interval at the KMS's latency.
+  std::chrono::microseconds prefetch_interval{0};
 };
 
 struct VolumeStats {

@@ -512,6 +512,32 @@ TEST_F(KeyPrefetcherTest, AtMostConcurrencyWarmCallsRunAtOnce) {
   EXPECT_EQ(p.stats().pending, 0u);
 }
 
+// With an interval, a KMS that answers at once gets one prefetch call at a
+// time, and one that takes 20 ms gets the full concurrency.
+TEST_F(KeyPrefetcherTest, WithAnIntervalConcurrencyFollowsTheKmsLatency) {
+  MakeHeaderFiles(Numbered(30));
+  for (const milliseconds latency : {milliseconds(0), milliseconds(20)}) {
+    std::mutex mu;
+    int inside = 0;
+    int max_inside = 0;
+    KeyPrefetcher p({.concurrency = 4, .max_queued = 100, .interval = std::chrono::microseconds(500)},
+                    [&](const format::FileHeader&) -> StatusOr<KeyPrefetcher::Outcome> {
+                      {
+                        std::lock_guard<std::mutex> lock(mu);
+                        max_inside = std::max(max_inside, ++inside);
+                      }
+                      std::this_thread::sleep_for(latency);
+                      std::lock_guard<std::mutex> lock(mu);
+                      --inside;
+                      return KeyPrefetcher::Outcome::kLoaded;
+                    });
+    p.Prefetch(Dir(), Numbered(30));
+    ASSERT_TRUE(p.WaitIdle(kWait));
+    EXPECT_EQ(p.stats().loaded, 30u);
+    EXPECT_EQ(max_inside, latency.count() == 0 ? 1 : 4) << latency.count() << " ms";
+  }
+}
+
 TEST_F(KeyPrefetcherTest, NamesBeyondTheQueueBoundAreDroppedAndCounted) {
   MakeHeaderFiles(Numbered(10));
   KeyPrefetcher p({.concurrency = 1, .max_queued = 4}, GatedWarm());
