@@ -23,6 +23,12 @@ std::optional<format::FileHeader> HeaderCache::Find(const struct stat& st) {
   return it->second.header;
 }
 
+bool HeaderCache::Current(const struct stat& st) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find({st.st_dev, st.st_ino});
+  return it != entries_.end() && it->second.stamp == StampOf(st);
+}
+
 void HeaderCache::Put(const struct stat& st, const format::FileHeader& header) {
   if (capacity_ == 0) return;
   const Id id{st.st_dev, st.st_ino};

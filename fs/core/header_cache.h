@@ -38,6 +38,9 @@ class HeaderCache {
 
   // The header recorded for the file `st` describes, if it has not changed since.
   std::optional<format::FileHeader> Find(const struct stat& st);
+  // Whether an entry for the file `st` describes is current; unlike Find,
+  // neither counted as a hit nor moved up in the order of use.
+  bool Current(const struct stat& st) const;
   // Records `header` as the header of the file `st` describes, as of `st`.
   void Put(const struct stat& st, const format::FileHeader& header);
   // Drops the entry of a backing inode (its name is going away, and the

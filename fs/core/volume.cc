@@ -340,7 +340,7 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::strin
 
 void Volume::RememberHeader(const CryptFile& file) {
   struct stat before;
-  if (fstat(file.fd(), &before) != 0 || headers_.Find(before)) return;
+  if (fstat(file.fd(), &before) != 0 || headers_.Current(before)) return;
   auto on_disk = ReadFileHeader(file.fd());
   struct stat after;
   if (!on_disk.ok() || *on_disk != file.header() || fstat(file.fd(), &after) != 0) return;

@@ -33,6 +33,10 @@ TEST(HeaderCacheTest, FindsTheHeaderOfAnUnchangedFile) {
   EXPECT_EQ(*found, Header(1));
   EXPECT_EQ(cache.stats().hits, 1u);
   EXPECT_FALSE(cache.Find(Stat(2)).has_value()) << "another inode";
+  EXPECT_TRUE(cache.Current(Stat(1)));
+  EXPECT_FALSE(cache.Current(Stat(1, 9)));
+  EXPECT_TRUE(cache.Current(Stat(1))) << "Current keeps a stale-looking query from dropping the entry";
+  EXPECT_EQ(cache.stats().hits, 1u) << "Current is not a hit";
 }
 
 TEST(HeaderCacheTest, AnyChangeOfTimesOrSizeMissesAndDropsTheEntry) {
