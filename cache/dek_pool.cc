@@ -118,19 +118,13 @@ void DekPool::WorkerLoop() {
   while (!stop_) {
     const Clock::TimePoint now = clock_->Now();
     DiscardStaleLocked(now);
-    if (in_flight_ >= refill_limit_.Allowed() && ready_.size() + in_flight_ < options_.target) {
-      // Enough wraps run for the KMS's latency: sleep until a sleeper is
-      // claimed for more (ClaimSleeperLocked) or the pool stops.
-      ++sleeping_;
-      lock.Wait(room_cv_);
-      --sleeping_;
-      if (waking_ > 0) --waking_;
-      continue;
-    }
-    if (ready_.size() + in_flight_ >= options_.target) {
+    const bool full = ready_.size() + in_flight_ >= options_.target;
+    if (full || in_flight_ >= refill_limit_.Allowed()) {
       // Full: sleep until Take/Drain makes room or the oldest entry ages out.
+      // Otherwise enough wraps run for the KMS's latency: sleep until a
+      // sleeper is claimed for more (ClaimSleeperLocked) or the pool stops.
       ++sleeping_;
-      if (options_.max_age.count() > 0 && !ready_.empty()) {
+      if (full && options_.max_age.count() > 0 && !ready_.empty()) {
         Clock::TimePoint oldest = ready_.front().made;
         for (const Ready& r : ready_) oldest = std::min(oldest, r.made);
         const nanoseconds left = oldest + options_.max_age - now;
