@@ -43,6 +43,7 @@ struct MountPlan {
   long long cache_max = 16384;
   long long pool_size = 128;
   long long prefetch = 16;
+  long long spin_us = 50;
   std::string log_file;
 };
 
@@ -200,6 +201,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   sopts.mountpoint = plan.mountpoint;
   sopts.fsname = plan.backing_dir;
   sopts.mount_opts = fuse_opts;
+  sopts.spin = std::chrono::microseconds(plan.spin_us);
   sopts.on_tick = [v = volume->get()] { v->Tick(); };
   sopts.on_mounted = [&](const Status& s) {
     if (!s.ok()) {
@@ -256,7 +258,8 @@ int AwaitDaemon(int read_fd, pid_t child, const MountPlan& plan) {
 }  // namespace
 
 int MountCommand(const Words& words) {
-  auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--prefetch", "--log-file"},
+  auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--prefetch", "--spin-us",
+                                          "--log-file"},
                                   {"-f", "--foreground", "--shared-storage"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o OPTIONS]");
@@ -287,7 +290,8 @@ int MountCommand(const Words& words) {
   auto max = args->GetInt("--cache-max", 16384);
   auto pool = args->GetInt("--pool-size", 128);
   auto prefetch = args->GetInt("--prefetch", 16);
-  for (const auto* v : {&ttl, &max, &pool, &prefetch}) {
+  auto spin = args->GetInt("--spin-us", 50);
+  for (const auto* v : {&ttl, &max, &pool, &prefetch, &spin}) {
     if (!v->ok()) return Fail(kExitUsage, v->status().message());
   }
   // Each prefetch worker is a thread with its own KMS connection.
@@ -300,6 +304,13 @@ int MountCommand(const Words& words) {
   plan.cache_max = *max;
   plan.pool_size = *pool;
   plan.prefetch = *prefetch;
+  // Polling longer than a scheduler tick only burns a core.
+  constexpr long long kMaxSpinUs = 10000;
+  if (*spin > kMaxSpinUs) {
+    return Fail(kExitUsage, "--spin-us " + std::to_string(*spin) + " is too long (at most " +
+                                std::to_string(kMaxSpinUs) + ")");
+  }
+  plan.spin_us = *spin;
   plan.log_file = args->Get("--log-file").value_or("");
 
   if (args->Has("-f") || args->Has("--foreground")) {

@@ -8,6 +8,7 @@
 
 #include "fs/base/logging.h"
 #include "fs/fuse/readahead.h"
+#include "fs/fuse/request_reader.h"
 
 namespace kmsfs::fuse {
 namespace {
@@ -77,6 +78,11 @@ Status ServeMount(FuseFs* fs, const SessionOptions& options) {
     return s;
   }
   fuse_session* se = fuse_get_session(f.get());
+  if (Status s = ReadRequestsPolling(se, options.spin); !s.ok()) {
+    fuse_unmount(f.get());
+    options.on_mounted(s);
+    return s;
+  }
   if (fuse_set_signal_handlers(se) != 0) {
     fuse_unmount(f.get());
     Status s = Status::Internal("cannot install signal handlers");

@@ -3,6 +3,7 @@
 #ifndef KMSFS_FS_FUSE_SESSION_H_
 #define KMSFS_FS_FUSE_SESSION_H_
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@ struct SessionOptions {
   std::string mountpoint;
   std::string fsname;                    // shown as the source in /proc/mounts
   std::vector<std::string> mount_opts;   // -o values, e.g. "ro", "allow_other"
+  // How long a thread that answered a request polls for the next one before
+  // it sleeps (see request_reader.h); 0 = sleep at once.
+  std::chrono::microseconds spin{50};
   // Called once: OK when the kernel mount is in place (requests queue until the
   // loop starts), or the reason it could not be made.
   std::function<void(const Status&)> on_mounted;

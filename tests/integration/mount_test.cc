@@ -12,7 +12,9 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "tests/integration/posix_recorder.h"
@@ -231,6 +233,62 @@ TEST_F(MountTest, ListingGivesTheKernelEveryEntrysAttributes) {
   // A lookup per name would be at least kFiles requests; the listing itself
   // takes a few dozen.
   EXPECT_LT(requests, kFiles / 4) << "the kernel looked names up again instead of using the listing's attributes";
+}
+
+// CPU time (user + system, all threads) the process has used, in clock ticks.
+long long CpuTicks(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return -1;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string field;
+  long long utime = -1;
+  long long stime = -1;
+  // Fields after the command name start at 3 (state); utime is 14, stime 15.
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) utime = std::stoll(field);
+    if (i == 15) stime = std::stoll(field);
+  }
+  return utime < 0 || stime < 0 ? -1 : utime + stime;
+}
+
+TEST_F(MountTest, AThreadPollsForTheNextRequestOnlyBrieflyAndAnIdleMountSleeps) {
+  auto v = StartVolume({"--spin-us", "10000"});  // the longest poll allowed
+  ASSERT_NE(v, nullptr);
+  for (int i = 0; i < 50; ++i) WriteFileOrDie(v->Path("f" + std::to_string(i)), Pattern(5000, static_cast<uint32_t>(i)));
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(ReadFile(v->Path("f" + std::to_string(i))), Pattern(5000, static_cast<uint32_t>(i)));
+  const pid_t pid = v->DaemonPid();
+  ASSERT_GT(pid, 0);
+  usleep(100 * 1000);
+  const long long before = CpuTicks(pid);
+  ASSERT_GE(before, 0);
+  sleep(2);
+  const long long used = CpuTicks(pid) - before;
+  // A thread that kept polling would use the whole 2 s (about 200 ticks); the
+  // cache ticker and an idle loop use next to nothing.
+  EXPECT_LT(used, sysconf(_SC_CLK_TCK) / 5) << "ticks used in 2 s of idleness";
+}
+
+TEST_F(MountTest, SpinZeroSleepsAtOnceAndServesAsBefore) {
+  auto v = StartVolume({"--spin-us", "0"});
+  ASSERT_NE(v, nullptr);
+  const std::string data = Pattern(300000, 7);
+  WriteFileOrDie(v->Path("f"), data);
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(v->Mount({"--spin-us", "0"}).exit_code, 0);
+  EXPECT_EQ(ReadFile(v->Path("f")), data);
+}
+
+TEST_F(MountTest, SpinBeyondTheLimitOrNegativeIsAUsageError) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  ASSERT_TRUE(v->Unmount());
+  for (const char* bad : {"10001", "-1", "fast"}) {
+    CommandResult r = v->Mount({"--spin-us", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("--spin-us"), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
