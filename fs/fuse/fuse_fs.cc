@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "fs/base/logging.h"
+#include "fs/fuse/device_io.h"
 #include "fs/format/file_header.h"
 #include "fs/format/volume_config.h"
 
@@ -249,6 +250,21 @@ int OpChown(const char* path, uid_t uid, gid_t gid, fuse_file_info* fi) {
   return SysResult(fchownat(Root(), Rel(path).c_str(), uid, gid, AT_SYMLINK_NOFOLLOW));
 }
 
+// What the kernel does itself for a write or truncate by a caller without
+// CAP_FSETID, and leaves to the filesystem under FUSE_HANDLE_KILLPRIV_V2
+// (device_io.h): the daemon writes as root, so the backing filesystem keeps
+// the bits. Set-group-ID without group execute marks mandatory locking, not
+// privilege, and stays.
+int KillSuidgidIfAsked(int fd) {
+  if (!TakeKillSuidgid()) return 0;
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -errno;
+  mode_t kill = st.st_mode & S_ISUID;
+  if ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) kill |= S_ISGID;
+  if (kill == 0) return 0;
+  return SysResult(fchmod(fd, st.st_mode & 07777 & ~kill));
+}
+
 int OpTruncate(const char* path, off_t size, fuse_file_info* fi) {
   if (size < 0) return -EINVAL;
   std::shared_ptr<core::CryptFile> file;
@@ -268,7 +284,7 @@ int OpTruncate(const char* path, off_t size, fuse_file_info* fi) {
     LogFileError("truncate", path, s);
     return Errno(s);
   }
-  return 0;
+  return KillSuidgidIfAsked(file->fd());
 }
 
 int InstallHandle(fuse_file_info* fi, const char* path, std::shared_ptr<core::CryptFile> file) {
@@ -306,6 +322,7 @@ int OpOpen(const char* path, fuse_file_info* fi) {
       LogFileError("open(O_TRUNC)", path, s);
       return Errno(s);
     }
+    if (int rc = KillSuidgidIfAsked((*file)->fd()); rc != 0) return rc;
   }
   return InstallHandle(fi, path, std::move(file).value());
 }
@@ -347,6 +364,7 @@ int OpWrite(const char* path, const char* buf, size_t size, off_t offset, fuse_f
     LogHandleError("write", path, h, s);
     return Errno(s);
   }
+  if (int rc = KillSuidgidIfAsked(h->file->fd()); rc != 0) return rc;
   return static_cast<int>(size);
 }
 

@@ -6,11 +6,13 @@
 #include <cstring>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -289,6 +291,82 @@ TEST_F(MountTest, SpinBeyondTheLimitOrNegativeIsAUsageError) {
     EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
     EXPECT_NE(r.err.find("--spin-us"), std::string::npos) << r.err;
   }
+}
+
+TEST_F(MountTest, TheKernelAsksForSecurityCapabilityOncePerFileNotOncePerWrite) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  WriteFileOrDie(v->Path("f"), "first");
+  const pid_t pid = v->DaemonPid();
+  ASSERT_GT(pid, 0);
+  int fd = open(v->Path("f").c_str(), O_WRONLY | O_APPEND);
+  ASSERT_GE(fd, 0);
+  const long long before = DaemonReadCalls(pid);
+  constexpr int kWrites = 300;
+  for (int i = 0; i < kWrites; ++i) ASSERT_EQ(write(fd, "0123456789", 10), 10);
+  const long long requests = DaemonReadCalls(pid) - before;
+  ASSERT_EQ(close(fd), 0);
+  // Without FUSE_HANDLE_KILLPRIV_V2 every write(2) would first be a
+  // GETXATTR security.capability request; the data itself waits in the page cache.
+  EXPECT_LT(requests, kWrites / 10) << "requests for " << kWrites << " small writes";
+  EXPECT_EQ(ReadFile(v->Path("f")).size(), 5u + kWrites * 10);
+}
+
+// Runs `action` as uid/gid 65534 in a child; returns its errno, 0 on success.
+int AsNobody(const std::function<int()>& action) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(99);
+    _exit(action());
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 98;
+}
+
+TEST_F(MountTest, WriteOrTruncateByAnotherUserClearsSetUserIdAndARootWriteKeepsIt) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
+  auto v = StartVolume({"-o", "allow_other"});
+  ASSERT_NE(v, nullptr);
+  // mkdtemp made the test directory 0700; let the other uid walk to the mount.
+  chmod(stdfs::path(v->mountpoint()).parent_path().c_str(), 0755);
+  chmod(v->mountpoint().c_str(), 0777);
+  const std::map<std::string, mode_t> files = {
+      {"write", 04777}, {"truncate", 04777}, {"otrunc", 04777}, {"sgid", 02777}, {"sgid-nox", 02767}, {"root", 04777}};
+  for (const auto& [name, mode] : files) {
+    WriteFileOrDie(v->Path(name), "content");
+    ASSERT_EQ(chmod(v->Path(name).c_str(), mode), 0) << name;
+  }
+  auto write_as_nobody = [&](const std::string& name, int flags) {
+    return AsNobody([&] {
+      int fd = open(v->Path(name).c_str(), O_WRONLY | flags);
+      if (fd < 0) return errno;
+      int err = write(fd, "x", 1) == 1 ? 0 : errno;
+      close(fd);
+      return err;
+    });
+  };
+  EXPECT_EQ(write_as_nobody("write", 0), 0);
+  EXPECT_EQ(write_as_nobody("sgid", 0), 0);
+  EXPECT_EQ(write_as_nobody("sgid-nox", 0), 0);
+  EXPECT_EQ(write_as_nobody("otrunc", O_TRUNC), 0);
+  EXPECT_EQ(AsNobody([&] { return truncate(v->Path("truncate").c_str(), 2) == 0 ? 0 : errno; }), 0);
+  WriteFileOrDie(v->Path("root"), "root writes keep the bits");
+
+  auto mode_of = [&](const std::string& name) {
+    struct stat st{};
+    EXPECT_EQ(stat(v->BackingPath(name).c_str(), &st), 0) << name;
+    return st.st_mode & 07777;
+  };
+  EXPECT_EQ(mode_of("write"), 0777u);
+  EXPECT_EQ(mode_of("truncate"), 0777u);
+  EXPECT_EQ(mode_of("otrunc"), 0777u);
+  EXPECT_EQ(mode_of("sgid"), 0777u);
+  EXPECT_EQ(mode_of("sgid-nox"), 02767u) << "set-group-ID without group execute marks locking and stays";
+  EXPECT_EQ(mode_of("root"), 04777u);
+  EXPECT_EQ(ReadFile(v->Path("write")), "xontent");
+  EXPECT_EQ(ReadFile(v->Path("truncate")), "co");
+  EXPECT_EQ(ReadFile(v->Path("otrunc")), "x");
 }
 
 TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
