@@ -43,7 +43,7 @@ struct MountPlan {
   long long cache_max = 16384;
   long long pool_size = 128;
   long long prefetch = 16;
-  long long spin_us = 50;
+  long long spin_us = 20;
   std::string log_file;
 };
 
@@ -290,7 +290,7 @@ int MountCommand(const Words& words) {
   auto max = args->GetInt("--cache-max", 16384);
   auto pool = args->GetInt("--pool-size", 128);
   auto prefetch = args->GetInt("--prefetch", 16);
-  auto spin = args->GetInt("--spin-us", 50);
+  auto spin = args->GetInt("--spin-us", 20);
   for (const auto* v : {&ttl, &max, &pool, &prefetch, &spin}) {
     if (!v->ok()) return Fail(kExitUsage, v->status().message());
   }

@@ -38,7 +38,7 @@ Mount options (defaults in brackets):
   --pool-size N        [128] DEKs wrapped ahead of time for new files
   --prefetch N         [16] the first key fetched in a just-listed directory also fetches its
                        other files' DEKs in the background, up to N KMS calls in flight; 0 = off
-  --spin-us N          [50] a daemon thread that answered a request polls this many microseconds
+  --spin-us N          [20] a daemon thread that answered a request polls this many microseconds
                        for the next one before it sleeps (saves a wake-up per request); 0 = off
   --shared-storage     no attribute, entry or writeback caching (backing dir shared with others)
   --log-file FILE      [syslog] where the detached daemon logs

@@ -24,6 +24,9 @@ namespace {
 std::atomic<int64_t> g_spin_ns{0};
 std::atomic<bool> g_killpriv_v2{false};
 std::atomic<bool> g_someone_polls{false};
+// Threads serving a request: between reading one and asking for the next.
+std::atomic<int> g_serving{0};
+thread_local bool t_serving = false;
 // The INIT request's id once read, while its reply is still to be sent; 0 otherwise.
 std::atomic<uint64_t> g_init_unique{0};
 // libfuse serves each request on the thread that read it.
@@ -36,12 +39,13 @@ int64_t MonotonicNs() {
 }
 
 // Returns once `fd` has a request queued, reports an error or hang-up (which
-// the read that follows returns), or `budget_ns` has passed.
+// the read that follows returns), another thread has started serving one, or
+// `budget_ns` has passed.
 void PollBriefly(int fd, int64_t budget_ns) {
   const int64_t deadline = MonotonicNs() + budget_ns;
   pollfd p{fd, POLLIN, 0};
   do {
-    if (poll(&p, 1, 0) != 0) return;
+    if (poll(&p, 1, 0) != 0 || g_serving.load(std::memory_order_relaxed) != 0) return;
   } while (MonotonicNs() < deadline);
 }
 
@@ -79,16 +83,28 @@ void NoteRequest(const void* buf, size_t n) {
 }
 
 ssize_t ReadRequest(int fd, void* buf, size_t len, void* /*userdata*/) {
+  if (t_serving) {
+    t_serving = false;
+    g_serving.fetch_sub(1, std::memory_order_relaxed);
+  }
   const int64_t spin = g_spin_ns.load(std::memory_order_relaxed);
   bool expected = false;
-  // The other idle threads sleep in read() below. If another thread takes the
-  // request this one saw, this read just sleeps until the next.
-  if (spin > 0 && g_someone_polls.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+  // Poll only while no other thread is serving a request: one that waits on
+  // the disk or the KMS needs the core when its answer comes, and requests
+  // that arrive meanwhile are not back-to-back with a reply. The other idle
+  // threads sleep in read() below; if one of them takes the request this
+  // thread saw, this read just sleeps until the next.
+  if (spin > 0 && g_serving.load(std::memory_order_relaxed) == 0 &&
+      g_someone_polls.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
     PollBriefly(fd, spin);
     g_someone_polls.store(false, std::memory_order_release);
   }
   const ssize_t n = read(fd, buf, len);
-  if (n > 0) NoteRequest(buf, static_cast<size_t>(n));
+  if (n > 0) {
+    t_serving = true;
+    g_serving.fetch_add(1, std::memory_order_relaxed);
+    NoteRequest(buf, static_cast<size_t>(n));
+  }
   return n;
 }
 

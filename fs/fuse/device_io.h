@@ -7,9 +7,10 @@
 // trip, more than most metadata requests take to serve, and an untar or an
 // `rm -rf` pays it for every request in turn. So a thread that has just
 // answered a request polls the device for a short while before it sleeps: a
-// request that follows closely finds it awake. One thread polls at a time, so
-// at most one core spins, and only for `spin` after the last request: an idle
-// mount sleeps. Requests are read with plain read(2): libfuse's default splice
+// request that follows closely finds it awake. One thread polls at a time,
+// only while no other thread serves a request (one waiting on the disk or the
+// KMS needs the core back when its answer comes), and only for `spin` after
+// its reply: an idle mount sleeps. Requests are read with plain read(2): libfuse's default splice
 // through a pipe costs extra system calls and buys nothing here, as every
 // write is encrypted from a memory buffer anyway.
 //
@@ -36,7 +37,7 @@ namespace kmsfs::fuse {
 struct DeviceIoOptions {
   // How long a thread that answered a request polls for the next one; 0 =
   // sleep at once.
-  std::chrono::microseconds spin{50};
+  std::chrono::microseconds spin{20};
   // Ask the kernel for FUSE_HANDLE_KILLPRIV_V2 when it offers it.
   bool killpriv_v2 = true;
 };

@@ -19,7 +19,7 @@ struct SessionOptions {
   std::vector<std::string> mount_opts;   // -o values, e.g. "ro", "allow_other"
   // How long a thread that answered a request polls for the next one before
   // it sleeps (see device_io.h); 0 = sleep at once.
-  std::chrono::microseconds spin{50};
+  std::chrono::microseconds spin{20};
   // Called once: OK when the kernel mount is in place (requests queue until the
   // loop starts), or the reason it could not be made.
   std::function<void(const Status&)> on_mounted;
