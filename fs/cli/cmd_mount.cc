@@ -201,7 +201,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   sopts.mountpoint = plan.mountpoint;
   sopts.fsname = plan.backing_dir;
   sopts.mount_opts = fuse_opts;
-  sopts.spin = std::chrono::microseconds(plan.spin_us);
+  sopts.device_io.spin = std::chrono::microseconds(plan.spin_us);
   sopts.on_tick = [v = volume->get()] { v->Tick(); };
   sopts.on_mounted = [&](const Status& s) {
     if (!s.ok()) {

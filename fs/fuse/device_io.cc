@@ -22,7 +22,6 @@ namespace {
 // libfuse's custom I/O callbacks get the session's user data, which the
 // high-level API owns, so the hooks' state is process-wide.
 std::atomic<int64_t> g_spin_ns{0};
-std::atomic<bool> g_killpriv_v2{false};
 std::atomic<bool> g_someone_polls{false};
 // Threads serving a request: between reading one and asking for the next.
 std::atomic<int> g_serving{0};
@@ -64,7 +63,7 @@ void NoteRequest(const void* buf, size_t n) {
   switch (in->opcode) {
     case FUSE_INIT:
       if (const auto* init = Argument<fuse_init_in>(buf, n);
-          init != nullptr && (init->flags & FUSE_HANDLE_KILLPRIV_V2) && g_killpriv_v2.load()) {
+          init != nullptr && (init->flags & FUSE_HANDLE_KILLPRIV_V2)) {
         g_init_unique.store(in->unique);
       }
       break;
@@ -136,7 +135,6 @@ ssize_t WriteReply(int fd, struct iovec* iov, int count, void* /*userdata*/) {
 Status UseDeviceIo(fuse_session* se, const DeviceIoOptions& options) {
   if (options.spin.count() < 0) return Status::InvalidArgument("the polling time must not be negative");
   g_spin_ns.store(std::chrono::duration_cast<std::chrono::nanoseconds>(options.spin).count());
-  g_killpriv_v2.store(options.killpriv_v2);
   static const fuse_custom_io kIo = {WriteReply, ReadRequest, nullptr, nullptr};
   // Keeps the mounted device: the session already owns this descriptor.
   if (int rc = fuse_session_custom_io(se, &kIo, fuse_session_fd(se)); rc != 0) {

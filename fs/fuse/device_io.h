@@ -10,17 +10,18 @@
 // request that follows closely finds it awake. One thread polls at a time,
 // only while no other thread serves a request (one waiting on the disk or the
 // KMS needs the core back when its answer comes), and only for `spin` after
-// its reply: an idle mount sleeps. Requests are read with plain read(2): libfuse's default splice
-// through a pipe costs extra system calls and buys nothing here, as every
-// write is encrypted from a memory buffer anyway.
+// its reply: an idle mount sleeps. Requests are read with plain read(2):
+// libfuse's default splice through a pipe costs extra system calls and buys
+// nothing here, as every write is encrypted from a memory buffer anyway.
 //
 // Privilege killing. libfuse 3.14 cannot ask for FUSE_HANDLE_KILLPRIV_V2, so
 // the kernel asks the daemon for the file's security.capability before every
 // write(2) (about a third of an untar's requests). The reply to the kernel's
 // INIT gets that flag added when the kernel offers it. The kernel then asks
-// once per file, and leaves clearing set-user-ID/set-group-ID bits on a write,
-// truncate or O_TRUNC open by an unprivileged caller to the filesystem, with
-// a flag in the request: TakeKillSuidgid() tells the operation serving it.
+// only before a file's first write and at chown, and leaves clearing
+// set-user-ID/set-group-ID bits on a write, truncate or O_TRUNC open by an
+// unprivileged caller to the filesystem, with a flag in the request:
+// TakeKillSuidgid() tells the operation serving it.
 // (security.capability is never visible through the mount, and the backing
 // filesystem drops it on the daemon's own writes.)
 #ifndef KMSFS_FS_FUSE_DEVICE_IO_H_
@@ -38,8 +39,6 @@ struct DeviceIoOptions {
   // How long a thread that answered a request polls for the next one; 0 =
   // sleep at once.
   std::chrono::microseconds spin{20};
-  // Ask the kernel for FUSE_HANDLE_KILLPRIV_V2 when it offers it.
-  bool killpriv_v2 = true;
 };
 
 // Installs the hooks on a mounted session before its loop starts. One session

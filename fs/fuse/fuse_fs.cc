@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "fs/base/logging.h"
-#include "fs/fuse/device_io.h"
 #include "fs/format/file_header.h"
 #include "fs/format/volume_config.h"
+#include "fs/fuse/device_io.h"
 
 namespace kmsfs::fuse {
 namespace {

@@ -7,8 +7,8 @@
 #include <thread>
 
 #include "fs/base/logging.h"
-#include "fs/fuse/readahead.h"
 #include "fs/fuse/device_io.h"
+#include "fs/fuse/readahead.h"
 
 namespace kmsfs::fuse {
 namespace {
@@ -78,7 +78,7 @@ Status ServeMount(FuseFs* fs, const SessionOptions& options) {
     return s;
   }
   fuse_session* se = fuse_get_session(f.get());
-  if (Status s = UseDeviceIo(se, {options.spin, true}); !s.ok()) {
+  if (Status s = UseDeviceIo(se, options.device_io); !s.ok()) {
     fuse_unmount(f.get());
     options.on_mounted(s);
     return s;

@@ -3,12 +3,12 @@
 #ifndef KMSFS_FS_FUSE_SESSION_H_
 #define KMSFS_FS_FUSE_SESSION_H_
 
-#include <chrono>
 #include <functional>
 #include <string>
 #include <vector>
 
 #include "fs/base/status.h"
+#include "fs/fuse/device_io.h"
 #include "fs/fuse/fuse_fs.h"
 
 namespace kmsfs::fuse {
@@ -17,9 +17,7 @@ struct SessionOptions {
   std::string mountpoint;
   std::string fsname;                    // shown as the source in /proc/mounts
   std::vector<std::string> mount_opts;   // -o values, e.g. "ro", "allow_other"
-  // How long a thread that answered a request polls for the next one before
-  // it sleeps (see device_io.h); 0 = sleep at once.
-  std::chrono::microseconds spin{20};
+  DeviceIoOptions device_io;             // how threads wait for requests
   // Called once: OK when the kernel mount is in place (requests queue until the
   // loop starts), or the reason it could not be made.
   std::function<void(const Status&)> on_mounted;
