@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <cstring>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -190,15 +189,7 @@ TEST_F(GrantsTest, AllowOtherWithDefaultPermissionsChecksUnixModes) {
   chmod(std::filesystem::path(multi->mountpoint()).parent_path().c_str(), 0755);
   chmod(multi->mountpoint().c_str(), 0755);
   auto open_as_nobody = [&](const std::string& path) {
-    pid_t pid = fork();
-    if (pid == 0) {
-      if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(99);
-      int fd = open(path.c_str(), O_RDONLY);
-      _exit(fd >= 0 ? 0 : errno);
-    }
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return WEXITSTATUS(status);
+    return RunAsNobody([&] { return open(path.c_str(), O_RDONLY) >= 0 ? 0 : errno; });
   };
   EXPECT_EQ(open_as_nobody(multi->Path("private")), EACCES);
   EXPECT_EQ(open_as_nobody(multi->Path("public")), 0);

@@ -6,13 +6,11 @@
 #include <cstring>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <filesystem>
-#include <functional>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -312,18 +310,6 @@ TEST_F(MountTest, TheKernelAsksForSecurityCapabilityOncePerFileNotOncePerWrite) 
   EXPECT_EQ(ReadFile(v->Path("f")).size(), 5u + kWrites * 10);
 }
 
-// Runs `action` as uid/gid 65534 in a child; returns its errno, 0 on success.
-int AsNobody(const std::function<int()>& action) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(99);
-    _exit(action());
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 98;
-}
-
 TEST_F(MountTest, WriteOrTruncateByAnotherUserClearsSetUserIdAndARootWriteKeepsIt) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
   auto v = StartVolume({"-o", "allow_other"});
@@ -338,7 +324,7 @@ TEST_F(MountTest, WriteOrTruncateByAnotherUserClearsSetUserIdAndARootWriteKeepsI
     ASSERT_EQ(chmod(v->Path(name).c_str(), mode), 0) << name;
   }
   auto write_as_nobody = [&](const std::string& name, int flags) {
-    return AsNobody([&] {
+    return RunAsNobody([&] {
       int fd = open(v->Path(name).c_str(), O_WRONLY | flags);
       if (fd < 0) return errno;
       int err = write(fd, "x", 1) == 1 ? 0 : errno;
@@ -350,7 +336,7 @@ TEST_F(MountTest, WriteOrTruncateByAnotherUserClearsSetUserIdAndARootWriteKeepsI
   EXPECT_EQ(write_as_nobody("sgid", 0), 0);
   EXPECT_EQ(write_as_nobody("sgid-nox", 0), 0);
   EXPECT_EQ(write_as_nobody("otrunc", O_TRUNC), 0);
-  EXPECT_EQ(AsNobody([&] { return truncate(v->Path("truncate").c_str(), 2) == 0 ? 0 : errno; }), 0);
+  EXPECT_EQ(RunAsNobody([&] { return truncate(v->Path("truncate").c_str(), 2) == 0 ? 0 : errno; }), 0);
   WriteFileOrDie(v->Path("root"), "root writes keep the bits");
 
   auto mode_of = [&](const std::string& name) {

@@ -93,6 +93,17 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<st
   return result;
 }
 
+int RunAsNobody(const std::function<int()>& action) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0) _exit(99);
+    _exit(action());
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 98;
+}
+
 bool FuseAvailable() { return access("/dev/fuse", R_OK | W_OK) == 0; }
 
 }  // namespace kmsfs::testing

@@ -2,6 +2,7 @@
 #ifndef KMSFS_TESTS_TESTUTIL_PROCESS_H_
 #define KMSFS_TESTS_TESTUTIL_PROCESS_H_
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,6 +19,11 @@ struct CommandResult {
 // stdin, and waits at most `timeout_sec` (then kills it).
 CommandResult RunCommand(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {},
                          int timeout_sec = 120);
+
+// Runs `action` in a forked child as uid and gid 65534 (nobody) and returns
+// what it returned, e.g. 0 or an errno value (at most 255); 99 if the child
+// could not change user, 98 if it did not exit normally. Needs root.
+int RunAsNobody(const std::function<int()>& action);
 
 // True when FUSE mounts can be made here. When they cannot: outside CI the
 // test is skipped, under CI=true it fails (use KMSFS_REQUIRE_FUSE()).
