@@ -34,24 +34,14 @@ class HeaderReuseTest : public ::testing::Test {
     ASSERT_NE(v_, nullptr);
   }
 
-  nlohmann::json Status() const {
-    std::string buf(64 * 1024, '\0');
-    ssize_t n = getxattr(v_->mountpoint().c_str(), "user.kmsfs.status", buf.data(), buf.size());
-    if (n < 0) {
-      ADD_FAILURE() << "status xattr: " << std::strerror(errno);
-      return nlohmann::json::object();
-    }
-    buf.resize(static_cast<size_t>(n));
-    return nlohmann::json::parse(buf);
-  }
-  uint64_t HeaderHits() const { return Status()["headers"].value("hits", 0ULL); }
+  uint64_t HeaderHits() const { return v_->Status()["headers"].value("hits", 0ULL); }
 
   // close() returns before the daemon has handled the release (the kernel
   // sends it asynchronously), and the header is recorded at release: wait
   // until no file is open in the daemon.
   void WaitForReleases() const {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (Status().value("open_files", 1ULL) != 0) {
+    while (v_->Status().value("open_files", 1ULL) != 0) {
       ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "files still open in the daemon";
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -67,23 +66,12 @@ class PrefetchTest : public ::testing::Test {
     return r.exit_code == 0 ? std::move(v) : nullptr;
   }
 
-  static nlohmann::json Status(const MountedVolume& v) {
-    std::string buf(64 * 1024, '\0');
-    ssize_t n = getxattr(v.mountpoint().c_str(), "user.kmsfs.status", buf.data(), buf.size());
-    if (n < 0) {
-      ADD_FAILURE() << "status xattr: " << std::strerror(errno);
-      return nlohmann::json::object();
-    }
-    buf.resize(static_cast<size_t>(n));
-    return nlohmann::json::parse(buf);
-  }
-
   // The status once nothing is queued or in flight for prefetching. The
   // listing has queued its names before returning, so idle means done.
   static nlohmann::json StatusWhenPrefetchIdle(const MountedVolume& v) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (true) {
-      nlohmann::json s = Status(v);
+      nlohmann::json s = v.Status();
       const nlohmann::json& p = s["prefetch"];
       if (p.value("pending", 1) == 0 && p.value("in_flight", 1) == 0) return s;
       if (std::chrono::steady_clock::now() > deadline) {
@@ -101,7 +89,7 @@ TEST_F(PrefetchTest, FirstOpenInAListedDirectoryFetchesTheOtherKeys) {
   constexpr int kFiles = 200;
   auto v = VolumeWithFiles(kFiles, {});
   ASSERT_NE(v, nullptr);
-  EXPECT_EQ(Status(*v)["kms"]["calls"], 0);
+  EXPECT_EQ(v->Status()["kms"]["calls"], 0);
 
   // A listing alone (ls -l, find) costs no KMS call.
   std::vector<std::string> names = List(v->mountpoint());
@@ -124,7 +112,7 @@ TEST_F(PrefetchTest, FirstOpenInAListedDirectoryFetchesTheOtherKeys) {
     int err = 0;
     ASSERT_EQ(ReadFile(v->Path(Name(i)), &err), Content(i)) << Name(i) << " errno " << err;
   }
-  s = Status(*v);
+  s = v->Status();
   EXPECT_EQ(s["kms"]["calls"], kFiles) << "one decrypt-datakey per file, none at the later opens: " << s.dump();
   EXPECT_EQ(s["kms"]["errors"], 0);
 
@@ -154,18 +142,18 @@ TEST_F(PrefetchTest, ListingsOfSubdirectoriesArePrefetchedToo) {
   nlohmann::json s = StatusWhenPrefetchIdle(*v);
   EXPECT_EQ(s["prefetch"]["queued"], kFiles) << s.dump();
   for (int i = 1; i < kFiles; ++i) ASSERT_EQ(ReadFile(v->Path("a/b/" + Name(i))), Content(i));
-  EXPECT_EQ(Status(*v)["kms"]["calls"], kFiles) << Status(*v).dump();
+  EXPECT_EQ(v->Status()["kms"]["calls"], kFiles) << v->Status().dump();
 }
 
 TEST_F(PrefetchTest, PrefetchZeroFetchesOnlyTheKeysOpened) {
   auto v = VolumeWithFiles(20, {"--prefetch", "0"});
   ASSERT_NE(v, nullptr);
   ASSERT_EQ(List(v->mountpoint()).size(), 20u);
-  nlohmann::json s = Status(*v);
+  nlohmann::json s = v->Status();
   EXPECT_EQ(s["prefetch"]["queued"], 0) << s.dump();
   EXPECT_EQ(s["kms"]["calls"], 0) << s.dump();
   EXPECT_EQ(ReadFile(v->Path(Name(4))), Content(4));
-  s = Status(*v);
+  s = v->Status();
   EXPECT_EQ(s["kms"]["calls"], 1) << "the open fetches its key itself";
   EXPECT_EQ(s["prefetch"]["queued"], 0) << s.dump();
 }

@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <signal.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -132,6 +135,17 @@ std::string MountedVolume::ReadLog() const {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+nlohmann::json MountedVolume::Status() const {
+  std::string buf(64 * 1024, '\0');
+  ssize_t n = getxattr(mountpoint_.c_str(), "user.kmsfs.status", buf.data(), buf.size());
+  if (n < 0) {
+    ADD_FAILURE() << "status xattr: " << std::strerror(errno);
+    return nlohmann::json::object();
+  }
+  buf.resize(static_cast<size_t>(n));
+  return nlohmann::json::parse(buf);
 }
 
 }  // namespace kmsfs::testing

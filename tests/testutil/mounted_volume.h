@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/temp_dir.h"
@@ -55,6 +57,9 @@ class MountedVolume {
   // Crash simulation: SIGKILL the daemon, then detach the dead mount.
   void KillDaemon();
   std::string ReadLog() const;
+  // The mount's counters (the user.kmsfs.status xattr of its root); an empty
+  // object, with a test failure, if they cannot be read.
+  nlohmann::json Status() const;
 
  private:
   explicit MountedVolume(Options options) : options_(std::move(options)) {}
