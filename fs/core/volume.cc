@@ -278,38 +278,44 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::strin
   if (fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat " + rel_path);
   if (!S_ISREG(st.st_mode)) return Status::FromErrno(EINVAL, "open " + rel_path + ": not a regular file");
   const std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
-  // An open object of this inode whose header came from headers_: a writer
-  // checks that header against the xattr before sharing it.
-  std::shared_ptr<CryptFile> unchecked;
+  // An object of this inode may still be open: another handle holds it, or
+  // the kernel has not yet sent the release of a file just closed (release
+  // is asynchronous). It is shared only while its header is still the one
+  // on disk, since the xattr may have been changed behind the mount.
+  std::shared_ptr<CryptFile> existing;
+  bool existing_header_read = false;
   {
     std::lock_guard<std::mutex> lock(open_mu_);
     auto it = open_files_.find(id);
     if (it != open_files_.end()) {
-      if (auto existing = it->second.file.lock()) {
-        if (!for_write || it->second.header_read) return existing;
-        unchecked = std::move(existing);
-      } else {
-        open_files_.erase(it);
-      }
+      existing = it->second.file.lock();
+      existing_header_read = it->second.header_read;
+      if (existing == nullptr) open_files_.erase(it);
     }
   }
   // A read may use the header this mount saw for the file as it is now
-  // (same inode, times and size; any xattr change moves ctime). A write
-  // always reads it: if a reused inode number ever matched a stale entry,
-  // a read would only fail to authenticate, but a write would encrypt
-  // under another file's key.
+  // (same inode, times and size; any xattr change moves ctime). A new
+  // object for a write always reads it: if a reused inode number ever
+  // matched a stale entry, a read would only fail to authenticate, but a
+  // write would encrypt under another file's key. (While an object is open
+  // its fd pins the inode, so its number cannot be reused.)
   std::optional<format::FileHeader> remembered;
-  if (!for_write) remembered = headers_.Find(st);
+  if (!for_write || existing != nullptr) remembered = headers_.Find(st);
+  if (existing != nullptr && remembered && *remembered == existing->header() &&
+      (!for_write || existing_header_read)) {
+    return existing;
+  }
+  if (for_write) remembered.reset();
   const bool header_read = !remembered.has_value();
   StatusOr<format::FileHeader> header =
       remembered ? StatusOr<format::FileHeader>(std::move(*remembered)) : ReadFileHeader(fd.get());
   if (!header.ok()) return header.status().Annotate(rel_path);
   if (header_read) headers_.Put(st, *header);
-  if (unchecked != nullptr && *header == unchecked->header()) {
+  if (existing != nullptr && *header == existing->header()) {
     std::lock_guard<std::mutex> lock(open_mu_);
     auto it = open_files_.find(id);
-    if (it != open_files_.end() && it->second.file.lock() == unchecked) it->second.header_read = true;
-    return unchecked;
+    if (header_read && it != open_files_.end() && it->second.file.lock() == existing) it->second.header_read = true;
+    return existing;
   }
   const std::string cache_id = format::FileIdHex(header->file_id);
   // A miss in a directory that was just listed: the other files' keys will
@@ -332,8 +338,13 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::strin
   std::lock_guard<std::mutex> lock(open_mu_);
   // Another thread may have opened the same inode meanwhile: share its
   // object, unless only ours has a header read from the xattr.
+  // A stale object (its header no longer on disk) keeps serving only the
+  // handles that hold it.
   auto& slot = open_files_[id];
-  if (auto existing = slot.file.lock(); existing && (slot.header_read || !header_read)) return existing;
+  if (auto other = slot.file.lock();
+      other != nullptr && other != existing && other->header() == crypt->header() && (slot.header_read || !header_read)) {
+    return other;
+  }
   slot = {crypt, header_read};
   return crypt;
 }
