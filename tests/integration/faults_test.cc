@@ -200,6 +200,7 @@ TEST_F(FaultsTest, KmsdRestartDuringWorkloadRecoversWithoutRemount) {
   ASSERT_NE(v, nullptr);
   ASSERT_EQ(WriteSynced(v->Path("held"), "held open"), 0);
   ASSERT_EQ(WriteSynced(v->Path("later"), "opened later"), 0);
+  ASSERT_TRUE(v->WaitForReleases()) << "an open of \"later\" must not share an object still open";
   int held = open(v->Path("held").c_str(), O_RDWR);
   ASSERT_GE(held, 0);
   kmsd_->Kill();

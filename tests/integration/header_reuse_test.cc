@@ -8,12 +8,10 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
-#include <thread>
 
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/mounted_volume.h"
@@ -36,17 +34,6 @@ class HeaderReuseTest : public ::testing::Test {
 
   uint64_t HeaderHits() const { return v_->Status()["headers"].value("hits", 0ULL); }
 
-  // close() returns before the daemon has handled the release (the kernel
-  // sends it asynchronously), and the header is recorded at release: wait
-  // until no file is open in the daemon.
-  void WaitForReleases() const {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (v_->Status().value("open_files", 1ULL) != 0) {
-      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "files still open in the daemon";
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-
   std::string BackingHeader(const std::string& rel) const {
     std::string buf(4096, '\0');
     ssize_t n = getxattr(v_->BackingPath(rel).c_str(), "user.kmsfs", buf.data(), buf.size());
@@ -61,10 +48,10 @@ class HeaderReuseTest : public ::testing::Test {
 
 TEST_F(HeaderReuseTest, ReopeningAnUnchangedFileForReadingReusesItsHeader) {
   WriteFileOrDie(v_->Path("f"), "written, then read twice");
-  WaitForReleases();
+  ASSERT_TRUE(v_->WaitForReleases());
   const uint64_t before = HeaderHits();
   EXPECT_EQ(ReadFile(v_->Path("f")), "written, then read twice");
-  WaitForReleases();
+  ASSERT_TRUE(v_->WaitForReleases());
   EXPECT_EQ(ReadFile(v_->Path("f")), "written, then read twice");
   EXPECT_EQ(HeaderHits(), before + 2) << "the header recorded after the write serves both reads";
 }
@@ -127,7 +114,7 @@ TEST_F(HeaderReuseTest, NamesReusedAfterUnlinkOrRenameReadTheirNewContent) {
 
 TEST_F(HeaderReuseTest, AWriterJoiningAReaderOfARememberedHeaderWritesReadably) {
   WriteFileOrDie(v_->Path("f"), "first version");
-  WaitForReleases();
+  ASSERT_TRUE(v_->WaitForReleases());
   const uint64_t before = HeaderHits();
   int reader = open(v_->Path("f").c_str(), O_RDONLY);
   ASSERT_GE(reader, 0);

@@ -125,6 +125,7 @@ TEST_F(KeyLifecycleTest, DeletedMaterialLocksFilesUntilTheSameMaterialReturns) {
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
   WriteFileOrDie(v->Path("f"), "locked away");
+  ASSERT_TRUE(v->WaitForReleases()) << "the next open must need the KMS";
   CommandResult r = RunKmsfs({"key", "delete-material", key}, env_);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   int err = 0;

@@ -8,13 +8,31 @@
 #include <signal.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace kmsfs::testing {
 namespace {
+
+// Whether `pid` is gone (or a zombie) within 10 s.
+bool WaitForExit(pid_t pid) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  const std::string stat_path = "/proc/" + std::to_string(pid) + "/stat";
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::ifstream in(stat_path);
+    std::string stat;
+    if (!std::getline(in, stat)) return true;
+    const size_t after_name = stat.rfind(')');
+    if (after_name == std::string::npos || stat.compare(after_name, 3, ") Z") == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return false;
+}
+
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
@@ -91,6 +109,7 @@ CommandResult MountedVolume::Mount(const std::vector<std::string>& extra_args) {
 
 bool MountedVolume::Unmount() {
   if (!mounted_) return true;
+  const pid_t daemon = DaemonPid();
   CommandResult r = RunCommand({"/bin/fusermount3", "-u", mountpoint_});
   if (r.exit_code != 0) {
     // Busy (a test failed with files open): detach lazily so nothing leaks.
@@ -99,6 +118,25 @@ bool MountedVolume::Unmount() {
     return false;
   }
   mounted_ = false;
+  // fusermount returns once the kernel has detached the mount; the daemon
+  // may still be handling releases and holding backing files open. Tests
+  // that go on to use the backing directory need it gone.
+  if (daemon > 0 && !WaitForExit(daemon)) {
+    ADD_FAILURE() << "the daemon (pid " << daemon << ") still runs 10 s after the unmount";
+    return false;
+  }
+  return true;
+}
+
+bool MountedVolume::WaitForReleases() const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (Status().value("open_files", 1ULL) != 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "files still open in the daemon 10 s after they were closed";
+      return false;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return true;
 }
 

@@ -50,7 +50,14 @@ class MountedVolume {
   std::string BackingPath(const std::string& rel) const { return backing_dir_ + "/" + rel; }
 
   CommandResult Mount(const std::vector<std::string>& extra_args = {});
+  // Unmounts and waits for the daemon to exit; false (with a test failure
+  // if the daemon lingers) if the mount was busy or the daemon stayed.
   bool Unmount();
+  // close() returns before the daemon has handled the release (the kernel
+  // sends it asynchronously), and until then a new open of the file shares
+  // the object still open there: waits until the daemon has no file open.
+  // False, with a test failure, after 10 s.
+  bool WaitForReleases() const;
   bool mounted() const { return mounted_; }
   // PID of the daemon serving this mount (found through /proc), or -1.
   pid_t DaemonPid() const;
