@@ -282,6 +282,11 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   std::unique_ptr<Store> store(new Store(db));
   ::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(db, 5000);
+  // kmsd is the database's only user: holding its lock for the life of the
+  // process spares every statement a lock and unlock (fcntl) of the file and
+  // the WAL index in shared memory, and a second kmsd on the same data
+  // directory fails to open it instead of sharing it.
+  KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA locking_mode=EXCLUSIVE"));
   KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
   KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
   KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA foreign_keys=ON"));
