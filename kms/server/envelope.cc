@@ -16,18 +16,6 @@ constexpr size_t kMaxLengthField = 0xFFFF;
 constexpr std::string_view kGcmLabel = "kmsd envelope v2 aes-256-gcm";
 constexpr std::string_view kMacLabel = "kmsd envelope v2 hmac-sha256";
 
-struct DerivedKeys {
-  SecretBytes gcm;
-  SecretBytes mac;
-};
-
-StatusOr<DerivedKeys> Derive(const SecretBytes& material) {
-  if (material.size() != kAes256KeySize) return Status::Internal("CMK material has the wrong size");
-  KMSFS_ASSIGN_OR_RETURN(SecretBytes gcm, HkdfSha256(material.span(), kGcmLabel, kAes256KeySize));
-  KMSFS_ASSIGN_OR_RETURN(SecretBytes mac, HkdfSha256(material.span(), kMacLabel, 32));
-  return DerivedKeys{std::move(gcm), std::move(mac)};
-}
-
 // header || key id || version || canonical context
 std::vector<uint8_t> Aad(std::span<const uint8_t> envelope, std::string_view canonical_context) {
   const size_t total = envelope.size();
@@ -43,6 +31,13 @@ std::vector<uint8_t> Aad(std::span<const uint8_t> envelope, std::string_view can
 Status Corrupt(std::string_view why) { return Status::DataLoss(std::string("envelope: ") + std::string(why)); }
 
 }  // namespace
+
+StatusOr<EnvelopeKeys> DeriveEnvelopeKeys(const SecretBytes& material) {
+  if (material.size() != kAes256KeySize) return Status::Internal("CMK material has the wrong size");
+  KMSFS_ASSIGN_OR_RETURN(SecretBytes gcm, HkdfSha256(material.span(), kGcmLabel, kAes256KeySize));
+  KMSFS_ASSIGN_OR_RETURN(SecretBytes mac, HkdfSha256(material.span(), kMacLabel, 32));
+  return EnvelopeKeys{std::move(gcm), std::move(mac)};
+}
 
 size_t EnvelopePadding(EnvelopeKind kind) { return kind == EnvelopeKind::kDataKey ? 20 : 36; }
 
@@ -76,11 +71,17 @@ StatusOr<std::vector<uint8_t>> SealEnvelope(const SecretBytes& material, std::st
                                             uint32_t version, EnvelopeKind kind,
                                             std::span<const uint8_t> plaintext,
                                             std::string_view canonical_context) {
+  KMSFS_ASSIGN_OR_RETURN(EnvelopeKeys keys, DeriveEnvelopeKeys(material));
+  return SealEnvelope(keys, key_id, version, kind, plaintext, canonical_context);
+}
+
+StatusOr<std::vector<uint8_t>> SealEnvelope(const EnvelopeKeys& keys, std::string_view key_id, uint32_t version,
+                                            EnvelopeKind kind, std::span<const uint8_t> plaintext,
+                                            std::string_view canonical_context) {
   if (key_id.size() != kEnvelopeKeyIdSize) return Status::InvalidArgument("key id must be 36 characters");
   if (plaintext.empty()) return Status::InvalidArgument("nothing to seal");
   const size_t total = EnvelopeSize(kind, plaintext.size());
   if (total - 36 > kMaxLengthField) return Status::InvalidArgument("plaintext too long for an envelope");
-  KMSFS_ASSIGN_OR_RETURN(DerivedKeys keys, Derive(material));
 
   std::vector<uint8_t> env(total, 0);
   env[0] = 0x02;
@@ -109,8 +110,13 @@ StatusOr<std::vector<uint8_t>> SealEnvelope(const SecretBytes& material, std::st
 
 StatusOr<SecretBytes> OpenEnvelope(const SecretBytes& material, std::span<const uint8_t> env,
                                    EnvelopeKind kind, std::string_view canonical_context) {
+  KMSFS_ASSIGN_OR_RETURN(EnvelopeKeys keys, DeriveEnvelopeKeys(material));
+  return OpenEnvelope(keys, env, kind, canonical_context);
+}
+
+StatusOr<SecretBytes> OpenEnvelope(const EnvelopeKeys& keys, std::span<const uint8_t> env, EnvelopeKind kind,
+                                   std::string_view canonical_context) {
   KMSFS_ASSIGN_OR_RETURN(EnvelopeInfo info, InspectEnvelope(env, kind));
-  KMSFS_ASSIGN_OR_RETURN(DerivedKeys keys, Derive(material));
   const size_t total = env.size();
   const Digest mac = HmacSha256(keys.mac.span(), env.first(total - kMacSize));
   if (!ConstantTimeEquals(mac, env.last(kMacSize))) return Corrupt("integrity check failed");

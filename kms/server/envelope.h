@@ -56,15 +56,29 @@ struct EnvelopeInfo {
 // kDataLoss when the bytes are not an envelope of `kind`.
 StatusOr<EnvelopeInfo> InspectEnvelope(std::span<const uint8_t> envelope, EnvelopeKind kind);
 
+// The AES-256-GCM and HMAC-SHA256 keys of one CMK material version.
+struct EnvelopeKeys {
+  SecretBytes gcm;
+  SecretBytes mac;
+};
+StatusOr<EnvelopeKeys> DeriveEnvelopeKeys(const SecretBytes& material);
+
 // Seals `plaintext` (1..65535-ish bytes) under the material of `key_id` version `version`.
 StatusOr<std::vector<uint8_t>> SealEnvelope(const SecretBytes& material, std::string_view key_id,
                                             uint32_t version, EnvelopeKind kind,
                                             std::span<const uint8_t> plaintext,
                                             std::string_view canonical_context);
 
+// The same with keys derived from the material beforehand.
+StatusOr<std::vector<uint8_t>> SealEnvelope(const EnvelopeKeys& keys, std::string_view key_id, uint32_t version,
+                                            EnvelopeKind kind, std::span<const uint8_t> plaintext,
+                                            std::string_view canonical_context);
+
 // Inspects, verifies the HMAC, then decrypts. kDataLoss on any mismatch.
 StatusOr<SecretBytes> OpenEnvelope(const SecretBytes& material, std::span<const uint8_t> envelope,
                                    EnvelopeKind kind, std::string_view canonical_context);
+StatusOr<SecretBytes> OpenEnvelope(const EnvelopeKeys& keys, std::span<const uint8_t> envelope, EnvelopeKind kind,
+                                   std::string_view canonical_context);
 
 }  // namespace kmsfs::kms::server
 

@@ -223,6 +223,7 @@ StatusOr<KeyRecord> Service::LoadKey(const Caller& c, std::string_view ref, bool
   if (key->key_state == kStateScheduledDeletion && key->scheduled_deletion_ms > 0 &&
       key->scheduled_deletion_ms <= now) {
     KMSFS_RETURN_IF_ERROR(store_->DeleteKey(key->key_id));
+    ForgetEnvelopeKeys(key->key_id);
     return KmsError("KMS.0207");
   }
   if (key->origin == "external" && key->expiration_ms > 0 && key->expiration_ms <= now &&
@@ -233,6 +234,7 @@ StatusOr<KeyRecord> Service::LoadKey(const Caller& c, std::string_view ref, bool
     expired.expiration_ms = 0;
     KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&]() -> Status {
       KMSFS_RETURN_IF_ERROR(store_->DeleteMaterial(expired.key_id));
+      ForgetEnvelopeKeys(expired.key_id);
       return store_->UpdateKey(expired);
     }));
     key = std::move(expired);
@@ -275,6 +277,33 @@ StatusOr<SecretBytes> Service::Material(const KeyRecord& key, uint32_t version) 
   KMSFS_ASSIGN_OR_RETURN(std::optional<std::vector<uint8_t>> sealed, store_->GetMaterial(key.key_id, version));
   if (!sealed) return Status::NotFound("no such material version");
   return keyring_->Open(MaterialLabel(key.key_id, version), *sealed);
+}
+
+namespace {
+constexpr size_t kMaxKeptEnvelopeKeys = 4096;
+}  // namespace
+
+StatusOr<std::shared_ptr<const EnvelopeKeys>> Service::EnvelopeKeysOf(const KeyRecord& key, uint32_t version) {
+  const std::pair<std::string, uint32_t> id{key.key_id, version};
+  {
+    std::lock_guard<std::mutex> lock(keys_mu_);
+    if (auto it = envelope_keys_.find(id); it != envelope_keys_.end()) return it->second;
+  }
+  KMSFS_ASSIGN_OR_RETURN(SecretBytes material, Material(key, version));
+  KMSFS_ASSIGN_OR_RETURN(EnvelopeKeys keys, DeriveEnvelopeKeys(material));
+  auto shared = std::make_shared<const EnvelopeKeys>(std::move(keys));
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  // Bounded without bookkeeping: a deployment with more live key versions
+  // than this derives again after a reset.
+  if (envelope_keys_.size() >= kMaxKeptEnvelopeKeys) envelope_keys_.clear();
+  envelope_keys_.emplace(id, shared);
+  return shared;
+}
+
+void Service::ForgetEnvelopeKeys(const std::string& key_id) {
+  std::lock_guard<std::mutex> lock(keys_mu_);
+  auto it = envelope_keys_.lower_bound({key_id, 0});
+  while (it != envelope_keys_.end() && it->first.first == key_id) it = envelope_keys_.erase(it);
 }
 
 std::vector<uint8_t> Service::SealMaterial(const std::string& key_id, uint32_t version,

@@ -19,6 +19,8 @@
 #define KMSFS_KMS_SERVER_SERVICE_H_
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -28,6 +30,7 @@
 
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
+#include "kms/server/envelope.h"
 #include "kms/server/identity.h"
 #include "kms/server/request.h"
 #include "kms/server/root_key.h"
@@ -106,6 +109,12 @@ class Service {
   static Status CheckUsableForCrypto(const KeyRecord& key);
   // Unsealed material of `version`; kNotFound when that version is gone.
   StatusOr<SecretBytes> Material(const KeyRecord& key, uint32_t version);
+  // The envelope keys of `version` of `key`, derived from its material once
+  // and then kept (a material version never changes: imported material can
+  // only come back identical). kNotFound when that version is gone.
+  StatusOr<std::shared_ptr<const EnvelopeKeys>> EnvelopeKeysOf(const KeyRecord& key, uint32_t version);
+  // Drops the kept envelope keys of `key_id` (its material or the key is gone).
+  void ForgetEnvelopeKeys(const std::string& key_id);
   std::vector<uint8_t> SealMaterial(const std::string& key_id, uint32_t version, const SecretBytes& material) const;
   Json KeyInfo(const KeyRecord& key) const;
   static Json GrantJson(const GrantRecord& g);
@@ -115,6 +124,9 @@ class Service {
   const WallClock* clock_;
   Options options_;
   std::mutex mu_;  // serialises mutating actions; taken before the store's own lock
+
+  std::mutex keys_mu_;  // guards envelope_keys_; taken alone
+  std::map<std::pair<std::string, uint32_t>, std::shared_ptr<const EnvelopeKeys>> envelope_keys_;
 };
 
 // Pagination of list actions (spec §3.3): `limit` ("" = all, capped at 1000;

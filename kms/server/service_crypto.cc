@@ -45,9 +45,9 @@ StatusOr<nlohmann::json> Service::CreateDataKey(const Caller& c, const Request& 
   KMSFS_RETURN_IF_ERROR(
       Authorize(c, k, with_plaintext ? "create-datakey" : "create-datakey-without-plaintext"));
   KMSFS_RETURN_IF_ERROR(CheckUsableForCrypto(k));
-  KMSFS_ASSIGN_OR_RETURN(SecretBytes material, Material(k, k.current_version));
+  KMSFS_ASSIGN_OR_RETURN(auto keys, EnvelopeKeysOf(k, k.current_version));
   SecretBytes dek = SecretBytes::Random(dek_bytes);
-  KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(material, k.key_id, k.current_version,
+  KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(*keys, k.key_id, k.current_version,
                                                                 EnvelopeKind::kDataKey, dek.span(), context));
   nlohmann::json out = {{"key_id", k.key_id}};
   if (with_plaintext) out["plain_text"] = HexEncodeUpper(dek.span());
@@ -71,8 +71,8 @@ StatusOr<nlohmann::json> Service::EncryptDataKey(const Caller& c, const Request&
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, "encrypt-datakey"));
   KMSFS_RETURN_IF_ERROR(CheckUsableForCrypto(k));
-  KMSFS_ASSIGN_OR_RETURN(SecretBytes material, Material(k, k.current_version));
-  KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(material, k.key_id, k.current_version,
+  KMSFS_ASSIGN_OR_RETURN(auto keys, EnvelopeKeysOf(k, k.current_version));
+  KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(*keys, k.key_id, k.current_version,
                                                                 EnvelopeKind::kDataKey, dek.span(), context));
   return nlohmann::json{{"key_id", k.key_id},
                         {"cipher_text", HexEncodeUpper(env)},
@@ -93,12 +93,12 @@ StatusOr<nlohmann::json> Service::DecryptDataKey(const Caller& c, const Request&
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, "decrypt-datakey"));
   KMSFS_RETURN_IF_ERROR(CheckUsableForCrypto(k));
   if (info->key_id != k.key_id) return KmsError("KMS.2201");
-  auto material = Material(k, info->version);
-  if (!material.ok()) {
-    if (material.status().code() == StatusCode::kNotFound) return KmsError("KMS.2201");
-    return material.status();
+  auto keys = EnvelopeKeysOf(k, info->version);
+  if (!keys.ok()) {
+    if (keys.status().code() == StatusCode::kNotFound) return KmsError("KMS.2201");
+    return keys.status();
   }
-  auto dek = OpenEnvelope(*material, *env, EnvelopeKind::kDataKey, context);
+  auto dek = OpenEnvelope(**keys, *env, EnvelopeKind::kDataKey, context);
   if (!dek.ok()) return KmsError("KMS.2201");
   return nlohmann::json{{"data_key", HexEncodeUpper(dek->span())},
                         {"datakey_length", std::to_string(dek->size())},
@@ -115,8 +115,8 @@ StatusOr<nlohmann::json> Service::EncryptData(const Caller& c, const Request& r)
   if (auto alg = r.NonEmptyString("encryption_algorithm"); alg && *alg != "SYMMETRIC_DEFAULT") {
     return KmsError("KMS.2105");
   }
-  KMSFS_ASSIGN_OR_RETURN(SecretBytes material, Material(k, k.current_version));
-  KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(material, k.key_id, k.current_version,
+  KMSFS_ASSIGN_OR_RETURN(auto keys, EnvelopeKeysOf(k, k.current_version));
+  KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(*keys, k.key_id, k.current_version,
                                                                 EnvelopeKind::kData, AsBytes(text), context));
   return nlohmann::json{{"key_id", k.key_id}, {"cipher_text", Base64Encode(env)}};
 }
@@ -139,12 +139,12 @@ StatusOr<nlohmann::json> Service::DecryptData(const Caller& c, const Request& r)
   if (auto alg = r.NonEmptyString("encryption_algorithm"); alg && *alg != "SYMMETRIC_DEFAULT") {
     return KmsError("KMS.2105");
   }
-  auto material = Material(k, info->version);
-  if (!material.ok()) {
-    if (material.status().code() == StatusCode::kNotFound) return KmsError("KMS.2201");
-    return material.status();
+  auto keys = EnvelopeKeysOf(k, info->version);
+  if (!keys.ok()) {
+    if (keys.status().code() == StatusCode::kNotFound) return KmsError("KMS.2201");
+    return keys.status();
   }
-  auto plain = OpenEnvelope(*material, *env, EnvelopeKind::kData, context);
+  auto plain = OpenEnvelope(**keys, *env, EnvelopeKind::kData, context);
   if (!plain.ok()) return KmsError("KMS.2201");
   std::string plain_text(reinterpret_cast<const char*>(plain->data()), plain->size());
   nlohmann::json out = {{"key_id", k.key_id},

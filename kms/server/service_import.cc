@@ -142,6 +142,7 @@ StatusOr<nlohmann::json> Service::DeleteImportedKeyMaterial(const Caller& c, con
   k.expiration_ms = 0;
   KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&]() -> Status {
     KMSFS_RETURN_IF_ERROR(store_->DeleteMaterial(k.key_id));
+    ForgetEnvelopeKeys(k.key_id);
     return store_->UpdateKey(k);
   }));
   return nlohmann::json::object();
