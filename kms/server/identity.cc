@@ -24,6 +24,8 @@ const std::string* StringChild(const nlohmann::json* obj, const char* key) {
   return &v->get_ref<const std::string&>();
 }
 
+constexpr size_t kMaxKnownTokens = 10000;
+
 std::string TokenHash(std::string_view token) { return HexEncode(Sha256(AsBytes(token))); }
 
 std::string NewTokenString() {
@@ -142,7 +144,15 @@ StatusOr<IssuedToken> Identity::Login(const nlohmann::json& body) {
 StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) const {
   *expired = false;
   if (token.empty() || token.size() > 4096) return Status::NotFound("unknown token");
-  KMSFS_ASSIGN_OR_RETURN(std::optional<TokenRecord> rec, store_->FindToken(TokenHash(token)));
+  const std::string hash = TokenHash(token);
+  {
+    std::lock_guard<std::mutex> lock(known_mu_);
+    if (auto it = known_.find(hash); it != known_.end()) {
+      *expired = it->second.expires_ms <= clock_->NowMs();
+      return it->second;
+    }
+  }
+  KMSFS_ASSIGN_OR_RETURN(std::optional<TokenRecord> rec, store_->FindToken(hash));
   if (!rec) return Status::NotFound("unknown token");
   KMSFS_ASSIGN_OR_RETURN(std::optional<UserRecord> user, store_->FindUserById(rec->user_id));
   if (!user || !user->active) return Status::NotFound("token of an unknown user");
@@ -151,6 +161,9 @@ StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) co
   t.caller = Caller{user->id, user->name, user->domain_id, user->domain, rec->project_id};
   t.issued_ms = rec->issued_ms;
   t.expires_ms = rec->expires_ms;
+  std::lock_guard<std::mutex> lock(known_mu_);
+  if (known_.size() >= kMaxKnownTokens) known_.clear();
+  known_.emplace(hash, t);
   return t;
 }
 

@@ -14,9 +14,11 @@
 #define KMSFS_KMS_SERVER_IDENTITY_H_
 
 #include <cstdint>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -76,6 +78,12 @@ class Identity {
   Store* store_;
   const WallClock* clock_;
   int64_t token_ttl_ms_;
+  // Tokens found in the store, by hash, with their caller: every KMS call
+  // authenticates, and users are set at start-up only (bootstrap), so a
+  // token's user cannot change or go while kmsd serves. Expiry is checked at
+  // every use. Bounded: cleared when full.
+  mutable std::mutex known_mu_;
+  mutable std::unordered_map<std::string, IssuedToken> known_;  // guarded by known_mu_
 };
 
 // "2024-01-02T03:04:05.000000Z"
