@@ -53,6 +53,25 @@ TEST_F(KmsdEnvelopeTest, OpenReturnsThePlaintext) {
   EXPECT_TRUE(out->Equals(dek_));
 }
 
+// kmsd keeps the derived keys of a material version: sealing and opening
+// with them is the same as with the material, either way round.
+TEST_F(KmsdEnvelopeTest, KeysDerivedOnceSealAndOpenAsTheMaterialDoes) {
+  auto keys = DeriveEnvelopeKeys(material_);
+  ASSERT_TRUE(keys.ok());
+  auto sealed_with_keys = SealEnvelope(*keys, kKeyId, 3, EnvelopeKind::kDataKey, dek_.span(), kContext);
+  ASSERT_TRUE(sealed_with_keys.ok());
+  auto opened = OpenEnvelope(material_, *sealed_with_keys, EnvelopeKind::kDataKey, kContext);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_TRUE(opened->Equals(dek_));
+  auto opened_with_keys = OpenEnvelope(*keys, SealDek(3), EnvelopeKind::kDataKey, kContext);
+  ASSERT_TRUE(opened_with_keys.ok());
+  EXPECT_TRUE(opened_with_keys->Equals(dek_));
+  auto other = DeriveEnvelopeKeys(SecretBytes::Random(32));
+  ASSERT_TRUE(other.ok());
+  EXPECT_FALSE(OpenEnvelope(*other, *sealed_with_keys, EnvelopeKind::kDataKey, kContext).ok());
+  EXPECT_FALSE(DeriveEnvelopeKeys(SecretBytes::Random(16)).ok()) << "material must be an AES-256 key";
+}
+
 TEST_F(KmsdEnvelopeTest, TwoSealsOfTheSameKeyDiffer) {
   EXPECT_NE(SealDek(), SealDek());
 }
