@@ -30,6 +30,9 @@ thread_local bool t_serving = false;
 std::atomic<uint64_t> g_init_unique{0};
 // libfuse serves each request on the thread that read it.
 thread_local bool t_kill_suidgid = false;
+// Whether the request this thread serves is one whose answer is likely to be
+// followed at once by the next request (see WorthPollingAfter).
+thread_local bool t_poll_after = true;
 
 int64_t MonotonicNs() {
   timespec t{};
@@ -48,6 +51,24 @@ void PollBriefly(int fd, int64_t budget_ns) {
   } while (MonotonicNs() < deadline);
 }
 
+// The kernel sends RELEASE and the FORGETs with no one waiting for their
+// answer, so no request follows the answer at once. A READ's answer goes to a reader that uses the
+// data before it asks again, or to readahead whose other READs are queued
+// already. Polling after these measured slower: read-all of 5 000 small files
+// 0.82-0.88 s against 0.74-0.87 s, with a third more daemon CPU, and 1 GiB
+// sequential reads 1.0-1.2 against 1.3-1.4 GB/s.
+bool WorthPollingAfter(uint32_t opcode) {
+  switch (opcode) {
+    case FUSE_READ:
+    case FUSE_RELEASE:
+    case FUSE_FORGET:
+    case FUSE_BATCH_FORGET:
+      return false;
+    default:
+      return true;
+  }
+}
+
 // The fixed-size argument after the header, if the request carries it whole.
 template <typename T>
 const T* Argument(const void* buf, size_t n) {
@@ -60,6 +81,7 @@ void NoteRequest(const void* buf, size_t n) {
   t_kill_suidgid = false;
   if (n < sizeof(fuse_in_header)) return;
   const auto* in = static_cast<const fuse_in_header*>(buf);
+  t_poll_after = WorthPollingAfter(in->opcode);
   switch (in->opcode) {
     case FUSE_INIT:
       if (const auto* init = Argument<fuse_init_in>(buf, n);
@@ -93,7 +115,7 @@ ssize_t ReadRequest(int fd, void* buf, size_t len, void* /*userdata*/) {
   // that arrive meanwhile are not back-to-back with a reply. The other idle
   // threads sleep in read() below; if one of them takes the request this
   // thread saw, this read just sleeps until the next.
-  if (spin > 0 && g_serving.load(std::memory_order_relaxed) == 0 &&
+  if (spin > 0 && t_poll_after && g_serving.load(std::memory_order_relaxed) == 0 &&
       g_someone_polls.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
     PollBriefly(fd, spin);
     g_someone_polls.store(false, std::memory_order_release);

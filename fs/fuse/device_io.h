@@ -9,8 +9,9 @@
 // answered a request polls the device for a short while before it sleeps: a
 // request that follows closely finds it awake. One thread polls at a time,
 // only while no other thread serves a request (one waiting on the disk or the
-// KMS needs the core back when its answer comes), and only for `spin` after
-// its reply: an idle mount sleeps. Requests are read with plain read(2):
+// KMS needs the core back when its answer comes), not after answering a
+// READ, RELEASE or FORGET (no request follows those closely), and only for
+// `spin` after its reply: an idle mount sleeps. Requests are read with plain read(2):
 // libfuse's default splice through a pipe costs extra system calls and buys
 // nothing here, as every write is encrypted from a memory buffer anyway.
 //
