@@ -337,12 +337,12 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::Adopt(UniqueFd fd, const std::strin
   KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(fd), std::move(header).value(), std::move(key).value()));
   std::lock_guard<std::mutex> lock(open_mu_);
   // Another thread may have opened the same inode meanwhile: share its
-  // object, unless only ours has a header read from the xattr.
-  // A stale object (its header no longer on disk) keeps serving only the
-  // handles that hold it.
+  // object if it has our header, unless only ours has a header read from the
+  // xattr. A stale object (its header no longer on disk) keeps serving only
+  // the handles that hold it.
   auto& slot = open_files_[id];
-  if (auto other = slot.file.lock();
-      other != nullptr && other != existing && other->header() == crypt->header() && (slot.header_read || !header_read)) {
+  if (auto other = slot.file.lock(); other != nullptr && other != existing && other->header() == crypt->header() &&
+                                     (slot.header_read || !header_read)) {
     return other;
   }
   slot = {crypt, header_read};

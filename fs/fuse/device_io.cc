@@ -52,11 +52,12 @@ void PollBriefly(int fd, int64_t budget_ns) {
 }
 
 // The kernel sends RELEASE and the FORGETs with no one waiting for their
-// answer, so no request follows the answer at once. A READ's answer goes to a reader that uses the
-// data before it asks again, or to readahead whose other READs are queued
-// already. Polling after these measured slower: read-all of 5 000 small files
-// 0.82-0.88 s against 0.74-0.87 s, with a third more daemon CPU, and 1 GiB
-// sequential reads 1.0-1.2 against 1.3-1.4 GB/s.
+// answer, so no request follows the answer at once. A READ's answer goes to
+// a reader that uses the data before it asks again, or to readahead whose
+// other READs are queued already. Polling after these measured slower:
+// read-all of 5 000 small files 0.82-0.88 s against 0.74-0.87 s, with a
+// third more daemon CPU, and 1 GiB sequential reads 1.0-1.2 against
+// 1.3-1.4 GB/s.
 bool WorthPollingAfter(uint32_t opcode) {
   switch (opcode) {
     case FUSE_READ:

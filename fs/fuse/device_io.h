@@ -11,9 +11,10 @@
 // only while no other thread serves a request (one waiting on the disk or the
 // KMS needs the core back when its answer comes), not after answering a
 // READ, RELEASE or FORGET (no request follows those closely), and only for
-// `spin` after its reply: an idle mount sleeps. Requests are read with plain read(2):
-// libfuse's default splice through a pipe costs extra system calls and buys
-// nothing here, as every write is encrypted from a memory buffer anyway.
+// `spin` after its reply: an idle mount sleeps. Requests are read with plain
+// read(2): libfuse's default splice through a pipe costs extra system calls
+// and buys nothing here, as every write is encrypted from a memory buffer
+// anyway.
 //
 // Privilege killing. libfuse 3.14 cannot ask for FUSE_HANDLE_KILLPRIV_V2, so
 // the kernel asks the daemon for the file's security.capability before every
