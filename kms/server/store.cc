@@ -286,13 +286,20 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   // process spares every statement a lock and unlock (fcntl) of the file and
   // the WAL index in shared memory, and a second kmsd on the same data
   // directory fails to open it instead of sharing it.
-  KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA locking_mode=EXCLUSIVE"));
-  KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
-  KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
-  KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA foreign_keys=ON"));
-  KMSFS_RETURN_IF_ERROR(store->Exec(kSchema));
-  auto version = store->GetMeta("schema_version");
-  if (!version.ok()) return version.status();
+  auto init = [&]() -> Status {
+    KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA locking_mode=EXCLUSIVE"));
+    KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
+    KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
+    KMSFS_RETURN_IF_ERROR(store->Exec("PRAGMA foreign_keys=ON"));
+    return store->Exec(kSchema);
+  };
+  Status st = init();
+  auto version = st.ok() ? store->GetMeta("schema_version") : StatusOr<std::optional<std::string>>(st);
+  if (!version.ok()) {
+    if (sqlite3_errcode(db) != SQLITE_BUSY) return version.status();
+    return Status::Unavailable("database " + path +
+                               " is in use by another process (another kmsd on this data directory?)");
+  }
   if (!version->has_value() || **version != "1") {
     return Status::FailedPrecondition("database " + path + " has an unknown schema version");
   }

@@ -149,6 +149,19 @@ TEST(KmsdCliTest, PortInUseExitsTwo) {
   EXPECT_NE(r.err.find("cannot listen"), std::string::npos) << r.err;
 }
 
+// kmsd holds its database's lock while it runs: a second kmsd on the same
+// data directory gives up (after SQLite's 5 s busy wait) instead of sharing it.
+TEST(KmsdCliTest, ASecondKmsdOnTheSameDataDirectoryExitsTwo) {
+  auto first = KmsdProcess::Start({});
+  ASSERT_NE(first, nullptr);
+  RunResult r = RunKmsd({"--listen", "127.0.0.1:0", "--data", first->data_dir()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("in use by another process"), std::string::npos) << r.err;
+  const KmsdUser alice = DefaultTestUsers().front();
+  KmsWire wire(first->endpoint(), alice, first->Login(alice));
+  EXPECT_EQ(wire.Call("list-keys", Json::object()).status, 200) << "the first kmsd serves on";
+}
+
 TEST(KmsdCliTest, SigtermAndSigintStopWithExitZero) {
   auto kmsd = KmsdProcess::Start({});
   ASSERT_NE(kmsd, nullptr);
