@@ -16,6 +16,8 @@
 #include <cstring>
 #include <string>
 
+#include "fs/fuse/xattr_names.h"
+
 namespace kmsfs::fuse {
 namespace {
 
@@ -104,30 +106,52 @@ void NoteRequest(const void* buf, size_t n) {
   }
 }
 
+// Answers a GETXATTR of a name that is never found through the mount
+// (xattr_names.h), such as the security.capability the kernel asks for before
+// a file's first write: the answer does not depend on the file, so it needs
+// neither libfuse's path lookup nor a thread of its own.
+bool AnsweredWithoutTheLibrary(int fd, const void* buf, size_t n) {
+  constexpr size_t kNameAt = sizeof(fuse_in_header) + sizeof(fuse_getxattr_in);
+  const auto* in = static_cast<const fuse_in_header*>(buf);
+  if (n <= kNameAt || in->opcode != FUSE_GETXATTR) return false;
+  const char* name = static_cast<const char*>(buf) + kNameAt;
+  if (std::memchr(name, '\0', n - kNameAt) == nullptr || !IsNeverFound(name)) return false;
+  const fuse_out_header out{sizeof(fuse_out_header), -ENODATA, in->unique};
+  // A failed write means the request was interrupted: no one waits for it.
+  (void)!write(fd, &out, sizeof out);
+  return true;
+}
+
 ssize_t ReadRequest(int fd, void* buf, size_t len, void* /*userdata*/) {
   if (t_serving) {
     t_serving = false;
     g_serving.fetch_sub(1, std::memory_order_relaxed);
   }
   const int64_t spin = g_spin_ns.load(std::memory_order_relaxed);
-  bool expected = false;
-  // Poll only while no other thread is serving a request: one that waits on
-  // the disk or the KMS needs the core when its answer comes, and requests
-  // that arrive meanwhile are not back-to-back with a reply. The other idle
-  // threads sleep in read() below; if one of them takes the request this
-  // thread saw, this read just sleeps until the next.
-  if (spin > 0 && t_poll_after && g_serving.load(std::memory_order_relaxed) == 0 &&
-      g_someone_polls.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
-    PollBriefly(fd, spin);
-    g_someone_polls.store(false, std::memory_order_release);
+  for (;;) {
+    bool expected = false;
+    // Poll only while no other thread is serving a request: one that waits on
+    // the disk or the KMS needs the core when its answer comes, and requests
+    // that arrive meanwhile are not back-to-back with a reply. The other idle
+    // threads sleep in read() below; if one of them takes the request this
+    // thread saw, this read just sleeps until the next.
+    if (spin > 0 && t_poll_after && g_serving.load(std::memory_order_relaxed) == 0 &&
+        g_someone_polls.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
+      PollBriefly(fd, spin);
+      g_someone_polls.store(false, std::memory_order_release);
+    }
+    const ssize_t n = read(fd, buf, len);
+    if (n > 0 && AnsweredWithoutTheLibrary(fd, buf, static_cast<size_t>(n))) {
+      t_poll_after = true;  // the write that asked goes on at once
+      continue;
+    }
+    if (n > 0) {
+      t_serving = true;
+      g_serving.fetch_add(1, std::memory_order_relaxed);
+      NoteRequest(buf, static_cast<size_t>(n));
+    }
+    return n;
   }
-  const ssize_t n = read(fd, buf, len);
-  if (n > 0) {
-    t_serving = true;
-    g_serving.fetch_add(1, std::memory_order_relaxed);
-    NoteRequest(buf, static_cast<size_t>(n));
-  }
-  return n;
 }
 
 // The INIT reply with FUSE_HANDLE_KILLPRIV_V2 added, if `iov` is that reply.

@@ -26,6 +26,11 @@
 // TakeKillSuidgid() tells the operation serving it.
 // (security.capability is never visible through the mount, and the backing
 // filesystem drops it on the daemon's own writes.)
+//
+// Attributes never found. That question about security.capability, and
+// `ls -l`'s about security.selinux, have the same answer for every file
+// (xattr_names.h), so the read hook answers them itself, as it reads them:
+// no path lookup in the library, no thread handoff.
 #ifndef KMSFS_FS_FUSE_DEVICE_IO_H_
 #define KMSFS_FS_FUSE_DEVICE_IO_H_
 

@@ -22,6 +22,7 @@
 #include "fs/format/file_header.h"
 #include "fs/format/volume_config.h"
 #include "fs/fuse/device_io.h"
+#include "fs/fuse/xattr_names.h"
 
 namespace kmsfs::fuse {
 namespace {
@@ -69,19 +70,6 @@ std::string Abs(const char* path) { return Vol()->backing_dir() + (path && path[
 // The volume config at the root is not part of the plaintext tree.
 bool IsHidden(const char* path) {
   return path != nullptr && std::strcmp(path, "/.kmsfs.json") == 0;
-}
-
-bool IsHeaderXattr(const char* name) { return std::strcmp(name, format::kHeaderXattrName) == 0; }
-
-// Only the user.* and trusted.* namespaces pass through to the backing files.
-// security.* (SELinux labels, file capabilities) and system.* (POSIX ACLs,
-// which this mount does not enforce) belong to the backing filesystem, not to
-// the plaintext tree; answering them here also spares a disk read per file:
-// `ls -l` asks for security.selinux and system.posix_acl_access on every
-// entry, and the kernel asks for security.capability before a file's first
-// write, and each such lookup reads the backing file's xattr block.
-bool IsBackingOnlyXattr(const char* name) {
-  return std::strncmp(name, "security.", 9) == 0 || std::strncmp(name, "system.", 7) == 0;
 }
 
 int Errno(const Status& s) { return -ToErrno(s); }
@@ -397,7 +385,7 @@ int OpSetxattr(const char* path, const char* name, const char* value, size_t siz
 
 int OpGetxattr(const char* path, const char* name, char* value, size_t size) {
   if (IsHidden(path)) return -ENOENT;
-  if (IsHeaderXattr(name) || IsBackingOnlyXattr(name)) return -ENODATA;
+  if (IsNeverFound(name)) return -ENODATA;
   if (std::strcmp(name, kStatusXattrName) == 0 && Rel(path) == ".") {
     const std::string json = Self()->StatusJson();
     if (size == 0) return static_cast<int>(json.size());
@@ -606,6 +594,7 @@ std::string FuseFs::StatusJson() const {
                     {"skipped_cached", s.prefetch.skipped_cached}, {"skipped", s.prefetch.skipped},
                     {"failed", s.prefetch.failed}, {"dropped", s.prefetch.dropped},
                     {"pending", s.prefetch.pending}, {"in_flight", s.prefetch.in_flight}}},
+      {"readahead", {{"files", s.readahead.asked}, {"dropped", s.readahead.dropped}}},
   };
   return j.dump();
 }
