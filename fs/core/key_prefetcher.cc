@@ -1,37 +1,12 @@
 #include "fs/core/key_prefetcher.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <utility>
 
 #include "fs/base/logging.h"
+#include "fs/core/listed_file.h"
 #include "fs/core/volume.h"
 
 namespace kmsfs::core {
-namespace {
-
-// A name the listing may hand over but that is not a plain entry of the directory.
-bool IsPlainName(const std::string& name) {
-  return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
-}
-
-// The file went away or changed kind between the listing and now: nothing to warm.
-bool IsGoneOrReplaced(int err) { return err == ENOENT || err == ENOTDIR || err == ELOOP; }
-
-// Read-only, never following a symlink, never blocking (a FIFO swapped in
-// after the fstatat check), without updating the access time where the
-// daemon may ask for that (it owns the file, or has CAP_FOWNER).
-int OpenForHeader(int dir_fd, const char* name) {
-  constexpr int kFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
-  int fd = openat(dir_fd, name, kFlags | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = openat(dir_fd, name, kFlags);
-  return fd;
-}
-
-}  // namespace
 
 KeyPrefetcher::KeyPrefetcher(KeyPrefetcherOptions options, WarmFn warm)
     : options_(options), warm_(std::move(warm)), limit_(options.concurrency, options.interval) {
@@ -87,24 +62,8 @@ void KeyPrefetcher::Prefetch(UniqueFd dir, std::vector<std::string> names, std::
 }
 
 StatusOr<KeyPrefetcher::Outcome> KeyPrefetcher::Process(const Item& item) const {
-  if (!IsPlainName(item.name)) return Outcome::kSkipped;
-  const int dir_fd = item.batch->dir.get();
-  const char* name = item.name.c_str();
-  // Look before opening: only regular files are ever opened.
-  struct stat st;
-  if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (IsGoneOrReplaced(errno)) return Outcome::kSkipped;
-    return Status::FromErrno(errno, "stat " + item.name);
-  }
-  if (!S_ISREG(st.st_mode)) return Outcome::kSkipped;
-  int raw_fd = OpenForHeader(dir_fd, name);
-  if (raw_fd < 0) {
-    if (IsGoneOrReplaced(errno)) return Outcome::kSkipped;
-    return Status::FromErrno(errno, "open " + item.name);
-  }
-  UniqueFd fd(raw_fd);
-  if (fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat " + item.name);
-  if (!S_ISREG(st.st_mode)) return Outcome::kSkipped;  // replaced since the fstatat
+  KMSFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenListedRegularFile(item.batch->dir.get(), item.name));
+  if (!fd.valid()) return Outcome::kSkipped;
   auto header = ReadFileHeader(fd.get());
   if (!header.ok()) return header.status().Annotate(item.name);
   fd.Reset();  // the KMS call below needs no file open
