@@ -43,6 +43,7 @@ struct MountPlan {
   long long cache_max = 16384;
   long long pool_size = 128;
   long long prefetch = 16;
+  long long readahead = 32;
   long long spin_us = 20;
   std::string log_file;
 };
@@ -181,6 +182,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   // flight, so reading the files afterwards rarely waits for the KMS.
   vopts.prefetch_concurrency = static_cast<size_t>(plan.prefetch);
   vopts.prefetch_interval = std::chrono::microseconds(300);  // as for the pool
+  vopts.readahead.files_ahead = static_cast<size_t>(plan.readahead);
   auto volume = core::Volume::Open(plan.backing_dir, plan.config, kms, vopts);
   if (!volume.ok()) {
     reporter.Report(ExitCodeFor(volume.status()), "mount failed: " + volume.status().message());
@@ -258,8 +260,8 @@ int AwaitDaemon(int read_fd, pid_t child, const MountPlan& plan) {
 }  // namespace
 
 int MountCommand(const Words& words) {
-  auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--prefetch", "--spin-us",
-                                          "--log-file"},
+  auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--prefetch",
+                                          "--readahead", "--spin-us", "--log-file"},
                                   {"-f", "--foreground", "--shared-storage"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o OPTIONS]");
@@ -290,8 +292,9 @@ int MountCommand(const Words& words) {
   auto max = args->GetInt("--cache-max", 16384);
   auto pool = args->GetInt("--pool-size", 128);
   auto prefetch = args->GetInt("--prefetch", 16);
+  auto readahead = args->GetInt("--readahead", 32);
   auto spin = args->GetInt("--spin-us", 20);
-  for (const auto* v : {&ttl, &max, &pool, &prefetch, &spin}) {
+  for (const auto* v : {&ttl, &max, &pool, &prefetch, &readahead, &spin}) {
     if (!v->ok()) return Fail(kExitUsage, v->status().message());
   }
   // Each prefetch worker is a thread with its own KMS connection.
@@ -304,6 +307,13 @@ int MountCommand(const Words& words) {
   plan.cache_max = *max;
   plan.pool_size = *pool;
   plan.prefetch = *prefetch;
+  // Each file read ahead is an open and up to 128 KiB of page cache.
+  constexpr long long kMaxReadahead = 1024;
+  if (*readahead > kMaxReadahead) {
+    return Fail(kExitUsage, "--readahead " + std::to_string(*readahead) + " is too many (at most " +
+                                std::to_string(kMaxReadahead) + ")");
+  }
+  plan.readahead = *readahead;
   // Polling longer than a scheduler tick only burns a core.
   constexpr long long kMaxSpinUs = 10000;
   if (*spin > kMaxSpinUs) {

@@ -43,6 +43,7 @@ int StatusCommand(const Words& words) {
               u("prefetch", "loaded"), u("prefetch", "skipped_cached"), u("prefetch", "skipped"),
               u("prefetch", "failed"), u("prefetch", "dropped"),
               u("prefetch", "pending") + u("prefetch", "in_flight"));
+  std::printf("readahead:   files %llu, dropped %llu\n", u("readahead", "files"), u("readahead", "dropped"));
   std::printf("headers:     remembered %llu, reused %llu\n", u("headers", "entries"), u("headers", "hits"));
   std::printf("open files:  %llu\n", static_cast<unsigned long long>(j.value("open_files", 0ULL)));
   return kExitOk;

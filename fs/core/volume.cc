@@ -46,6 +46,11 @@ std::string DirName(const std::string& rel_path) {
   return slash == std::string::npos ? "." : rel_path.substr(0, slash);
 }
 
+std::string BaseName(const std::string& rel_path) {
+  size_t slash = rel_path.rfind('/');
+  return slash == std::string::npos ? rel_path : rel_path.substr(slash + 1);
+}
+
 }  // namespace
 
 kms::EncryptionContext FileContext(const format::FileId& file_id) {
@@ -98,7 +103,8 @@ Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig c
       cache_(options_.cache),
       // Headers are remembered as long as keys are: a header alone saves an
       // xattr read, but a reopen without the key waits for the KMS anyway.
-      headers_(options_.cache.ttl.count() > 0 ? options_.cache.max_entries : 0) {
+      headers_(options_.cache.ttl.count() > 0 ? options_.cache.max_entries : 0),
+      readahead_(options_.readahead) {
   if (!options_.read_only) {
     pool_ = std::make_unique<cache::DekPool>(
         options_.pool, [this](const SecretBytes& dek, const std::array<uint8_t, 16>& file_id) {
@@ -162,7 +168,11 @@ void Volume::PrefetchKeys(int dir_fd, std::vector<std::string> names, std::strin
 }
 
 void Volume::NoteListing(int dir_fd, const std::string& dir_rel, std::vector<std::string> names) {
-  if (!prefetcher_->enabled() || names.empty()) return;
+  if (names.empty()) return;
+  if (readahead_.enabled()) {
+    readahead_.NoteListing(dir_fd, dir_rel, prefetcher_->enabled() ? names : std::move(names));
+  }
+  if (!prefetcher_->enabled()) return;
   UniqueFd dir = DupDirectoryFd(dir_fd);
   if (!dir.valid()) return;
   Listing listing{std::move(dir), std::move(names), std::chrono::steady_clock::now()};
@@ -192,6 +202,8 @@ void Volume::PrefetchListingOf(const std::string& dir_rel) {
 }
 
 bool Volume::WaitForPrefetchIdle(std::chrono::milliseconds timeout) { return prefetcher_->WaitIdle(timeout); }
+
+bool Volume::WaitForReadaheadIdle(std::chrono::milliseconds timeout) { return readahead_.WaitIdle(timeout); }
 
 StatusOr<uint64_t> Volume::PlainSizeOf(uint64_t backing_size) const {
   return format::PlainSize(backing_size, default_geometry_);
@@ -270,6 +282,7 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
 
 StatusOr<std::shared_ptr<CryptFile>> Volume::OpenFile(const std::string& rel_path, bool for_write) {
   KMSFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenBacking(root_fd_.get(), rel_path, options_.read_only, for_write));
+  if (!for_write) readahead_.NoteOpen(DirName(rel_path), BaseName(rel_path));
   return Adopt(std::move(fd), rel_path, for_write);
 }
 
@@ -390,6 +403,7 @@ VolumeStats Volume::stats() const {
   s.kms_calls = kms_calls_.load();
   s.kms_errors = kms_errors_.load();
   s.prefetch = prefetcher_->stats();
+  s.readahead = readahead_.stats();
   s.headers = headers_.stats();
   std::lock_guard<std::mutex> lock(open_mu_);
   for (const auto& [id, open] : open_files_) s.open_files += open.file.expired() ? 0 : 1;

@@ -35,6 +35,7 @@
 #include "fs/core/crypt_file.h"
 #include "fs/core/header_cache.h"
 #include "fs/core/key_prefetcher.h"
+#include "fs/core/sibling_readahead.h"
 #include "fs/format/file_header.h"
 #include "fs/format/volume_config.h"
 #include "kms/kms_client.h"
@@ -64,6 +65,8 @@ struct VolumeOptions {
   // Default: 0 = all prefetch_concurrency calls in flight while keys wait.
   // Otherwise as many as load a key per interval at the KMS's latency.
   std::chrono::microseconds prefetch_interval{0};
+  // Reading ahead the next files of a listed directory read in order.
+  SiblingReadaheadOptions readahead;
 };
 
 struct VolumeStats {
@@ -73,6 +76,7 @@ struct VolumeStats {
   uint64_t kms_errors = 0;
   uint64_t open_files = 0;
   KeyPrefetchStats prefetch;
+  SiblingReadaheadStats readahead;
   HeaderCache::Stats headers;
 };
 
@@ -112,15 +116,18 @@ class Volume {
   // fetched fails later, at its open, as it would have anyway.
   void PrefetchKeys(int dir_fd, std::vector<std::string> names, std::string dir_for_logs = "");
   // Remembers that `dir_rel` (relative to the root; "." for the root), open
-  // as `dir_fd` (dup'd), was listed with these regular files. An open in it
-  // that misses the key cache within kListingLifetime hands them to
-  // PrefetchKeys, once. At most kMaxListings directories are remembered.
+  // as `dir_fd` (dup'd), was listed with these regular files, in this order.
+  // An open in it that misses the key cache within kListingLifetime hands
+  // them to PrefetchKeys, once; opens for reading that follow the order read
+  // the next files ahead (SiblingReadahead). At most kMaxListings directories are remembered.
   void NoteListing(int dir_fd, const std::string& dir_rel, std::vector<std::string> names);
   static constexpr size_t kMaxListings = 256;
   static constexpr std::chrono::seconds kListingLifetime{30};
   // Blocks until no prefetch is queued or running, or `timeout` has passed;
   // returns whether prefetching is idle. For tests and benchmarks.
   bool WaitForPrefetchIdle(std::chrono::milliseconds timeout);
+  // The same for reading ahead.
+  bool WaitForReadaheadIdle(std::chrono::milliseconds timeout);
 
   // After writes through a handle of `file`: records its header as current
   // for the backing file's new times, if the xattr still holds it, so the
@@ -170,6 +177,7 @@ class Volume {
   std::map<std::string, Listing> listings_;  // guarded by listings_mu_
 
   HeaderCache headers_;
+  SiblingReadahead readahead_;
 
   // Open files by backing (dev, ino). Entries are weak: a CryptFile lives as
   // long as some handle holds it. `header_read`: its header came from the

@@ -2,6 +2,8 @@
 // open in a listed directory that misses the cache fetches the other files'
 // DEKs in the background, so reading them makes no KMS call at open;
 // --prefetch 0 turns that off; with kmsd down a listing still answers.
+// Reading a listed directory's files in listing order reads the next ones
+// ahead (--readahead; 0 turns it off).
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -25,8 +27,8 @@ namespace {
 std::string Name(int i) { return "file" + std::to_string(i); }
 std::string Content(int i) { return Pattern(100 + static_cast<size_t>(i) * 13, static_cast<uint32_t>(i)); }
 
-// Entry names of `dir` through opendir/readdir, without "." and "..".
-std::vector<std::string> List(const std::string& dir) {
+// Entry names of `dir` in the order readdir returns them.
+std::vector<std::string> ListInOrder(const std::string& dir) {
   std::vector<std::string> out;
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) {
@@ -38,6 +40,12 @@ std::vector<std::string> List(const std::string& dir) {
     if (name != "." && name != "..") out.push_back(name);
   }
   closedir(d);
+  return out;
+}
+
+// The same, sorted.
+std::vector<std::string> List(const std::string& dir) {
+  std::vector<std::string> out = ListInOrder(dir);
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -195,6 +203,61 @@ TEST_F(PrefetchTest, ListingWithKmsdStoppedReturnsEveryNameAndOpensFailWithEio) 
   EXPECT_EQ(failed + p["dropped"].get<int>() + p["skipped_cached"].get<int>() + p["loaded"].get<int>(), kFiles)
       << s.dump();
   EXPECT_EQ(p["loaded"], 0) << s.dump();
+}
+
+// The files' names and contents, read in listing order; returns how many
+// files the mount read ahead meanwhile.
+int ReadAllInListingOrder(const MountedVolume& v, int files) {
+  std::vector<std::string> names = ListInOrder(v.mountpoint());
+  EXPECT_EQ(names.size(), static_cast<size_t>(files));
+  for (const std::string& name : names) {
+    const int i = std::stoi(name.substr(4));
+    int err = 0;
+    EXPECT_EQ(ReadFile(v.Path(name), &err), Content(i)) << name << " errno " << err;
+  }
+  return v.Status()["readahead"]["files"].get<int>();
+}
+
+TEST_F(PrefetchTest, ReadingAListedDirectoryInOrderReadsTheNextFilesAhead) {
+  constexpr int kFiles = 60;
+  auto v = VolumeWithFiles(kFiles, {});
+  ASSERT_NE(v, nullptr);
+  // Every file from the third on is asked for once: the run's second open
+  // reads ahead, and no file is asked for twice.
+  EXPECT_EQ(ReadAllInListingOrder(*v, kFiles), kFiles - 2) << v->Status().dump();
+  EXPECT_EQ(v->Status()["readahead"]["dropped"], 0);
+}
+
+TEST_F(PrefetchTest, ReadingInAnotherOrderReadsNothingAhead) {
+  constexpr int kFiles = 30;
+  auto v = VolumeWithFiles(kFiles, {});
+  ASSERT_NE(v, nullptr);
+  std::vector<std::string> names = ListInOrder(v->mountpoint());
+  ASSERT_EQ(names.size(), static_cast<size_t>(kFiles));
+  // Every second file, from the end: never the next one listed.
+  for (size_t k = names.size(); k >= 2; k -= 2) {
+    const std::string& name = names[k - 1];
+    EXPECT_EQ(ReadFile(v->Path(name)), Content(std::stoi(name.substr(4)))) << name;
+  }
+  EXPECT_EQ(v->Status()["readahead"]["files"], 0) << v->Status().dump();
+}
+
+TEST_F(PrefetchTest, ReadaheadZeroReadsNothingAhead) {
+  constexpr int kFiles = 20;
+  auto v = VolumeWithFiles(kFiles, {"--readahead", "0"});
+  ASSERT_NE(v, nullptr);
+  EXPECT_EQ(ReadAllInListingOrder(*v, kFiles), 0);
+}
+
+TEST_F(PrefetchTest, ReadaheadBeyondTheLimitIsAUsageError) {
+  MountedVolume::Options o;
+  o.kmsd = kmsd_.get();
+  o.mount = false;
+  auto v = MountedVolume::Start(o);
+  ASSERT_NE(v, nullptr);
+  CommandResult r = v->Mount({"--readahead", "100000"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--readahead"), std::string::npos) << r.err;
 }
 
 }  // namespace

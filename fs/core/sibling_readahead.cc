@@ -1,0 +1,158 @@
+#include "fs/core/sibling_readahead.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "fs/core/listed_file.h"
+
+namespace kmsfs::core {
+namespace {
+
+constexpr size_t kFirstWindow = 4;
+
+// How many files ahead a run of `run` sequential opens reads (0: none yet).
+size_t WindowOf(size_t run, size_t most) {
+  if (run < 2) return 0;
+  size_t window = kFirstWindow;
+  for (size_t i = 2; i < run && window < most; ++i) window *= 2;
+  return std::min(window, most);
+}
+
+}  // namespace
+
+SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options)
+    : SiblingReadahead(options, &SiblingReadahead::OpenAndAdvise) {}
+
+SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options, Fetch fetch)
+    : options_(options), fetch_(std::move(fetch)) {
+  if (enabled()) worker_ = std::thread([this] { Work(); });
+}
+
+SiblingReadahead::~SiblingReadahead() {
+  std::deque<Item> dropped;
+  std::map<std::string, Listing> listings;
+  {
+    cache::MutexLock lock(&mu_);
+    stopping_ = true;
+    dropped.swap(queue_);
+    listings.swap(listings_);
+  }
+  wake_.notify_all();
+  idle_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void SiblingReadahead::OpenAndAdvise(int dir_fd, const std::string& name, uint64_t bytes) {
+  auto fd = OpenListedRegularFile(dir_fd, name);
+  if (!fd.ok() || !fd->valid()) return;
+  // Only a hint: the kernel queues the reads and returns.
+  (void)posix_fadvise(fd->get(), 0, static_cast<off_t>(bytes), POSIX_FADV_WILLNEED);
+}
+
+void SiblingReadahead::MakeRoomLocked(size_t more) {
+  while (!listings_.empty() && (listings_.size() >= kMaxDirectories || names_held_ + more > kMaxNames)) {
+    auto oldest = listings_.begin();
+    for (auto it = listings_.begin(); it != listings_.end(); ++it) {
+      if (it->second.when < oldest->second.when) oldest = it;
+    }
+    names_held_ -= oldest->second.names.size();
+    listings_.erase(oldest);
+  }
+}
+
+void SiblingReadahead::NoteListing(int dir_fd, const std::string& dir_key, std::vector<std::string> names) {
+  if (!enabled() || names.empty() || names.size() > kMaxNames) return;
+  const int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return;
+  Listing listing;
+  listing.dir = std::make_shared<UniqueFd>(dup_fd);
+  listing.names = std::move(names);
+  listing.place.reserve(listing.names.size());
+  for (size_t i = 0; i < listing.names.size(); ++i) listing.place.emplace(listing.names[i], i);
+  listing.when = std::chrono::steady_clock::now();
+  cache::MutexLock lock(&mu_);
+  if (stopping_) return;
+  if (auto it = listings_.find(dir_key); it != listings_.end()) {
+    names_held_ -= it->second.names.size();
+    listings_.erase(it);
+  }
+  MakeRoomLocked(listing.names.size());
+  names_held_ += listing.names.size();
+  listings_.emplace(dir_key, std::move(listing));
+}
+
+void SiblingReadahead::NoteOpen(const std::string& dir_key, const std::string& name) {
+  if (!enabled()) return;
+  size_t added = 0;
+  {
+    cache::MutexLock lock(&mu_);
+    auto it = listings_.find(dir_key);
+    if (it == listings_.end()) return;
+    Listing& l = it->second;
+    if (std::chrono::steady_clock::now() - l.when > options_.lifetime) {
+      names_held_ -= l.names.size();
+      listings_.erase(it);
+      return;
+    }
+    auto found = l.place.find(name);
+    if (found == l.place.end()) return;
+    const size_t at = found->second;
+    if (at + 1 == l.next_open) return;  // the same file again
+    if (at == l.next_open) {
+      ++l.run;
+    } else {
+      l.run = 1;
+      l.asked_until = at + 1;
+    }
+    l.next_open = at + 1;
+    const size_t until = std::min(l.names.size(), at + 1 + WindowOf(l.run, options_.files_ahead));
+    for (size_t i = std::max(l.asked_until, at + 1); i < until; ++i) {
+      if (queue_.size() >= options_.max_queued) {
+        ++stats_.dropped;
+        continue;
+      }
+      queue_.push_back(Item{l.dir, l.names[i]});
+      ++stats_.asked;
+      ++added;
+    }
+    l.asked_until = std::max(l.asked_until, until);
+  }
+  if (added > 0) wake_.notify_one();
+}
+
+void SiblingReadahead::Work() {
+  cache::MutexLock lock(&mu_);
+  while (true) {
+    while (!stopping_ && queue_.empty()) lock.Wait(wake_);
+    if (stopping_) return;
+    Item item = std::move(queue_.front());
+    queue_.pop_front();
+    fetching_ = true;
+    lock.Unlock();
+    fetch_(item.dir->get(), item.name, options_.bytes_per_file);
+    item = Item{};  // lets go of the directory outside the lock
+    lock.Lock();
+    fetching_ = false;
+    if (queue_.empty()) idle_.notify_all();
+  }
+}
+
+bool SiblingReadahead::WaitIdle(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  cache::MutexLock lock(&mu_);
+  while (!queue_.empty() || fetching_) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    lock.WaitUntil(idle_, deadline);
+  }
+  return true;
+}
+
+SiblingReadaheadStats SiblingReadahead::stats() const {
+  cache::MutexLock lock(&mu_);
+  return stats_;
+}
+
+}  // namespace kmsfs::core
