@@ -140,6 +140,23 @@ void SiblingReadahead::Work() {
   }
 }
 
+void SiblingReadahead::ForgetStale() {
+  std::vector<Listing> stale;  // closed after the lock is released
+  {
+    cache::MutexLock lock(&mu_);
+    const auto now = std::chrono::steady_clock::now();
+    for (auto it = listings_.begin(); it != listings_.end();) {
+      if (now - it->second.when > options_.lifetime) {
+        names_held_ -= it->second.names.size();
+        stale.push_back(std::move(it->second));
+        it = listings_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
 bool SiblingReadahead::WaitIdle(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   cache::MutexLock lock(&mu_);
@@ -152,7 +169,9 @@ bool SiblingReadahead::WaitIdle(std::chrono::milliseconds timeout) {
 
 SiblingReadaheadStats SiblingReadahead::stats() const {
   cache::MutexLock lock(&mu_);
-  return stats_;
+  SiblingReadaheadStats out = stats_;
+  out.listings = listings_.size();
+  return out;
 }
 
 }  // namespace kmsfs::core

@@ -23,7 +23,8 @@
 //
 // Bounds: at most kMaxDirectories listings and kMaxNames names in them (the
 // oldest listings are dropped; a larger directory is not remembered); a
-// listing older than `lifetime` reads nothing ahead; at most `max_queued`
+// listing older than `lifetime` reads nothing ahead, and ForgetStale (the
+// mount's tick) closes its directory; at most `max_queued`
 // files wait, further ones are dropped (counted). Errors are never reported:
 // readahead is a hint, and the open that follows reports its own.
 //
@@ -60,6 +61,7 @@ struct SiblingReadaheadOptions {
 struct SiblingReadaheadStats {
   uint64_t asked = 0;    // files handed to the worker
   uint64_t dropped = 0;  // files not read ahead because the queue was full
+  uint64_t listings = 0; // directories remembered now
 };
 
 class SiblingReadahead {
@@ -85,6 +87,10 @@ class SiblingReadahead {
   void NoteListing(int dir_fd, const std::string& dir_key, std::vector<std::string> names);
   // An open for reading of `name` in the directory `dir_key`.
   void NoteOpen(const std::string& dir_key, const std::string& name);
+
+  // Forgets listings older than `lifetime`: each holds its directory open,
+  // and a deleted directory's inode is freed only once no fd holds it.
+  void ForgetStale();
 
   // Blocks until nothing is queued or being fetched, or `timeout` passed.
   bool WaitIdle(std::chrono::milliseconds timeout);

@@ -390,6 +390,7 @@ void Volume::Tick() {
     std::lock_guard<std::mutex> lock(listings_mu_);
     std::erase_if(listings_, [&](const auto& entry) { return now - entry.second.when > kListingLifetime; });
   }
+  readahead_.ForgetStale();
   std::lock_guard<std::mutex> lock(open_mu_);
   for (auto it = open_files_.begin(); it != open_files_.end();) {
     it = it->second.file.expired() ? open_files_.erase(it) : std::next(it);

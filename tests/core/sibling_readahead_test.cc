@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <string>
@@ -33,6 +34,12 @@ std::vector<std::string> Range(size_t from, size_t to) {
   std::vector<std::string> out;
   for (size_t i = from; i < to; ++i) out.push_back("f" + std::to_string(i));
   return out;
+}
+
+size_t OpenFdCount() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
 }
 
 // Records what the worker was asked to fetch; can hold the worker.
@@ -172,6 +179,29 @@ TEST_F(SiblingReadaheadTest, AStaleListingReadsNothing) {
   std::this_thread::sleep_for(milliseconds(5));
   EXPECT_TRUE(Open(ra, 0).empty());
   EXPECT_TRUE(Open(ra, 1).empty());
+}
+
+TEST_F(SiblingReadaheadTest, ForgetStaleLetsGoOfOldListingsAndClosesTheirDirectories) {
+  SiblingReadaheadOptions o;
+  o.lifetime = std::chrono::seconds(0);
+  SiblingReadahead ra(o, recorder_.AsFetch());
+  const size_t fds = OpenFdCount();
+  ra.NoteListing(dir_fd_, "d", Names(10));
+  EXPECT_EQ(ra.stats().listings, 1u);
+  EXPECT_EQ(OpenFdCount(), fds + 1);
+  std::this_thread::sleep_for(milliseconds(5));
+  ra.ForgetStale();
+  EXPECT_EQ(ra.stats().listings, 0u);
+  EXPECT_EQ(OpenFdCount(), fds);
+}
+
+TEST_F(SiblingReadaheadTest, ForgetStaleKeepsFreshListings) {
+  SiblingReadahead ra({}, recorder_.AsFetch());
+  ra.NoteListing(dir_fd_, "d", Names(10));
+  ra.ForgetStale();
+  EXPECT_EQ(ra.stats().listings, 1u);
+  EXPECT_TRUE(Open(ra, 0).empty());
+  EXPECT_EQ(Open(ra, 1), Range(2, 6));
 }
 
 TEST_F(SiblingReadaheadTest, ZeroFilesAheadIsOff) {
