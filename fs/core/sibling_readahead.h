@@ -24,9 +24,9 @@
 // Bounds: at most kMaxDirectories listings and kMaxNames names in them (the
 // oldest listings are dropped; a larger directory is not remembered); a
 // listing older than `lifetime` reads nothing ahead, and ForgetStale (the
-// mount's tick) closes its directory; at most `max_queued`
-// files wait, further ones are dropped (counted). Errors are never reported:
-// readahead is a hint, and the open that follows reports its own.
+// mount's tick) closes its directory; at most `max_queued` files wait,
+// further ones are dropped (counted). Errors are never reported: readahead
+// is a hint, and the open that follows reports its own.
 //
 // Thread-safety: all methods are thread-safe. The fetch function runs on the
 // worker thread.
