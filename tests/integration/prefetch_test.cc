@@ -166,15 +166,17 @@ TEST_F(PrefetchTest, PrefetchZeroFetchesOnlyTheKeysOpened) {
   EXPECT_EQ(s["prefetch"]["queued"], 0) << s.dump();
 }
 
-TEST_F(PrefetchTest, PrefetchBeyondTheLimitIsAUsageError) {
+TEST_F(PrefetchTest, PrefetchOrReadaheadBeyondTheLimitIsAUsageError) {
   MountedVolume::Options o;
   o.kmsd = kmsd_.get();
   o.mount = false;
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
-  CommandResult r = v->Mount({"--prefetch", "100000"});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("--prefetch"), std::string::npos) << r.err;
+  for (const char* flag : {"--prefetch", "--readahead"}) {
+    CommandResult r = v->Mount({flag, "100000"});
+    EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
+    EXPECT_NE(r.err.find(flag), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(PrefetchTest, ListingWithKmsdStoppedReturnsEveryNameAndOpensFailWithEio) {
@@ -247,17 +249,6 @@ TEST_F(PrefetchTest, ReadaheadZeroReadsNothingAhead) {
   auto v = VolumeWithFiles(kFiles, {"--readahead", "0"});
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(ReadAllInListingOrder(*v, kFiles), 0);
-}
-
-TEST_F(PrefetchTest, ReadaheadBeyondTheLimitIsAUsageError) {
-  MountedVolume::Options o;
-  o.kmsd = kmsd_.get();
-  o.mount = false;
-  auto v = MountedVolume::Start(o);
-  ASSERT_NE(v, nullptr);
-  CommandResult r = v->Mount({"--readahead", "100000"});
-  EXPECT_EQ(r.exit_code, 2) << r.err;
-  EXPECT_NE(r.err.find("--readahead"), std::string::npos) << r.err;
 }
 
 }  // namespace
