@@ -70,6 +70,13 @@ struct DekPoolOptions {
   // Otherwise as many as make one entry per interval at the wraps' measured
   // latency, at most refill_concurrency (see ConcurrencyLimit).
   std::chrono::microseconds refill_interval{0};
+  // Default: 1 = a Take that leaves room wakes a sleeping worker at once.
+  // Otherwise, while one wrap at a time keeps up (see refill_interval), no
+  // wrap runs and entries remain, a sleeping worker is woken only once this
+  // much room has opened up, and it then refills to the target: one wake-up
+  // per batch of Takes instead of one per Take, which a Take pays on the
+  // caller's (the file creation's) thread.
+  size_t refill_batch = 1;
   size_t dek_size = 64;                             // Default: 64-byte DEKs
   std::chrono::seconds max_age{300};                // Default: 300 s; 0 = no limit
   std::chrono::milliseconds min_backoff{50};        // Default: 50 ms after the first failure (0 acts as 1 ms)

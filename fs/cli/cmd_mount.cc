@@ -177,6 +177,12 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   // As many wraps in flight as a new file every 0.3 ms needs: 64 against a
   // KMS 19 ms or more away, one against a local kmsd that answers at once.
   vopts.pool.refill_interval = std::chrono::microseconds(300);
+  // Against a KMS that keeps up one wrap at a time, a sleeping refill worker
+  // is woken once an eighth of the pool has been taken, not at every new
+  // file: the wake-up is paid on the creating thread. 5 000 creates, 21 runs
+  // each, alternating: median 1.14 s waking at every take, 1.08 s with
+  // batches of 16.
+  vopts.pool.refill_batch = std::max<size_t>(1, vopts.pool.target / 8);
   vopts.read_only = read_only;
   // Listing a directory fetches its files' keys with this many KMS calls in
   // flight, so reading the files afterwards rarely waits for the KMS.

@@ -275,6 +275,55 @@ TEST(DekPoolTest, AtHighLatencyRefillFansOutToTheConcurrency) {
   EXPECT_EQ(wrapper.max_in_flight(), 4u);
 }
 
+// A batched refill sleeps through Takes until a batch of room has opened up,
+// then refills to the target. (One worker: it pushes the last entry and goes
+// to sleep under one hold of the lock, so the Takes find it asleep.)
+TEST(DekPoolTest, ABatchedRefillWaitsForABatchOfRoomThenRefillsToTheTarget) {
+  FakeClock clock;
+  FakeWrapper wrapper(&clock);
+  DekPool pool({.target = 8, .refill_concurrency = 1, .refill_batch = 4}, wrapper.fn(), &clock);
+  ASSERT_TRUE(pool.WaitForReady(8, kPatience));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.Take().ok());
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(wrapper.call_count(), 8u) << "three Takes are less than a batch";
+  EXPECT_EQ(pool.stats().ready, 5u);
+  ASSERT_TRUE(pool.Take().ok());
+  ASSERT_TRUE(pool.WaitForReady(8, kPatience));
+  EXPECT_EQ(wrapper.call_count(), 12u);
+  EXPECT_EQ(pool.stats().direct, 0u);
+}
+
+TEST(DekPoolTest, ARefillBatchLargerThanThePoolWaitsOnlyUntilItIsEmpty) {
+  FakeClock clock;
+  FakeWrapper wrapper(&clock);
+  DekPool pool({.target = 4, .refill_concurrency = 1, .refill_batch = 100}, wrapper.fn(), &clock);
+  ASSERT_TRUE(pool.WaitForReady(4, kPatience));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(pool.Take().ok());
+  ASSERT_TRUE(pool.WaitForReady(4, kPatience));
+  EXPECT_EQ(wrapper.call_count(), 8u);
+  EXPECT_EQ(pool.stats().direct, 0u);
+}
+
+// One wrap at a time does not keep up with a slow KMS: its refill starts at
+// the first Take, batch or not, and fans out to the wraps its latency needs.
+TEST(DekPoolTest, ASlowKmsIsRefilledAtOnceDespiteTheBatch) {
+  FakeClock clock;
+  FakeWrapper wrapper(&clock);
+  wrapper.AdvanceClockOnEachCall(&clock, 20ms);
+  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us, .refill_batch = 4}, wrapper.fn(),
+               &clock);
+  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
+  wrapper.Close();
+  ASSERT_TRUE(pool.Take().ok());
+  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(16 + 1)) << "the first Take starts a wrap";
+  for (int i = 1; i < 16; ++i) ASSERT_TRUE(pool.Take().ok());
+  EXPECT_EQ(pool.stats().direct, 0u);
+  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(16 + 4));
+  wrapper.Open();
+  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
+  EXPECT_EQ(wrapper.max_in_flight(), 4u);
+}
+
 // With one worker and a FakeClock, the fake time between two calls is
 // exactly the backoff the worker waited.
 TEST(DekPoolTest, FailedWrapsBackOffExponentiallyAndRecover) {
