@@ -203,8 +203,6 @@ void Volume::PrefetchListingOf(const std::string& dir_rel) {
 
 bool Volume::WaitForPrefetchIdle(std::chrono::milliseconds timeout) { return prefetcher_->WaitIdle(timeout); }
 
-bool Volume::WaitForReadaheadIdle(std::chrono::milliseconds timeout) { return readahead_.WaitIdle(timeout); }
-
 StatusOr<uint64_t> Volume::PlainSizeOf(uint64_t backing_size) const {
   return format::PlainSize(backing_size, default_geometry_);
 }

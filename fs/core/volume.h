@@ -126,8 +126,6 @@ class Volume {
   // Blocks until no prefetch is queued or running, or `timeout` has passed;
   // returns whether prefetching is idle. For tests and benchmarks.
   bool WaitForPrefetchIdle(std::chrono::milliseconds timeout);
-  // The same for reading ahead.
-  bool WaitForReadaheadIdle(std::chrono::milliseconds timeout);
 
   // After writes through a handle of `file`: records its header as current
   // for the backing file's new times, if the xattr still holds it, so the
