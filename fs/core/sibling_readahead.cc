@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "fs/core/listed_file.h"
@@ -52,14 +53,19 @@ void SiblingReadahead::OpenAndAdvise(int dir_fd, const std::string& name, uint64
   (void)posix_fadvise(fd->get(), 0, static_cast<off_t>(bytes), POSIX_FADV_WILLNEED);
 }
 
+std::map<std::string, SiblingReadahead::Listing>::iterator SiblingReadahead::EraseLocked(
+    std::map<std::string, Listing>::iterator it) {
+  names_held_ -= it->second.names.size();
+  return listings_.erase(it);
+}
+
 void SiblingReadahead::MakeRoomLocked(size_t more) {
   while (!listings_.empty() && (listings_.size() >= kMaxDirectories || names_held_ + more > kMaxNames)) {
     auto oldest = listings_.begin();
     for (auto it = listings_.begin(); it != listings_.end(); ++it) {
       if (it->second.when < oldest->second.when) oldest = it;
     }
-    names_held_ -= oldest->second.names.size();
-    listings_.erase(oldest);
+    EraseLocked(oldest);
   }
 }
 
@@ -75,10 +81,7 @@ void SiblingReadahead::NoteListing(int dir_fd, const std::string& dir_key, std::
   listing.when = std::chrono::steady_clock::now();
   cache::MutexLock lock(&mu_);
   if (stopping_) return;
-  if (auto it = listings_.find(dir_key); it != listings_.end()) {
-    names_held_ -= it->second.names.size();
-    listings_.erase(it);
-  }
+  if (auto it = listings_.find(dir_key); it != listings_.end()) EraseLocked(it);
   MakeRoomLocked(listing.names.size());
   names_held_ += listing.names.size();
   listings_.emplace(dir_key, std::move(listing));
@@ -93,8 +96,7 @@ void SiblingReadahead::NoteOpen(const std::string& dir_key, const std::string& n
     if (it == listings_.end()) return;
     Listing& l = it->second;
     if (std::chrono::steady_clock::now() - l.when > options_.lifetime) {
-      names_held_ -= l.names.size();
-      listings_.erase(it);
+      EraseLocked(it);
       return;
     }
     auto found = l.place.find(name);
@@ -141,19 +143,10 @@ void SiblingReadahead::Work() {
 }
 
 void SiblingReadahead::ForgetStale() {
-  std::vector<Listing> stale;  // closed after the lock is released
-  {
-    cache::MutexLock lock(&mu_);
-    const auto now = std::chrono::steady_clock::now();
-    for (auto it = listings_.begin(); it != listings_.end();) {
-      if (now - it->second.when > options_.lifetime) {
-        names_held_ -= it->second.names.size();
-        stale.push_back(std::move(it->second));
-        it = listings_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+  cache::MutexLock lock(&mu_);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = listings_.begin(); it != listings_.end();) {
+    it = now - it->second.when > options_.lifetime ? EraseLocked(it) : std::next(it);
   }
 }
 

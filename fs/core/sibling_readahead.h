@@ -117,6 +117,9 @@ class SiblingReadahead {
   void Work();
   // Drops the oldest listings until `more` names fit.
   void MakeRoomLocked(size_t more) KMSFS_REQUIRES(mu_);
+  // Forgets one listing, keeping names_held_ in step; returns the next.
+  std::map<std::string, Listing>::iterator EraseLocked(std::map<std::string, Listing>::iterator it)
+      KMSFS_REQUIRES(mu_);
 
   const SiblingReadaheadOptions options_;
   const Fetch fetch_;
