@@ -85,17 +85,15 @@ void DekPool::ResetBackoffLocked() {
 bool DekPool::ClaimSleeperLocked(Clock::TimePoint now) {
   if (sleeping_ <= waking_ || now < retry_at_) return false;
   const size_t room = options_.target - std::min(options_.target, ready_.size() + in_flight_);
+  const size_t allowed = refill_limit_.Allowed();
   // Batched refill, while one wrap at a time keeps up (a KMS that answers
   // fast): with nothing in flight and entries left, wait for a whole batch of
   // room. A slow KMS needs its wraps started at once; and once a wrap runs,
   // more workers join as below.
-  if (in_flight_ == 0 && !ready_.empty() && room < options_.refill_batch && refill_limit_.Allowed() == 1) {
-    return false;
-  }
+  if (in_flight_ == 0 && !ready_.empty() && room < options_.refill_batch && allowed == 1) return false;
   // Workers that are awake but not wrapping (just done, or just woken) will
   // look at the pool again by themselves; wake a sleeper only for the room
   // they will not fill, and only while more wraps may run.
-  const size_t allowed = refill_limit_.Allowed();
   const size_t can_start = std::min(room, allowed - std::min(allowed, in_flight_));
   const size_t awake_idle = num_workers_ - sleeping_ - in_flight_;
   if (can_start <= awake_idle + waking_) return false;
