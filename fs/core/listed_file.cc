@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+
+#include "fs/base/logging.h"
 
 namespace kmsfs::core {
 namespace {
@@ -38,6 +41,12 @@ StatusOr<UniqueFd> OpenListedRegularFile(int dir_fd, const std::string& name) {
   if (fstat(fd.get(), &st) != 0) return Status::FromErrno(errno, "fstat " + name);
   if (!S_ISREG(st.st_mode)) return UniqueFd();  // replaced since the fstatat
   return fd;
+}
+
+UniqueFd DupDirectoryFd(int dir_fd) {
+  int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+  if (fd < 0) KMSFS_LOG(kDebug) << "dup of a listed directory's fd failed: " << std::strerror(errno);
+  return UniqueFd(fd);
 }
 
 }  // namespace kmsfs::core

@@ -19,6 +19,10 @@ namespace kmsfs::core {
 // regular file. Other failures are errors.
 StatusOr<UniqueFd> OpenListedRegularFile(int dir_fd, const std::string& name);
 
+// A copy of a listed directory's fd for background work, which outlives the
+// caller's handle; invalid (logged at debug level) when the copy fails.
+UniqueFd DupDirectoryFd(int dir_fd);
+
 }  // namespace kmsfs::core
 
 #endif  // KMSFS_FS_CORE_LISTED_FILE_H_

@@ -1,7 +1,6 @@
 #include "fs/core/sibling_readahead.h"
 
 #include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <iterator>
@@ -71,10 +70,10 @@ void SiblingReadahead::MakeRoomLocked(size_t more) {
 
 void SiblingReadahead::NoteListing(int dir_fd, const std::string& dir_key, std::vector<std::string> names) {
   if (!enabled() || names.empty() || names.size() > kMaxNames) return;
-  const int dup_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return;
+  UniqueFd dir = DupDirectoryFd(dir_fd);
+  if (!dir.valid()) return;
   Listing listing;
-  listing.dir = std::make_shared<UniqueFd>(dup_fd);
+  listing.dir = std::make_shared<UniqueFd>(std::move(dir));
   listing.names = std::move(names);
   listing.place.reserve(listing.names.size());
   for (size_t i = 0; i < listing.names.size(); ++i) listing.place.emplace(listing.names[i], i);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fs/base/logging.h"
+#include "fs/core/listed_file.h"
 #include "fs/crypto/kdf.h"
 #include "fs/format/offsets.h"
 
@@ -30,14 +31,6 @@ StatusOr<UniqueFd> OpenBacking(int root_fd, const std::string& rel_path, bool re
     fd = openat(root_fd, rel_path.c_str(), O_RDONLY | kOpenFlags);
   }
   if (fd < 0) return Status::FromErrno(errno, "open " + rel_path);
-  return UniqueFd(fd);
-}
-
-// A copy of the caller's directory fd for background prefetching, which
-// outlives the caller's handle; invalid (logged) when the copy fails.
-UniqueFd DupDirectoryFd(int dir_fd) {
-  int fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-  if (fd < 0) KMSFS_LOG(kDebug) << "key prefetch: dup of directory fd failed: " << std::strerror(errno);
   return UniqueFd(fd);
 }
 
