@@ -44,6 +44,7 @@ struct MountPlan {
   long long pool_size = 128;
   long long prefetch = 16;
   long long readahead = 32;
+  long long unlink_queue = 1024;
   long long spin_us = 20;
   std::string log_file;
 };
@@ -196,6 +197,9 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   // CPU from the creates (1.00-1.26 s at 300 µs, 1.29-1.59 s at 50-100 µs).
   vopts.prefetch_interval = std::chrono::microseconds(50);
   vopts.readahead.files_ahead = static_cast<size_t>(plan.readahead);
+  // Another client of shared storage would see an unlinked name a moment
+  // longer: there, unlinks are done before they are answered.
+  vopts.unlinks.max_pending = plan.shared_storage ? 0 : static_cast<size_t>(plan.unlink_queue);
   auto volume = core::Volume::Open(plan.backing_dir, plan.config, kms, vopts);
   if (!volume.ok()) {
     reporter.Report(ExitCodeFor(volume.status()), "mount failed: " + volume.status().message());
@@ -274,7 +278,7 @@ int AwaitDaemon(int read_fd, pid_t child, const MountPlan& plan) {
 
 int MountCommand(const Words& words) {
   auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--prefetch",
-                                          "--readahead", "--spin-us", "--log-file"},
+                                          "--readahead", "--unlink-queue", "--spin-us", "--log-file"},
                                   {"-f", "--foreground", "--shared-storage"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o OPTIONS]");
@@ -306,8 +310,9 @@ int MountCommand(const Words& words) {
   auto pool = args->GetInt("--pool-size", 128);
   auto prefetch = args->GetInt("--prefetch", 16);
   auto readahead = args->GetInt("--readahead", 32);
+  auto unlink_queue = args->GetInt("--unlink-queue", 1024);
   auto spin = args->GetInt("--spin-us", 20);
-  for (const auto* v : {&ttl, &max, &pool, &prefetch, &readahead, &spin}) {
+  for (const auto* v : {&ttl, &max, &pool, &prefetch, &readahead, &unlink_queue, &spin}) {
     if (!v->ok()) return Fail(kExitUsage, v->status().message());
   }
   // Each prefetch worker is a thread with its own KMS connection.
@@ -327,6 +332,13 @@ int MountCommand(const Words& words) {
                                 std::to_string(kMaxReadahead) + ")");
   }
   plan.readahead = *readahead;
+  // Each waiting unlink is a path in memory.
+  constexpr long long kMaxUnlinkQueue = 65536;
+  if (*unlink_queue > kMaxUnlinkQueue) {
+    return Fail(kExitUsage, "--unlink-queue " + std::to_string(*unlink_queue) + " is too many (at most " +
+                                std::to_string(kMaxUnlinkQueue) + ")");
+  }
+  plan.unlink_queue = *unlink_queue;
   // Polling longer than a scheduler tick only burns a core.
   constexpr long long kMaxSpinUs = 10000;
   if (*spin > kMaxSpinUs) {

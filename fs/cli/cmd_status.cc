@@ -44,6 +44,7 @@ int StatusCommand(const Words& words) {
               u("prefetch", "failed"), u("prefetch", "dropped"),
               u("prefetch", "pending") + u("prefetch", "in_flight"));
   std::printf("readahead:   files %llu, dropped %llu\n", u("readahead", "files"), u("readahead", "dropped"));
+  std::printf("unlinks:     deferred %llu, failed %llu\n", u("unlinks", "deferred"), u("unlinks", "failed"));
   std::printf("headers:     remembered %llu, reused %llu\n", u("headers", "entries"), u("headers", "hits"));
   std::printf("open files:  %llu\n", static_cast<unsigned long long>(j.value("open_files", 0ULL)));
   return kExitOk;

@@ -20,7 +20,8 @@ Usage:
   kmsfs key delete-material KEY_ID             # delete-imported-key-material (BYOK keys)
   kmsfs init BACKING_DIR --key KEY_ID
   kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [--cache-ttl SEC] [--cache-max N]
-              [--pool-size N] [--prefetch N] [--spin-us N] [--shared-storage] [--log-file FILE]
+              [--pool-size N] [--prefetch N] [--readahead N] [--unlink-queue N] [--spin-us N]
+              [--shared-storage] [--log-file FILE]
   kmsfs umount MOUNTPOINT
   kmsfs status MOUNTPOINT
   kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
@@ -38,6 +39,10 @@ Mount options (defaults in brackets):
   --pool-size N        [128] DEKs wrapped ahead of time for new files
   --prefetch N         [16] the first key fetched in a just-listed directory also fetches its
                        other files' DEKs in the background, up to N KMS calls in flight; 0 = off
+  --readahead N        [32] files read in listing order: the next N files' first 128 KiB are
+                       read from the backing disk in the background; 0 = off
+  --unlink-queue N     [1024] an unlink is answered before the backing file is removed, by a
+                       background thread, with up to N waiting; 0 = off (off with --shared-storage)
   --spin-us N          [20] a daemon thread that answered a request polls this many microseconds
                        for the next one before it sleeps (saves a wake-up per request); 0 = off
   --shared-storage     no attribute, entry or writeback caching (backing dir shared with others)

@@ -97,7 +97,8 @@ Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig c
       // Headers are remembered as long as keys are: a header alone saves an
       // xattr read, but a reopen without the key waits for the KMS anyway.
       headers_(options_.cache.ttl.count() > 0 ? options_.cache.max_entries : 0),
-      readahead_(options_.readahead) {
+      readahead_(options_.readahead),
+      unlinks_(root_fd_.get(), options_.unlinks) {
   if (!options_.read_only) {
     pool_ = std::make_unique<cache::DekPool>(
         options_.pool, [this](const SecretBytes& dek, const std::array<uint8_t, 16>& file_id) {
@@ -372,6 +373,26 @@ void Volume::ForgetHeaderOf(const std::string& rel_path) {
   }
 }
 
+Status Volume::Unlink(const std::string& rel_path) {
+  struct stat st;
+  if (fstatat(root_fd_.get(), rel_path.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    return Status::FromErrno(errno, "unlink " + rel_path);
+  }
+  if (S_ISDIR(st.st_mode)) return Status::FromErrno(EISDIR, "unlink " + rel_path);
+  if (S_ISREG(st.st_mode)) headers_.Forget(st.st_dev, st.st_ino);
+  // The checks unlinkat itself makes of the directory (write and search
+  // permission for the daemon, a read-write filesystem); the name's own
+  // inode matters only for append-only or immutable files, which are rare
+  // enough to be left to the worker's log.
+  const size_t slash = rel_path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : rel_path.substr(0, slash);
+  if (faccessat(root_fd_.get(), dir.c_str(), W_OK | X_OK, AT_EACCESS) == 0 && unlinks_.Defer(rel_path)) {
+    return Status::Ok();
+  }
+  if (unlinkat(root_fd_.get(), rel_path.c_str(), 0) != 0) return Status::FromErrno(errno, "unlink " + rel_path);
+  return Status::Ok();
+}
+
 void Volume::Tick() {
   cache_.EvictExpired();
   {
@@ -396,6 +417,7 @@ VolumeStats Volume::stats() const {
   s.kms_errors = kms_errors_.load();
   s.prefetch = prefetcher_->stats();
   s.readahead = readahead_.stats();
+  s.unlinks = unlinks_.stats();
   s.headers = headers_.stats();
   std::lock_guard<std::mutex> lock(open_mu_);
   for (const auto& [id, open] : open_files_) s.open_files += open.file.expired() ? 0 : 1;

@@ -33,6 +33,7 @@
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
 #include "fs/core/crypt_file.h"
+#include "fs/core/deferred_unlinks.h"
 #include "fs/core/header_cache.h"
 #include "fs/core/key_prefetcher.h"
 #include "fs/core/sibling_readahead.h"
@@ -67,6 +68,8 @@ struct VolumeOptions {
   std::chrono::microseconds prefetch_interval{0};
   // Reading ahead the next files of a listed directory read in order.
   SiblingReadaheadOptions readahead;
+  // Unlinks answered before the backing file is removed (Volume::Unlink).
+  DeferredUnlinksOptions unlinks;
 };
 
 struct VolumeStats {
@@ -78,6 +81,7 @@ struct VolumeStats {
   KeyPrefetchStats prefetch;
   SiblingReadaheadStats readahead;
   HeaderCache::Stats headers;
+  DeferredUnlinksStats unlinks;
 };
 
 class Volume {
@@ -135,6 +139,14 @@ class Volume {
   // forgets the remembered header of the inode it names.
   void ForgetHeaderOf(const std::string& rel_path);
 
+  // Removes the name `rel_path` of a non-directory. When nothing is seen that
+  // would make the backing unlinkat fail, it is left to a worker and this
+  // returns at once (DeferredUnlinks); SettleUnlinks must then come before
+  // anything that looks at names. ENOENT, EISDIR and the like come back here.
+  Status Unlink(const std::string& rel_path);
+  // Returns once every unlink answered so far is done in the backing tree.
+  void SettleUnlinks() { unlinks_.Settle(); }
+
   // Evicts expired keys and forgets stale listings; the mount calls it about once a second.
   void Tick();
   VolumeStats stats() const;
@@ -187,6 +199,9 @@ class Volume {
   };
   mutable std::mutex open_mu_;
   std::map<std::pair<dev_t, ino_t>, OpenEntry> open_files_;
+
+  // Uses root_fd_: declared after it, so it settles and stops first.
+  DeferredUnlinks unlinks_;
 };
 
 }  // namespace kmsfs::core

@@ -55,6 +55,12 @@ FuseFs* Self() { return static_cast<FuseFs*>(fuse_get_context()->private_data); 
 core::Volume* Vol() { return Self()->volume(); }
 int Root() { return Vol()->root_fd(); }
 
+// An unlink is answered before the backing file is gone (DeferredUnlinks):
+// every request that looks at names, link counts or free space waits for the
+// unlinks answered before it. Unlinks, reads and writes through handles, and
+// releases do not.
+void Settle() { Vol()->SettleUnlinks(); }
+
 FileHandle* HandleOf(const fuse_file_info* fi) {
   return fi == nullptr ? nullptr : reinterpret_cast<FileHandle*>(fi->fh);
 }
@@ -155,6 +161,7 @@ void* OpInit(fuse_conn_info* conn, fuse_config* cfg) {
 }
 
 int OpGetattr(const char* path, struct stat* st, fuse_file_info* fi) {
+  Settle();
   if (FileHandle* h = HandleOf(fi)) {
     if (fstat(h->file->fd(), st) != 0) return -errno;
   } else {
@@ -166,6 +173,7 @@ int OpGetattr(const char* path, struct stat* st, fuse_file_info* fi) {
 }
 
 int OpReadlink(const char* path, char* buf, size_t size) {
+  Settle();
   if (size == 0) return -EINVAL;
   ssize_t n = readlinkat(Root(), Rel(path).c_str(), buf, size - 1);
   if (n < 0) return -errno;
@@ -174,6 +182,7 @@ int OpReadlink(const char* path, char* buf, size_t size) {
 }
 
 int OpMknod(const char* path, mode_t mode, dev_t rdev) {
+  Settle();
   if (IsHidden(path)) return -EPERM;
   const std::string rel = Rel(path);
   if (S_ISREG(mode)) {
@@ -190,6 +199,7 @@ int OpMknod(const char* path, mode_t mode, dev_t rdev) {
 }
 
 int OpMkdir(const char* path, mode_t mode) {
+  Settle();
   if (IsHidden(path)) return -EPERM;
   const std::string rel = Rel(path);
   if (mkdirat(Root(), rel.c_str(), mode) != 0) return -errno;
@@ -198,14 +208,16 @@ int OpMkdir(const char* path, mode_t mode) {
 
 int OpUnlink(const char* path) {
   if (IsHidden(path)) return -ENOENT;
-  const std::string rel = Rel(path);
-  Vol()->ForgetHeaderOf(rel);
-  return SysResult(unlinkat(Root(), rel.c_str(), 0));
+  return Errno(Vol()->Unlink(Rel(path)));
 }
 
-int OpRmdir(const char* path) { return SysResult(unlinkat(Root(), Rel(path).c_str(), AT_REMOVEDIR)); }
+int OpRmdir(const char* path) {
+  Settle();
+  return SysResult(unlinkat(Root(), Rel(path).c_str(), AT_REMOVEDIR));
+}
 
 int OpSymlink(const char* target, const char* link_path) {
+  Settle();
   if (IsHidden(link_path)) return -EPERM;
   const std::string rel = Rel(link_path);
   if (symlinkat(target, Root(), rel.c_str()) != 0) return -errno;
@@ -213,6 +225,7 @@ int OpSymlink(const char* target, const char* link_path) {
 }
 
 int OpRename(const char* from, const char* to, unsigned int flags) {
+  Settle();
   if (IsHidden(from)) return -ENOENT;
   if (IsHidden(to)) return -EPERM;
   const std::string rel_to = Rel(to);
@@ -221,18 +234,21 @@ int OpRename(const char* from, const char* to, unsigned int flags) {
 }
 
 int OpLink(const char* from, const char* to) {
+  Settle();
   if (IsHidden(from)) return -ENOENT;
   if (IsHidden(to)) return -EPERM;
   return SysResult(linkat(Root(), Rel(from).c_str(), Root(), Rel(to).c_str(), 0));
 }
 
 int OpChmod(const char* path, mode_t mode, fuse_file_info* fi) {
+  Settle();
   if (FileHandle* h = HandleOf(fi)) return SysResult(fchmod(h->file->fd(), mode));
   if (IsHidden(path)) return -ENOENT;
   return SysResult(fchmodat(Root(), Rel(path).c_str(), mode, 0));
 }
 
 int OpChown(const char* path, uid_t uid, gid_t gid, fuse_file_info* fi) {
+  Settle();
   if (FileHandle* h = HandleOf(fi)) return SysResult(fchown(h->file->fd(), uid, gid));
   if (IsHidden(path)) return -ENOENT;
   return SysResult(fchownat(Root(), Rel(path).c_str(), uid, gid, AT_SYMLINK_NOFOLLOW));
@@ -254,6 +270,7 @@ int KillSuidgidIfAsked(int fd) {
 }
 
 int OpTruncate(const char* path, off_t size, fuse_file_info* fi) {
+  Settle();
   if (size < 0) return -EINVAL;
   std::shared_ptr<core::CryptFile> file;
   if (FileHandle* h = HandleOf(fi)) {
@@ -297,6 +314,7 @@ int InstallHandle(fuse_file_info* fi, const char* path, std::shared_ptr<core::Cr
 }
 
 int OpOpen(const char* path, fuse_file_info* fi) {
+  Settle();
   if (IsHidden(path)) return -ENOENT;
   const bool for_write = (fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC);
   auto file = Vol()->OpenFile(Rel(path), for_write);
@@ -316,6 +334,7 @@ int OpOpen(const char* path, fuse_file_info* fi) {
 }
 
 int OpCreate(const char* path, mode_t mode, fuse_file_info* fi) {
+  Settle();
   if (IsHidden(path)) return -EPERM;
   const std::string rel = Rel(path);
   Owner owner = NewNodeOwner(rel);
@@ -356,7 +375,10 @@ int OpWrite(const char* path, const char* buf, size_t size, off_t offset, fuse_f
   return static_cast<int>(size);
 }
 
-int OpStatfs(const char*, struct statvfs* st) { return SysResult(fstatvfs(Root(), st)); }
+int OpStatfs(const char*, struct statvfs* st) {
+  Settle();
+  return SysResult(fstatvfs(Root(), st));
+}
 
 int OpRelease(const char*, fuse_file_info* fi) {
   std::unique_ptr<FileHandle> owned(HandleOf(fi));
@@ -377,6 +399,7 @@ int OpFsync(const char* path, int datasync, fuse_file_info* fi) {
 }
 
 int OpSetxattr(const char* path, const char* name, const char* value, size_t size, int flags) {
+  Settle();
   if (IsHidden(path)) return -ENOENT;
   if (IsHeaderXattr(name) || std::strcmp(name, kStatusXattrName) == 0) return -EPERM;
   if (IsBackingOnlyXattr(name)) return -EOPNOTSUPP;
@@ -384,6 +407,7 @@ int OpSetxattr(const char* path, const char* name, const char* value, size_t siz
 }
 
 int OpGetxattr(const char* path, const char* name, char* value, size_t size) {
+  Settle();
   if (IsHidden(path)) return -ENOENT;
   if (IsNeverFound(name)) return -ENODATA;
   if (std::strcmp(name, kStatusXattrName) == 0 && Rel(path) == ".") {
@@ -398,6 +422,7 @@ int OpGetxattr(const char* path, const char* name, char* value, size_t size) {
 }
 
 int OpListxattr(const char* path, char* list, size_t size) {
+  Settle();
   if (IsHidden(path)) return -ENOENT;
   // Ask for the real list, then drop the header's name from it.
   const std::string abs = Abs(path);
@@ -420,6 +445,7 @@ int OpListxattr(const char* path, char* list, size_t size) {
 }
 
 int OpRemovexattr(const char* path, const char* name) {
+  Settle();
   if (IsHidden(path)) return -ENOENT;
   if (IsHeaderXattr(name)) return -EPERM;
   if (IsBackingOnlyXattr(name)) return -ENODATA;
@@ -427,6 +453,7 @@ int OpRemovexattr(const char* path, const char* name) {
 }
 
 int OpOpendir(const char* path, fuse_file_info* fi) {
+  Settle();
   int fd = openat(Root(), Rel(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -errno;
   auto handle = std::make_unique<DirHandle>();
@@ -443,6 +470,7 @@ int OpOpendir(const char* path, fuse_file_info* fi) {
 
 int OpReaddir(const char*, void* buf, fuse_fill_dir_t filler, off_t offset, fuse_file_info* fi,
               fuse_readdir_flags flags) {
+  Settle();
   auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
   const bool at_root = handle->rel == ".";
   const bool plus = (flags & FUSE_READDIR_PLUS) != 0;
@@ -501,17 +529,20 @@ int OpReleasedir(const char*, fuse_file_info* fi) {
 }
 
 int OpFsyncdir(const char*, int datasync, fuse_file_info* fi) {
+  Settle();
   auto* handle = reinterpret_cast<DirHandle*>(fi->fh);
   int fd = dirfd(handle->dir);
   return SysResult(datasync ? fdatasync(fd) : fsync(fd));
 }
 
 int OpAccess(const char* path, int mask) {
+  Settle();
   if (IsHidden(path)) return -ENOENT;
   return SysResult(faccessat(Root(), Rel(path).c_str(), mask, AT_SYMLINK_NOFOLLOW));
 }
 
 int OpUtimens(const char* path, const struct timespec tv[2], fuse_file_info* fi) {
+  Settle();
   if (FileHandle* h = HandleOf(fi)) return SysResult(futimens(h->file->fd(), tv));
   if (IsHidden(path)) return -ENOENT;
   return SysResult(utimensat(Root(), Rel(path).c_str(), tv, AT_SYMLINK_NOFOLLOW));
@@ -595,6 +626,7 @@ std::string FuseFs::StatusJson() const {
                     {"failed", s.prefetch.failed}, {"dropped", s.prefetch.dropped},
                     {"pending", s.prefetch.pending}, {"in_flight", s.prefetch.in_flight}}},
       {"readahead", {{"files", s.readahead.asked}, {"dropped", s.readahead.dropped}}},
+      {"unlinks", {{"deferred", s.unlinks.deferred}, {"failed", s.unlinks.failed}}},
   };
   return j.dump();
 }

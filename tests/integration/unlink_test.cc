@@ -1,0 +1,196 @@
+// Unlinks answered before the backing file is removed (DeferredUnlinks): what
+// any later request sees through the mount, what reaches the backing
+// directory, the errors that still come back, and the flag that turns it off.
+#include <dirent.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/integration/posix_recorder.h"
+#include "tests/testutil/kmsd_process.h"
+#include "tests/testutil/mounted_volume.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace kmsfs::testing {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+std::set<std::string> Listing(const std::string& dir) {
+  std::set<std::string> names;
+  for (const auto& e : stdfs::directory_iterator(dir)) names.insert(e.path().filename().string());
+  return names;
+}
+
+// Regular files and symlinks under `root`, the volume's config file aside.
+std::vector<std::string> BackingFiles(const std::string& root) {
+  std::vector<std::string> out;
+  for (const auto& e : stdfs::recursive_directory_iterator(root)) {
+    if (e.is_directory() || e.path().filename() == ".kmsfs.json") continue;
+    out.push_back(stdfs::relative(e.path(), root).string());
+  }
+  return out;
+}
+
+uint64_t Deferred(const MountedVolume& v) { return v.Status()["unlinks"]["deferred"].get<uint64_t>(); }
+
+class UnlinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    KMSFS_REQUIRE_FUSE();
+    kmsd_ = KmsdProcess::Start({});
+    ASSERT_NE(kmsd_, nullptr);
+  }
+  std::unique_ptr<MountedVolume> StartVolume(std::vector<std::string> mount_args = {}) {
+    MountedVolume::Options o;
+    o.kmsd = kmsd_.get();
+    o.mount_args = std::move(mount_args);
+    return MountedVolume::Start(o);
+  }
+  std::unique_ptr<KmsdProcess> kmsd_;
+};
+
+// Each round unlinks a name and at once does something that must not see it.
+// The worker races each of them; any request that forgot to wait shows here
+// as a name that is still there.
+TEST_F(UnlinkTest, EveryRequestAfterAnUnlinkSeesTheNameGone) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(mkdir(v->Path("d").c_str(), 0755), 0);
+  WriteFileOrDie(v->Path("other"), "other");
+  for (int round = 0; round < 60; ++round) {
+    const std::string f = v->Path("d/f");
+    WriteFileOrDie(f, "round " + std::to_string(round));
+    ASSERT_EQ(unlink(f.c_str()), 0) << round;
+    struct stat st;
+    switch (round % 6) {
+      case 0:
+        EXPECT_EQ(lstat(f.c_str(), &st), -1) << round;
+        EXPECT_EQ(errno, ENOENT) << round;
+        break;
+      case 1: {  // the name can be made again, exclusively
+        const int fd = open(f.c_str(), O_CREAT | O_EXCL | O_WRONLY, 0644);
+        EXPECT_GE(fd, 0) << round << ": " << std::strerror(errno);
+        if (fd >= 0) close(fd);
+        ASSERT_EQ(unlink(f.c_str()), 0);
+        break;
+      }
+      case 2:
+        EXPECT_EQ(Listing(v->Path("d")).count("f"), 0u) << round;
+        break;
+      case 3:  // a hard link and a rename onto the name
+        EXPECT_EQ(link(v->Path("other").c_str(), f.c_str()), 0) << round << ": " << std::strerror(errno);
+        EXPECT_EQ(ReadFile(f), "other");
+        ASSERT_EQ(unlink(f.c_str()), 0);
+        break;
+      case 4:
+        EXPECT_EQ(rmdir(v->Path("d").c_str()), 0) << round << ": " << std::strerror(errno);
+        ASSERT_EQ(mkdir(v->Path("d").c_str(), 0755), 0);
+        break;
+      case 5: {
+        struct statvfs sv;
+        EXPECT_EQ(statvfs(v->mountpoint().c_str(), &sv), 0);
+        EXPECT_FALSE(stdfs::exists(v->BackingPath("d/f"))) << round << ": statfs came before the unlink";
+        break;
+      }
+    }
+  }
+  EXPECT_EQ(ReadFile(v->Path("other")), "other");
+  EXPECT_GE(Deferred(*v), 60u);
+  EXPECT_EQ(v->Status()["unlinks"]["failed"], 0);
+}
+
+TEST_F(UnlinkTest, RemovingATreeLeavesNothingInTheBackingDirectory) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  for (int d = 0; d < 10; ++d) {
+    const std::string dir = "tree/d" + std::to_string(d);
+    stdfs::create_directories(v->Path(dir));
+    for (int f = 0; f < 60; ++f) WriteFileOrDie(v->Path(dir + "/f" + std::to_string(f)), "x");
+    ASSERT_EQ(symlink("f0", v->Path(dir + "/link").c_str()), 0);
+  }
+  EXPECT_EQ(stdfs::remove_all(v->Path("tree")), 10u * 62 + 1);
+  EXPECT_FALSE(stdfs::exists(v->Path("tree")));
+  EXPECT_FALSE(stdfs::exists(v->BackingPath("tree")));
+  EXPECT_GE(Deferred(*v), 610u);
+  EXPECT_EQ(v->Status()["unlinks"]["failed"], 0);
+}
+
+TEST_F(UnlinkTest, UnmountRightAfterUnlinksFinishesThem) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  for (int i = 0; i < 300; ++i) WriteFileOrDie(v->Path("f" + std::to_string(i)), "x");
+  for (int i = 0; i < 300; ++i) ASSERT_EQ(unlink(v->Path("f" + std::to_string(i)).c_str()), 0);
+  ASSERT_TRUE(v->Unmount());
+  EXPECT_EQ(BackingFiles(v->backing_dir()), std::vector<std::string>{});
+}
+
+TEST_F(UnlinkTest, ErrorsStillComeBackFromTheUnlink) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(mkdir(v->Path("dir").c_str(), 0755), 0);
+  EXPECT_EQ(unlink(v->Path("missing").c_str()), -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_EQ(unlink(v->Path("dir").c_str()), -1);
+  EXPECT_EQ(errno, EISDIR);
+  EXPECT_EQ(unlink(v->Path(".kmsfs.json").c_str()), -1);
+  EXPECT_EQ(errno, ENOENT);
+  EXPECT_TRUE(stdfs::exists(v->BackingPath(".kmsfs.json")));
+  EXPECT_TRUE(stdfs::is_directory(v->BackingPath("dir")));
+}
+
+TEST_F(UnlinkTest, AnOpenFileStaysReadableAndWritableAfterItsUnlink) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  const std::string data = Pattern(200000, 3);
+  WriteFileOrDie(v->Path("f"), data);
+  const int fd = open(v->Path("f").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(unlink(v->Path("f").c_str()), 0);
+  std::string back(data.size(), '\0');
+  EXPECT_EQ(pread(fd, back.data(), back.size(), 0), static_cast<ssize_t>(data.size()));
+  EXPECT_EQ(back, data);
+  EXPECT_EQ(pwrite(fd, "new", 3, 0), 3);
+  EXPECT_EQ(fsync(fd), 0);
+  char head[3];
+  EXPECT_EQ(pread(fd, head, 3, 0), 3);
+  EXPECT_EQ(std::string(head, 3), "new");
+  close(fd);
+  EXPECT_FALSE(stdfs::exists(v->Path("f")));
+  EXPECT_EQ(BackingFiles(v->backing_dir()), std::vector<std::string>{});
+}
+
+TEST_F(UnlinkTest, QueueZeroOrSharedStorageUnlinksBeforeAnswering) {
+  for (const auto& args : {std::vector<std::string>{"--unlink-queue", "0"},
+                           std::vector<std::string>{"--shared-storage"}}) {
+    auto v = StartVolume(args);
+    ASSERT_NE(v, nullptr) << args[0];
+    WriteFileOrDie(v->Path("f"), "x");
+    ASSERT_EQ(unlink(v->Path("f").c_str()), 0);
+    EXPECT_FALSE(stdfs::exists(v->BackingPath("f"))) << args[0];
+    EXPECT_EQ(Deferred(*v), 0u) << args[0];
+  }
+}
+
+TEST_F(UnlinkTest, QueueBeyondTheLimitOrNegativeIsAUsageError) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  ASSERT_TRUE(v->Unmount());
+  for (const char* bad : {"65537", "-1", "many"}) {
+    CommandResult r = v->Mount({"--unlink-queue", bad});
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_NE(r.err.find("--unlink-queue"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace kmsfs::testing
