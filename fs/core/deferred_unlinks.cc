@@ -48,6 +48,9 @@ void DeferredUnlinks::Settle() {
   const uint64_t target = queued_.load(std::memory_order_acquire);
   if (done_.load(std::memory_order_acquire) >= target) return;
   cache::MutexLock lock(&mu_);
+  // What still waits in the queue is removed here rather than waited for: the
+  // caller would otherwise sleep until the worker is scheduled, per name.
+  while (!queue_.empty() && started_ < target) RemoveFrontLocked(lock);
   while (done_.load(std::memory_order_acquire) < target) lock.Wait(settled_);
 }
 
@@ -56,20 +59,26 @@ void DeferredUnlinks::Work() {
   while (true) {
     while (!stopping_ && queue_.empty()) lock.Wait(wake_);
     if (queue_.empty()) return;  // stopping, and the destructor settled first
-    std::string rel = std::move(queue_.front());
-    queue_.pop_front();
-    lock.Unlock();
-    const int err = remove_(rel);
-    // Gone already (removed beside the mount): what the unlink promised holds.
-    if (err != 0 && err != ENOENT) {
-      KMSFS_LOG(kWarning) << "unlink " << rel << " (answered before it was done) failed: " << std::strerror(err)
-                          << "; the file stays";
-    }
-    lock.Lock();
-    if (err != 0 && err != ENOENT) ++failed_;
-    done_.fetch_add(1, std::memory_order_release);
-    settled_.notify_all();
+    RemoveFrontLocked(lock);
   }
+}
+
+void DeferredUnlinks::RemoveFrontLocked(cache::MutexLock& lock) {
+  std::string rel = std::move(queue_.front());
+  queue_.pop_front();
+  ++started_;
+  lock.Unlock();
+  const int err = remove_(rel);
+  // Gone already (removed beside the mount): what the unlink promised holds.
+  const bool failed = err != 0 && err != ENOENT;
+  if (failed) {
+    KMSFS_LOG(kWarning) << "unlink " << rel << " (answered before it was done) failed: " << std::strerror(err)
+                        << "; the file stays";
+  }
+  lock.Lock();
+  if (failed) ++failed_;
+  done_.fetch_add(1, std::memory_order_release);
+  settled_.notify_all();
 }
 
 DeferredUnlinksStats DeferredUnlinks::stats() const {

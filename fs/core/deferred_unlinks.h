@@ -8,11 +8,12 @@
 // of the inode; the worker removes the file meanwhile, on the other core.
 //
 // How: Defer(rel) queues the name and returns; the caller answers the
-// unlink. Settle() returns once every unlink queued before it is done: the
-// mount calls it before any request that looks at names, link counts or free
-// space (lookup, create, rename, readdir, rmdir, statfs, ...), so no request
-// sees a name whose unlink was answered. Only unlinks, reads and writes
-// through open handles, and releases pass without settling.
+// unlink. Settle() returns once every unlink queued before it is done,
+// removing itself what the worker has not started: the mount calls it before
+// any request that looks at names, link counts or free space (lookup, create,
+// rename, readdir, rmdir, statfs, ...), so no request sees a name whose
+// unlink was answered. Only unlinks, reads and writes through open handles,
+// and releases pass without settling.
 //
 // What it cannot keep: the unlink is answered before it is done, so a failure
 // of the backing unlinkat comes too late to report. Volume::Unlink checks
@@ -71,6 +72,8 @@ class DeferredUnlinks {
 
  private:
   void Work();
+  // Pops the oldest name and removes it with mu_ released; holds mu_ again on return.
+  void RemoveFrontLocked(cache::MutexLock& lock) KMSFS_REQUIRES(mu_);
 
   const DeferredUnlinksOptions options_;
   const Remove remove_;
@@ -83,6 +86,7 @@ class DeferredUnlinks {
   std::condition_variable wake_;
   std::condition_variable settled_;
   std::deque<std::string> queue_ KMSFS_GUARDED_BY(mu_);
+  uint64_t started_ KMSFS_GUARDED_BY(mu_) = 0;  // names taken off the queue, in queue order
   bool stopping_ KMSFS_GUARDED_BY(mu_) = false;
   uint64_t failed_ KMSFS_GUARDED_BY(mu_) = 0;
   std::thread worker_;  // last: starts once the state above exists

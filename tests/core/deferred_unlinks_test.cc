@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -47,9 +48,12 @@ class GatedRemove {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return started_.size() >= n; });
   }
+  // In name order: the worker and a settling caller remove side by side.
   std::vector<std::string> removed() {
     std::lock_guard<std::mutex> lock(mu_);
-    return removed_;
+    std::vector<std::string> out = removed_;
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
  private:
@@ -125,6 +129,50 @@ TEST(DeferredUnlinksTest, SettleDoesNotWaitForRemovalsQueuedAfterIt) {
   cv.notify_all();
 }
 
+TEST(DeferredUnlinksTest, SettleRemovesItselfWhatTheWorkerHasNotStarted) {
+  // "slow" holds the worker; the names queued behind it must not wait for it.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool slow_started = false;
+  bool release_slow = false;
+  std::vector<std::pair<std::string, std::thread::id>> by;
+  DeferredUnlinks unlinks(DeferredUnlinksOptions{}, [&](const std::string& rel) {
+    std::unique_lock<std::mutex> lock(mu);
+    by.emplace_back(rel, std::this_thread::get_id());
+    if (rel == "slow") {
+      slow_started = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release_slow; });
+    }
+    cv.notify_all();
+    return 0;
+  });
+  ASSERT_TRUE(unlinks.Defer("slow"));
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return slow_started; });
+  }
+  ASSERT_TRUE(unlinks.Defer("b"));
+  ASSERT_TRUE(unlinks.Defer("c"));
+  std::thread::id settler;
+  std::thread waiter([&] {
+    settler = std::this_thread::get_id();
+    unlinks.Settle();
+  });
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return by.size() == 3; });  // b and c, while "slow" still holds the worker
+    release_slow = true;
+  }
+  cv.notify_all();
+  waiter.join();
+  ASSERT_EQ(by.size(), 3u);
+  EXPECT_EQ(by[1].first, "b");
+  EXPECT_EQ(by[2].first, "c");
+  EXPECT_EQ(by[1].second, settler);
+  EXPECT_EQ(by[2].second, settler);
+}
+
 TEST(DeferredUnlinksTest, RefusesBeyondTheBoundAndWhenOff) {
   GatedRemove gate;
   DeferredUnlinksOptions options;
@@ -166,6 +214,7 @@ TEST(DeferredUnlinksTest, DestructorFinishesWhatIsQueued) {
     }
     gate.Open();
   }
+  std::sort(expected.begin(), expected.end());
   EXPECT_EQ(gate.removed(), expected);
 }
 
