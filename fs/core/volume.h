@@ -135,8 +135,8 @@ class Volume {
   // for the backing file's new times, if the xattr still holds it, so the
   // next read-only open needs no xattr read.
   void RememberHeader(const CryptFile& file);
-  // Before a name in the backing tree goes away (unlink, rename over it):
-  // forgets the remembered header of the inode it names.
+  // Before a rename replaces a name in the backing tree: forgets the
+  // remembered header of the inode it names (Unlink does so itself).
   void ForgetHeaderOf(const std::string& rel_path);
 
   // Removes the name `rel_path` of a non-directory. When nothing is seen that
