@@ -1,5 +1,6 @@
 #include "tests/testutil/mounted_volume.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -23,9 +24,15 @@ bool WaitForExit(pid_t pid) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   const std::string stat_path = "/proc/" + std::to_string(pid) + "/stat";
   while (std::chrono::steady_clock::now() < deadline) {
-    std::ifstream in(stat_path);
-    std::string stat;
-    if (!std::getline(in, stat)) return true;
+    // read(2), not a stream: libstdc++'s filebuf throws when the process
+    // exits during the read (ESRCH).
+    const int fd = open(stat_path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return true;
+    char buf[1024];
+    const ssize_t n = read(fd, buf, sizeof buf);
+    close(fd);
+    if (n <= 0) return true;
+    const std::string stat(buf, static_cast<size_t>(n));
     const size_t after_name = stat.rfind(')');
     if (after_name == std::string::npos || stat.compare(after_name, 3, ") Z") == 0) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
@@ -146,8 +153,14 @@ pid_t MountedVolume::DaemonPid() const {
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     const std::string name = entry.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::ifstream in(entry.path() / "cmdline", std::ios::binary);
-    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // With read(2), not a stream: a process that exits meanwhile makes the
+    // read fail with ESRCH, which libstdc++'s filebuf throws as an exception.
+    std::string cmdline;
+    const int fd = open((entry.path() / "cmdline").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char buf[4096];
+    for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) cmdline.append(buf, static_cast<size_t>(n));
+    close(fd);
     std::vector<std::string> argv;
     for (size_t start = 0; start < cmdline.size();) {
       size_t end = cmdline.find('\0', start);
