@@ -28,11 +28,11 @@ if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" --timeout 900)
 
-  echo "== cache, read-modify-write, readahead and unlink-queue tests under TSan"
+  echo "== cache, read-modify-write, readahead, unlink-queue and ready-file tests under TSan"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMSFS_WERROR=ON \
     -DKMSFS_SANITIZE=thread -DKMSFS_BUILD_BENCH=OFF >/dev/null
   cmake --build build-tsan -j"$jobs" --target dek_cache_test dek_pool_test crypt_file_test \
-    sibling_readahead_test deferred_unlinks_test
-  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R "DekCache|DekPool|CryptFile|SiblingReadahead|DeferredUnlinks" --output-on-failure \
+    sibling_readahead_test deferred_unlinks_test ready_files_test
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R "DekCache|DekPool|CryptFile|SiblingReadahead|DeferredUnlinks|ReadyFiles" --output-on-failure \
     -j"$jobs" --timeout 900)
 fi

@@ -45,6 +45,7 @@ struct MountPlan {
   long long prefetch = 16;
   long long readahead = 32;
   long long unlink_queue = 1024;
+  long long ready_files = 4;
   long long spin_us = 20;
   std::string log_file;
 };
@@ -200,6 +201,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   // Another client of shared storage would see an unlinked name a moment
   // longer: there, unlinks are done before they are answered.
   vopts.unlinks.max_pending = plan.shared_storage ? 0 : static_cast<size_t>(plan.unlink_queue);
+  vopts.ready_files.per_directory = static_cast<size_t>(plan.ready_files);
   auto volume = core::Volume::Open(plan.backing_dir, plan.config, kms, vopts);
   if (!volume.ok()) {
     reporter.Report(ExitCodeFor(volume.status()), "mount failed: " + volume.status().message());
@@ -278,7 +280,8 @@ int AwaitDaemon(int read_fd, pid_t child, const MountPlan& plan) {
 
 int MountCommand(const Words& words) {
   auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--prefetch",
-                                          "--readahead", "--unlink-queue", "--spin-us", "--log-file"},
+                                          "--readahead", "--unlink-queue", "--ready-files", "--spin-us",
+                                          "--log-file"},
                                   {"-f", "--foreground", "--shared-storage"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o OPTIONS]");
@@ -311,8 +314,9 @@ int MountCommand(const Words& words) {
   auto prefetch = args->GetInt("--prefetch", 16);
   auto readahead = args->GetInt("--readahead", 32);
   auto unlink_queue = args->GetInt("--unlink-queue", 1024);
+  auto ready_files = args->GetInt("--ready-files", 4);
   auto spin = args->GetInt("--spin-us", 20);
-  for (const auto* v : {&ttl, &max, &pool, &prefetch, &readahead, &unlink_queue, &spin}) {
+  for (const auto* v : {&ttl, &max, &pool, &prefetch, &readahead, &unlink_queue, &ready_files, &spin}) {
     if (!v->ok()) return Fail(kExitUsage, v->status().message());
   }
   // Each prefetch worker is a thread with its own KMS connection.
@@ -339,6 +343,13 @@ int MountCommand(const Words& words) {
                                 std::to_string(kMaxUnlinkQueue) + ")");
   }
   plan.unlink_queue = *unlink_queue;
+  // Each ready file is an open fd and a DEK in locked memory, in up to 16 directories.
+  constexpr long long kMaxReadyFiles = 64;
+  if (*ready_files > kMaxReadyFiles) {
+    return Fail(kExitUsage, "--ready-files " + std::to_string(*ready_files) + " is too many (at most " +
+                                std::to_string(kMaxReadyFiles) + ")");
+  }
+  plan.ready_files = *ready_files;
   // Polling longer than a scheduler tick only burns a core.
   constexpr long long kMaxSpinUs = 10000;
   if (*spin > kMaxSpinUs) {

@@ -45,6 +45,8 @@ int StatusCommand(const Words& words) {
               u("prefetch", "pending") + u("prefetch", "in_flight"));
   std::printf("readahead:   files %llu, dropped %llu\n", u("readahead", "files"), u("readahead", "dropped"));
   std::printf("unlinks:     deferred %llu, failed %llu\n", u("unlinks", "deferred"), u("unlinks", "failed"));
+  std::printf("new files:   made ahead %llu, used %llu, dropped %llu\n", u("ready_files", "made"),
+              u("ready_files", "used"), u("ready_files", "dropped"));
   std::printf("headers:     remembered %llu, reused %llu\n", u("headers", "entries"), u("headers", "hits"));
   std::printf("open files:  %llu\n", static_cast<unsigned long long>(j.value("open_files", 0ULL)));
   return kExitOk;

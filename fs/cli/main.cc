@@ -20,8 +20,8 @@ Usage:
   kmsfs key delete-material KEY_ID             # delete-imported-key-material (BYOK keys)
   kmsfs init BACKING_DIR --key KEY_ID
   kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [--cache-ttl SEC] [--cache-max N]
-              [--pool-size N] [--prefetch N] [--readahead N] [--unlink-queue N] [--spin-us N]
-              [--shared-storage] [--log-file FILE]
+              [--pool-size N] [--prefetch N] [--readahead N] [--unlink-queue N] [--ready-files N]
+              [--spin-us N] [--shared-storage] [--log-file FILE]
   kmsfs umount MOUNTPOINT
   kmsfs status MOUNTPOINT
   kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
@@ -43,6 +43,8 @@ Mount options (defaults in brackets):
                        read from the backing disk in the background; 0 = off
   --unlink-queue N     [1024] an unlink is answered before the backing file is removed, by a
                        background thread, with up to N waiting; 0 = off (off with --shared-storage)
+  --ready-files N      [4] in a directory where files are being created, N new backing files
+                       are made ahead with their headers, so a create only links one in; 0 = off
   --spin-us N          [20] a daemon thread that answered a request polls this many microseconds
                        for the next one before it sleeps (saves a wake-up per request); 0 = off
   --shared-storage     no attribute, entry or writeback caching (backing dir shared with others)

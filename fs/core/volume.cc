@@ -105,6 +105,12 @@ Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig c
           return WrapDek(dek, file_id);
         });
   }
+  if (pool_ != nullptr) {
+    ready_ = std::make_unique<ReadyFiles>(
+        options_.ready_files, [this](const std::string& dir_rel, std::optional<cache::PooledDek> dek) {
+          return MakeReadyFile(dir_rel, std::move(dek));
+        });
+  }
   KeyPrefetcherOptions prefetch;
   const bool cache_on = options_.cache.ttl.count() > 0 && options_.cache.max_entries > 0;
   prefetch.concurrency = cache_on ? options_.prefetch_concurrency : 0;
@@ -116,6 +122,7 @@ Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig c
 Volume::~Volume() {
   // Stop background KMS work before the cache and the client go away.
   prefetcher_.reset();
+  ready_.reset();  // takes DEKs from pool_
   pool_.reset();
 }
 
@@ -212,21 +219,79 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::MakeCryptFile(UniqueFd fd, format::
   return std::make_shared<CryptFile>(std::move(fd), std::move(header), std::move(codec), std::move(key));
 }
 
-StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_path, mode_t mode,
-                                                        uid_t uid, gid_t gid, bool exclusive) {
-  if (options_.read_only) return Status::FromErrno(EROFS, "create " + rel_path);
-  KMSFS_ASSIGN_OR_RETURN(cache::PooledDek pooled, pool_->Take());
+format::FileHeader Volume::NewHeader(const cache::PooledDek& pooled) const {
   format::FileHeader header;
   header.suite = config_.suite;
   header.block_size = config_.block_size;
   header.file_id = pooled.file_id;
   header.key_id = config_.key_id;
-  header.wrapped_dek = std::move(pooled.wrapped_dek);
+  header.wrapped_dek = pooled.wrapped_dek;
+  return header;
+}
 
+namespace {
+
+// Gives the nameless file `fd` the name `rel_path`. AT_EMPTY_PATH needs
+// CAP_DAC_READ_SEARCH; without it, the link goes through /proc.
+int LinkNameless(int fd, int root_fd, const std::string& rel_path) {
+  int rc = linkat(fd, "", root_fd, rel_path.c_str(), AT_EMPTY_PATH);
+  if (rc != 0 && (errno == EPERM || errno == ENOENT)) {
+    char proc_path[64];
+    std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+    rc = linkat(AT_FDCWD, proc_path, root_fd, rel_path.c_str(), AT_SYMLINK_FOLLOW);
+  }
+  return rc;
+}
+
+}  // namespace
+
+StatusOr<ReadyFiles::File> Volume::MakeReadyFile(const std::string& dir_rel, std::optional<cache::PooledDek> dek) {
+  if (!dek.has_value()) {
+    KMSFS_ASSIGN_OR_RETURN(cache::PooledDek fresh, pool_->Take());
+    dek = std::move(fresh);
+  }
+  const int dir_fd = openat(root_fd_.get(), dir_rel.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dir_fd < 0) return Status::FromErrno(errno, "make a file ahead in " + dir_rel);
+  UniqueFd dir(dir_fd);
+  // Under a default ACL a new file's mode and ACL derive from the mode it is
+  // created with, which a mode set when it is taken would not redo.
+  if (fgetxattr(dir.get(), "system.posix_acl_default", nullptr, 0) >= 0) {
+    return Status::FailedPrecondition(dir_rel + " has a default ACL");
+  }
+  const int fd = openat(dir.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int err = errno;
+    if (err == EOPNOTSUPP || err == EISDIR || err == EINVAL) return Status::FailedPrecondition("no O_TMPFILE here");
+    return Status::FromErrno(err, "make a file ahead in " + dir_rel);
+  }
+  UniqueFd file(fd);
+  KMSFS_RETURN_IF_ERROR(WriteFileHeader(file.get(), NewHeader(*dek), false));
+  return ReadyFiles::File{std::move(file), std::move(dek).value(), std::chrono::steady_clock::now()};
+}
+
+StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_path, mode_t mode,
+                                                        uid_t uid, gid_t gid, bool exclusive) {
+  if (options_.read_only) return Status::FromErrno(EROFS, "create " + rel_path);
+  const std::string dir = DirName(rel_path);
+  const bool chown_needed = uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1);
+  if (std::optional<ReadyFiles::File> ready = ready_ ? ready_->Take(dir) : std::nullopt) {
+    // Made ahead as 0600 with older times: the create's mode, owner and now.
+    const int fd = ready->fd.get();
+    if (fchmod(fd, mode & 07777) != 0 || futimens(fd, nullptr) != 0 || (chown_needed && fchown(fd, uid, gid) != 0)) {
+      return Status::FromErrno(errno, "create " + rel_path);
+    }
+    if (LinkNameless(fd, root_fd_.get(), rel_path) != 0) {
+      const int err = errno;
+      if (err == EEXIST && !exclusive) return OpenFile(rel_path, true);
+      return Status::FromErrno(err, "link " + rel_path);
+    }
+    return AdoptCreated(std::move(ready->fd), std::move(ready->dek));
+  }
+
+  KMSFS_ASSIGN_OR_RETURN(cache::PooledDek pooled, pool_->Take());
   // The file gets its header while it is still nameless (O_TMPFILE), so no
   // crash can leave a named backing file without one. Filesystems without
   // O_TMPFILE fall back to create-then-set within this call.
-  const std::string dir = DirName(rel_path);
   int fd = openat(root_fd_.get(), dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 07777);
   bool named = false;
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
@@ -238,31 +303,27 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
   auto undo = [&]() {
     if (named) unlinkat(root_fd_.get(), rel_path.c_str(), 0);
   };
-  if (Status s = WriteFileHeader(file.get(), header, false); !s.ok()) {
+  if (Status s = WriteFileHeader(file.get(), NewHeader(pooled), false); !s.ok()) {
     undo();
     return s.Annotate(rel_path);
   }
-  if ((uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1)) && fchown(file.get(), uid, gid) != 0) {
+  if (chown_needed && fchown(file.get(), uid, gid) != 0) {
     int err = errno;
     undo();
     return Status::FromErrno(err, "chown " + rel_path);
   }
-  if (!named) {
-    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; without it, link through /proc.
-    int rc = linkat(file.get(), "", root_fd_.get(), rel_path.c_str(), AT_EMPTY_PATH);
-    if (rc != 0 && (errno == EPERM || errno == ENOENT)) {
-      char proc_path[64];
-      std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", file.get());
-      rc = linkat(AT_FDCWD, proc_path, root_fd_.get(), rel_path.c_str(), AT_SYMLINK_FOLLOW);
-    }
-    if (rc != 0) {
-      int err = errno;
-      if (err == EEXIST && !exclusive) return OpenFile(rel_path, true);
-      return Status::FromErrno(err, "link " + rel_path);
-    }
+  if (!named && LinkNameless(file.get(), root_fd_.get(), rel_path) != 0) {
+    int err = errno;
+    if (err == EEXIST && !exclusive) return OpenFile(rel_path, true);
+    return Status::FromErrno(err, "link " + rel_path);
   }
+  return AdoptCreated(std::move(file), std::move(pooled));
+}
+
+StatusOr<std::shared_ptr<CryptFile>> Volume::AdoptCreated(UniqueFd fd, cache::PooledDek pooled) {
+  format::FileHeader header = NewHeader(pooled);
   cache::DekCache::Handle key = cache_.Insert(format::FileIdHex(header.file_id), std::move(pooled.dek));
-  KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(file), std::move(header), std::move(key)));
+  KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(fd), std::move(header), std::move(key)));
   struct stat st;
   if (fstat(crypt->fd(), &st) == 0) {
     headers_.Put(st, crypt->header());
@@ -403,6 +464,7 @@ void Volume::Tick() {
     std::erase_if(listings_, [&](const auto& entry) { return now - entry.second.when > kListingLifetime; });
   }
   readahead_.ForgetStale();
+  if (ready_) ready_->DropStale();
   std::lock_guard<std::mutex> lock(open_mu_);
   for (auto it = open_files_.begin(); it != open_files_.end();) {
     it = it->second.file.expired() ? open_files_.erase(it) : std::next(it);
@@ -418,6 +480,7 @@ VolumeStats Volume::stats() const {
   s.prefetch = prefetcher_->stats();
   s.readahead = readahead_.stats();
   s.unlinks = unlinks_.stats();
+  if (ready_) s.ready_files = ready_->stats();
   s.headers = headers_.stats();
   std::lock_guard<std::mutex> lock(open_mu_);
   for (const auto& [id, open] : open_files_) s.open_files += open.file.expired() ? 0 : 1;

@@ -24,6 +24,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,7 @@
 #include "fs/core/deferred_unlinks.h"
 #include "fs/core/header_cache.h"
 #include "fs/core/key_prefetcher.h"
+#include "fs/core/ready_files.h"
 #include "fs/core/sibling_readahead.h"
 #include "fs/format/file_header.h"
 #include "fs/format/volume_config.h"
@@ -70,6 +72,8 @@ struct VolumeOptions {
   SiblingReadaheadOptions readahead;
   // Unlinks answered before the backing file is removed (Volume::Unlink).
   DeferredUnlinksOptions unlinks;
+  // New files' backing inodes made ahead where files are being created.
+  ReadyFilesOptions ready_files;
 };
 
 struct VolumeStats {
@@ -82,6 +86,7 @@ struct VolumeStats {
   SiblingReadaheadStats readahead;
   HeaderCache::Stats headers;
   DeferredUnlinksStats unlinks;
+  ReadyFilesStats ready_files;
 };
 
 class Volume {
@@ -146,6 +151,11 @@ class Volume {
   Status Unlink(const std::string& rel_path);
   // Returns once every unlink answered so far is done in the backing tree.
   void SettleUnlinks() { unlinks_.Settle(); }
+  // A directory was renamed or removed: files made ahead for a path are not
+  // used for what the path may name now.
+  void ForgetReadyFiles() {
+    if (ready_) ready_->Forget();
+  }
 
   // Evicts expired keys and forgets stale listings; the mount calls it about once a second.
   void Tick();
@@ -155,6 +165,12 @@ class Volume {
   Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig config, format::Geometry geometry,
          std::shared_ptr<kms::Client> kms, VolumeOptions options);
   StatusOr<std::shared_ptr<CryptFile>> Adopt(UniqueFd fd, const std::string& rel_path, bool for_write);
+  // The header of a new file of this volume wrapping `pooled`.
+  format::FileHeader NewHeader(const cache::PooledDek& pooled) const;
+  // ReadyFiles' make function: a nameless file with its header in `dir_rel`.
+  StatusOr<ReadyFiles::File> MakeReadyFile(const std::string& dir_rel, std::optional<cache::PooledDek> dek);
+  // A file just linked in by CreateFile: its key cached, its header remembered.
+  StatusOr<std::shared_ptr<CryptFile>> AdoptCreated(UniqueFd fd, cache::PooledDek pooled);
   StatusOr<std::shared_ptr<CryptFile>> MakeCryptFile(UniqueFd fd, format::FileHeader header,
                                                      cache::DekCache::Handle key);
   StatusOr<std::string> WrapDek(const SecretBytes& dek, const format::FileId& file_id);
@@ -174,6 +190,8 @@ class Volume {
   std::atomic<uint64_t> kms_errors_{0};
   cache::DekCache cache_;
   std::unique_ptr<cache::DekPool> pool_;  // null on read-only volumes
+  // Takes DEKs from pool_: reset before it in ~Volume. Null when pool_ is.
+  std::unique_ptr<ReadyFiles> ready_;
   // Uses cache_ and kms_: declared after them, and reset first in ~Volume.
   std::unique_ptr<KeyPrefetcher> prefetcher_;
 

@@ -213,7 +213,9 @@ int OpUnlink(const char* path) {
 
 int OpRmdir(const char* path) {
   Settle();
-  return SysResult(unlinkat(Root(), Rel(path).c_str(), AT_REMOVEDIR));
+  const int rc = SysResult(unlinkat(Root(), Rel(path).c_str(), AT_REMOVEDIR));
+  if (rc == 0) Vol()->ForgetReadyFiles();
+  return rc;
 }
 
 int OpSymlink(const char* target, const char* link_path) {
@@ -230,7 +232,10 @@ int OpRename(const char* from, const char* to, unsigned int flags) {
   if (IsHidden(to)) return -EPERM;
   const std::string rel_to = Rel(to);
   if ((flags & RENAME_EXCHANGE) == 0) Vol()->ForgetHeaderOf(rel_to);
-  return SysResult(renameat2(Root(), Rel(from).c_str(), Root(), rel_to.c_str(), flags));
+  const int rc = SysResult(renameat2(Root(), Rel(from).c_str(), Root(), rel_to.c_str(), flags));
+  // Cheaper than asking whether a directory moved: renames are rare among creates.
+  if (rc == 0) Vol()->ForgetReadyFiles();
+  return rc;
 }
 
 int OpLink(const char* from, const char* to) {
@@ -627,6 +632,7 @@ std::string FuseFs::StatusJson() const {
                     {"pending", s.prefetch.pending}, {"in_flight", s.prefetch.in_flight}}},
       {"readahead", {{"files", s.readahead.asked}, {"dropped", s.readahead.dropped}}},
       {"unlinks", {{"deferred", s.unlinks.deferred}, {"failed", s.unlinks.failed}}},
+      {"ready_files", {{"made", s.ready_files.made}, {"used", s.ready_files.used}, {"dropped", s.ready_files.dropped}}},
   };
   return j.dump();
 }

@@ -170,8 +170,19 @@ TEST_F(GrantsTest, TwoMountsOfOneBackingDirectorySeeEachOthersChanges) {
   ASSERT_TRUE(TryWriteFile(alice_vol_->Path("ping"), "pong from alice, longer"));
   EXPECT_EQ(ReadFile(bob->Path("ping")), "pong from alice, longer");
   ASSERT_EQ(unlink(alice_vol_->Path("ping").c_str()), 0);
+  // Alice's mount (not --shared-storage) answers an unlink before its worker
+  // removes the backing file: another mount sees the name go moments later.
   struct stat st;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (stat(bob->Path("ping").c_str(), &st) == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   EXPECT_NE(stat(bob->Path("ping").c_str(), &st), 0);
+  EXPECT_EQ(errno, ENOENT);
+  // Bob's, with --shared-storage, removes it before answering.
+  ASSERT_TRUE(TryWriteFile(bob->Path("pong"), "from bob"));
+  ASSERT_EQ(unlink(bob->Path("pong").c_str()), 0);
+  EXPECT_FALSE(std::filesystem::exists(bob->BackingPath("pong")));
 }
 
 // Local Unix permissions on top of KMS access, with allow_other and

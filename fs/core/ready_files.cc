@@ -1,0 +1,180 @@
+#include "fs/core/ready_files.h"
+
+#include <utility>
+
+#include "fs/base/logging.h"
+
+namespace kmsfs::core {
+namespace {
+
+// Directories refused are remembered by name; past this many the set starts over.
+constexpr size_t kMaxRefused = 1024;
+
+}  // namespace
+
+ReadyFiles::ReadyFiles(ReadyFilesOptions options, Make make) : options_(options), make_(std::move(make)) {
+  if (enabled()) worker_ = std::thread([this] { Work(); });
+}
+
+ReadyFiles::~ReadyFiles() {
+  {
+    cache::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (worker_.joinable()) worker_.join();
+  // Members go with their fds and DEKs: nothing was linked.
+}
+
+std::optional<ReadyFiles::File> ReadyFiles::Take(const std::string& dir_rel) {
+  if (!enabled()) return std::nullopt;
+  std::optional<File> out;
+  {
+    cache::MutexLock lock(&mu_);
+    if (refused_.count(dir_rel) != 0) return std::nullopt;
+    auto it = dirs_.find(dir_rel);
+    if (it == dirs_.end()) {
+      if (dirs_.size() >= options_.max_directories) {
+        auto oldest = dirs_.begin();
+        for (auto d = dirs_.begin(); d != dirs_.end(); ++d) {
+          if (d->second.last_used < oldest->second.last_used) oldest = d;
+        }
+        // One the worker is making a file for stays; its file is given up when it comes.
+        for (File& f : oldest->second.files) GiveUpLocked(std::move(f));
+        if (oldest->second.making == 0) {
+          dirs_.erase(oldest);
+        } else {
+          oldest->second.files.clear();
+        }
+      }
+      it = dirs_.emplace(dir_rel, Directory{}).first;
+    }
+    Directory& dir = it->second;
+    dir.last_used = ++clock_;
+    const auto now = std::chrono::steady_clock::now();
+    while (!dir.files.empty()) {
+      File f = std::move(dir.files.front());
+      dir.files.pop_front();
+      if (now - f.made <= options_.max_age) {
+        out = std::move(f);
+        ++stats_.used;
+        break;
+      }
+      GiveUpLocked(std::move(f));
+    }
+  }
+  wake_.notify_one();
+  return out;
+}
+
+void ReadyFiles::Forget() {
+  cache::MutexLock lock(&mu_);
+  for (auto it = dirs_.begin(); it != dirs_.end();) {
+    for (File& f : it->second.files) GiveUpLocked(std::move(f));
+    it->second.files.clear();
+    // A directory the worker is making a file for stays until that file comes back.
+    it = it->second.making == 0 ? dirs_.erase(it) : std::next(it);
+  }
+  refused_.clear();
+  ++generation_;  // the file being made now is given up when it comes
+}
+
+void ReadyFiles::DropStale() {
+  cache::MutexLock lock(&mu_);
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = dirs_.begin(); it != dirs_.end();) {
+    auto& files = it->second.files;
+    while (!files.empty() && now - files.front().made > options_.max_age) {
+      GiveUpLocked(std::move(files.front()));
+      files.pop_front();
+    }
+    // A directory left without files is not refilled until a create asks again.
+    it = files.empty() && it->second.making == 0 ? dirs_.erase(it) : std::next(it);
+  }
+}
+
+void ReadyFiles::GiveUpLocked(File file) {
+  ++stats_.dropped;
+  if (spare_deks_.size() < options_.max_directories * options_.per_directory) {
+    spare_deks_.push_back(std::move(file.dek));
+  }
+  // file.fd closes here: the nameless inode goes with it.
+}
+
+std::map<std::string, ReadyFiles::Directory>::iterator ReadyFiles::ShortestLocked() {
+  auto best = dirs_.end();
+  for (auto it = dirs_.begin(); it != dirs_.end(); ++it) {
+    const size_t have = it->second.files.size() + it->second.making;
+    if (have >= options_.per_directory) continue;
+    if (best == dirs_.end() || have < best->second.files.size() + best->second.making) best = it;
+  }
+  return best;
+}
+
+bool ReadyFiles::IdleLocked() {
+  for (const auto& [name, dir] : dirs_) {
+    if (dir.making > 0) return false;
+  }
+  return ShortestLocked() == dirs_.end();
+}
+
+void ReadyFiles::Work() {
+  cache::MutexLock lock(&mu_);
+  while (true) {
+    auto it = dirs_.end();
+    while (!stopping_ && (it = ShortestLocked()) == dirs_.end()) {
+      idle_.notify_all();
+      lock.Wait(wake_);
+    }
+    if (stopping_) return;
+    const std::string dir_rel = it->first;
+    const uint64_t generation = generation_;
+    ++it->second.making;
+    std::optional<cache::PooledDek> dek;
+    if (!spare_deks_.empty()) {
+      dek = std::move(spare_deks_.back());
+      spare_deks_.pop_back();
+    }
+    lock.Unlock();
+    StatusOr<File> made = make_(dir_rel, std::move(dek));
+    lock.Lock();
+    // Forget, DropStale and eviction keep a directory while it is being made for.
+    it = dirs_.find(dir_rel);
+    --it->second.making;
+    if (!made.ok()) {
+      if (made.status().code() != StatusCode::kFailedPrecondition) {
+        KMSFS_LOG(kInfo) << "cannot make a file ahead in " << dir_rel << ": " << made.status().ToString();
+      }
+      // Not asked again: a create there makes its file in the request, as without this.
+      if (refused_.size() >= kMaxRefused) refused_.clear();
+      refused_.insert(dir_rel);
+      for (File& f : it->second.files) GiveUpLocked(std::move(f));
+      dirs_.erase(it);
+      continue;
+    }
+    ++stats_.made;
+    if (generation != generation_) {
+      GiveUpLocked(std::move(made).value());
+      if (it->second.files.empty() && it->second.making == 0) dirs_.erase(it);
+      continue;
+    }
+    it->second.files.push_back(std::move(made).value());
+  }
+}
+
+ReadyFilesStats ReadyFiles::stats() const {
+  cache::MutexLock lock(&mu_);
+  return stats_;
+}
+
+bool ReadyFiles::WaitIdle(std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  cache::MutexLock lock(&mu_);
+  while (!IdleLocked()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    lock.WaitUntil(idle_, deadline);
+  }
+  return true;
+}
+
+}  // namespace kmsfs::core

@@ -1,0 +1,196 @@
+// ReadyFiles: which directories get files made ahead, what Take hands out,
+// the age and directory bounds, DEKs kept from files given up, refusals, and
+// Forget; with a recording make function.
+#include "fs/core/ready_files.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace kmsfs::core {
+namespace {
+
+using std::chrono::milliseconds;
+
+// Makes "files" (fds of /dev/null) and records each call; DEKs are numbered
+// by the first byte of their file id.
+class RecordingMake {
+ public:
+  ReadyFiles::Make Fn() {
+    return [this](const std::string& dir, std::optional<cache::PooledDek> dek) -> StatusOr<ReadyFiles::File> {
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.push_back(dir);
+      if (refuse_.count(dir) != 0) return Status::FailedPrecondition(dir + " refused");
+      if (dek.has_value()) {
+        reused_.push_back(dek->file_id[0]);
+      } else {
+        dek = cache::PooledDek{};
+        dek->file_id[0] = static_cast<uint8_t>(++fresh_);
+      }
+      made_in_[dek->file_id[0]] = dir;
+      return ReadyFiles::File{UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC)), std::move(dek).value(),
+                              std::chrono::steady_clock::now()};
+    };
+  }
+  void Refuse(const std::string& dir) {
+    std::lock_guard<std::mutex> lock(mu_);
+    refuse_[dir] = true;
+  }
+  size_t CallsFor(const std::string& dir) {
+    std::lock_guard<std::mutex> lock(mu_);
+    size_t n = 0;
+    for (const auto& c : calls_) n += c == dir ? 1 : 0;
+    return n;
+  }
+  std::vector<uint8_t> reused() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return reused_;
+  }
+  std::string MadeIn(const ReadyFiles::File& f) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return made_in_[f.dek.file_id[0]];
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> calls_;
+  std::map<std::string, bool> refuse_;
+  std::map<uint8_t, std::string> made_in_;
+  std::vector<uint8_t> reused_;
+  int fresh_ = 0;
+};
+
+ReadyFilesOptions Options(size_t per_directory, size_t max_directories = 16,
+                          milliseconds max_age = milliseconds(60000)) {
+  ReadyFilesOptions o;
+  o.per_directory = per_directory;
+  o.max_directories = max_directories;
+  o.max_age = max_age;
+  return o;
+}
+
+TEST(ReadyFilesTest, TheFirstCreateInADirectoryFindsNoneAndTheNextFindOnesMadeThere) {
+  RecordingMake make;
+  ReadyFiles ready(Options(3), make.Fn());
+  EXPECT_FALSE(ready.Take("a").has_value());
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  EXPECT_EQ(make.CallsFor("a"), 3u);
+  for (int i = 0; i < 5; ++i) {
+    std::optional<ReadyFiles::File> f = ready.Take("a");
+    ASSERT_TRUE(f.has_value()) << i;
+    EXPECT_EQ(make.MadeIn(*f), "a");
+    EXPECT_GE(f->fd.get(), 0);
+    ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));  // refilled after each take
+  }
+  EXPECT_EQ(make.CallsFor("b"), 0u) << "a directory nobody created in gets nothing";
+  ReadyFilesStats s = ready.stats();
+  EXPECT_EQ(s.used, 5u);
+  EXPECT_EQ(s.made, 8u);
+}
+
+TEST(ReadyFilesTest, OldFilesAreNotHandedOutAndTheirDeksAreKept) {
+  RecordingMake make;
+  ReadyFiles ready(Options(2, 16, milliseconds(50)), make.Fn());
+  EXPECT_FALSE(ready.Take("a").has_value());
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  std::this_thread::sleep_for(milliseconds(80));
+  ready.DropStale();
+  EXPECT_EQ(ready.stats().dropped, 2u);
+  // The next files made reuse the two DEKs no name ever had.
+  EXPECT_FALSE(ready.Take("a").has_value());
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  std::vector<uint8_t> reused = make.reused();
+  std::sort(reused.begin(), reused.end());
+  EXPECT_EQ(reused, (std::vector<uint8_t>{1, 2}));
+  // A file too old when asked for is given up, not handed out.
+  std::this_thread::sleep_for(milliseconds(80));
+  EXPECT_FALSE(ready.Take("a").has_value());
+  EXPECT_EQ(ready.stats().used, 0u);
+}
+
+TEST(ReadyFilesTest, TheDirectoryUsedLongestAgoGivesItsFilesUp) {
+  RecordingMake make;
+  ReadyFiles ready(Options(2, 2), make.Fn());
+  for (const char* dir : {"a", "b"}) {
+    ready.Take(dir);
+    ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  }
+  ASSERT_TRUE(ready.Take("a").has_value());  // "b" is now the one used longest ago
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  EXPECT_FALSE(ready.Take("c").has_value());
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  EXPECT_EQ(ready.stats().dropped, 2u);
+  EXPECT_TRUE(ready.Take("a").has_value());
+  EXPECT_TRUE(ready.Take("c").has_value());
+}
+
+TEST(ReadyFilesTest, ADirectoryMakeRefusesIsNotAskedAgain) {
+  RecordingMake make;
+  make.Refuse("acl");
+  ReadyFiles ready(Options(4), make.Fn());
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(ready.Take("acl").has_value());
+    ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  }
+  EXPECT_EQ(make.CallsFor("acl"), 1u);
+  // Forget starts over: the directory may have changed.
+  ready.Forget();
+  ready.Take("acl");
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  EXPECT_EQ(make.CallsFor("acl"), 2u);
+}
+
+TEST(ReadyFilesTest, ForgetGivesUpEveryReadyFileAndOneBeingMade) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_make = false;
+  bool release = false;
+  int made = 0;
+  ReadyFiles ready(Options(1), [&](const std::string&, std::optional<cache::PooledDek>) -> StatusOr<ReadyFiles::File> {
+    std::unique_lock<std::mutex> lock(mu);
+    if (++made == 2) {  // the second file: held until the test has called Forget
+      in_make = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    }
+    return ReadyFiles::File{UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC)), cache::PooledDek{},
+                            std::chrono::steady_clock::now()};
+  });
+  ready.Take("a");
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  ASSERT_TRUE(ready.Take("a").has_value());  // asks for the second, which blocks
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return in_make; });
+  }
+  ready.Forget();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  EXPECT_FALSE(ready.Take("a").has_value()) << "a file made across a Forget was handed out";
+  EXPECT_EQ(ready.stats().dropped, 1u);
+}
+
+TEST(ReadyFilesTest, ZeroPerDirectoryMakesNothing) {
+  RecordingMake make;
+  ReadyFiles ready(Options(0), make.Fn());
+  EXPECT_FALSE(ready.enabled());
+  EXPECT_FALSE(ready.Take("a").has_value());
+  EXPECT_TRUE(ready.WaitIdle(milliseconds(100)));
+  EXPECT_EQ(make.CallsFor("a"), 0u);
+}
+
+}  // namespace
+}  // namespace kmsfs::core
