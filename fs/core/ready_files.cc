@@ -91,13 +91,13 @@ void ReadyFiles::DropStale() {
     // A directory left without files is not refilled until a create asks again.
     it = files.empty() && it->second.making == 0 ? dirs_.erase(it) : std::next(it);
   }
+  while (!spare_deks_.empty() && now - spare_deks_.front().first > options_.max_age) spare_deks_.pop_front();
 }
 
 void ReadyFiles::GiveUpLocked(File file) {
   ++stats_.dropped;
-  if (spare_deks_.size() < options_.max_directories * options_.per_directory) {
-    spare_deks_.push_back(std::move(file.dek));
-  }
+  if (spare_deks_.size() >= options_.max_directories * options_.per_directory) spare_deks_.pop_front();
+  spare_deks_.emplace_back(std::chrono::steady_clock::now(), std::move(file.dek));
   // file.fd closes here: the nameless inode goes with it.
 }
 
@@ -132,7 +132,7 @@ void ReadyFiles::Work() {
     ++it->second.making;
     std::optional<cache::PooledDek> dek;
     if (!spare_deks_.empty()) {
-      dek = std::move(spare_deks_.back());
+      dek = std::move(spare_deks_.back().second);
       spare_deks_.pop_back();
     }
     lock.Unlock();

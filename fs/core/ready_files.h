@@ -23,7 +23,9 @@
 // longest ago gives its files up); a file older than `max_age` is not handed
 // out (its birth time would be too early), and DropStale (the mount's tick)
 // gives it up. A file given up is closed (its inode goes with the fd) and
-// its DEK, never linked to any name, is kept for the next file made.
+// its DEK, never linked to any name, is kept for the next file made, for
+// max_age at most: a DEK leaves memory at most 2 x max_age after the pool
+// handed it out (plus a tick), so revocation bounds stay as the pool's.
 //
 // Thread-safety: all methods are thread-safe. `make` runs on the worker.
 #ifndef KMSFS_FS_CORE_READY_FILES_H_
@@ -39,7 +41,7 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <vector>
+#include <utility>
 
 #include "cache/dek_pool.h"
 #include "cache/mutex.h"
@@ -86,7 +88,7 @@ class ReadyFiles {
   // Gives every ready file up: a directory was renamed or removed, so a path
   // may now name another directory.
   void Forget();
-  // Gives up files older than max_age.
+  // Gives up files older than max_age and forgets DEKs kept longer than that.
   void DropStale();
   ReadyFilesStats stats() const;
 
@@ -115,7 +117,8 @@ class ReadyFiles {
   std::condition_variable idle_;
   std::map<std::string, Directory> dirs_ KMSFS_GUARDED_BY(mu_);
   std::set<std::string> refused_ KMSFS_GUARDED_BY(mu_);  // directories make refused
-  std::vector<cache::PooledDek> spare_deks_ KMSFS_GUARDED_BY(mu_);
+  // DEKs of files given up, oldest first, with when they were given up.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, cache::PooledDek>> spare_deks_ KMSFS_GUARDED_BY(mu_);
   uint64_t clock_ KMSFS_GUARDED_BY(mu_) = 0;  // orders last_used
   uint64_t generation_ KMSFS_GUARDED_BY(mu_) = 0;  // bumped by Forget
   bool stopping_ KMSFS_GUARDED_BY(mu_) = false;

@@ -115,6 +115,16 @@ TEST(ReadyFilesTest, OldFilesAreNotHandedOutAndTheirDeksAreKept) {
   std::this_thread::sleep_for(milliseconds(80));
   EXPECT_FALSE(ready.Take("a").has_value());
   EXPECT_EQ(ready.stats().used, 0u);
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  // A kept DEK is forgotten after max_age too: the next file gets a fresh one.
+  std::this_thread::sleep_for(milliseconds(80));
+  ready.DropStale();  // gives up the two files just made, keeping their DEKs
+  std::this_thread::sleep_for(milliseconds(80));
+  ready.DropStale();  // forgets those DEKs
+  const size_t reused_before = make.reused().size();
+  EXPECT_FALSE(ready.Take("a").has_value());
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  EXPECT_EQ(make.reused().size(), reused_before) << "a DEK older than max_age was used";
 }
 
 TEST(ReadyFilesTest, TheDirectoryUsedLongestAgoGivesItsFilesUp) {
