@@ -45,11 +45,13 @@ std::optional<ReadyFiles::File> ReadyFiles::Take(const std::string& dir_rel) {
           dirs_.erase(oldest);
         } else {
           oldest->second.files.clear();
+          oldest->second.evicted = true;
         }
       }
       it = dirs_.emplace(dir_rel, Directory{}).first;
     }
     Directory& dir = it->second;
+    dir.evicted = false;  // asked for again
     dir.last_used = ++clock_;
     const auto now = std::chrono::steady_clock::now();
     while (!dir.files.empty()) {
@@ -105,7 +107,7 @@ std::map<std::string, ReadyFiles::Directory>::iterator ReadyFiles::ShortestLocke
   auto best = dirs_.end();
   for (auto it = dirs_.begin(); it != dirs_.end(); ++it) {
     const size_t have = it->second.files.size() + it->second.making;
-    if (have >= options_.per_directory) continue;
+    if (have >= options_.per_directory || it->second.evicted) continue;
     if (best == dirs_.end() || have < best->second.files.size() + best->second.making) best = it;
   }
   return best;
@@ -153,7 +155,7 @@ void ReadyFiles::Work() {
       continue;
     }
     ++stats_.made;
-    if (generation != generation_) {
+    if (generation != generation_ || it->second.evicted) {
       GiveUpLocked(std::move(made).value());
       if (it->second.files.empty() && it->second.making == 0) dirs_.erase(it);
       continue;

@@ -100,6 +100,7 @@ class ReadyFiles {
     std::deque<File> files;
     size_t making = 0;  // files the worker is making for it now
     uint64_t last_used = 0;
+    bool evicted = false;  // given up while a file was being made for it: goes when that comes
   };
 
   void Work();

@@ -143,6 +143,41 @@ TEST(ReadyFilesTest, TheDirectoryUsedLongestAgoGivesItsFilesUp) {
   EXPECT_TRUE(ready.Take("c").has_value());
 }
 
+TEST(ReadyFilesTest, ADirectoryGivenUpWhileAFileIsMadeForItIsNotRefilled) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_make = false;
+  bool release = false;
+  std::map<std::string, int> calls;
+  ReadyFiles ready(Options(1, 1), [&](const std::string& dir, std::optional<cache::PooledDek>)
+                                      -> StatusOr<ReadyFiles::File> {
+    std::unique_lock<std::mutex> lock(mu);
+    if (++calls[dir] == 1 && dir == "a") {  // held until "b" has taken "a"'s place
+      in_make = true;
+      cv.notify_all();
+      cv.wait(lock, [&] { return release; });
+    }
+    return ReadyFiles::File{UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC)), cache::PooledDek{},
+                            std::chrono::steady_clock::now()};
+  });
+  ready.Take("a");
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [&] { return in_make; });
+  }
+  ready.Take("b");  // one directory at most: "a" gives up its place
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
+  std::lock_guard<std::mutex> lock(mu);
+  EXPECT_EQ(calls["a"], 1) << "a directory given up was made files for again";
+  EXPECT_EQ(calls["b"], 1);
+  EXPECT_EQ(ready.stats().dropped, 1u);
+}
+
 TEST(ReadyFilesTest, ADirectoryMakeRefusesIsNotAskedAgain) {
   RecordingMake make;
   make.Refuse("acl");
