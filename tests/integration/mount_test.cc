@@ -18,6 +18,7 @@
 #include <string>
 
 #include "tests/integration/posix_recorder.h"
+#include "tests/testutil/kmsd_mount_test.h"
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/mounted_volume.h"
 #include "tests/testutil/temp_dir.h"
@@ -38,21 +39,7 @@ std::map<std::string, uint64_t> HashTree(const std::string& root) {
   return out;
 }
 
-class MountTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    KMSFS_REQUIRE_FUSE();
-    kmsd_ = KmsdProcess::Start({});
-    ASSERT_NE(kmsd_, nullptr);
-  }
-  std::unique_ptr<MountedVolume> StartVolume(std::vector<std::string> mount_args = {}) {
-    MountedVolume::Options o;
-    o.kmsd = kmsd_.get();
-    o.mount_args = std::move(mount_args);
-    return MountedVolume::Start(o);
-  }
-  std::unique_ptr<KmsdProcess> kmsd_;
-};
+class MountTest : public KmsdMountTest {};
 
 TEST_F(MountTest, BackingFilesHoldNoPlaintextAndEveryOneHasAHeader) {
   auto v = StartVolume();

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/integration/posix_recorder.h"
+#include "tests/testutil/kmsd_mount_test.h"
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/mounted_volume.h"
 #include "tests/testutil/temp_dir.h"
@@ -50,14 +51,8 @@ std::vector<std::string> List(const std::string& dir) {
   return out;
 }
 
-class PrefetchTest : public ::testing::Test {
+class PrefetchTest : public KmsdMountTest {
  protected:
-  void SetUp() override {
-    KMSFS_REQUIRE_FUSE();
-    kmsd_ = KmsdProcess::Start({});
-    ASSERT_NE(kmsd_, nullptr);
-  }
-
   // A volume holding `n` files, written through a first mount, then mounted
   // again (cold cache) with `remount_args`. No DEK pool, so every KMS call the
   // mount counts afterwards is a decrypt-datakey.
@@ -89,8 +84,6 @@ class PrefetchTest : public ::testing::Test {
       std::this_thread::yield();
     }
   }
-
-  std::unique_ptr<KmsdProcess> kmsd_;
 };
 
 TEST_F(PrefetchTest, FirstOpenInAListedDirectoryFetchesTheOtherKeys) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/integration/posix_recorder.h"
+#include "tests/testutil/kmsd_mount_test.h"
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/mounted_volume.h"
 #include "tests/testutil/temp_dir.h"
@@ -54,21 +55,7 @@ std::string MinimalAcl() {
   return std::string("\x02\0\0\0", 4) + entry(0x01, 7) + entry(0x04, 5) + entry(0x20, 0);
 }
 
-class ReadyFilesTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    KMSFS_REQUIRE_FUSE();
-    kmsd_ = KmsdProcess::Start({});
-    ASSERT_NE(kmsd_, nullptr);
-  }
-  std::unique_ptr<MountedVolume> StartVolume(std::vector<std::string> mount_args = {}) {
-    MountedVolume::Options o;
-    o.kmsd = kmsd_.get();
-    o.mount_args = std::move(mount_args);
-    return MountedVolume::Start(o);
-  }
-  std::unique_ptr<KmsdProcess> kmsd_;
-};
+class ReadyFilesTest : public KmsdMountTest {};
 
 TEST_F(ReadyFilesTest, FilesMadeAheadGetTheCreatesModeTimesContentAndHeader) {
   auto v = StartVolume();

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tests/integration/posix_recorder.h"
+#include "tests/testutil/kmsd_mount_test.h"
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/mounted_volume.h"
 #include "tests/testutil/temp_dir.h"
@@ -43,21 +44,7 @@ std::vector<std::string> BackingFiles(const std::string& root) {
 
 uint64_t Deferred(const MountedVolume& v) { return v.Status()["unlinks"]["deferred"].get<uint64_t>(); }
 
-class UnlinkTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    KMSFS_REQUIRE_FUSE();
-    kmsd_ = KmsdProcess::Start({});
-    ASSERT_NE(kmsd_, nullptr);
-  }
-  std::unique_ptr<MountedVolume> StartVolume(std::vector<std::string> mount_args = {}) {
-    MountedVolume::Options o;
-    o.kmsd = kmsd_.get();
-    o.mount_args = std::move(mount_args);
-    return MountedVolume::Start(o);
-  }
-  std::unique_ptr<KmsdProcess> kmsd_;
-};
+class UnlinkTest : public KmsdMountTest {};
 
 // Each round unlinks a name and at once does something that must not see it.
 // The worker races each of them; any request that forgot to wait shows here
