@@ -319,43 +319,33 @@ int MountCommand(const Words& words) {
   for (const auto* v : {&ttl, &max, &pool, &prefetch, &readahead, &unlink_queue, &ready_files, &spin}) {
     if (!v->ok()) return Fail(kExitUsage, v->status().message());
   }
-  // Each prefetch worker is a thread with its own KMS connection.
-  constexpr long long kMaxPrefetch = 256;
-  if (*prefetch > kMaxPrefetch) {
-    return Fail(kExitUsage, "--prefetch " + std::to_string(*prefetch) + " is too many (at most " +
-                                std::to_string(kMaxPrefetch) + ")");
+  // Upper bounds, each with what it guards.
+  struct Bound {
+    const char* flag;
+    long long value;
+    long long max;
+    const char* too;
+  };
+  const Bound bounds[] = {
+      {"--prefetch", *prefetch, 256, "many"},         // each worker: a thread and a KMS connection
+      {"--readahead", *readahead, 1024, "many"},      // each file: an open and up to 128 KiB of page cache
+      {"--unlink-queue", *unlink_queue, 65536, "many"},  // each waiting unlink: a path in memory
+      {"--ready-files", *ready_files, 64, "many"},    // each: an fd and a locked DEK, in up to 16 directories
+      {"--spin-us", *spin, 10000, "long"},            // polling past a scheduler tick only burns a core
+  };
+  for (const Bound& b : bounds) {
+    if (b.value > b.max) {
+      return Fail(kExitUsage, std::string(b.flag) + " " + std::to_string(b.value) + " is too " + b.too +
+                                  " (at most " + std::to_string(b.max) + ")");
+    }
   }
   plan.cache_ttl = *ttl;
   plan.cache_max = *max;
   plan.pool_size = *pool;
   plan.prefetch = *prefetch;
-  // Each file read ahead is an open and up to 128 KiB of page cache.
-  constexpr long long kMaxReadahead = 1024;
-  if (*readahead > kMaxReadahead) {
-    return Fail(kExitUsage, "--readahead " + std::to_string(*readahead) + " is too many (at most " +
-                                std::to_string(kMaxReadahead) + ")");
-  }
   plan.readahead = *readahead;
-  // Each waiting unlink is a path in memory.
-  constexpr long long kMaxUnlinkQueue = 65536;
-  if (*unlink_queue > kMaxUnlinkQueue) {
-    return Fail(kExitUsage, "--unlink-queue " + std::to_string(*unlink_queue) + " is too many (at most " +
-                                std::to_string(kMaxUnlinkQueue) + ")");
-  }
   plan.unlink_queue = *unlink_queue;
-  // Each ready file is an open fd and a DEK in locked memory, in up to 16 directories.
-  constexpr long long kMaxReadyFiles = 64;
-  if (*ready_files > kMaxReadyFiles) {
-    return Fail(kExitUsage, "--ready-files " + std::to_string(*ready_files) + " is too many (at most " +
-                                std::to_string(kMaxReadyFiles) + ")");
-  }
   plan.ready_files = *ready_files;
-  // Polling longer than a scheduler tick only burns a core.
-  constexpr long long kMaxSpinUs = 10000;
-  if (*spin > kMaxSpinUs) {
-    return Fail(kExitUsage, "--spin-us " + std::to_string(*spin) + " is too long (at most " +
-                                std::to_string(kMaxSpinUs) + ")");
-  }
   plan.spin_us = *spin;
   plan.log_file = args->Get("--log-file").value_or("");
 
