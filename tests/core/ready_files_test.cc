@@ -69,6 +69,49 @@ class RecordingMake {
   int fresh_ = 0;
 };
 
+// Makes files at once, except the `nth` call for `dir`, which waits in the
+// worker until Release(): the test acts while a file is being made.
+class HeldMake {
+ public:
+  HeldMake(std::string dir, int nth) : dir_(std::move(dir)), nth_(nth) {}
+  ReadyFiles::Make Fn() {
+    return [this](const std::string& dir, std::optional<cache::PooledDek>) -> StatusOr<ReadyFiles::File> {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (++calls_[dir] == nth_ && dir == dir_) {
+        held_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return released_; });
+      }
+      return ReadyFiles::File{UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC)), cache::PooledDek{},
+                              std::chrono::steady_clock::now()};
+    };
+  }
+  void AwaitHeld() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return held_; });
+  }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+  }
+  int CallsFor(const std::string& dir) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_[dir];
+  }
+
+ private:
+  const std::string dir_;
+  const int nth_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  bool released_ = false;
+  std::map<std::string, int> calls_;
+};
+
 ReadyFilesOptions Options(size_t per_directory, size_t max_directories = 16,
                           milliseconds max_age = milliseconds(60000)) {
   ReadyFilesOptions o;
@@ -144,37 +187,15 @@ TEST(ReadyFilesTest, TheDirectoryUsedLongestAgoGivesItsFilesUp) {
 }
 
 TEST(ReadyFilesTest, ADirectoryGivenUpWhileAFileIsMadeForItIsNotRefilled) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool in_make = false;
-  bool release = false;
-  std::map<std::string, int> calls;
-  ReadyFiles ready(Options(1, 1), [&](const std::string& dir, std::optional<cache::PooledDek>)
-                                      -> StatusOr<ReadyFiles::File> {
-    std::unique_lock<std::mutex> lock(mu);
-    if (++calls[dir] == 1 && dir == "a") {  // held until "b" has taken "a"'s place
-      in_make = true;
-      cv.notify_all();
-      cv.wait(lock, [&] { return release; });
-    }
-    return ReadyFiles::File{UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC)), cache::PooledDek{},
-                            std::chrono::steady_clock::now()};
-  });
+  HeldMake make("a", 1);  // held until "b" has taken "a"'s place
+  ReadyFiles ready(Options(1, 1), make.Fn());
   ready.Take("a");
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return in_make; });
-  }
+  make.AwaitHeld();
   ready.Take("b");  // one directory at most: "a" gives up its place
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  make.Release();
   ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
-  std::lock_guard<std::mutex> lock(mu);
-  EXPECT_EQ(calls["a"], 1) << "a directory given up was made files for again";
-  EXPECT_EQ(calls["b"], 1);
+  EXPECT_EQ(make.CallsFor("a"), 1) << "a directory given up was made files for again";
+  EXPECT_EQ(make.CallsFor("b"), 1);
   EXPECT_EQ(ready.stats().dropped, 1u);
 }
 
@@ -195,34 +216,14 @@ TEST(ReadyFilesTest, ADirectoryMakeRefusesIsNotAskedAgain) {
 }
 
 TEST(ReadyFilesTest, ForgetGivesUpEveryReadyFileAndOneBeingMade) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool in_make = false;
-  bool release = false;
-  int made = 0;
-  ReadyFiles ready(Options(1), [&](const std::string&, std::optional<cache::PooledDek>) -> StatusOr<ReadyFiles::File> {
-    std::unique_lock<std::mutex> lock(mu);
-    if (++made == 2) {  // the second file: held until the test has called Forget
-      in_make = true;
-      cv.notify_all();
-      cv.wait(lock, [&] { return release; });
-    }
-    return ReadyFiles::File{UniqueFd(open("/dev/null", O_RDONLY | O_CLOEXEC)), cache::PooledDek{},
-                            std::chrono::steady_clock::now()};
-  });
+  HeldMake make("a", 2);  // the second file: held until the test has called Forget
+  ReadyFiles ready(Options(1), make.Fn());
   ready.Take("a");
   ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
-  ASSERT_TRUE(ready.Take("a").has_value());  // asks for the second, which blocks
-  {
-    std::unique_lock<std::mutex> lock(mu);
-    cv.wait(lock, [&] { return in_make; });
-  }
+  ASSERT_TRUE(ready.Take("a").has_value());  // asks for the second, which is held
+  make.AwaitHeld();
   ready.Forget();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    release = true;
-  }
-  cv.notify_all();
+  make.Release();
   ASSERT_TRUE(ready.WaitIdle(milliseconds(5000)));
   EXPECT_FALSE(ready.Take("a").has_value()) << "a file made across a Forget was handed out";
   EXPECT_EQ(ready.stats().dropped, 1u);
