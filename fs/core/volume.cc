@@ -44,6 +44,18 @@ std::string BaseName(const std::string& rel_path) {
   return slash == std::string::npos ? rel_path : rel_path.substr(slash + 1);
 }
 
+// Gives the nameless file `fd` the name `rel_path`. AT_EMPTY_PATH needs
+// CAP_DAC_READ_SEARCH; without it, the link goes through /proc.
+int LinkNameless(int fd, int root_fd, const std::string& rel_path) {
+  int rc = linkat(fd, "", root_fd, rel_path.c_str(), AT_EMPTY_PATH);
+  if (rc != 0 && (errno == EPERM || errno == ENOENT)) {
+    char proc_path[64];
+    std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
+    rc = linkat(AT_FDCWD, proc_path, root_fd, rel_path.c_str(), AT_SYMLINK_FOLLOW);
+  }
+  return rc;
+}
+
 }  // namespace
 
 kms::EncryptionContext FileContext(const format::FileId& file_id) {
@@ -229,22 +241,6 @@ format::FileHeader Volume::NewHeader(const cache::PooledDek& pooled) const {
   return header;
 }
 
-namespace {
-
-// Gives the nameless file `fd` the name `rel_path`. AT_EMPTY_PATH needs
-// CAP_DAC_READ_SEARCH; without it, the link goes through /proc.
-int LinkNameless(int fd, int root_fd, const std::string& rel_path) {
-  int rc = linkat(fd, "", root_fd, rel_path.c_str(), AT_EMPTY_PATH);
-  if (rc != 0 && (errno == EPERM || errno == ENOENT)) {
-    char proc_path[64];
-    std::snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", fd);
-    rc = linkat(AT_FDCWD, proc_path, root_fd, rel_path.c_str(), AT_SYMLINK_FOLLOW);
-  }
-  return rc;
-}
-
-}  // namespace
-
 StatusOr<ReadyFiles::File> Volume::MakeReadyFile(const std::string& dir_rel, std::optional<cache::PooledDek> dek) {
   if (!dek.has_value()) {
     KMSFS_ASSIGN_OR_RETURN(cache::PooledDek fresh, pool_->Take());
@@ -274,43 +270,41 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
   if (options_.read_only) return Status::FromErrno(EROFS, "create " + rel_path);
   const std::string dir = DirName(rel_path);
   const bool chown_needed = uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1);
+  UniqueFd file;
+  cache::PooledDek pooled;
+  bool named = false;
   if (std::optional<ReadyFiles::File> ready = ready_ ? ready_->Take(dir) : std::nullopt) {
     // Made ahead as 0600 with older times: the create's mode, owner and now.
-    const int fd = ready->fd.get();
-    if (fchmod(fd, mode & 07777) != 0 || futimens(fd, nullptr) != 0 || (chown_needed && fchown(fd, uid, gid) != 0)) {
+    file = std::move(ready->fd);
+    pooled = std::move(ready->dek);
+    if (fchmod(file.get(), mode & 07777) != 0 || futimens(file.get(), nullptr) != 0 ||
+        (chown_needed && fchown(file.get(), uid, gid) != 0)) {
       return Status::FromErrno(errno, "create " + rel_path);
     }
-    if (LinkNameless(fd, root_fd_.get(), rel_path) != 0) {
-      const int err = errno;
-      if (err == EEXIST && !exclusive) return OpenFile(rel_path, true);
-      return Status::FromErrno(err, "link " + rel_path);
+  } else {
+    KMSFS_ASSIGN_OR_RETURN(pooled, pool_->Take());
+    // The file gets its header while it is still nameless (O_TMPFILE), so no
+    // crash can leave a named backing file without one. Filesystems without
+    // O_TMPFILE fall back to create-then-set within this call.
+    int fd = openat(root_fd_.get(), dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 07777);
+    if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+      fd = openat(root_fd_.get(), rel_path.c_str(), O_CREAT | O_EXCL | O_RDWR | kOpenFlags, mode & 07777);
+      named = true;
     }
-    return AdoptCreated(std::move(ready->fd), std::move(ready->dek));
-  }
-
-  KMSFS_ASSIGN_OR_RETURN(cache::PooledDek pooled, pool_->Take());
-  // The file gets its header while it is still nameless (O_TMPFILE), so no
-  // crash can leave a named backing file without one. Filesystems without
-  // O_TMPFILE fall back to create-then-set within this call.
-  int fd = openat(root_fd_.get(), dir.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode & 07777);
-  bool named = false;
-  if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-    fd = openat(root_fd_.get(), rel_path.c_str(), O_CREAT | O_EXCL | O_RDWR | kOpenFlags, mode & 07777);
-    named = true;
-  }
-  if (fd < 0) return Status::FromErrno(errno, "create " + rel_path);
-  UniqueFd file(fd);
-  auto undo = [&]() {
-    if (named) unlinkat(root_fd_.get(), rel_path.c_str(), 0);
-  };
-  if (Status s = WriteFileHeader(file.get(), NewHeader(pooled), false); !s.ok()) {
-    undo();
-    return s.Annotate(rel_path);
-  }
-  if (chown_needed && fchown(file.get(), uid, gid) != 0) {
-    int err = errno;
-    undo();
-    return Status::FromErrno(err, "chown " + rel_path);
+    if (fd < 0) return Status::FromErrno(errno, "create " + rel_path);
+    file = UniqueFd(fd);
+    auto undo = [&]() {
+      if (named) unlinkat(root_fd_.get(), rel_path.c_str(), 0);
+    };
+    if (Status s = WriteFileHeader(file.get(), NewHeader(pooled), false); !s.ok()) {
+      undo();
+      return s.Annotate(rel_path);
+    }
+    if (chown_needed && fchown(file.get(), uid, gid) != 0) {
+      int err = errno;
+      undo();
+      return Status::FromErrno(err, "chown " + rel_path);
+    }
   }
   if (!named && LinkNameless(file.get(), root_fd_.get(), rel_path) != 0) {
     int err = errno;
@@ -445,9 +439,8 @@ Status Volume::Unlink(const std::string& rel_path) {
   // permission for the daemon, a read-write filesystem); the name's own
   // inode matters only for append-only or immutable files, which are rare
   // enough to be left to the worker's log.
-  const size_t slash = rel_path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : rel_path.substr(0, slash);
-  if (faccessat(root_fd_.get(), dir.c_str(), W_OK | X_OK, AT_EACCESS) == 0 && unlinks_.Defer(rel_path)) {
+  if (faccessat(root_fd_.get(), DirName(rel_path).c_str(), W_OK | X_OK, AT_EACCESS) == 0 &&
+      unlinks_.Defer(rel_path)) {
     return Status::Ok();
   }
   if (unlinkat(root_fd_.get(), rel_path.c_str(), 0) != 0) return Status::FromErrno(errno, "unlink " + rel_path);
