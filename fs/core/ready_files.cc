@@ -26,9 +26,10 @@ ReadyFiles::~ReadyFiles() {
   // Members go with their fds and DEKs: nothing was linked.
 }
 
-std::optional<ReadyFiles::File> ReadyFiles::Take(const std::string& dir_rel) {
+std::optional<ReadyFiles::File> ReadyFiles::Take(const std::string& dir_rel, mode_t mode) {
   if (!enabled()) return std::nullopt;
   std::optional<File> out;
+  bool wake = false;
   {
     cache::MutexLock lock(&mu_);
     if (refused_.count(dir_rel) != 0) return std::nullopt;
@@ -53,6 +54,7 @@ std::optional<ReadyFiles::File> ReadyFiles::Take(const std::string& dir_rel) {
     Directory& dir = it->second;
     dir.evicted = false;  // asked for again
     dir.last_used = ++clock_;
+    dir.mode = mode;
     const auto now = std::chrono::steady_clock::now();
     while (!dir.files.empty()) {
       File f = std::move(dir.files.front());
@@ -64,8 +66,13 @@ std::optional<ReadyFiles::File> ReadyFiles::Take(const std::string& dir_rel) {
       }
       GiveUpLocked(std::move(f));
     }
+    // Waking the worker for every create cost the create a futex call and
+    // the other core an interrupt. Once half the files are gone it makes
+    // them in one go, long before a program creating files runs out.
+    wake = dir.files.size() + dir.making <= options_.per_directory / 2;
+    if (wake) worker_waits_ = false;  // it has work from now on, though it may not run yet
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
   return out;
 }
 
@@ -113,23 +120,21 @@ std::map<std::string, ReadyFiles::Directory>::iterator ReadyFiles::ShortestLocke
   return best;
 }
 
-bool ReadyFiles::IdleLocked() {
-  for (const auto& [name, dir] : dirs_) {
-    if (dir.making > 0) return false;
-  }
-  return ShortestLocked() == dirs_.end();
-}
+bool ReadyFiles::IdleLocked() { return worker_waits_ || !enabled(); }
 
 void ReadyFiles::Work() {
   cache::MutexLock lock(&mu_);
   while (true) {
     auto it = dirs_.end();
     while (!stopping_ && (it = ShortestLocked()) == dirs_.end()) {
+      worker_waits_ = true;
       idle_.notify_all();
       lock.Wait(wake_);
     }
+    worker_waits_ = false;
     if (stopping_) return;
     const std::string dir_rel = it->first;
+    const mode_t mode = it->second.mode;
     const uint64_t generation = generation_;
     ++it->second.making;
     std::optional<cache::PooledDek> dek;
@@ -138,7 +143,7 @@ void ReadyFiles::Work() {
       spare_deks_.pop_back();
     }
     lock.Unlock();
-    StatusOr<File> made = make_(dir_rel, std::move(dek));
+    StatusOr<File> made = make_(dir_rel, mode, std::move(dek));
     lock.Lock();
     // Forget, DropStale and eviction keep a directory while it is being made for.
     it = dirs_.find(dir_rel);

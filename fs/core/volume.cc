@@ -119,8 +119,8 @@ Volume::Volume(std::string backing_dir, UniqueFd root_fd, format::VolumeConfig c
   }
   if (pool_ != nullptr) {
     ready_ = std::make_unique<ReadyFiles>(
-        options_.ready_files, [this](const std::string& dir_rel, std::optional<cache::PooledDek> dek) {
-          return MakeReadyFile(dir_rel, std::move(dek));
+        options_.ready_files, [this](const std::string& dir_rel, mode_t mode, std::optional<cache::PooledDek> dek) {
+          return MakeReadyFile(dir_rel, mode, std::move(dek));
         });
   }
   KeyPrefetcherOptions prefetch;
@@ -221,9 +221,11 @@ StatusOr<uint64_t> Volume::PlainSizeOf(uint64_t backing_size) const {
 }
 
 StatusOr<std::shared_ptr<CryptFile>> Volume::MakeCryptFile(UniqueFd fd, format::FileHeader header,
-                                                           cache::DekCache::Handle key) {
-  KMSFS_ASSIGN_OR_RETURN(auto codec,
-                         format::BlockCodec::New(header.suite, header.block_size, key.key(), header.file_id));
+                                                           cache::DekCache::Handle key,
+                                                           std::unique_ptr<format::BlockCodec> codec) {
+  if (codec == nullptr) {
+    KMSFS_ASSIGN_OR_RETURN(codec, format::BlockCodec::New(header.suite, header.block_size, key.key(), header.file_id));
+  }
   if (codec->geometry().block_size != default_geometry_.block_size ||
       codec->geometry().overhead != default_geometry_.overhead) {
     return Status::DataLoss("header's cipher suite or block size differs from the volume's");
@@ -241,7 +243,8 @@ format::FileHeader Volume::NewHeader(const cache::PooledDek& pooled) const {
   return header;
 }
 
-StatusOr<ReadyFiles::File> Volume::MakeReadyFile(const std::string& dir_rel, std::optional<cache::PooledDek> dek) {
+StatusOr<ReadyFiles::File> Volume::MakeReadyFile(const std::string& dir_rel, mode_t mode,
+                                                 std::optional<cache::PooledDek> dek) {
   if (!dek.has_value()) {
     KMSFS_ASSIGN_OR_RETURN(cache::PooledDek fresh, pool_->Take());
     dek = std::move(fresh);
@@ -254,7 +257,10 @@ StatusOr<ReadyFiles::File> Volume::MakeReadyFile(const std::string& dir_rel, std
   if (fgetxattr(dir.get(), "system.posix_acl_default", nullptr, 0) >= 0) {
     return Status::FailedPrecondition(dir_rel + " has a default ACL");
   }
-  const int fd = openat(dir.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  // The header xattr needs the owner's write permission unless the daemon
+  // may override it; the create sets a mode without it afterwards.
+  const mode_t made_mode = (mode & (S_IRUSR | S_IWUSR)) == (S_IRUSR | S_IWUSR) ? (mode & 07777) : 0600;
+  const int fd = openat(dir.get(), ".", O_TMPFILE | O_RDWR | O_CLOEXEC, made_mode);
   if (fd < 0) {
     const int err = errno;
     if (err == EOPNOTSUPP || err == EISDIR || err == EINVAL) return Status::FailedPrecondition("no O_TMPFILE here");
@@ -262,7 +268,13 @@ StatusOr<ReadyFiles::File> Volume::MakeReadyFile(const std::string& dir_rel, std
   }
   UniqueFd file(fd);
   KMSFS_RETURN_IF_ERROR(WriteFileHeader(file.get(), NewHeader(*dek), false));
-  return ReadyFiles::File{std::move(file), std::move(dek).value(), std::chrono::steady_clock::now()};
+  // The bits as made: the kernel may have dropped setgid.
+  struct stat st;
+  if (fstat(file.get(), &st) != 0) return Status::FromErrno(errno, "make a file ahead in " + dir_rel);
+  KMSFS_ASSIGN_OR_RETURN(auto codec,
+                         format::BlockCodec::New(config_.suite, config_.block_size, dek->dek, dek->file_id));
+  return ReadyFiles::File{std::move(file), std::move(dek).value(), std::chrono::steady_clock::now(),
+                          static_cast<mode_t>(st.st_mode & 07777), std::move(codec)};
 }
 
 StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_path, mode_t mode,
@@ -272,12 +284,14 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
   const bool chown_needed = uid != static_cast<uid_t>(-1) || gid != static_cast<gid_t>(-1);
   UniqueFd file;
   cache::PooledDek pooled;
+  std::unique_ptr<format::BlockCodec> codec;
   bool named = false;
-  if (std::optional<ReadyFiles::File> ready = ready_ ? ready_->Take(dir) : std::nullopt) {
-    // Made ahead as 0600 with older times: the create's mode, owner and now.
+  if (std::optional<ReadyFiles::File> ready = ready_ ? ready_->Take(dir, mode & 07777) : std::nullopt) {
+    // Made ahead, with older times and maybe another mode: the create's mode, owner and now.
     file = std::move(ready->fd);
     pooled = std::move(ready->dek);
-    if (fchmod(file.get(), mode & 07777) != 0 || futimens(file.get(), nullptr) != 0 ||
+    codec = std::move(ready->codec);
+    if ((ready->mode != (mode & 07777) && fchmod(file.get(), mode & 07777) != 0) || futimens(file.get(), nullptr) != 0 ||
         (chown_needed && fchown(file.get(), uid, gid) != 0)) {
       return Status::FromErrno(errno, "create " + rel_path);
     }
@@ -311,13 +325,15 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
     if (err == EEXIST && !exclusive) return OpenFile(rel_path, true);
     return Status::FromErrno(err, "link " + rel_path);
   }
-  return AdoptCreated(std::move(file), std::move(pooled));
+  return AdoptCreated(std::move(file), std::move(pooled), std::move(codec));
 }
 
-StatusOr<std::shared_ptr<CryptFile>> Volume::AdoptCreated(UniqueFd fd, cache::PooledDek pooled) {
+StatusOr<std::shared_ptr<CryptFile>> Volume::AdoptCreated(UniqueFd fd, cache::PooledDek pooled,
+                                                          std::unique_ptr<format::BlockCodec> codec) {
   format::FileHeader header = NewHeader(pooled);
   cache::DekCache::Handle key = cache_.Insert(format::FileIdHex(header.file_id), std::move(pooled.dek));
-  KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(fd), std::move(header), std::move(key)));
+  KMSFS_ASSIGN_OR_RETURN(auto crypt,
+                         MakeCryptFile(std::move(fd), std::move(header), std::move(key), std::move(codec)));
   struct stat st;
   if (fstat(crypt->fd(), &st) == 0) {
     headers_.Put(st, crypt->header());

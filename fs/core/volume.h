@@ -168,11 +168,16 @@ class Volume {
   // The header of a new file of this volume wrapping `pooled`.
   format::FileHeader NewHeader(const cache::PooledDek& pooled) const;
   // ReadyFiles' make function: a nameless file with its header in `dir_rel`.
-  StatusOr<ReadyFiles::File> MakeReadyFile(const std::string& dir_rel, std::optional<cache::PooledDek> dek);
+  StatusOr<ReadyFiles::File> MakeReadyFile(const std::string& dir_rel, mode_t mode,
+                                           std::optional<cache::PooledDek> dek);
   // A file just linked in by CreateFile: its key cached, its header remembered.
-  StatusOr<std::shared_ptr<CryptFile>> AdoptCreated(UniqueFd fd, cache::PooledDek pooled);
+  // `codec`, if not null, was built from pooled.dek ahead of time.
+  StatusOr<std::shared_ptr<CryptFile>> AdoptCreated(UniqueFd fd, cache::PooledDek pooled,
+                                                    std::unique_ptr<format::BlockCodec> codec);
+  // `codec`, if not null, was built from the key already; otherwise it is built here.
   StatusOr<std::shared_ptr<CryptFile>> MakeCryptFile(UniqueFd fd, format::FileHeader header,
-                                                     cache::DekCache::Handle key);
+                                                     cache::DekCache::Handle key,
+                                                     std::unique_ptr<format::BlockCodec> codec = nullptr);
   StatusOr<std::string> WrapDek(const SecretBytes& dek, const format::FileId& file_id);
   StatusOr<SecretBytes> UnwrapDek(const format::FileHeader& header);
   // The prefetcher's warm function: caches the key of a header of this volume.

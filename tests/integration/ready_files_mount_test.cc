@@ -84,6 +84,36 @@ TEST_F(ReadyFilesTest, FilesMadeAheadGetTheCreatesModeTimesContentAndHeader) {
   EXPECT_EQ(ReadFile(v->Path("d/f19")), "d/f19");
 }
 
+// Files are made ahead with the mode of the directory's last create; a
+// create that asks for another (one without the owner's write bit included)
+// still gets its own.
+TEST_F(ReadyFilesTest, EachCreateGetsItsModeWhenModesChange) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(mkdir(v->Path("m").c_str(), 0755), 0);
+  const mode_t modes[] = {0640, 0640, 0600, 0755, 0755, 0400, 0444, 0640};
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < std::size(modes); ++i) {
+      const std::string rel = "m/f" + std::to_string(round) + "-" + std::to_string(i);
+      const int fd = open(v->Path(rel).c_str(), O_CREAT | O_EXCL | O_WRONLY, modes[i]);
+      ASSERT_GE(fd, 0) << rel << ": " << std::strerror(errno);
+      ASSERT_EQ(write(fd, rel.data(), rel.size()), static_cast<ssize_t>(rel.size()));
+      close(fd);
+      usleep(2000);
+    }
+  }
+  EXPECT_GE(Used(*v), 12u);
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < std::size(modes); ++i) {
+      const std::string rel = "m/f" + std::to_string(round) + "-" + std::to_string(i);
+      struct stat st;
+      ASSERT_EQ(stat(v->Path(rel).c_str(), &st), 0) << rel;
+      EXPECT_EQ(st.st_mode & 07777, modes[i]) << rel;
+      EXPECT_EQ(ReadFile(v->Path(rel)), rel);
+    }
+  }
+}
+
 TEST_F(ReadyFilesTest, ASetgidDirectorysFilesGetItsGroupAfterARename) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to give a directory another group";
   auto v = StartVolume();
