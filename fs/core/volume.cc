@@ -291,7 +291,8 @@ StatusOr<std::shared_ptr<CryptFile>> Volume::CreateFile(const std::string& rel_p
     file = std::move(ready->fd);
     pooled = std::move(ready->dek);
     codec = std::move(ready->codec);
-    if ((ready->mode != (mode & 07777) && fchmod(file.get(), mode & 07777) != 0) || futimens(file.get(), nullptr) != 0 ||
+    const bool chmod_needed = ready->mode != (mode & 07777);
+    if ((chmod_needed && fchmod(file.get(), mode & 07777) != 0) || futimens(file.get(), nullptr) != 0 ||
         (chown_needed && fchown(file.get(), uid, gid) != 0)) {
       return Status::FromErrno(errno, "create " + rel_path);
     }
