@@ -25,6 +25,13 @@ TEST(KmsdCryptoUtilTest, HmacSha256MatchesRfc4231Case2) {
   EXPECT_EQ(HexEncode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
 }
 
+// A key longer than SHA-256's block is hashed first (RFC 4231 case 6).
+TEST(KmsdCryptoUtilTest, HmacSha256MatchesRfc4231Case6) {
+  std::vector<uint8_t> key(131, 0xaa);
+  Digest mac = HmacSha256(key, AsBytes("Test Using Larger Than Block-Size Key - Hash Key First"));
+  EXPECT_EQ(HexEncode(mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+}
+
 TEST(KmsdCryptoUtilTest, HkdfMatchesRfc5869Case3) {
   std::vector<uint8_t> ikm(22, 0x0b);
   auto okm = HkdfSha256(ikm, "", 42);
