@@ -45,7 +45,7 @@ struct MountPlan {
   long long prefetch = 16;
   long long readahead = 32;
   long long unlink_queue = 1024;
-  long long ready_files = 4;
+  long long ready_files = 8;
   long long spin_us = 20;
   std::string log_file;
 };
@@ -314,7 +314,7 @@ int MountCommand(const Words& words) {
   auto prefetch = args->GetInt("--prefetch", 16);
   auto readahead = args->GetInt("--readahead", 32);
   auto unlink_queue = args->GetInt("--unlink-queue", 1024);
-  auto ready_files = args->GetInt("--ready-files", 4);
+  auto ready_files = args->GetInt("--ready-files", 8);
   auto spin = args->GetInt("--spin-us", 20);
   for (const auto* v : {&ttl, &max, &pool, &prefetch, &readahead, &unlink_queue, &ready_files, &spin}) {
     if (!v->ok()) return Fail(kExitUsage, v->status().message());

@@ -57,7 +57,7 @@
 namespace kmsfs::core {
 
 struct ReadyFilesOptions {
-  size_t per_directory = 4;                 // Default: 4 files kept ready per directory; 0 = off (no thread)
+  size_t per_directory = 8;                 // Default: 8 files kept ready per directory; 0 = off (no thread)
   size_t max_directories = 16;              // Default: 16 directories at most hold ready files
   std::chrono::milliseconds max_age{1000};  // Default: a file is handed out within 1 s of being made
 };
