@@ -6,6 +6,8 @@
 #include <optional>
 #include <utility>
 
+#include "fs/base/thread_name.h"
+
 namespace kmsfs::cache {
 namespace {
 
@@ -29,7 +31,10 @@ DekPool::DekPool(DekPoolOptions options, WrapFn wrap, Clock* clock)
     jitter_.seed((uint64_t{randombytes_random()} << 32) | randombytes_random());
   }
   workers_.reserve(num_workers_);
-  for (size_t i = 0; i < num_workers_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 0; i < num_workers_; ++i) workers_.emplace_back([this] {
+    NameThisThread("kmsfs-dek-pool");
+    WorkerLoop();
+  });
 }
 
 DekPool::~DekPool() {

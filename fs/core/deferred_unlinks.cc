@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "fs/base/logging.h"
+#include "fs/base/thread_name.h"
 
 namespace kmsfs::core {
 
@@ -18,7 +19,10 @@ DeferredUnlinks::DeferredUnlinks(int root_fd, DeferredUnlinksOptions options)
 
 DeferredUnlinks::DeferredUnlinks(DeferredUnlinksOptions options, Remove remove)
     : options_(options), remove_(std::move(remove)) {
-  if (options_.max_pending > 0) worker_ = std::thread([this] { Work(); });
+  if (options_.max_pending > 0) worker_ = std::thread([this] {
+      NameThisThread("kmsfs-unlinks");
+      Work();
+    });
 }
 
 DeferredUnlinks::~DeferredUnlinks() {

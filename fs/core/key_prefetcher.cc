@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "fs/base/logging.h"
+#include "fs/base/thread_name.h"
 #include "fs/core/listed_file.h"
 #include "fs/core/volume.h"
 
@@ -11,7 +12,10 @@ namespace kmsfs::core {
 KeyPrefetcher::KeyPrefetcher(KeyPrefetcherOptions options, WarmFn warm)
     : options_(options), warm_(std::move(warm)), limit_(options.concurrency, options.interval) {
   workers_.reserve(options_.concurrency);
-  for (size_t i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+  for (size_t i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] {
+      NameThisThread("kmsfs-prefetch");
+      WorkerLoop();
+    });
 }
 
 KeyPrefetcher::~KeyPrefetcher() {

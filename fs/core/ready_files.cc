@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "fs/base/logging.h"
+#include "fs/base/thread_name.h"
 
 namespace kmsfs::core {
 namespace {
@@ -13,7 +14,10 @@ constexpr size_t kMaxRefused = 1024;
 }  // namespace
 
 ReadyFiles::ReadyFiles(ReadyFilesOptions options, Make make) : options_(options), make_(std::move(make)) {
-  if (enabled()) worker_ = std::thread([this] { Work(); });
+  if (enabled()) worker_ = std::thread([this] {
+      NameThisThread("kmsfs-new-files");
+      Work();
+    });
 }
 
 ReadyFiles::~ReadyFiles() {

@@ -6,6 +6,7 @@
 #include <iterator>
 #include <utility>
 
+#include "fs/base/thread_name.h"
 #include "fs/core/listed_file.h"
 
 namespace kmsfs::core {
@@ -28,7 +29,10 @@ SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options)
 
 SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options, Fetch fetch)
     : options_(options), fetch_(std::move(fetch)) {
-  if (enabled()) worker_ = std::thread([this] { Work(); });
+  if (enabled()) worker_ = std::thread([this] {
+      NameThisThread("kmsfs-readahead");
+      Work();
+    });
 }
 
 SiblingReadahead::~SiblingReadahead() {

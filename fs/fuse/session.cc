@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "fs/base/logging.h"
+#include "fs/base/thread_name.h"
 #include "fs/fuse/device_io.h"
 #include "fs/fuse/readahead.h"
 
@@ -24,7 +25,10 @@ struct LoopConfigDeleter {
 class Ticker {
  public:
   explicit Ticker(std::function<void()> tick) : tick_(std::move(tick)) {
-    if (tick_) thread_ = std::thread([this] { Run(); });
+    if (tick_) thread_ = std::thread([this] {
+      NameThisThread("kmsfs-tick");
+      Run();
+    });
   }
   ~Ticker() {
     {
