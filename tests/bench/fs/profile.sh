@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Where the time goes: for each workload, the FUSE requests the kernel sends
-# (per opcode, counted with the fuse:fuse_request_send tracepoint) to
-# passthrough_ll, gocryptfs and kmsfs, and a CPU profile of the kmsfs daemon
-# (perf record -e cpu-clock) split by library and by symbol.
+# to passthrough_ll, gocryptfs and kmsfs, per opcode with their mean latency
+# as the kernel sees it (from the fuse:fuse_request_send tracepoint to
+# fuse:fuse_request_end: the wait for a daemon thread, the daemon's work and
+# the answer's way back), and a CPU profile of the kmsfs daemon (perf record
+# -e cpu-clock) split by library and by symbol.
 #
 #   tests/bench/fs/profile.sh [--build-dir D] [--files N] [--seq-mb N] [DIR]
 #
@@ -113,13 +115,18 @@ for w in "${workloads[@]}"; do
     T=$work/$s/mnt
     dev=$(mountpoint -d "$T")
     case $w in seq_read | small_ls | small_read) drop_caches ;; esac
-    perf record -q -e fuse:fuse_request_send -a -o "$work/req-$w-$s.data" -- \
+    perf record -q -e fuse:fuse_request_send -e fuse:fuse_request_end -a -o "$work/req-$w-$s.data" -- \
       bash -c "$(declare -f workload); seq_mb=$seq_mb dirs=$dirs files_per_dir=$files_per_dir helpers=$helpers workload $w $T" \
       >/dev/null 2>&1
     # connection is the mount's device number (major:minor as one dev_t).
     conn=$(( $(cut -d: -f1 <<<"$dev") << 20 | $(cut -d: -f2 <<<"$dev") ))
-    requests[$w,$s]=$(perf script -i "$work/req-$w-$s.data" -F trace 2>/dev/null |
-      awk -v c="$conn" '$2 == c { n[$7]++ } END { for (k in n) printf "%s=%d ", k, n[k] }')
+    # "TIME: fuse:fuse_request_send: connection C req U opcode N (NAME) len L"
+    # "TIME: fuse:fuse_request_end: connection C req U len L error E"
+    requests[$w,$s]=$(perf script -i "$work/req-$w-$s.data" -F time,event,trace 2>/dev/null |
+      awk -v c="$conn" '$4 != c { next }
+        $2 == "fuse:fuse_request_send:" { sent[$6] = $1 + 0; op[$6] = $9; n[$9]++ }
+        $2 == "fuse:fuse_request_end:" && ($6 in sent) { us[op[$6]] += ($1 - sent[$6]) * 1e6; m[op[$6]]++; delete sent[$6] }
+        END { for (k in n) printf "%s=%d%s ", k, n[k], (m[k] ? sprintf(" (%.0f us)", us[k] / m[k]) : "") }')
   done
   # kmsfs once more under the CPU profiler (its own copy of the data).
   T=$work/kmsfs/mnt
@@ -140,7 +147,7 @@ for w in "${workloads[@]}"; do
   wait "$perf_pid" || true
   echo "### $w (kmsfs: $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s under perf)"
   echo
-  echo "FUSE requests sent by the kernel:"
+  echo "FUSE requests sent by the kernel (mean latency from sending to the answer):"
   echo
   for s in "${systems[@]}"; do echo "- $s: ${requests[$w,$s]}"; done
   echo
