@@ -20,8 +20,8 @@
 // takes one, and the mode if it differs. A file also comes with its block
 // codec (key derivation and cipher setup, 13 us of a CREATE on a busy core),
 // built by the worker. A directory whose new files would inherit a default
-// ACL gets none (the ACL depends on the mode
-// at creation): `make` refuses it, and the directory is not asked again.
+// ACL gets none (the ACL depends on the mode at creation): `make` refuses
+// it, and the directory is not asked again.
 //
 // Bounds: at most `max_directories` directories hold files (the one used
 // longest ago gives its files up); a file older than `max_age` is not handed
@@ -41,8 +41,8 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
