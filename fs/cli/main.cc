@@ -43,8 +43,9 @@ Mount options (defaults in brackets):
                        read from the backing disk in the background; 0 = off
   --unlink-queue N     [1024] an unlink is answered before the backing file is removed, by a
                        background thread, with up to N waiting; 0 = off (off with --shared-storage)
-  --ready-files N      [8] in a directory where files are being created, N new backing files
-                       are made ahead with their headers, so a create only links one in; 0 = off
+  --ready-files N      [8] in a directory where files are being created, up to N new backing
+                       files are made ahead with their headers, so a create only links one in;
+                       0 = off
   --spin-us N          [20] a daemon thread that answered a request polls this many microseconds
                        for the next one before it sleeps (saves a wake-up per request); 0 = off
   --shared-storage     no attribute, entry or writeback caching (backing dir shared with others)

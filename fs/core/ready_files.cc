@@ -1,5 +1,6 @@
 #include "fs/core/ready_files.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "fs/base/logging.h"
@@ -59,6 +60,7 @@ std::optional<ReadyFiles::File> ReadyFiles::Take(const std::string& dir_rel, mod
     dir.evicted = false;  // asked for again
     dir.last_used = ++clock_;
     dir.mode = mode;
+    ++dir.taken;
     const auto now = std::chrono::steady_clock::now();
     while (!dir.files.empty()) {
       File f = std::move(dir.files.front());
@@ -73,7 +75,7 @@ std::optional<ReadyFiles::File> ReadyFiles::Take(const std::string& dir_rel, mod
     // Waking the worker for every create cost the create a futex call and
     // the other core an interrupt. Once half the files are gone it makes
     // them in one go, long before a program creating files runs out.
-    wake = dir.files.size() + dir.making <= options_.per_directory / 2;
+    wake = dir.files.size() + dir.making <= TargetOf(dir) / 2;
     if (wake) worker_waits_ = false;  // it has work from now on, though it may not run yet
   }
   if (wake) wake_.notify_one();
@@ -114,11 +116,15 @@ void ReadyFiles::GiveUpLocked(File file) {
   // file.fd closes here: the nameless inode goes with it.
 }
 
+size_t ReadyFiles::TargetOf(const Directory& dir) const {
+  return std::min<size_t>(options_.per_directory, dir.taken + 1);
+}
+
 std::map<std::string, ReadyFiles::Directory>::iterator ReadyFiles::ShortestLocked() {
   auto best = dirs_.end();
   for (auto it = dirs_.begin(); it != dirs_.end(); ++it) {
     const size_t have = it->second.files.size() + it->second.making;
-    if (have >= options_.per_directory || it->second.evicted) continue;
+    if (have >= TargetOf(it->second) || it->second.evicted) continue;
     if (best == dirs_.end() || have < best->second.files.size() + best->second.making) best = it;
   }
   return best;

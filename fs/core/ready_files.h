@@ -11,12 +11,15 @@
 // 0.92 s making each file in its request and 0.81 s linking one made ahead.
 //
 // How: Take(dir, mode) hands out a file made in `dir` if one is ready; once
-// half of the directory's `per_directory` files are gone, a worker thread
-// makes it that many again (the first create in a directory finds none: it
-// is made in the request, as before). Files are made in the directory they
-// will be linked into, so they get that directory's group (setgid) and, on
-// the backing filesystem, its block group. They are made with the mode the
-// directory's last create asked for; the caller sets the times when it
+// half of the directory's stock is gone, a worker thread makes it up again
+// (the first create in a directory finds none: it is made in the request,
+// as before). The stock grows with the creates a directory has seen, one
+// more than their number up to `per_directory`: most directories of an
+// unpacked tree get only a few files, and a file made for nothing costs an
+// inode and an xattr block made and freed. Files are made in the directory
+// they will be linked into, so they get that directory's group (setgid) and,
+// on the backing filesystem, its block group. They are made with the mode
+// the directory's last create asked for; the caller sets the times when it
 // takes one, and the mode if it differs. A file also comes with its block
 // codec (key derivation and cipher setup, 13 us of a CREATE on a busy core),
 // built by the worker. A directory whose new files would inherit a default
@@ -92,8 +95,8 @@ class ReadyFiles {
 
   bool enabled() const { return options_.per_directory > 0; }
 
-  // A file made in `dir_rel`, if one is ready; either way the worker makes
-  // the directory's files up to per_directory, from now on with `mode`.
+  // A file made in `dir_rel`, if one is ready; the worker makes the
+  // directory's files up again once half are gone, from now on with `mode`.
   std::optional<File> Take(const std::string& dir_rel, mode_t mode);
   // Gives every ready file up: a directory was renamed or removed, so a path
   // may now name another directory.
@@ -111,13 +114,16 @@ class ReadyFiles {
     size_t making = 0;  // files the worker is making for it now
     uint64_t last_used = 0;
     mode_t mode = 0600;  // the last create's, for the files made next
+    uint64_t taken = 0;  // creates that asked here since the directory was added
     bool evicted = false;  // given up while a file was being made for it: goes when that comes
   };
 
   void Work();
   // Closes `file` and keeps its DEK for a file made later.
   void GiveUpLocked(File file) KMSFS_REQUIRES(mu_);
-  // The directory with the fewest files among those short of per_directory.
+  // How many files `dir` is kept stocked with.
+  size_t TargetOf(const Directory& dir) const;
+  // The directory with the fewest files among those short of their target.
   std::map<std::string, Directory>::iterator ShortestLocked() KMSFS_REQUIRES(mu_);
   // The worker waits, and no Take has woken it since (or there is no worker).
   bool IdleLocked() KMSFS_REQUIRES(mu_);
