@@ -280,11 +280,7 @@ TEST_F(MountTest, SpinBeyondTheLimitOrNegativeIsAUsageError) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);
   ASSERT_TRUE(v->Unmount());
-  for (const char* bad : {"10001", "-1", "fast"}) {
-    CommandResult r = v->Mount({"--spin-us", bad});
-    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
-    EXPECT_NE(r.err.find("--spin-us"), std::string::npos) << r.err;
-  }
+  ExpectMountUsageErrors(*v, "--spin-us", {"10001", "-1", "fast"});
 }
 
 TEST_F(MountTest, TheKernelAsksForSecurityCapabilityOncePerFileNotOncePerWrite) {

@@ -165,11 +165,7 @@ TEST_F(PrefetchTest, PrefetchOrReadaheadBeyondTheLimitIsAUsageError) {
   o.mount = false;
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
-  for (const char* flag : {"--prefetch", "--readahead"}) {
-    CommandResult r = v->Mount({flag, "100000"});
-    EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
-    EXPECT_NE(r.err.find(flag), std::string::npos) << r.err;
-  }
+  for (const char* flag : {"--prefetch", "--readahead"}) ExpectMountUsageErrors(*v, flag, {"100000"});
 }
 
 TEST_F(PrefetchTest, ListingWithKmsdStoppedReturnsEveryNameAndOpensFailWithEio) {

@@ -161,11 +161,7 @@ TEST_F(ReadyFilesTest, ZeroMakesNoneAndBeyondTheLimitIsAUsageError) {
   CreateFiles(*v, "d", 5, 0644);
   EXPECT_EQ(v->Status()["ready_files"]["made"], 0);
   ASSERT_TRUE(v->Unmount());
-  for (const char* bad : {"65", "-1", "some"}) {
-    CommandResult r = v->Mount({"--ready-files", bad});
-    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
-    EXPECT_NE(r.err.find("--ready-files"), std::string::npos) << r.err;
-  }
+  ExpectMountUsageErrors(*v, "--ready-files", {"65", "-1", "some"});
 }
 
 }  // namespace

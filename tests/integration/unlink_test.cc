@@ -172,11 +172,7 @@ TEST_F(UnlinkTest, QueueBeyondTheLimitOrNegativeIsAUsageError) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);
   ASSERT_TRUE(v->Unmount());
-  for (const char* bad : {"65537", "-1", "many"}) {
-    CommandResult r = v->Mount({"--unlink-queue", bad});
-    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
-    EXPECT_NE(r.err.find("--unlink-queue"), std::string::npos) << r.err;
-  }
+  ExpectMountUsageErrors(*v, "--unlink-queue", {"65537", "-1", "many"});
 }
 
 }  // namespace

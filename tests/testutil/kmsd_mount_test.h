@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <utility>
@@ -33,6 +34,16 @@ class KmsdMountTest : public ::testing::Test {
   }
   std::unique_ptr<KmsdProcess> kmsd_;
 };
+
+// Mounting `v` (unmounted) with `flag` set to each of `bad` is a usage error
+// (exit code 2) whose message names the flag.
+inline void ExpectMountUsageErrors(MountedVolume& v, const std::string& flag, std::initializer_list<const char*> bad) {
+  for (const char* value : bad) {
+    CommandResult r = v.Mount({flag, value});
+    EXPECT_EQ(r.exit_code, 2) << flag << " " << value << ": " << r.err;
+    EXPECT_NE(r.err.find(flag), std::string::npos) << r.err;
+  }
+}
 
 }  // namespace kmsfs::testing
 
