@@ -12,6 +12,11 @@ packages=(
   clang libclang-rt-14-dev
   attr xxd openssl python3
 )
+# AES-256-GCM through intel-ipsec-mb (fs/crypto/aes_gcm_backend.h); Debian
+# builds it for amd64 only, and CMake leaves it out elsewhere.
+if [[ $(dpkg --print-architecture) == amd64 ]]; then
+  packages+=(libipsec-mb-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

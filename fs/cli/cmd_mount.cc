@@ -23,6 +23,7 @@
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/core/volume.h"
+#include "fs/crypto/aes_gcm_backend.h"
 #include "fs/fuse/fuse_fs.h"
 #include "fs/fuse/session.h"
 
@@ -233,7 +234,11 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
                                  (read_only ? " read-only" : " read-write") + note);
     if (daemon) Detach(plan.log_file);
     KMSFS_LOG(kInfo) << "serving " << plan.backing_dir << " on " << plan.mountpoint
-                     << (read_only ? " (read-only)" : " (read-write)");
+                     << (read_only ? " (read-only)" : " (read-write)") << ", "
+                     << crypto::CipherSuiteName(plan.config.suite) << " by "
+                     << (plan.config.suite == crypto::CipherSuite::kAes256Gcm
+                             ? crypto::AesGcmBackendDescription(crypto::PreferredAesGcmBackend())
+                             : std::string("libsodium"));
   };
   Status s = fuse::ServeMount(&fs, sopts);
   if (!s.ok()) return ExitCodeFor(s);

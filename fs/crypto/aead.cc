@@ -10,6 +10,7 @@
 #include <string>
 
 #include "fs/crypto/aes_gcm_aead.h"
+#include "fs/crypto/aes_gcm_backend.h"
 #include "fs/crypto/xchacha_aead.h"
 
 namespace kmsfs::crypto {
@@ -80,10 +81,8 @@ CipherSuite PreferredCipherSuite() {
 
 StatusOr<std::unique_ptr<Aead>> Aead::New(CipherSuite suite, const SecretBytes& key) {
   switch (suite) {
-    case CipherSuite::kAes256Gcm: {
-      KMSFS_ASSIGN_OR_RETURN(auto aead, AesGcmAead::New(key));
-      return std::unique_ptr<Aead>(std::move(aead));
-    }
+    case CipherSuite::kAes256Gcm:
+      return NewAesGcmAead(PreferredAesGcmBackend(), key);
     case CipherSuite::kXChaCha20Poly1305: {
       KMSFS_ASSIGN_OR_RETURN(auto aead, XChaCha20Poly1305Aead::New(key));
       return std::unique_ptr<Aead>(std::move(aead));

@@ -21,7 +21,7 @@
 namespace kmsfs::crypto {
 
 enum class CipherSuite : uint8_t {
-  kAes256Gcm = 1,          // OpenSSL EVP; 12-byte nonce, 16-byte tag
+  kAes256Gcm = 1,          // OpenSSL or intel-ipsec-mb (aes_gcm_backend.h); 12-byte nonce, 16-byte tag
   kXChaCha20Poly1305 = 2,  // libsodium; 24-byte nonce, 16-byte tag
 };
 

@@ -13,6 +13,7 @@
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
 #include "fs/crypto/aead.h"
+#include "fs/crypto/aes_gcm_backend.h"
 
 namespace kmsfs::crypto {
 
@@ -20,6 +21,11 @@ namespace kmsfs::crypto {
 Status SealWithNonceForTesting(CipherSuite suite, const SecretBytes& key,
                                std::span<const uint8_t> nonce, std::span<const uint8_t> plain,
                                std::span<const uint8_t> ad, std::span<uint8_t> out);
+
+// The same for AES-256-GCM from one backend (aes_gcm_backend.h).
+Status SealWithNonceForTesting(AesGcmBackend backend, const SecretBytes& key, std::span<const uint8_t> nonce,
+                               std::span<const uint8_t> plain, std::span<const uint8_t> ad,
+                               std::span<uint8_t> out);
 
 }  // namespace kmsfs::crypto
 

@@ -10,6 +10,7 @@
 
 #include "fs/base/hex.h"
 #include "fs/crypto/aead_testing.h"
+#include "fs/crypto/aes_gcm_backend.h"
 #include "tests/vectors/aead_kat.h"
 
 namespace kmsfs::crypto {
@@ -70,21 +71,46 @@ TEST_P(AeadKatTest, OpenFailsWhenPublishedTagIsAltered) {
 INSTANTIATE_TEST_SUITE_P(Published, AeadKatTest, ::testing::ValuesIn(vectors::kAeadVectors),
                          [](const auto& info) { return std::string(info.param.name); });
 
-class AeadSuiteTest : public ::testing::TestWithParam<CipherSuite> {
+// A suite, and for AES-256-GCM the library that computes it: every backend
+// must pass the same tests.
+struct Implementation {
+  CipherSuite suite;
+  AesGcmBackend backend;  // ignored for XChaCha
+  const char* name;
+};
+
+void PrintTo(const Implementation& impl, std::ostream* os) { *os << impl.name; }
+
+StatusOr<std::unique_ptr<Aead>> NewAeadOf(const Implementation& impl, const SecretBytes& key) {
+  if (impl.suite == CipherSuite::kAes256Gcm) return NewAesGcmAead(impl.backend, key);
+  return Aead::New(impl.suite, key);
+}
+
+class AeadSuiteTest : public ::testing::TestWithParam<Implementation> {
  protected:
+  void SetUp() override {
+    if (GetParam().suite == CipherSuite::kAes256Gcm && !AesGcmBackendAvailable(GetParam().backend)) {
+      GTEST_SKIP() << AesGcmBackendDescription(GetParam().backend) << " is not available here";
+    }
+  }
+  std::unique_ptr<Aead> MakeAead(const SecretBytes& key) {
+    auto aead = NewAeadOf(GetParam(), key);
+    EXPECT_TRUE(aead.ok()) << aead.status().ToString();
+    return aead.ok() ? std::move(aead).value() : nullptr;
+  }
   SecretBytes key_ = SecretBytes::Random(32);
 };
 
 TEST_P(AeadSuiteTest, ReportsSuiteAndSizes) {
-  auto aead = MakeAead(GetParam(), key_);
-  EXPECT_EQ(aead->suite(), GetParam());
-  EXPECT_EQ(aead->nonce_size(), GetParam() == CipherSuite::kAes256Gcm ? 12u : 24u);
-  EXPECT_EQ(aead->nonce_size(), NonceSize(GetParam()));
+  auto aead = MakeAead(key_);
+  EXPECT_EQ(aead->suite(), GetParam().suite);
+  EXPECT_EQ(aead->nonce_size(), GetParam().suite == CipherSuite::kAes256Gcm ? 12u : 24u);
+  EXPECT_EQ(aead->nonce_size(), NonceSize(GetParam().suite));
   EXPECT_EQ(aead->overhead(), aead->nonce_size() + 16);
 }
 
 TEST_P(AeadSuiteTest, RoundTripsRandomSizes) {
-  auto aead = MakeAead(GetParam(), key_);
+  auto aead = MakeAead(key_);
   std::mt19937_64 rng(42);
   for (size_t size : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{4096},
                       size_t{65536 + 3}}) {
@@ -102,7 +128,7 @@ TEST_P(AeadSuiteTest, RoundTripsRandomSizes) {
 }
 
 TEST_P(AeadSuiteTest, EverySealUsesAFreshNonzeroNonce) {
-  auto aead = MakeAead(GetParam(), key_);
+  auto aead = MakeAead(key_);
   const std::vector<uint8_t> plain(32, 0x5a);
   std::set<std::vector<uint8_t>> nonces;
   for (int i = 0; i < 2000; ++i) {
@@ -116,7 +142,7 @@ TEST_P(AeadSuiteTest, EverySealUsesAFreshNonzeroNonce) {
 }
 
 TEST_P(AeadSuiteTest, OpenFailsWhenAnyByteIsFlipped) {
-  auto aead = MakeAead(GetParam(), key_);
+  auto aead = MakeAead(key_);
   const std::vector<uint8_t> plain = {'s', 'e', 'c', 'r', 'e', 't', ' ', 'd', 'a', 't', 'a'};
   const std::vector<uint8_t> ad = {1, 2, 3};
   std::vector<uint8_t> sealed(plain.size() + aead->overhead());
@@ -133,7 +159,7 @@ TEST_P(AeadSuiteTest, OpenFailsWhenAnyByteIsFlipped) {
 }
 
 TEST_P(AeadSuiteTest, OpenFailsWhenAssociatedDataDiffers) {
-  auto aead = MakeAead(GetParam(), key_);
+  auto aead = MakeAead(key_);
   const std::vector<uint8_t> plain(100, 7);
   std::vector<uint8_t> sealed(plain.size() + aead->overhead());
   ASSERT_TRUE(aead->Seal(plain, std::vector<uint8_t>{1, 2, 3}, sealed).ok());
@@ -143,8 +169,8 @@ TEST_P(AeadSuiteTest, OpenFailsWhenAssociatedDataDiffers) {
 }
 
 TEST_P(AeadSuiteTest, OpenFailsUnderAnotherKey) {
-  auto aead = MakeAead(GetParam(), key_);
-  auto other = MakeAead(GetParam(), SecretBytes::Random(32));
+  auto aead = MakeAead(key_);
+  auto other = MakeAead(SecretBytes::Random(32));
   const std::vector<uint8_t> plain(100, 7);
   std::vector<uint8_t> sealed(plain.size() + aead->overhead());
   ASSERT_TRUE(aead->Seal(plain, {}, sealed).ok());
@@ -153,7 +179,7 @@ TEST_P(AeadSuiteTest, OpenFailsUnderAnotherKey) {
 }
 
 TEST_P(AeadSuiteTest, RejectsWrongBufferSizes) {
-  auto aead = MakeAead(GetParam(), key_);
+  auto aead = MakeAead(key_);
   const std::vector<uint8_t> plain(10);
   std::vector<uint8_t> sealed(plain.size() + aead->overhead() - 1);
   EXPECT_EQ(aead->Seal(plain, {}, sealed).code(), StatusCode::kInvalidArgument);
@@ -167,14 +193,12 @@ TEST_P(AeadSuiteTest, RejectsWrongBufferSizes) {
 }
 
 TEST_P(AeadSuiteTest, RejectsKeysThatAreNot32Bytes) {
-  EXPECT_EQ(Aead::New(GetParam(), SecretBytes::Random(16)).status().code(),
-            StatusCode::kInvalidArgument);
-  EXPECT_EQ(Aead::New(GetParam(), SecretBytes::Random(64)).status().code(),
-            StatusCode::kInvalidArgument);
+  EXPECT_EQ(NewAeadOf(GetParam(), SecretBytes::Random(16)).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(NewAeadOf(GetParam(), SecretBytes::Random(64)).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_P(AeadSuiteTest, ConcurrentSealAndOpenOnOneObjectAgree) {
-  auto aead = MakeAead(GetParam(), key_);
+  auto aead = MakeAead(key_);
   std::vector<std::thread> threads;
   std::atomic<int> failures{0};
   for (int t = 0; t < 4; ++t) {
@@ -196,12 +220,14 @@ TEST_P(AeadSuiteTest, ConcurrentSealAndOpenOnOneObjectAgree) {
   EXPECT_EQ(failures.load(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothSuites, AeadSuiteTest,
-                         ::testing::Values(CipherSuite::kAes256Gcm, CipherSuite::kXChaCha20Poly1305),
-                         [](const auto& info) {
-                           return info.param == CipherSuite::kAes256Gcm ? std::string("AesGcm")
-                                                                        : std::string("XChaCha");
-                         });
+INSTANTIATE_TEST_SUITE_P(EveryImplementation, AeadSuiteTest,
+                         ::testing::Values(Implementation{CipherSuite::kAes256Gcm, AesGcmBackend::kOpenSsl,
+                                                          "AesGcmOpenSsl"},
+                                           Implementation{CipherSuite::kAes256Gcm, AesGcmBackend::kIpsecMb,
+                                                          "AesGcmIpsecMb"},
+                                           Implementation{CipherSuite::kXChaCha20Poly1305, AesGcmBackend::kOpenSsl,
+                                                          "XChaCha"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(CipherSuiteTest, NamesRoundTrip) {
   for (CipherSuite s : {CipherSuite::kAes256Gcm, CipherSuite::kXChaCha20Poly1305}) {

@@ -17,6 +17,8 @@
 #include <sstream>
 #include <string>
 
+#include "fs/crypto/aead.h"
+#include "fs/crypto/aes_gcm_backend.h"
 #include "tests/integration/posix_recorder.h"
 #include "tests/testutil/kmsd_mount_test.h"
 #include "tests/testutil/kmsd_process.h"
@@ -78,6 +80,22 @@ TEST_F(MountTest, RemountPreservesEveryByte) {
   CommandResult r = v->Mount();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(HashTree(v->mountpoint()), before);
+}
+
+TEST_F(MountTest, TheLogNamesTheCipherAndTheLibraryThatComputesIt) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  // The mounted daemon logs once it serves, just after the mount returns.
+  std::string log;
+  for (int i = 0; i < 500 && log.find("serving ") == std::string::npos; ++i) {
+    usleep(10'000);
+    log = v->ReadLog();
+  }
+  const std::string expected =
+      crypto::PreferredCipherSuite() == crypto::CipherSuite::kAes256Gcm
+          ? "AES-256-GCM by " + crypto::AesGcmBackendDescription(crypto::PreferredAesGcmBackend())
+          : std::string("XChaCha20-Poly1305 by libsodium");
+  EXPECT_NE(log.find(expected), std::string::npos) << log;
 }
 
 TEST_F(MountTest, MountRaisesKernelReadaheadToTheRequestSize) {
