@@ -6,7 +6,7 @@
 #include <optional>
 #include <utility>
 
-#include "fs/base/thread_name.h"
+#include "fs/base/cpu_affinity.h"
 
 namespace kmsfs::cache {
 namespace {
@@ -32,7 +32,7 @@ DekPool::DekPool(DekPoolOptions options, WrapFn wrap, Clock* clock)
   }
   workers_.reserve(num_workers_);
   for (size_t i = 0; i < num_workers_; ++i) workers_.emplace_back([this] {
-    NameThisThread("kmsfs-dek-pool");
+    BecomeBackgroundThread("kmsfs-dek-pool");
     WorkerLoop();
   });
 }

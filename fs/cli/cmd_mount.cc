@@ -13,8 +13,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <string>
 
+#include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
 #include "fs/base/secret_bytes.h"
 #include "fs/cli/args.h"
@@ -48,6 +50,7 @@ struct MountPlan {
   long long unlink_queue = 1024;
   long long ready_files = 8;
   long long spin_us = 20;
+  std::optional<int> background_cpu;  // --background-cpu; none: anywhere
   std::string log_file;
 };
 
@@ -109,6 +112,8 @@ void Detach(const std::string& log_file) {
 // Everything that happens in the process that will serve the mount.
 int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daemon) {
   HardenProcessAgainstCoreDumps();
+  // Before the volume starts its background threads (cpu_affinity.h).
+  SetBackgroundCpu(plan.background_cpu);
   // Modes arrive from the kernel with the caller's umask already applied;
   // the daemon's own umask must not mask them again.
   umask(0);
@@ -286,7 +291,7 @@ int AwaitDaemon(int read_fd, pid_t child, const MountPlan& plan) {
 int MountCommand(const Words& words) {
   auto args = ParseKmsCommandArgs(words, {"-o", "--cache-ttl", "--cache-max", "--pool-size", "--prefetch",
                                           "--readahead", "--unlink-queue", "--ready-files", "--spin-us",
-                                          "--log-file"},
+                                          "--background-cpu", "--log-file"},
                                   {"-f", "--foreground", "--shared-storage"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o OPTIONS]");
@@ -352,6 +357,9 @@ int MountCommand(const Words& words) {
   plan.unlink_queue = *unlink_queue;
   plan.ready_files = *ready_files;
   plan.spin_us = *spin;
+  auto background_cpu = ParseCpuChoice("--background-cpu", args->Get("--background-cpu").value_or("last"));
+  if (!background_cpu.ok()) return Fail(kExitUsage, background_cpu.status().message());
+  plan.background_cpu = *background_cpu;
   plan.log_file = args->Get("--log-file").value_or("");
 
   if (args->Has("-f") || args->Has("--foreground")) {

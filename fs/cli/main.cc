@@ -21,7 +21,7 @@ Usage:
   kmsfs init BACKING_DIR --key KEY_ID
   kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [--cache-ttl SEC] [--cache-max N]
               [--pool-size N] [--prefetch N] [--readahead N] [--unlink-queue N] [--ready-files N]
-              [--spin-us N] [--shared-storage] [--log-file FILE]
+              [--spin-us N] [--background-cpu last|none|CPU] [--shared-storage] [--log-file FILE]
   kmsfs umount MOUNTPOINT
   kmsfs status MOUNTPOINT
   kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
@@ -48,6 +48,10 @@ Mount options (defaults in brackets):
                        0 = off
   --spin-us N          [20] a daemon thread that answered a request polls this many microseconds
                        for the next one before it sleeps (saves a wake-up per request); 0 = off
+  --background-cpu C   [last] the daemon's background threads (DEK pool, files made ahead,
+                       prefetch, readahead, unlinks) share this CPU, where kmsd also runs by
+                       default, so their wake-ups do not land on the CPUs your programs use;
+                       last = the highest CPU this process may use, none = anywhere
   --shared-storage     no attribute, entry or writeback caching (backing dir shared with others)
   --log-file FILE      [syslog] where the detached daemon logs
 

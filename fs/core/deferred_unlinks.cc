@@ -7,8 +7,8 @@
 #include <cstring>
 #include <utility>
 
+#include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
-#include "fs/base/thread_name.h"
 
 namespace kmsfs::core {
 
@@ -20,7 +20,7 @@ DeferredUnlinks::DeferredUnlinks(int root_fd, DeferredUnlinksOptions options)
 DeferredUnlinks::DeferredUnlinks(DeferredUnlinksOptions options, Remove remove)
     : options_(options), remove_(std::move(remove)) {
   if (options_.max_pending > 0) worker_ = std::thread([this] {
-      NameThisThread("kmsfs-unlinks");
+      BecomeBackgroundThread("kmsfs-unlinks");
       Work();
     });
 }

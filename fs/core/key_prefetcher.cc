@@ -2,8 +2,8 @@
 
 #include <utility>
 
+#include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
-#include "fs/base/thread_name.h"
 #include "fs/core/listed_file.h"
 #include "fs/core/volume.h"
 
@@ -13,7 +13,7 @@ KeyPrefetcher::KeyPrefetcher(KeyPrefetcherOptions options, WarmFn warm)
     : options_(options), warm_(std::move(warm)), limit_(options.concurrency, options.interval) {
   workers_.reserve(options_.concurrency);
   for (size_t i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] {
-      NameThisThread("kmsfs-prefetch");
+      BecomeBackgroundThread("kmsfs-prefetch");
       WorkerLoop();
     });
 }

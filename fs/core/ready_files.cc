@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
-#include "fs/base/thread_name.h"
 
 namespace kmsfs::core {
 namespace {
@@ -16,7 +16,7 @@ constexpr size_t kMaxRefused = 1024;
 
 ReadyFiles::ReadyFiles(ReadyFilesOptions options, Make make) : options_(options), make_(std::move(make)) {
   if (enabled()) worker_ = std::thread([this] {
-      NameThisThread("kmsfs-new-files");
+      BecomeBackgroundThread("kmsfs-new-files");
       Work();
     });
 }

@@ -6,7 +6,7 @@
 #include <iterator>
 #include <utility>
 
-#include "fs/base/thread_name.h"
+#include "fs/base/cpu_affinity.h"
 #include "fs/core/listed_file.h"
 
 namespace kmsfs::core {
@@ -30,7 +30,7 @@ SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options)
 SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options, Fetch fetch)
     : options_(options), fetch_(std::move(fetch)) {
   if (enabled()) worker_ = std::thread([this] {
-      NameThisThread("kmsfs-readahead");
+      BecomeBackgroundThread("kmsfs-readahead");
       Work();
     });
 }

@@ -6,8 +6,8 @@
 #include <mutex>
 #include <thread>
 
+#include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
-#include "fs/base/thread_name.h"
 #include "fs/fuse/device_io.h"
 #include "fs/fuse/readahead.h"
 
@@ -26,7 +26,7 @@ class Ticker {
  public:
   explicit Ticker(std::function<void()> tick) : tick_(std::move(tick)) {
     if (tick_) thread_ = std::thread([this] {
-      NameThisThread("kmsfs-tick");
+      BecomeBackgroundThread("kmsfs-tick");
       Run();
     });
   }

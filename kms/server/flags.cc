@@ -1,5 +1,6 @@
 #include "kms/server/flags.h"
 
+#include "fs/base/cpu_affinity.h"
 #include "kms/server/validation.h"
 
 namespace kmsfs::kms::server {
@@ -69,6 +70,10 @@ Options:
   --token-ttl SEC           lifetime of IAM tokens (default 86400)
   --import-token-ttl SEC    lifetime of import tokens from
                             get-parameters-for-import (default 86400)
+  --cpu last|none|N         the CPU all kmsd threads run on (default last:
+                            the highest this process may use, where kmsfs
+                            mounts keep their background threads, so a
+                            mount's KMS calls stay on one CPU); none: any
   -h, --help                print this help
 
 SIGTERM or SIGINT stops kmsd cleanly (exit 0). Exit 2: bad flags or an
@@ -79,6 +84,7 @@ unusable data directory, users file, root key or listen address.
 StatusOr<KmsdFlags> ParseKmsdFlags(const std::vector<std::string>& args) {
   KmsdFlags f;
   bool have_listen = false;
+  std::string cpu = "last";
   for (size_t i = 0; i < args.size(); ++i) {
     std::string arg = args[i];
     if (arg == "-h" || arg == "--help") {
@@ -96,7 +102,8 @@ StatusOr<KmsdFlags> ParseKmsdFlags(const std::vector<std::string>& args) {
       }
     }
     static const char* const kValued[] = {"--listen",   "--data",    "--users",     "--latency-ms",
-                                          "--tls-cert", "--tls-key", "--token-ttl", "--import-token-ttl"};
+                                          "--tls-cert", "--tls-key", "--token-ttl", "--import-token-ttl",
+                                          "--cpu"};
     bool known = false;
     for (const char* k : kValued) known = known || arg == k;
     if (!known) return Bad("unknown argument '" + args[i] + "'");
@@ -124,11 +131,14 @@ StatusOr<KmsdFlags> ParseKmsdFlags(const std::vector<std::string>& args) {
       KMSFS_ASSIGN_OR_RETURN(f.token_ttl_sec, ParseRange(arg, value, 1, kMaxTtlSec));
     } else if (arg == "--import-token-ttl") {
       KMSFS_ASSIGN_OR_RETURN(f.import_token_ttl_sec, ParseRange(arg, value, 1, kMaxTtlSec));
+    } else if (arg == "--cpu") {
+      cpu = value;
     }
   }
   if (!have_listen) return Bad("--listen HOST:PORT is required");
   if (f.data_dir.empty()) return Bad("--data DIR is required");
   if (f.tls_cert.empty() != f.tls_key.empty()) return Bad("--tls-cert and --tls-key must be given together");
+  KMSFS_ASSIGN_OR_RETURN(f.cpu, ParseCpuChoice("--cpu", cpu));
   return f;
 }
 

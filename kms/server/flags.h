@@ -8,6 +8,7 @@
 #define KMSFS_KMS_SERVER_FLAGS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct KmsdFlags {
   std::string tls_key;       // --tls-key F
   int64_t token_ttl_sec = 86400;         // --token-ttl SEC
   int64_t import_token_ttl_sec = 86400;  // --import-token-ttl SEC
+  std::optional<int> cpu;    // --cpu last|none|N (default last): where every kmsd thread runs
   bool help = false;         // --help / -h
 };
 

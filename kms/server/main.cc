@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
 #include "fs/base/secret_bytes.h"
 #include "kms/server/bootstrap.h"
@@ -68,6 +69,10 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
+  // Before any thread starts, so that all of them inherit it (cpu_affinity.h).
+  if (flags->cpu) {
+    if (Status st = PinThisThreadTo(*flags->cpu); !st.ok()) return Fail(st.message());
+  }
   // Files kmsd creates (database, WAL, tokens) are private to its user.
   ::umask(077);
   ::signal(SIGPIPE, SIG_IGN);

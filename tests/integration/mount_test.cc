@@ -17,6 +17,7 @@
 #include <sstream>
 #include <string>
 
+#include "fs/base/cpu_affinity.h"
 #include "fs/crypto/aead.h"
 #include "fs/crypto/aes_gcm_backend.h"
 #include "tests/integration/posix_recorder.h"
@@ -96,6 +97,59 @@ TEST_F(MountTest, TheLogNamesTheCipherAndTheLibraryThatComputesIt) {
           ? "AES-256-GCM by " + crypto::AesGcmBackendDescription(crypto::PreferredAesGcmBackend())
           : std::string("XChaCha20-Poly1305 by libsodium");
   EXPECT_NE(log.find(expected), std::string::npos) << log;
+}
+
+// Each thread of `pid` by name, with the CPUs it may use ("0-1", "1", ...).
+std::multimap<std::string, std::string> ThreadCpus(pid_t pid) {
+  std::multimap<std::string, std::string> out;
+  const std::string task = "/proc/" + std::to_string(pid) + "/task";
+  for (const auto& t : stdfs::directory_iterator(task)) {
+    std::string comm = TrimTrailing(ReadFile(t.path().string() + "/comm"));
+    std::istringstream status(ReadFile(t.path().string() + "/status"));
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) out.emplace(comm, TrimTrailing(line.substr(line.find(':') + 2)));
+    }
+  }
+  return out;
+}
+
+TEST_F(MountTest, BackgroundThreadsShareTheLastCpuWithKmsdWhileFuseThreadsUseEvery) {
+  const std::vector<int> cpus = AllowedCpus();
+  if (cpus.size() < 2) {
+    GTEST_SKIP() << "one CPU: nothing to keep apart";
+  }
+  const std::string last = std::to_string(cpus.back());
+  const std::string every = ThreadCpus(getpid()).find("mount_test")->second;
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  // The first create starts the threads that make files ahead.
+  WriteFileOrDie(v->Path("a"), "x");
+  int background = 0, fuse = 0;
+  for (const auto& [comm, allowed] : ThreadCpus(v->DaemonPid())) {
+    if (comm.rfind("kmsfs-", 0) == 0) {
+      EXPECT_EQ(allowed, last) << comm;
+      ++background;
+    } else {
+      EXPECT_EQ(allowed, every) << comm;
+      ++fuse;
+    }
+  }
+  EXPECT_GE(background, 6);  // pool, new files, prefetch, readahead, unlinks, tick
+  EXPECT_GE(fuse, 1);
+  for (const auto& [comm, allowed] : ThreadCpus(kmsd_->pid())) EXPECT_EQ(allowed, last) << "kmsd " << comm;
+
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(v->Mount({"--background-cpu", "none"}).exit_code, 0);
+  for (const auto& [comm, allowed] : ThreadCpus(v->DaemonPid())) EXPECT_EQ(allowed, every) << comm;
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(v->Mount({"--background-cpu", std::to_string(cpus.front())}).exit_code, 0);
+  for (const auto& [comm, allowed] : ThreadCpus(v->DaemonPid())) {
+    if (comm.rfind("kmsfs-", 0) == 0) {
+      EXPECT_EQ(allowed, std::to_string(cpus.front())) << comm;
+    }
+  }
+  ASSERT_TRUE(v->Unmount());
+  ExpectMountUsageErrors(*v, "--background-cpu", {"x", "-1", "4096", ""});
 }
 
 TEST_F(MountTest, MountRaisesKernelReadaheadToTheRequestSize) {

@@ -1,6 +1,9 @@
 #include "kms/server/flags.h"
 
 #include <gtest/gtest.h>
+#include <sched.h>
+
+#include "fs/base/cpu_affinity.h"
 
 namespace kmsfs::kms::server {
 namespace {
@@ -8,7 +11,7 @@ namespace {
 TEST(KmsdFlagsTest, ParsesEveryFlagInBothForms) {
   auto f = ParseKmsdFlags({"--listen", "127.0.0.1:8765", "--data=/tmp/d", "--users", "u.json", "--latency-ms=5",
                            "--tls-cert", "c.pem", "--tls-key", "k.pem", "--token-ttl", "60",
-                           "--import-token-ttl=30"});
+                           "--import-token-ttl=30", "--cpu", "none"});
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->listen_host, "127.0.0.1");
   EXPECT_EQ(f->listen_port, 8765);
@@ -19,6 +22,7 @@ TEST(KmsdFlagsTest, ParsesEveryFlagInBothForms) {
   EXPECT_EQ(f->tls_key, "k.pem");
   EXPECT_EQ(f->token_ttl_sec, 60);
   EXPECT_EQ(f->import_token_ttl_sec, 30);
+  EXPECT_EQ(f->cpu, std::nullopt);
 }
 
 TEST(KmsdFlagsTest, DefaultsAndIpv6) {
@@ -30,6 +34,13 @@ TEST(KmsdFlagsTest, DefaultsAndIpv6) {
   EXPECT_EQ(f->import_token_ttl_sec, 86400);
   EXPECT_EQ(f->latency_ms, 0);
   EXPECT_TRUE(f->users_file.empty());
+  // Every kmsd thread on the last CPU the process may use, where kmsfs keeps
+  // its background threads.
+  const std::vector<int> cpus = AllowedCpus();
+  EXPECT_EQ(f->cpu, cpus.size() > 1 ? std::optional<int>(cpus.back()) : std::nullopt);
+  auto first = ParseKmsdFlags({"--listen", "h:1", "--data", "d", "--cpu=" + std::to_string(cpus.front())});
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->cpu, cpus.front());
 }
 
 TEST(KmsdFlagsTest, HelpWinsOverEverythingElse) {
@@ -55,6 +66,9 @@ TEST(KmsdFlagsTest, RejectsBadInputWithTheFlagName) {
       {{"--listen", "h:1", "--data", "d", "--tls-cert", "c"}, "--tls-key"},
       {{"--listen", "h:1", "--data"}, "--data"},
       {{"--listen", "h:1", "--data", "d", "extra"}, "extra"},
+      {{"--listen", "h:1", "--data", "d", "--cpu", "first"}, "--cpu"},
+      {{"--listen", "h:1", "--data", "d", "--cpu", std::to_string(CPU_SETSIZE)}, "--cpu"},
+      {{"--listen", "h:1", "--data", "d", "--cpu", "-1"}, "--cpu"},
   };
   for (const auto& [args, word] : cases) {
     auto f = ParseKmsdFlags(args);
