@@ -36,7 +36,7 @@ Mount options (defaults in brackets):
   -o OPTS              FUSE options (ro, rw, allow_other, default_permissions, ...)
   --cache-ttl SEC      [300] plaintext DEKs are dropped this long after last use; 0 = no cache
   --cache-max N        [16384] most DEKs cached at once
-  --pool-size N        [128] DEKs wrapped ahead of time for new files
+  --pool-size N        [256] DEKs wrapped ahead of time for new files
   --prefetch N         [16] the first key fetched in a just-listed directory also fetches its
                        other files' DEKs in the background, up to N KMS calls in flight; 0 = off
   --readahead N        [32] files read in listing order: the next N files' first 128 KiB are

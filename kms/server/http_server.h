@@ -37,8 +37,8 @@ class HttpServer {
     std::string tls_key;
     int latency_ms = 0;                   // added to every KMS action
     // Worker threads: one per live keep-alive connection. A mount keeps up to
-    // 64 DEK-pool wraps and 16 key prefetches in flight against a slow KMS.
-    int threads = 128;
+    // 128 DEK-pool wraps and 16 key prefetches in flight against a slow KMS.
+    int threads = 256;
     size_t max_body_bytes = 1 << 20;      // larger bodies: 400 KMS.0203
   };
 
