@@ -11,6 +11,7 @@
 
 #include "fs/crypto/aes_gcm_aead.h"
 #include "fs/crypto/aes_gcm_backend.h"
+#include "fs/crypto/nonce_source.h"
 #include "fs/crypto/xchacha_aead.h"
 
 namespace kmsfs::crypto {
@@ -77,6 +78,17 @@ CipherSuite PreferredCipherSuiteFor(const CpuAeadFeatures& features) {
 CipherSuite PreferredCipherSuite() {
   static const CipherSuite suite = PreferredCipherSuiteFor(DetectCpuAeadFeatures());
   return suite;
+}
+
+Status Aead::Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad, std::span<uint8_t> out) const {
+  if (out.size() != plain.size() + overhead()) {
+    return Status::InvalidArgument(std::string(CipherSuiteName(suite())) + " seal: output size must be input + " +
+                                   std::to_string(overhead()));
+  }
+  uint8_t nonce[kMaxNonceSize];
+  const std::span<uint8_t> fresh(nonce, nonce_size());
+  KMSFS_RETURN_IF_ERROR(FillNonce(fresh));
+  return SealWithNonce(fresh, plain, ad, out);
 }
 
 StatusOr<std::unique_ptr<Aead>> Aead::New(CipherSuite suite, const SecretBytes& key) {

@@ -59,12 +59,19 @@ class Aead {
   size_t overhead() const { return nonce_size() + kTagSize; }
 
   // out.size() must be plain.size() + overhead(); out must not overlap plain.
-  virtual Status Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad,
-                      std::span<uint8_t> out) const = 0;
+  // Draws a fresh nonce (FillNonce) and seals with it.
+  Status Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad, std::span<uint8_t> out) const;
   // out.size() must be sealed.size() - overhead(); sealed.size() >= overhead();
   // out must not overlap sealed. On kDataLoss `out` is all zeros.
   virtual Status Open(std::span<const uint8_t> sealed, std::span<const uint8_t> ad,
                       std::span<uint8_t> out) const = 0;
+
+ protected:
+  // Seal with `nonce` (nonce_size() bytes): out = nonce || ct || tag. Each
+  // suite checks the sizes itself, as known-answer tests call it directly
+  // (aead_testing.h); a repeated nonce under one key breaks both suites.
+  virtual Status SealWithNonce(std::span<const uint8_t> nonce, std::span<const uint8_t> plain,
+                               std::span<const uint8_t> ad, std::span<uint8_t> out) const = 0;
 };
 
 }  // namespace kmsfs::crypto

@@ -5,7 +5,6 @@
 #include <climits>
 #include <cstring>
 
-#include "fs/crypto/nonce_source.h"
 
 namespace kmsfs::crypto {
 namespace {
@@ -48,16 +47,6 @@ StatusOr<CipherCtxPtr> AesGcmAead::Lease() const {
 void AesGcmAead::Return(CipherCtxPtr ctx) const {
   std::lock_guard<std::mutex> lock(mu_);
   if (idle_.size() < kMaxIdleContexts) idle_.push_back(std::move(ctx));
-}
-
-Status AesGcmAead::Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad,
-                        std::span<uint8_t> out) const {
-  if (out.size() != plain.size() + overhead()) {
-    return Status::InvalidArgument("AES-256-GCM seal: output size must be input + 28");
-  }
-  uint8_t nonce[kNonceSize];
-  KMSFS_RETURN_IF_ERROR(FillNonce(nonce));
-  return SealWithNonce(nonce, plain, ad, out);
 }
 
 Status AesGcmAead::SealWithNonce(std::span<const uint8_t> nonce, std::span<const uint8_t> plain,

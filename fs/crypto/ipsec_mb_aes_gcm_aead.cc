@@ -5,7 +5,6 @@
 
 #include <cstring>
 
-#include "fs/crypto/nonce_source.h"
 
 namespace kmsfs::crypto {
 namespace {
@@ -63,16 +62,6 @@ StatusOr<std::unique_ptr<IpsecMbAesGcmAead>> IpsecMbAesGcmAead::New(const Secret
   IMB_AES256_GCM_PRE(TheLibrary().mgr, key.data(), reinterpret_cast<gcm_key_data*>(key_data.data()));
   if (LastCallFailed()) return Status::Internal("AES-256-GCM key setup failed");
   return std::unique_ptr<IpsecMbAesGcmAead>(new IpsecMbAesGcmAead(std::move(key_data)));
-}
-
-Status IpsecMbAesGcmAead::Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad,
-                               std::span<uint8_t> out) const {
-  if (out.size() != plain.size() + overhead()) {
-    return Status::InvalidArgument("AES-256-GCM seal: output size must be input + 28");
-  }
-  uint8_t nonce[kNonceSize];
-  KMSFS_RETURN_IF_ERROR(FillNonce(nonce));
-  return SealWithNonce(nonce, plain, ad, out);
 }
 
 Status IpsecMbAesGcmAead::SealWithNonce(std::span<const uint8_t> nonce, std::span<const uint8_t> plain,

@@ -4,7 +4,6 @@
 
 #include <cstring>
 
-#include "fs/crypto/nonce_source.h"
 
 namespace kmsfs::crypto {
 
@@ -18,16 +17,6 @@ StatusOr<std::unique_ptr<XChaCha20Poly1305Aead>> XChaCha20Poly1305Aead::New(cons
   }
   EnsureSodiumInitialized();
   return std::unique_ptr<XChaCha20Poly1305Aead>(new XChaCha20Poly1305Aead(key.Clone()));
-}
-
-Status XChaCha20Poly1305Aead::Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad,
-                                   std::span<uint8_t> out) const {
-  if (out.size() != plain.size() + overhead()) {
-    return Status::InvalidArgument("XChaCha20-Poly1305 seal: output size must be input + 40");
-  }
-  uint8_t nonce[kNonceSize];
-  KMSFS_RETURN_IF_ERROR(FillNonce(nonce));
-  return SealWithNonce(nonce, plain, ad, out);
 }
 
 Status XChaCha20Poly1305Aead::SealWithNonce(std::span<const uint8_t> nonce,
