@@ -22,6 +22,10 @@ Status SealWithNonceForTesting(CipherSuite suite, const SecretBytes& key,
                                std::span<const uint8_t> nonce, std::span<const uint8_t> plain,
                                std::span<const uint8_t> ad, std::span<uint8_t> out);
 
+// `aead`'s sealing with a caller-chosen nonce.
+Status SealWithNonceOf(const Aead& aead, std::span<const uint8_t> nonce, std::span<const uint8_t> plain,
+                       std::span<const uint8_t> ad, std::span<uint8_t> out);
+
 // The same for AES-256-GCM from one backend (aes_gcm_backend.h).
 Status SealWithNonceForTesting(AesGcmBackend backend, const SecretBytes& key, std::span<const uint8_t> nonce,
                                std::span<const uint8_t> plain, std::span<const uint8_t> ad,

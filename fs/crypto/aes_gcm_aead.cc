@@ -5,7 +5,6 @@
 #include <climits>
 #include <cstring>
 
-
 namespace kmsfs::crypto {
 namespace {
 

@@ -41,12 +41,9 @@ class AesGcmAead final : public Aead {
   Status Open(std::span<const uint8_t> sealed, std::span<const uint8_t> ad,
               std::span<uint8_t> out) const override;
 
-  // Aead::Seal's work with its fresh nonce; public here only for the
-  // known-answer tests (aead_testing.h).
+ private:
   Status SealWithNonce(std::span<const uint8_t> nonce, std::span<const uint8_t> plain,
                        std::span<const uint8_t> ad, std::span<uint8_t> out) const override;
-
- private:
   explicit AesGcmAead(SecretBytes key) : key_(std::move(key)) {}
   StatusOr<CipherCtxPtr> Lease() const;
   void Return(CipherCtxPtr ctx) const;

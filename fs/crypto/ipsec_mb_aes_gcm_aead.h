@@ -38,12 +38,9 @@ class IpsecMbAesGcmAead final : public Aead {
   Status Open(std::span<const uint8_t> sealed, std::span<const uint8_t> ad,
               std::span<uint8_t> out) const override;
 
-  // Aead::Seal's work with its fresh nonce; public here only for the
-  // known-answer tests (aead_testing.h).
+ private:
   Status SealWithNonce(std::span<const uint8_t> nonce, std::span<const uint8_t> plain,
                        std::span<const uint8_t> ad, std::span<uint8_t> out) const override;
-
- private:
   explicit IpsecMbAesGcmAead(SecretBytes key_data) : key_data_(std::move(key_data)) {}
   const SecretBytes key_data_;  // the library's struct gcm_key_data
 };

@@ -4,7 +4,6 @@
 
 #include <cstring>
 
-
 namespace kmsfs::crypto {
 
 static_assert(XChaCha20Poly1305Aead::kNonceSize == crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
