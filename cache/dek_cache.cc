@@ -4,7 +4,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "cache/mutex.h"
+#include "fs/base/mutex.h"
 
 namespace kmsfs::cache {
 

@@ -51,7 +51,7 @@
 
 #include "cache/clock.h"
 #include "cache/concurrency_limit.h"
-#include "cache/mutex.h"
+#include "fs/base/mutex.h"
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
 

@@ -10,7 +10,7 @@ packages=(
   nlohmann-json3-dev libcurl4-openssl-dev libcpp-httplib-dev libsqlite3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  attr xxd openssl python3
+  attr xxd openssl python3 e2fsprogs
 )
 # AES-256-GCM through intel-ipsec-mb (fs/crypto/aes_gcm_backend.h); Debian
 # builds it for amd64 only, and CMake leaves it out elsewhere.

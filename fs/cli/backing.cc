@@ -22,12 +22,4 @@ StatusOr<format::VolumeConfig> LoadBackingConfig(const std::string& backing_dir)
   return config;
 }
 
-std::string AccessDeniedMessage(kms::Client& kms, const std::string& operation, const std::string& key_id,
-                                const Status& status) {
-  std::string msg = kms.PrincipalDescription() + " may not call " + operation + " on key " + key_id;
-  if (!status.kms_error_code().empty()) msg += " (" + status.kms_error_code() + ": " + status.message() + ")";
-  else msg += " (" + status.message() + ")";
-  return msg;
-}
-
 }  // namespace kmsfs::cli

@@ -14,9 +14,6 @@ namespace kmsfs::cli {
 // that says what to run.
 StatusOr<format::VolumeConfig> LoadBackingConfig(const std::string& backing_dir);
 
-// "user alice (id …) may not call decrypt-datakey on key K: <KMS says>".
-std::string AccessDeniedMessage(kms::Client& kms, const std::string& operation, const std::string& key_id,
-                                const Status& status);
 
 }  // namespace kmsfs::cli
 

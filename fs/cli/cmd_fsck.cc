@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
@@ -19,7 +20,9 @@
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/file_walk.h"
-#include "fs/core/volume.h"
+#include "fs/core/key_service.h"
+#include "fs/core/volume_access.h"
+#include "fs/core/open_file_table.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/offsets.h"
 
@@ -80,14 +83,17 @@ int FsckCommand(const Words& words) {
   std::shared_ptr<kms::Client> kms = *kms_or;
 
   Problems problems;
-  auto canary = kms->DecryptDataKey(config->key_id, config->canary_wrapped_dek, core::kDekSize,
-                                    core::FileContext(config->canary_file_id));
-  if (!canary.ok()) {
-    if (canary.status().code() == StatusCode::kUnavailable) {
-      return Fail(kExitUsage, "fsck cannot run: KMS unreachable: " + canary.status().message());
-    }
-    problems.Add(format::kConfigFileName, "canary does not unwrap: " + canary.status().ToString());
+  auto pins = core::Pins::ForCurrentUser();
+  if (!pins.ok()) return Fail(kExitUsage, "fsck cannot run: " + pins.status().message());
+  auto unlocked = core::UnlockVolume(dir, *kms, *pins, {});
+  if (!unlocked.ok()) {
+    const Status& s = unlocked.status();
+    if (s.code() == StatusCode::kUnavailable) return Fail(kExitUsage, "fsck cannot run: " + s.message());
+    // A config that fails its pin or MAC is the problem to report; the files
+    // are then checked against what the config claims, for the record.
+    problems.Add(format::kConfigFileName, s.message());
   }
+  const std::vector<std::string> accepted = config->AcceptedKeyIds();
 
   auto files = ListBackingFiles(dir);
   if (!files.ok()) return Fail(kExitUsage, "fsck cannot run: " + files.status().message());
@@ -104,6 +110,12 @@ int FsckCommand(const Words& words) {
     if (!header.ok()) return problems.Add(rel, header.status().message());
     auto codec_geometry_ok = header->suite == config->suite && header->block_size == config->block_size;
     if (!codec_geometry_ok) problems.Add(rel, "header's cipher suite or block size differs from the volume's");
+    if (std::find(accepted.begin(), accepted.end(), header->key_id) == accepted.end()) {
+      // Never unwrapped: a planted header must not make this user's
+      // credentials act on a key of someone else's choosing.
+      return problems.Add(rel, "foreign header: names key " + header->key_id + ", not the volume's key " +
+                                   config->key_id + " (the mount refuses it)");
+    }
     auto dek = kms->DecryptDataKey(header->key_id, header->wrapped_dek, core::kDekSize,
                                    core::FileContext(header->file_id));
     if (!dek.ok()) {

@@ -9,6 +9,7 @@
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
+#include "fs/core/volume_access.h"
 
 namespace kmsfs::cli {
 namespace {
@@ -41,9 +42,24 @@ int GrantCommand(const Words& words) {
   const std::string& sub = pos[0];
   auto config = LoadBackingConfig(pos[1]);
   if (!config.ok()) return Fail(kExitUsage, config.status().message());
-  const std::string& key_id = config->key_id;
   auto kms = ConnectKms(*args, config->project_id);
   if (!kms.ok()) return Fail(kms.status(), "KMS connection");
+  // Grants go on the key this user pinned for the directory, never on
+  // whatever its .kmsfs.json says now.
+  auto pins = core::Pins::ForCurrentUser();
+  if (!pins.ok()) return Fail(kExitUsage, pins.status().message());
+  StatusOr<std::string> key_id_or = Status::Internal("no key");
+  if (sub == "retire") {
+    // Retiring only takes access away, and the retiring principal need not
+    // be able to read the volume: the pinned key if there is one, else the
+    // config's.
+    key_id_or = core::PinnedKeyOr(pos[1], *pins, config->key_id);
+  } else {
+    auto pin = core::TrustedPin(pos[1], **kms, *pins);
+    key_id_or = pin.ok() ? StatusOr<std::string>(pin->key_id) : StatusOr<std::string>(pin.status());
+  }
+  if (!key_id_or.ok()) return Fail(key_id_or.status(), "cannot trust " + pos[1]);
+  const std::string key_id = *key_id_or;
 
   if (sub == "create") {
     if (pos.size() != 2 || !args->Has("--grantee")) {

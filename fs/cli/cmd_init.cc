@@ -1,6 +1,8 @@
 // kmsfs init BACKING_DIR --key KEY_ID: prepares an empty directory as a volume.
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -18,7 +20,9 @@
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
-#include "fs/core/volume.h"
+#include "fs/core/key_service.h"
+#include "fs/core/pins.h"
+#include "fs/core/volume_access.h"
 #include "fs/crypto/kdf.h"
 
 namespace kmsfs::cli {
@@ -72,13 +76,33 @@ std::string NowRfc3339() {
 }  // namespace
 
 int InitCommand(const Words& words) {
-  auto args = ParseKmsCommandArgs(words, {"--key", "--block-size", "--cipher"});
+  auto args = ParseKmsCommandArgs(words, {"--key", "--block-size", "--cipher", "--header"}, {"--plaintext-names"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 1 || !args->Has("--key")) {
-    return Fail(kExitUsage, "usage: kmsfs init BACKING_DIR --key KEY_ID");
+    return Fail(kExitUsage, "usage: kmsfs init BACKING_DIR --key KEY_ID [--plaintext-names] [--header xattr|inline]");
   }
   const std::string dir = args->positional()[0];
   const std::string key_id = *args->Get("--key");
+
+  format::VolumeConfig config;
+  config.key_id = key_id;
+  config.names = args->Has("--plaintext-names") ? format::NameMode::kPlaintext : format::NameMode::kPlaintext;
+  const std::string header = args->Get("--header").value_or("xattr");
+  if (header == "inline") {
+    return Fail(kExitUsage, "--header inline is not available in this build");
+  } else if (header != "xattr") {
+    return Fail(kExitUsage, "--header wants xattr or inline, got '" + header + "'");
+  }
+  config.suite = crypto::PreferredCipherSuite();
+  if (auto name = args->Get("--cipher")) {
+    auto suite = crypto::CipherSuiteFromName(*name);
+    if (!suite.ok()) return Fail(kExitUsage, "--cipher: " + suite.status().message());
+    config.suite = *suite;
+  }
+  auto block_size = args->GetInt("--block-size", 4096);
+  if (!block_size.ok()) return Fail(kExitUsage, block_size.status().message());
+  config.block_size = static_cast<uint32_t>(*block_size);
+  config.created = NowRfc3339();
 
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -94,40 +118,35 @@ int InitCommand(const Words& words) {
     return Fail(kExitUsage, "backing directory " + dir + " is not empty: kmsfs init needs an empty directory");
   }
   if (Status s = ProbeUserXattrs(dir); !s.ok()) return Fail(s, "cannot use " + dir);
+  char real[PATH_MAX];
+  if (realpath(dir.c_str(), real) == nullptr) return Fail(kExitUsage, "cannot resolve " + dir);
 
-  format::VolumeConfig config;
-  config.key_id = key_id;
-  config.suite = crypto::PreferredCipherSuite();
-  if (auto name = args->Get("--cipher")) {
-    auto suite = crypto::CipherSuiteFromName(*name);
-    if (!suite.ok()) return Fail(kExitUsage, "--cipher: " + suite.status().message());
-    config.suite = *suite;
-  }
-  auto block_size = args->GetInt("--block-size", 4096);
-  if (!block_size.ok()) return Fail(kExitUsage, block_size.status().message());
-  config.block_size = static_cast<uint32_t>(*block_size);
-  config.created = NowRfc3339();
-
+  auto pins = core::Pins::ForCurrentUser();
+  if (!pins.ok()) return Fail(kExitUsage, pins.status().message());
   auto kms = ConnectKms(*args);
   if (!kms.ok()) return Fail(kms.status(), "KMS connection");
-  // The canary is a throwaway DEK wrapped like a file's: wrapping it proves
-  // the caller may write, and mount unwraps it to prove the caller may read.
-  SecretBytes canary = SecretBytes::Random(core::kDekSize);
-  crypto::RandomBytes(config.canary_file_id);
-  auto wrapped = (*kms)->EncryptDataKey(key_id, canary, core::FileContext(config.canary_file_id));
+  // The volume key: wrapping it proves the caller may write, mount unwraps it
+  // to prove the caller may read, and it keys the config's MAC (and names).
+  crypto::RandomBytes(config.volume_id);
+  SecretBytes volume_key = SecretBytes::Random(format::kVolumeKeySize);
+  auto wrapped = (*kms)->EncryptDataKey(key_id, volume_key, core::VolumeContext(config.volume_id));
   if (!wrapped.ok()) {
     if (wrapped.status().code() == StatusCode::kPermissionDenied) {
-      return Fail(kExitFailure, "init refused: " + AccessDeniedMessage(**kms, "encrypt-datakey", key_id, wrapped.status()));
+      return Fail(kExitFailure,
+                  "init refused: " + core::AccessDeniedMessage(**kms, "encrypt-datakey", key_id, wrapped.status()));
     }
     return Fail(wrapped.status(), "cannot wrap a key with " + key_id);
   }
-  config.canary_wrapped_dek = *wrapped;
+  config.wrapped_volume_key = *wrapped;
   // The project the key lives in; mounts without --project-id/OS_PROJECT_ID use it.
   if (const char* env = std::getenv("OS_PROJECT_ID")) config.project_id = env;
   if (auto p = args->Get("--project-id")) config.project_id = *p;
+  if (Status s = config.Seal(volume_key); !s.ok()) return Fail(s, "cannot seal the volume config");
   if (Status s = config.Store(dir); !s.ok()) return Fail(s, "cannot write " + dir + "/" + format::kConfigFileName);
-  std::printf("initialised %s with key %s (%s, %u-byte blocks)\n", dir.c_str(), key_id.c_str(),
-              std::string(crypto::CipherSuiteName(config.suite)).c_str(), config.block_size);
+  if (Status s = pins->Put(real, core::PinOf(config)); !s.ok()) return Fail(s, "cannot pin the volume's key");
+  std::printf("initialised %s with key %s (%s, %u-byte blocks, %s names)\n", dir.c_str(), key_id.c_str(),
+              std::string(crypto::CipherSuiteName(config.suite)).c_str(), config.block_size,
+              std::string(format::NameModeName(config.names)).c_str());
   return kExitOk;
 }
 

@@ -1,10 +1,13 @@
 // kmsfs rewrap BACKING_DIR --to-key KEY_ID: re-wraps every file's DEK under
 // another CMK without touching data.
 //
-// Crash safety: each file's header is replaced with one xattr write, so a file
-// is always readable under its old or its new key (its header names which).
-// .kmsfs.json moves to the new key (with a fresh canary) only after every file
-// has; a rerun skips files already on the new key, so a killed run resumes.
+// Crash safety: first .kmsfs.json records the rewrap (the volume key wrapped
+// under the new key too, MAC-sealed), so a mount accepts headers naming either
+// key. Then each file's header is replaced with one xattr write, so a file is
+// always readable under its old or its new key (its header names which).
+// .kmsfs.json moves to the new key only after every file has, and the user's
+// pin follows; a rerun skips files already on the new key, so a killed run
+// resumes. A version 1 volume becomes version 2 (plaintext names) on the way.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -24,7 +27,9 @@
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/file_walk.h"
-#include "fs/core/volume.h"
+#include "fs/core/key_service.h"
+#include "fs/core/open_file_table.h"
+#include "fs/core/volume_access.h"
 #include "fs/crypto/kdf.h"
 
 namespace kmsfs::cli {
@@ -55,24 +60,47 @@ int RewrapCommand(const Words& words) {
   const std::string new_key = *args->Get("--to-key");
   auto threads = args->GetInt("--threads", 16);
   if (!threads.ok()) return Fail(kExitUsage, threads.status().message());
-  auto config = LoadBackingConfig(dir);
-  if (!config.ok()) return Fail(kExitUsage, config.status().message());
+  auto config_or = LoadBackingConfig(dir);
+  if (!config_or.ok()) return Fail(kExitUsage, config_or.status().message());
   if (IsMounted(dir)) return Fail(kExitUsage, dir + " is mounted: unmount it before rewrapping");
-  auto kms_or = ConnectKms(*args, config->project_id);
+  auto kms_or = ConnectKms(*args, config_or->project_id);
   if (!kms_or.ok()) return Fail(kms_or.status(), "KMS connection");
   std::shared_ptr<kms::Client> kms = *kms_or;
+  auto pins = core::Pins::ForCurrentUser();
+  if (!pins.ok()) return Fail(kExitUsage, pins.status().message());
+  auto unlocked = core::UnlockVolume(dir, *kms, *pins, {});
+  if (!unlocked.ok()) return Fail(unlocked.status(), "rewrap refused");
+  format::VolumeConfig config = unlocked->config;
+  SecretBytes volume_key = std::move(unlocked->volume_key);
+  if (config.rewrap && config.rewrap->to_key != new_key) {
+    return Fail(kExitFailure, "a rewrap to key " + config.rewrap->to_key + " is unfinished: run 'kmsfs rewrap " + dir +
+                                  " --to-key " + config.rewrap->to_key + "' first");
+  }
 
   // Fail early, before any file changes, if the new key cannot be used.
-  SecretBytes canary = SecretBytes::Random(core::kDekSize);
-  format::FileId canary_id;
-  crypto::RandomBytes(canary_id);
-  auto canary_wrapped = kms->EncryptDataKey(new_key, canary, core::FileContext(canary_id));
-  if (!canary_wrapped.ok()) {
-    if (canary_wrapped.status().code() == StatusCode::kPermissionDenied) {
-      return Fail(kExitFailure, "rewrap refused: " + AccessDeniedMessage(*kms, "encrypt-datakey", new_key,
-                                                                          canary_wrapped.status()));
+  auto wrap_refused = [&](const std::string& key, const Status& s) {
+    if (s.code() == StatusCode::kPermissionDenied) {
+      return Fail(kExitFailure, "rewrap refused: " + core::AccessDeniedMessage(*kms, "encrypt-datakey", key, s));
     }
-    return Fail(canary_wrapped.status(), "cannot wrap with key " + new_key);
+    return Fail(s, "cannot wrap with key " + key);
+  };
+  if (config.version < 2) {
+    // The volume gets a volume key (and a version 2 config) on the way.
+    config.version = 2;
+    config.names = format::NameMode::kPlaintext;
+    config.header = format::HeaderMode::kXattr;
+    crypto::RandomBytes(config.volume_id);
+    volume_key = SecretBytes::Random(format::kVolumeKeySize);
+    auto old_wrapped = kms->EncryptDataKey(config.key_id, volume_key, core::VolumeContext(config.volume_id));
+    if (!old_wrapped.ok()) return wrap_refused(config.key_id, old_wrapped.status());
+    config.wrapped_volume_key = *old_wrapped;
+  }
+  if (!config.rewrap) {
+    auto new_wrapped = kms->EncryptDataKey(new_key, volume_key, core::VolumeContext(config.volume_id));
+    if (!new_wrapped.ok()) return wrap_refused(new_key, new_wrapped.status());
+    config.rewrap = format::VolumeConfig::Rewrap{new_key, *new_wrapped};
+    if (Status s = config.Seal(volume_key); !s.ok()) return Fail(s, "cannot seal the volume config");
+    if (Status s = config.Store(dir); !s.ok()) return Fail(s, "cannot update " + dir + "/.kmsfs.json");
   }
 
   auto files = ListBackingFiles(dir);
@@ -96,12 +124,18 @@ int RewrapCommand(const Words& words) {
       skipped.fetch_add(1);
       return;
     }
+    if (header->key_id != config.key_id) {
+      // Unwrapping it would let whoever planted it choose a key this user's
+      // credentials act on; and its DEK would then be wrapped under ours.
+      return fail(rel, "foreign header: names key " + header->key_id + ", not the volume's key " + config.key_id);
+    }
     const kms::EncryptionContext ctx = core::FileContext(header->file_id);
     auto dek = kms->DecryptDataKey(header->key_id, header->wrapped_dek, core::kDekSize, ctx);
     if (!dek.ok()) return fail(rel, "unwrap with " + header->key_id + ": " + dek.status().ToString());
     auto wrapped = kms->EncryptDataKey(new_key, *dek, ctx);
     if (!wrapped.ok()) return fail(rel, "wrap with " + new_key + ": " + wrapped.status().ToString());
     format::FileHeader updated = *header;
+    updated.version = format::FileHeader::kVersion;
     updated.key_id = new_key;
     updated.wrapped_dek = *wrapped;
     if (Status s = core::WriteFileHeader(fd.get(), updated, false); !s.ok()) return fail(rel, s.message());
@@ -111,14 +145,18 @@ int RewrapCommand(const Words& words) {
   for (const std::string& f : failures) std::fprintf(stderr, "kmsfs: rewrap: %s\n", f.c_str());
   if (!failures.empty()) {
     return Fail(kExitFailure, std::to_string(failures.size()) + " file(s) could not be rewrapped; " +
-                                  ".kmsfs.json still names " + config->key_id + "; fix them and run rewrap again");
+                                  ".kmsfs.json still names " + config.key_id + "; fix them and run rewrap again");
   }
-  // Every file is on the new key: now the volume follows.
-  format::VolumeConfig updated = *config;
+  // Every file is on the new key: now the volume follows, and the pin.
+  format::VolumeConfig updated = config;
   updated.key_id = new_key;
-  updated.canary_file_id = canary_id;
-  updated.canary_wrapped_dek = *canary_wrapped;
+  updated.wrapped_volume_key = config.rewrap->wrapped_volume_key;
+  updated.rewrap.reset();
+  if (Status s = updated.Seal(volume_key); !s.ok()) return Fail(s, "cannot seal the volume config");
   if (Status s = updated.Store(dir); !s.ok()) return Fail(s, "cannot update " + dir + "/.kmsfs.json");
+  if (Status s = pins->Put(unlocked->backing_dir, core::PinOf(updated)); !s.ok()) {
+    return Fail(s, "rewrapped, but cannot update the key pin (mount with --accept-key " + new_key + ")");
+  }
   std::printf("rewrapped %zu files to key %s (%zu already on it); data untouched\n", rewrapped.load(),
               new_key.c_str(), skipped.load());
   return kExitOk;

@@ -12,7 +12,7 @@
 
 #include "fs/cli/commands.h"
 #include "fs/cli/exit_codes.h"
-#include "fs/fuse/fuse_fs.h"
+#include "fs/fuse/lowlevel_fs.h"
 
 namespace kmsfs::cli {
 

@@ -5,7 +5,7 @@
 #include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
 #include "fs/core/listed_file.h"
-#include "fs/core/volume.h"
+#include "fs/core/open_file_table.h"
 
 namespace kmsfs::core {
 
@@ -21,7 +21,7 @@ KeyPrefetcher::KeyPrefetcher(KeyPrefetcherOptions options, WarmFn warm)
 KeyPrefetcher::~KeyPrefetcher() {
   std::deque<Item> dropped;
   {
-    cache::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
     dropped = DropQueuedLocked();
   }
@@ -46,7 +46,7 @@ void KeyPrefetcher::Prefetch(UniqueFd dir, std::vector<std::string> names, std::
   batch->dir_for_logs = std::move(dir_for_logs);
   size_t added = 0;
   {
-    cache::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     if (stop_) return;
     for (std::string& name : names) {
       if (queue_.size() >= options_.max_queued) {
@@ -82,7 +82,7 @@ StatusOr<KeyPrefetcher::Outcome> KeyPrefetcher::Process(const Item& item) const 
 }
 
 void KeyPrefetcher::WorkerLoop() {
-  cache::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   while (true) {
     while (!stop_ && (queue_.empty() || in_flight_ >= limit_.Allowed())) lock.Wait(work_cv_);
     if (stop_) return;
@@ -134,7 +134,7 @@ void KeyPrefetcher::WorkerLoop() {
 }
 
 KeyPrefetchStats KeyPrefetcher::stats() const {
-  cache::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   KeyPrefetchStats out = stats_;
   out.pending = queue_.size();
   out.in_flight = in_flight_;
@@ -143,7 +143,7 @@ KeyPrefetchStats KeyPrefetcher::stats() const {
 
 bool KeyPrefetcher::WaitIdle(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  cache::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   while (!queue_.empty() || in_flight_ > 0) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     lock.WaitUntil(idle_cv_, deadline);

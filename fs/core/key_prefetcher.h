@@ -46,7 +46,7 @@
 #include <vector>
 
 #include "cache/concurrency_limit.h"
-#include "cache/mutex.h"
+#include "fs/base/mutex.h"
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
 #include "fs/format/file_header.h"
@@ -119,7 +119,7 @@ class KeyPrefetcher {
   const KeyPrefetcherOptions options_;
   const WarmFn warm_;
 
-  mutable cache::Mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable work_cv_;  // workers: a name was queued, stop
   std::condition_variable idle_cv_;  // WaitIdle: the queue ran empty with nothing in flight
   std::deque<Item> queue_ KMSFS_GUARDED_BY(mu_);  // oldest first

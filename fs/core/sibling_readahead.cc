@@ -39,7 +39,7 @@ SiblingReadahead::~SiblingReadahead() {
   std::deque<Item> dropped;
   std::map<std::string, Listing> listings;
   {
-    cache::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
     dropped.swap(queue_);
     listings.swap(listings_);
@@ -82,7 +82,7 @@ void SiblingReadahead::NoteListing(int dir_fd, const std::string& dir_key, std::
   listing.place.reserve(listing.names.size());
   for (size_t i = 0; i < listing.names.size(); ++i) listing.place.emplace(listing.names[i], i);
   listing.when = std::chrono::steady_clock::now();
-  cache::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   if (stopping_) return;
   if (auto it = listings_.find(dir_key); it != listings_.end()) EraseLocked(it);
   MakeRoomLocked(listing.names.size());
@@ -94,7 +94,7 @@ void SiblingReadahead::NoteOpen(const std::string& dir_key, const std::string& n
   if (!enabled()) return;
   size_t added = 0;
   {
-    cache::MutexLock lock(&mu_);
+    MutexLock lock(&mu_);
     auto it = listings_.find(dir_key);
     if (it == listings_.end()) return;
     Listing& l = it->second;
@@ -129,7 +129,7 @@ void SiblingReadahead::NoteOpen(const std::string& dir_key, const std::string& n
 }
 
 void SiblingReadahead::Work() {
-  cache::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   while (true) {
     while (!stopping_ && queue_.empty()) lock.Wait(wake_);
     if (stopping_) return;
@@ -146,7 +146,7 @@ void SiblingReadahead::Work() {
 }
 
 void SiblingReadahead::ForgetStale() {
-  cache::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   const auto now = std::chrono::steady_clock::now();
   for (auto it = listings_.begin(); it != listings_.end();) {
     it = now - it->second.when > options_.lifetime ? EraseLocked(it) : std::next(it);
@@ -155,7 +155,7 @@ void SiblingReadahead::ForgetStale() {
 
 bool SiblingReadahead::WaitIdle(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  cache::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   while (!queue_.empty() || fetching_) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     lock.WaitUntil(idle_, deadline);
@@ -164,7 +164,7 @@ bool SiblingReadahead::WaitIdle(std::chrono::milliseconds timeout) {
 }
 
 SiblingReadaheadStats SiblingReadahead::stats() const {
-  cache::MutexLock lock(&mu_);
+  MutexLock lock(&mu_);
   SiblingReadaheadStats out = stats_;
   out.listings = listings_.size();
   return out;

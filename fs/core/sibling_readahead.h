@@ -46,7 +46,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "cache/mutex.h"
+#include "fs/base/mutex.h"
 #include "fs/base/unique_fd.h"
 
 namespace kmsfs::core {
@@ -124,7 +124,7 @@ class SiblingReadahead {
   const SiblingReadaheadOptions options_;
   const Fetch fetch_;
 
-  mutable cache::Mutex mu_;
+  mutable Mutex mu_;
   std::condition_variable wake_;
   std::condition_variable idle_;
   std::map<std::string, Listing> listings_ KMSFS_GUARDED_BY(mu_);

@@ -69,6 +69,24 @@ std::array<uint8_t, 32> Sha256(std::span<const uint8_t> data) {
   return digest;
 }
 
+std::array<uint8_t, 32> HmacSha256(const SecretBytes& key, std::span<const uint8_t> data) {
+  static_assert(crypto_auth_hmacsha256_BYTES == 32);
+  EnsureSodiumInitialized();
+  crypto_auth_hmacsha256_state state;
+  crypto_auth_hmacsha256_init(&state, key.data(), key.size());
+  crypto_auth_hmacsha256_update(&state, data.data(), data.size());
+  std::array<uint8_t, 32> mac{};
+  crypto_auth_hmacsha256_final(&state, mac.data());
+  sodium_memzero(&state, sizeof state);  // it holds the key's inner and outer pads
+  return mac;
+}
+
+bool HmacSha256Verify(const SecretBytes& key, std::span<const uint8_t> data, std::span<const uint8_t> mac) {
+  if (mac.size() != crypto_auth_hmacsha256_BYTES) return false;
+  const std::array<uint8_t, 32> expected = HmacSha256(key, data);
+  return sodium_memcmp(expected.data(), mac.data(), expected.size()) == 0;
+}
+
 void RandomBytes(std::span<uint8_t> out) {
   if (out.empty()) return;
   EnsureSodiumInitialized();

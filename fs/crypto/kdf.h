@@ -21,6 +21,11 @@ StatusOr<SecretBytes> HkdfSha256(std::span<const uint8_t> ikm, std::span<const u
 // SHA-256 of `data` (used for the DEK digest in encrypt-datakey).
 std::array<uint8_t, 32> Sha256(std::span<const uint8_t> data);
 
+// HMAC-SHA256 (RFC 2104) of `data` under `key` (any length), via libsodium.
+std::array<uint8_t, 32> HmacSha256(const SecretBytes& key, std::span<const uint8_t> data);
+// Whether `mac` is HMAC-SHA256 of `data` under `key`; compared in constant time.
+bool HmacSha256Verify(const SecretBytes& key, std::span<const uint8_t> data, std::span<const uint8_t> mac);
+
 // Random bytes from libsodium's CSPRNG (not for keys: use SecretBytes::Random).
 void RandomBytes(std::span<uint8_t> out);
 

@@ -37,10 +37,32 @@ std::string KeyIdProblem(std::string_view key_id) {
   if (!IsPrintableId(key_id)) return "key id has a non-printable or non-ASCII byte";
   return {};
 }
-std::string WrappedDekProblem(std::string_view wrapped) {
+std::string WrappedDekProblem(std::string_view wrapped, uint16_t version) {
   if (wrapped.empty()) return "wrapped DEK is empty";
   if (!IsHexText(wrapped)) return "wrapped DEK is not even-length hex text";
+  if (version >= 2) {
+    bool lower = false, upper = false;
+    for (char c : wrapped) {
+      lower = lower || (c >= 'a' && c <= 'f');
+      upper = upper || (c >= 'A' && c <= 'F');
+    }
+    if (lower && upper) return "wrapped DEK mixes upper- and lower-case hex";
+  }
   return {};
+}
+
+constexpr uint8_t kFlagUpperHex = 0x01;
+
+bool IsUpperHex(std::string_view hex) {
+  for (char c : hex) {
+    if (c >= 'A' && c <= 'F') return true;
+  }
+  return false;
+}
+
+// The wrapped DEK as stored: text (version 1) or its bytes (version 2).
+size_t StoredWrappedSize(const FileHeader& h) {
+  return h.version >= 2 ? h.wrapped_dek.size() / 2 : h.wrapped_dek.size();
 }
 
 // Bounds-checked cursor over the header bytes.
@@ -71,6 +93,9 @@ Status Truncated(const char* field, size_t total) {
 std::string FileIdHex(const FileId& id) { return HexEncode(id); }
 
 Status FileHeader::Validate() const {
+  if (version != 1 && version != 2) {
+    return Status::InvalidArgument("header: version " + std::to_string(version) + " is not 1 or 2");
+  }
   if (!crypto::CipherSuiteFromId(static_cast<uint8_t>(suite)).ok()) {
     return Status::InvalidArgument("header: unknown cipher suite id " +
                                    std::to_string(static_cast<unsigned>(suite)));
@@ -80,10 +105,10 @@ Status FileHeader::Validate() const {
                                    " is not a power of two in 512..1048576");
   }
   if (std::string p = KeyIdProblem(key_id); !p.empty()) return Status::InvalidArgument("header: " + p);
-  if (std::string p = WrappedDekProblem(wrapped_dek); !p.empty()) {
+  if (std::string p = WrappedDekProblem(wrapped_dek, version); !p.empty()) {
     return Status::InvalidArgument("header: " + p);
   }
-  const size_t total = kFixedSize + key_id.size() + wrapped_dek.size();
+  const size_t total = kFixedSize + key_id.size() + StoredWrappedSize(*this);
   if (total > kMaxEncodedSize) {
     return Status::InvalidArgument("header: encoded size " + std::to_string(total) +
                                    " exceeds 4096 bytes (wrapped DEK too long)");
@@ -93,14 +118,15 @@ Status FileHeader::Validate() const {
 
 std::vector<uint8_t> FileHeader::Encode() const {
   if (!Validate().ok()) return {};
-  std::vector<uint8_t> out(kFixedSize + key_id.size() + wrapped_dek.size());
+  const size_t wrapped_size = StoredWrappedSize(*this);
+  std::vector<uint8_t> out(kFixedSize + key_id.size() + wrapped_size);
   uint8_t* p = out.data();
   std::memcpy(p, kMagic, 4);
   p += 4;
-  PutBigEndian16(p, kVersion);
+  PutBigEndian16(p, version);
   p += 2;
   *p++ = static_cast<uint8_t>(suite);
-  *p++ = 0;  // reserved
+  *p++ = version >= 2 && IsUpperHex(wrapped_dek) ? kFlagUpperHex : 0;  // flags
   PutBigEndian32(p, block_size);
   p += 4;
   std::memcpy(p, file_id.data(), kFileIdSize);
@@ -108,9 +134,15 @@ std::vector<uint8_t> FileHeader::Encode() const {
   *p++ = static_cast<uint8_t>(key_id.size());
   std::memcpy(p, key_id.data(), key_id.size());
   p += key_id.size();
-  PutBigEndian16(p, static_cast<uint16_t>(wrapped_dek.size()));
+  PutBigEndian16(p, static_cast<uint16_t>(wrapped_size));
   p += 2;
-  std::memcpy(p, wrapped_dek.data(), wrapped_dek.size());
+  if (version >= 2) {
+    auto bytes = HexDecode(wrapped_dek);  // valid: checked by Validate
+    if (!bytes.ok()) return {};
+    std::memcpy(p, bytes->data(), bytes->size());
+  } else {
+    std::memcpy(p, wrapped_dek.data(), wrapped_dek.size());
+  }
   return out;
 }
 
@@ -125,19 +157,21 @@ StatusOr<FileHeader> FileHeader::Decode(std::span<const uint8_t> bytes) {
   if (std::memcmp(magic, kMagic, 4) != 0) return Status::DataLoss("header has bad magic (not KMSF)");
   const uint8_t* version = r.Take(2);
   if (version == nullptr) return Truncated("version", total);
-  if (GetBigEndian16(version) != kVersion) {
-    return Status::DataLoss("header version " + std::to_string(GetBigEndian16(version)) +
-                            " is not supported (this build reads version 1)");
+  FileHeader h;
+  h.version = GetBigEndian16(version);
+  if (h.version != 1 && h.version != 2) {
+    return Status::DataLoss("header version " + std::to_string(h.version) +
+                            " is not supported (this build reads versions 1 and 2)");
   }
   const uint8_t* suite_reserved = r.Take(2);
   if (suite_reserved == nullptr) return Truncated("suite", total);
-  FileHeader h;
   auto suite = crypto::CipherSuiteFromId(suite_reserved[0]);
   if (!suite.ok()) {
     return Status::DataLoss("header has unknown cipher suite id " + std::to_string(suite_reserved[0]));
   }
   h.suite = *suite;
-  if (suite_reserved[1] != 0) return Status::DataLoss("header reserved byte is not zero");
+  const uint8_t flags = suite_reserved[1];
+  if (flags & ~(h.version >= 2 ? kFlagUpperHex : 0)) return Status::DataLoss("header has unknown flag bits set");
   const uint8_t* bs = r.Take(4);
   if (bs == nullptr) return Truncated("block size", total);
   h.block_size = GetBigEndian32(bs);
@@ -163,9 +197,19 @@ StatusOr<FileHeader> FileHeader::Decode(std::span<const uint8_t> bytes) {
   if (wrapped_len == 0) return Status::DataLoss("header wrapped DEK is empty");
   const uint8_t* wrapped = r.Take(wrapped_len);
   if (wrapped == nullptr) return Truncated("wrapped DEK", total);
-  h.wrapped_dek.assign(reinterpret_cast<const char*>(wrapped), wrapped_len);
-  if (!IsHexText(h.wrapped_dek)) {
-    return Status::DataLoss("header wrapped DEK is not even-length hex text");
+  if (h.version >= 2) {
+    std::span<const uint8_t> bytes(wrapped, wrapped_len);
+    h.wrapped_dek = (flags & kFlagUpperHex) ? HexEncodeUpper(bytes) : HexEncode(bytes);
+    // Upper-case flag on bytes whose hex has no letter would not re-encode
+    // to the same header: refuse, so every header that decodes is canonical.
+    if ((flags & kFlagUpperHex) && !IsUpperHex(h.wrapped_dek)) {
+      return Status::DataLoss("header upper-case flag set on a wrapped DEK without letters");
+    }
+  } else {
+    h.wrapped_dek.assign(reinterpret_cast<const char*>(wrapped), wrapped_len);
+    if (!IsHexText(h.wrapped_dek)) {
+      return Status::DataLoss("header wrapped DEK is not even-length hex text");
+    }
   }
   if (r.remaining() != 0) {
     return Status::DataLoss("header has " + std::to_string(r.remaining()) + " trailing bytes");

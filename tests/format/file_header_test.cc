@@ -121,11 +121,11 @@ TEST(FileHeaderTest, DecodeRejectsEachMalformation) {
   ExpectDataLoss(std::vector<uint8_t>(good.begin(), good.begin() + 20), "truncated");
   ExpectDataLoss(std::vector<uint8_t>(good.begin(), good.end() - 1), "truncated");
   ExpectDataLoss(with(0, 'X'), "magic");
-  ExpectDataLoss(with(5, 2), "version 2");
+  ExpectDataLoss(with(5, 3), "version 3");
   ExpectDataLoss(with(4, 1), "version 257");
   ExpectDataLoss(with(6, 0), "suite");
   ExpectDataLoss(with(6, 3), "suite");
-  ExpectDataLoss(with(7, 1), "reserved");
+  ExpectDataLoss(with(7, 1), "unknown flag bits");
   ExpectDataLoss(with(11, 0x01), "block size");  // 0x1001
   ExpectDataLoss(with(9, 0x20), "block size");   // 2 MiB + 4096
   ExpectDataLoss(with(28, 0), "key id is empty");

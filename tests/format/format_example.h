@@ -46,8 +46,11 @@ inline std::string WrappedDek() {
   return hex;
 }
 
+// The header of the example file in format version 1 (the golden bytes of
+// tests/vectors/format_v1_golden.h).
 inline FileHeader Header() {
   FileHeader h;
+  h.version = 1;
   h.suite = crypto::CipherSuite::kAes256Gcm;
   h.block_size = 4096;
   h.file_id = Id();

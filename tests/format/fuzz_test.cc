@@ -96,6 +96,8 @@ TEST(FuzzTest, FileHeaderDecodeNeverCrashesAndAcceptsOnlyCanonicalInput) {
 TEST(FuzzTest, VolumeConfigFromJsonNeverCrashes) {
   std::mt19937_64 rng(777);
   VolumeConfig c;
+  c.version = 1;
+  c.names = NameMode::kPlaintext;
   c.key_id = example::kKeyId;
   c.project_id = "05a41e0bd580d4a82f8bc00a2e5b33ad";
   c.canary_file_id = example::Id();

@@ -86,7 +86,7 @@ TEST(VolumeConfigTest, RejectsMistypedFieldsByName) {
 }
 
 TEST(VolumeConfigTest, RejectsBadValuesByName) {
-  ExpectRejected([](nlohmann::json& j) { j["version"] = 2; }, "version");
+  ExpectRejected([](nlohmann::json& j) { j["version"] = 3; }, "version");
   ExpectRejected([](nlohmann::json& j) { j["version"] = 0; }, "version");
   ExpectRejected([](nlohmann::json& j) { j["key_id"] = ""; }, "key_id");
   ExpectRejected([](nlohmann::json& j) { j["key_id"] = "a b"; }, "key_id");

@@ -144,7 +144,7 @@ TEST_F(KeyLifecycleTest, RotationKeepsOldFilesReadable) {
   KMSFS_REQUIRE_FUSE();
   MountedVolume::Options o;
   o.kmsd = kmsd_.get();
-  o.mount_args = {"--cache-ttl", "0", "--pool-size", "0"};
+  o.mount_args = {"--cache-ttl", "0", "--tune", "pool-size=0"};
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
   WriteFileOrDie(v->Path("before"), "written before rotation");

@@ -1,9 +1,9 @@
 // Key prefetch through a real mount: a listing costs no KMS call; the first
 // open in a listed directory that misses the cache fetches the other files'
 // DEKs in the background, so reading them makes no KMS call at open;
-// --prefetch 0 turns that off; with kmsd down a listing still answers.
+// --tune prefetch=0 turns that off; with kmsd down a listing still answers.
 // Reading a listed directory's files in listing order reads the next ones
-// ahead (--readahead; 0 turns it off).
+// ahead (--tune readahead=N; 0 turns it off).
 #include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -63,7 +63,7 @@ class PrefetchTest : public KmsdMountTest {
     if (v == nullptr) return nullptr;
     for (int i = 0; i < n; ++i) WriteFileOrDie(v->Path(Name(i)), Content(i));
     EXPECT_TRUE(v->Unmount());
-    remount_args.insert(remount_args.end(), {"--pool-size", "0"});
+    remount_args.insert(remount_args.end(), {"--tune", "pool-size=0"});
     CommandResult r = v->Mount(remount_args);
     EXPECT_EQ(r.exit_code, 0) << r.err << v->ReadLog();
     return r.exit_code == 0 ? std::move(v) : nullptr;
@@ -124,8 +124,7 @@ TEST_F(PrefetchTest, FirstOpenInAListedDirectoryFetchesTheOtherKeys) {
 }
 
 TEST_F(PrefetchTest, ListingsOfSubdirectoriesArePrefetchedToo) {
-  // readdir gets no path from libfuse (nullpath_ok): the listing must still
-  // be filed under its own directory, not the root.
+  // The listing must be filed under its own directory, not the root.
   MountedVolume::Options o;
   o.kmsd = kmsd_.get();
   auto v = MountedVolume::Start(o);
@@ -135,7 +134,7 @@ TEST_F(PrefetchTest, ListingsOfSubdirectoriesArePrefetchedToo) {
   constexpr int kFiles = 30;
   for (int i = 0; i < kFiles; ++i) WriteFileOrDie(v->Path("a/b/" + Name(i)), Content(i));
   ASSERT_TRUE(v->Unmount());
-  ASSERT_EQ(v->Mount({"--pool-size", "0"}).exit_code, 0) << v->ReadLog();
+  ASSERT_EQ(v->Mount({"--tune", "pool-size=0"}).exit_code, 0) << v->ReadLog();
 
   ASSERT_EQ(List(v->Path("a")).size(), 1u);
   ASSERT_EQ(List(v->Path("a/b")).size(), static_cast<size_t>(kFiles));
@@ -147,7 +146,7 @@ TEST_F(PrefetchTest, ListingsOfSubdirectoriesArePrefetchedToo) {
 }
 
 TEST_F(PrefetchTest, PrefetchZeroFetchesOnlyTheKeysOpened) {
-  auto v = VolumeWithFiles(20, {"--prefetch", "0"});
+  auto v = VolumeWithFiles(20, {"--tune", "prefetch=0"});
   ASSERT_NE(v, nullptr);
   ASSERT_EQ(List(v->mountpoint()).size(), 20u);
   nlohmann::json s = v->Status();
@@ -165,7 +164,11 @@ TEST_F(PrefetchTest, PrefetchOrReadaheadBeyondTheLimitIsAUsageError) {
   o.mount = false;
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
-  for (const char* flag : {"--prefetch", "--readahead"}) ExpectMountUsageErrors(*v, flag, {"100000"});
+  for (const char* key : {"prefetch", "readahead"}) {
+    CommandResult r = v->Mount({"--tune", std::string(key) + "=100000"});
+    EXPECT_EQ(r.exit_code, 2) << key;
+    EXPECT_NE(r.err.find(key), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(PrefetchTest, ListingWithKmsdStoppedReturnsEveryNameAndOpensFailWithEio) {
@@ -235,7 +238,7 @@ TEST_F(PrefetchTest, ReadingInAnotherOrderReadsNothingAhead) {
 
 TEST_F(PrefetchTest, ReadaheadZeroReadsNothingAhead) {
   constexpr int kFiles = 20;
-  auto v = VolumeWithFiles(kFiles, {"--readahead", "0"});
+  auto v = VolumeWithFiles(kFiles, {"--tune", "readahead=0"});
   ASSERT_NE(v, nullptr);
   EXPECT_EQ(ReadAllInListingOrder(*v, kFiles), 0);
 }

@@ -55,6 +55,9 @@ std::map<std::string, std::string> KmsEnv(const KmsdProcess& kmsd, const KmsdUse
       {"OS_PASSWORD", user.password},
       {"OS_USER_DOMAIN_NAME", user.domain},
       {"OS_AUTH_TOKEN", ""},  // unset: password login
+      // Each user of each test kmsd keeps its own key pins, as each user of
+      // a machine does.
+      {"KMSFS_PINS_FILE", kmsd.data_dir() + "/pins-" + user.name + ".json"},
   };
 }
 

@@ -1,11 +1,13 @@
 // Which extended attribute names the mount passes through to the backing
 // files, and which it keeps to itself.
-#ifndef KMSFS_FS_FUSE_XATTR_NAMES_H_
-#define KMSFS_FS_FUSE_XATTR_NAMES_H_
+#ifndef KMSFS_FS_CORE_XATTR_NAMES_H_
+#define KMSFS_FS_CORE_XATTR_NAMES_H_
 
-namespace kmsfs::fuse {
+namespace kmsfs::core {
 
-// The file header's attribute: the mount's own, never visible through it.
+// The volume's own attributes (`user.kmsfs`: a file's header or a
+// directory's name value; `user.kmsfs.*`: long names, the mount's status):
+// never passed through, so nobody can read or set them through the mount.
 bool IsHeaderXattr(const char* name);
 
 // Only the user.* and trusted.* namespaces pass through to the backing files.
@@ -21,6 +23,6 @@ bool IsBackingOnlyXattr(const char* name);
 // and the backing-only ones. Reading one answers ENODATA.
 inline bool IsNeverFound(const char* name) { return IsHeaderXattr(name) || IsBackingOnlyXattr(name); }
 
-}  // namespace kmsfs::fuse
+}  // namespace kmsfs::core
 
-#endif  // KMSFS_FS_FUSE_XATTR_NAMES_H_
+#endif  // KMSFS_FS_CORE_XATTR_NAMES_H_

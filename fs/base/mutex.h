@@ -1,13 +1,15 @@
-// Mutex and MutexLock: std::mutex with clang thread-safety annotations, so
-// the cache's GUARDED_BY / REQUIRES contracts are checked by -Wthread-safety
-// (the macros expand to nothing under g++).
+// Mutex, SharedMutex and their scoped locks: std::mutex and
+// std::shared_mutex with clang thread-safety annotations, so GUARDED_BY /
+// REQUIRES contracts are checked by -Wthread-safety (the macros expand to
+// nothing under g++).
 //
-// Thread-safety: Mutex is a mutex; a MutexLock belongs to the thread that made it.
-#ifndef KMSFS_CACHE_MUTEX_H_
-#define KMSFS_CACHE_MUTEX_H_
+// Thread-safety: these are mutexes; a lock object belongs to the thread that made it.
+#ifndef KMSFS_FS_BASE_MUTEX_H_
+#define KMSFS_FS_BASE_MUTEX_H_
 
 #include <condition_variable>
 #include <mutex>
+#include <shared_mutex>
 
 #if defined(__clang__)
 #define KMSFS_THREAD_ANNOTATION_(x) __attribute__((x))
@@ -22,9 +24,13 @@
 #define KMSFS_REQUIRES(...) KMSFS_THREAD_ANNOTATION_(requires_capability(__VA_ARGS__))
 #define KMSFS_EXCLUDES(...) KMSFS_THREAD_ANNOTATION_(locks_excluded(__VA_ARGS__))
 #define KMSFS_ACQUIRE(...) KMSFS_THREAD_ANNOTATION_(acquire_capability(__VA_ARGS__))
+#define KMSFS_ACQUIRE_SHARED(...) KMSFS_THREAD_ANNOTATION_(acquire_shared_capability(__VA_ARGS__))
+#define KMSFS_RELEASE_SHARED(...) KMSFS_THREAD_ANNOTATION_(release_shared_capability(__VA_ARGS__))
+#define KMSFS_REQUIRES_SHARED(...) KMSFS_THREAD_ANNOTATION_(requires_shared_capability(__VA_ARGS__))
+#define KMSFS_RELEASE_GENERIC(...) KMSFS_THREAD_ANNOTATION_(release_generic_capability(__VA_ARGS__))
 #define KMSFS_RELEASE(...) KMSFS_THREAD_ANNOTATION_(release_capability(__VA_ARGS__))
 
-namespace kmsfs::cache {
+namespace kmsfs {
 
 class KMSFS_CAPABILITY("mutex") Mutex {
  public:
@@ -67,6 +73,43 @@ class KMSFS_SCOPED_CAPABILITY MutexLock {
   std::unique_lock<std::mutex> lock_;
 };
 
-}  // namespace kmsfs::cache
+// A reader-writer mutex: readers share it, a writer holds it alone.
+class KMSFS_CAPABILITY("mutex") SharedMutex {
+ public:
+  SharedMutex() = default;
+  SharedMutex(const SharedMutex&) = delete;
+  SharedMutex& operator=(const SharedMutex&) = delete;
 
-#endif  // KMSFS_CACHE_MUTEX_H_
+ private:
+  friend class WriterLock;
+  friend class ReaderLock;
+  std::shared_mutex mu_;
+};
+
+// Holds a SharedMutex exclusively for its scope.
+class KMSFS_SCOPED_CAPABILITY WriterLock {
+ public:
+  explicit WriterLock(SharedMutex* mu) KMSFS_ACQUIRE(mu) : lock_(mu->mu_) {}
+  ~WriterLock() KMSFS_RELEASE() {}
+  WriterLock(const WriterLock&) = delete;
+  WriterLock& operator=(const WriterLock&) = delete;
+
+ private:
+  std::unique_lock<std::shared_mutex> lock_;
+};
+
+// Holds a SharedMutex shared for its scope.
+class KMSFS_SCOPED_CAPABILITY ReaderLock {
+ public:
+  explicit ReaderLock(SharedMutex* mu) KMSFS_ACQUIRE_SHARED(mu) : lock_(mu->mu_) {}
+  ~ReaderLock() KMSFS_RELEASE_GENERIC() {}
+  ReaderLock(const ReaderLock&) = delete;
+  ReaderLock& operator=(const ReaderLock&) = delete;
+
+ private:
+  std::shared_lock<std::shared_mutex> lock_;
+};
+
+}  // namespace kmsfs
+
+#endif  // KMSFS_FS_BASE_MUTEX_H_

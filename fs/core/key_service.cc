@@ -1,0 +1,112 @@
+#include "fs/core/key_service.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include "fs/base/hex.h"
+#include "fs/base/logging.h"
+
+namespace kmsfs::core {
+
+kms::EncryptionContext FileContext(const format::FileId& file_id) {
+  return {{"kmsfs_file_id", format::FileIdHex(file_id)}};
+}
+
+KeyService::KeyService(std::string key_id, std::vector<std::string> accepted_key_ids, crypto::CipherSuite suite,
+                       uint32_t block_size, std::shared_ptr<kms::Client> kms, KeyServiceOptions options)
+    : key_id_(std::move(key_id)),
+      accepted_key_ids_(std::move(accepted_key_ids)),
+      suite_(suite),
+      block_size_(block_size),
+      kms_(std::move(kms)),
+      options_(std::move(options)),
+      cache_(options_.cache) {
+  if (!options_.read_only) {
+    pool_ = std::make_unique<cache::DekPool>(
+        options_.pool,
+        [this](const SecretBytes& dek, const std::array<uint8_t, 16>& file_id) { return Wrap(dek, file_id); });
+  }
+}
+
+KeyService::~KeyService() { pool_.reset(); }
+
+std::string KeyService::CacheId(const format::FileHeader& header) {
+  const std::vector<uint8_t> encoded = header.Encode();
+  uint8_t digest[crypto_hash_sha256_BYTES];
+  crypto_hash_sha256(digest, encoded.data(), encoded.size());
+  return HexEncode(std::span<const uint8_t>(digest, sizeof digest));
+}
+
+StatusOr<std::string> KeyService::Wrap(const SecretBytes& dek, const format::FileId& file_id) {
+  kms_calls_.fetch_add(1, std::memory_order_relaxed);
+  auto wrapped = kms_->EncryptDataKey(key_id_, dek, FileContext(file_id));
+  if (!wrapped.ok()) kms_errors_.fetch_add(1, std::memory_order_relaxed);
+  return wrapped;
+}
+
+StatusOr<SecretBytes> KeyService::Unwrap(const format::FileHeader& header) {
+  kms_calls_.fetch_add(1, std::memory_order_relaxed);
+  auto dek = kms_->DecryptDataKey(header.key_id, header.wrapped_dek, kDekSize, FileContext(header.file_id));
+  if (!dek.ok()) kms_errors_.fetch_add(1, std::memory_order_relaxed);
+  return dek;
+}
+
+StatusOr<NewFileKey> KeyService::NewFile() {
+  if (pool_ == nullptr) return Status::FailedPrecondition("the volume is mounted read-only");
+  KMSFS_ASSIGN_OR_RETURN(cache::PooledDek pooled, pool_->Take());
+  NewFileKey out;
+  out.header.suite = suite_;
+  out.header.block_size = block_size_;
+  out.header.file_id = pooled.file_id;
+  out.header.key_id = key_id_;
+  out.header.wrapped_dek = std::move(pooled.wrapped_dek);
+  KMSFS_RETURN_IF_ERROR(out.header.Validate());
+  out.key = cache_.Insert(CacheId(out.header), std::move(pooled.dek));
+  return out;
+}
+
+Status KeyService::CheckBelongs(const format::FileHeader& header) {
+  if (std::find(accepted_key_ids_.begin(), accepted_key_ids_.end(), header.key_id) == accepted_key_ids_.end()) {
+    foreign_headers_.fetch_add(1, std::memory_order_relaxed);
+    return Status::DataLoss("header names key " + header.key_id + ", not the volume's key " + key_id_ +
+                            " (a foreign header: planted, or copied from another volume)");
+  }
+  if (header.suite != suite_ || header.block_size != block_size_) {
+    foreign_headers_.fetch_add(1, std::memory_order_relaxed);
+    return Status::DataLoss("header's cipher suite or block size differs from the volume's");
+  }
+  return Status::Ok();
+}
+
+StatusOr<cache::DekCache::Handle> KeyService::KeyFor(const format::FileHeader& header) {
+  KMSFS_RETURN_IF_ERROR(CheckBelongs(header));
+  auto key = cache_.Get(CacheId(header), [&]() { return Unwrap(header); });
+  if (key.ok()) return key;
+  const Status& s = key.status();
+  if (s.code() == StatusCode::kUnavailable) {
+    return s.Annotate("KMS unreachable for decrypt-datakey on key " + header.key_id);
+  }
+  // Any answer from the KMS other than the key is a refusal: the user may not
+  // (or no longer) use this key, or the key cannot be used (disabled,
+  // material deleted). The application sees EACCES.
+  return Status(StatusCode::kPermissionDenied, "KMS refused decrypt-datakey on key " + header.key_id + " for " +
+                                                   kms_->PrincipalDescription() + ": " + s.message())
+      .WithKmsError(s.kms_error_code(), s.http_status());
+}
+
+bool KeyService::IsCached(const format::FileHeader& header) { return cache_.Contains(CacheId(header)); }
+
+void KeyService::Tick() { cache_.EvictExpired(); }
+
+KeyServiceStats KeyService::stats() const {
+  KeyServiceStats s;
+  s.cache = cache_.stats();
+  if (pool_) s.pool = pool_->stats();
+  s.kms_calls = kms_calls_.load();
+  s.kms_errors = kms_errors_.load();
+  s.foreign_headers = foreign_headers_.load();
+  return s;
+}
+
+}  // namespace kmsfs::core

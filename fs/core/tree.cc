@@ -1,0 +1,421 @@
+#include "fs/core/tree.h"
+
+#include <fcntl.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <limits>
+
+#include "fs/base/logging.h"
+#include "fs/core/xattr_names.h"
+
+namespace kmsfs::core {
+namespace {
+
+constexpr int kPathFlags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+
+// The kernel sends single components; anything else never reaches the
+// backing tree ("..", at the root, would leave it).
+Status CheckComponent(std::string_view name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+      name.find('\0') != std::string_view::npos) {
+    return Status::FromErrno(EINVAL, "not a single name component");
+  }
+  if (name.size() > NAME_MAX) return Status::FromErrno(ENAMETOOLONG, "name");
+  return Status::Ok();
+}
+
+Status Errno(std::string_view what) { return Status::FromErrno(errno, what); }
+
+bool IsDotOrDotDot(const char* name) {
+  return name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'));
+}
+
+}  // namespace
+
+DirStream::~DirStream() {
+  if (stream_ != nullptr) closedir(stream_);
+}
+
+Tree::Tree(InodeTable* inodes, NameMapper* names, OpenFileTable* files, format::Geometry geometry,
+           TreeOptions options)
+    : inodes_(inodes), names_(names), files_(files), geometry_(geometry), options_(options) {}
+
+StatusOr<std::shared_ptr<Inode>> Tree::Node(NodeId id) const {
+  std::shared_ptr<Inode> node = inodes_->Get(id);
+  if (node == nullptr) return Status::FromErrno(ESTALE, "unknown node");
+  return node;
+}
+
+uint64_t Tree::PlainSizeForStat(uint64_t backing_size) const {
+  auto plain = format::PlainSize(backing_size, geometry_);
+  if (plain.ok()) return *plain;
+  // A trailing piece too short to hold a byte: the file is damaged. Its intact
+  // blocks are shown, and one byte more, so a program reading to the end
+  // reaches the damage and gets EIO rather than a silently shorter file.
+  return backing_size / geometry_.sealed_block_size() * geometry_.block_size + 1;
+}
+
+void Tree::FixSize(struct stat* st) const {
+  if (S_ISREG(st->st_mode)) st->st_size = static_cast<off_t>(PlainSizeForStat(static_cast<uint64_t>(st->st_size)));
+}
+
+StatusOr<struct stat> Tree::GetAttr(const Inode& node) {
+  struct stat st;
+  if (fstatat(node.fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
+  FixSize(&st);
+  return st;
+}
+
+StatusOr<Entry> Tree::LookupBacking(const Inode& parent, const std::string& backing) {
+  const int fd = openat(parent.fd(), backing.c_str(), kPathFlags);
+  if (fd < 0) return Errno("lookup");
+  UniqueFd object(fd);
+  Entry entry;
+  if (fstat(object.get(), &entry.attr) != 0) return Errno("stat");
+  entry.inode = inodes_->Remember(std::move(object), entry.attr);
+  FixSize(&entry.attr);
+  return entry;
+}
+
+StatusOr<Entry> Tree::Lookup(const Inode& parent, std::string_view name) {
+  KMSFS_RETURN_IF_ERROR(CheckComponent(name));
+  if (!parent.is_dir()) return Status::FromErrno(ENOTDIR, "lookup");
+  KMSFS_ASSIGN_OR_RETURN(std::string backing, names_->ToBacking(parent, name));
+  return LookupBacking(parent, backing);
+}
+
+StatusOr<std::string> Tree::NewName(const Inode& parent, std::string_view name) {
+  KMSFS_RETURN_IF_ERROR(CheckComponent(name));
+  if (!parent.is_dir()) return Status::FromErrno(ENOTDIR, "create");
+  auto backing = names_->ToBacking(parent, name);
+  if (!backing.ok() && backing.status().code() == StatusCode::kNotFound) {
+    return Status::FromErrno(EPERM, "that name is reserved for the volume");
+  }
+  return backing;
+}
+
+Owner Tree::NewNodeOwner(const Inode& parent, Caller caller) const {
+  Owner owner;
+  if (!options_.set_owner) return owner;
+  // The daemon's own identity is what the node got anyway.
+  if (caller.uid == geteuid() && caller.gid == getegid()) return owner;
+  owner.uid = caller.uid;
+  owner.gid = caller.gid;
+  // Under a set-group-ID directory the backing filesystem gave the node the
+  // directory's group, as a plain directory does.
+  struct stat pst;
+  if (fstatat(parent.fd(), "", &pst, AT_EMPTY_PATH) == 0 && (pst.st_mode & S_ISGID)) {
+    owner.gid = static_cast<gid_t>(-1);
+  }
+  return owner;
+}
+
+StatusOr<Entry> Tree::Adopt(const Inode& parent, const std::string& backing, Caller caller, bool is_dir) {
+  const int fd = openat(parent.fd(), backing.c_str(), kPathFlags);
+  if (fd < 0) return Errno("open new node");
+  UniqueFd object(fd);
+  const Owner owner = NewNodeOwner(parent, caller);
+  if (owner.any() && fchownat(object.get(), "", owner.uid, owner.gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    const Status s = Errno("chown new node");
+    unlinkat(parent.fd(), backing.c_str(), is_dir ? AT_REMOVEDIR : 0);
+    return s;
+  }
+  Entry entry;
+  if (fstat(object.get(), &entry.attr) != 0) return Errno("stat");
+  entry.inode = inodes_->Remember(std::move(object), entry.attr);
+  FixSize(&entry.attr);
+  return entry;
+}
+
+StatusOr<Entry> Tree::MakeNode(const Inode& parent, std::string_view name, mode_t mode, dev_t rdev, Caller caller) {
+  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
+  if (S_ISREG(mode)) {
+    KMSFS_ASSIGN_OR_RETURN(CreatedFile made, files_->Create(parent.fd(), backing, mode, NewNodeOwner(parent, caller)));
+    Entry entry{inodes_->Remember(std::move(made.path_fd), made.st), made.st};
+    FixSize(&entry.attr);
+    if (observer_) observer_->OnNamespaceChange(parent);
+    return entry;
+  }
+  if (mknodat(parent.fd(), backing.c_str(), mode, rdev) != 0) return Errno("mknod");
+  if (observer_) observer_->OnNamespaceChange(parent);
+  return Adopt(parent, backing, caller, false);
+}
+
+StatusOr<Entry> Tree::MakeDir(const Inode& parent, std::string_view name, mode_t mode, Caller caller) {
+  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
+  if (mkdirat(parent.fd(), backing.c_str(), mode) != 0) return Errno("mkdir");
+  if (observer_) observer_->OnNamespaceChange(parent);
+  return Adopt(parent, backing, caller, true);
+}
+
+StatusOr<Entry> Tree::MakeSymlink(const Inode& parent, std::string_view name, std::string_view target,
+                                  Caller caller) {
+  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
+  if (target.empty() || target.find('\0') != std::string_view::npos) return Status::FromErrno(EINVAL, "symlink");
+  if (symlinkat(std::string(target).c_str(), parent.fd(), backing.c_str()) != 0) return Errno("symlink");
+  if (observer_) observer_->OnNamespaceChange(parent);
+  return Adopt(parent, backing, caller, false);
+}
+
+StatusOr<Entry> Tree::Link(const Inode& node, const Inode& parent, std::string_view name) {
+  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
+  if (node.is_dir()) return Status::FromErrno(EPERM, "link");
+  int rc = linkat(node.fd(), "", parent.fd(), backing.c_str(), AT_EMPTY_PATH);
+  if (rc != 0 && (errno == EPERM || errno == ENOENT)) {
+    // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link of the node is
+    // the node itself (for a symlink too: the link is not followed further).
+    rc = linkat(AT_FDCWD, node.ProcPath().c_str(), parent.fd(), backing.c_str(), AT_SYMLINK_FOLLOW);
+  }
+  if (rc != 0) return Errno("link");
+  if (observer_) observer_->OnNamespaceChange(parent);
+  // The new name's entry is one more lookup of the same node.
+  return LookupBacking(parent, backing);
+}
+
+Status Tree::Unlink(const Inode& parent, std::string_view name) {
+  KMSFS_RETURN_IF_ERROR(CheckComponent(name));
+  KMSFS_ASSIGN_OR_RETURN(std::string backing, names_->ToBacking(parent, name));
+  if (unlinkat(parent.fd(), backing.c_str(), 0) != 0) return Errno("unlink");
+  if (observer_) observer_->OnNamespaceChange(parent);
+  return Status::Ok();
+}
+
+Status Tree::RemoveDir(const Inode& parent, std::string_view name) {
+  KMSFS_RETURN_IF_ERROR(CheckComponent(name));
+  KMSFS_ASSIGN_OR_RETURN(std::string backing, names_->ToBacking(parent, name));
+  if (unlinkat(parent.fd(), backing.c_str(), AT_REMOVEDIR) != 0) return Errno("rmdir");
+  if (observer_) observer_->OnNamespaceChange(parent);
+  return Status::Ok();
+}
+
+Status Tree::Rename(const Inode& parent, std::string_view name, const Inode& new_parent, std::string_view new_name,
+                    unsigned int flags) {
+  KMSFS_RETURN_IF_ERROR(CheckComponent(name));
+  KMSFS_ASSIGN_OR_RETURN(std::string from, names_->ToBacking(parent, name));
+  KMSFS_ASSIGN_OR_RETURN(std::string to, NewName(new_parent, new_name));
+  if (renameat2(parent.fd(), from.c_str(), new_parent.fd(), to.c_str(), flags) != 0) return Errno("rename");
+  if (observer_) {
+    observer_->OnNamespaceChange(parent);
+    if (&parent != &new_parent) observer_->OnNamespaceChange(new_parent);
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::string> Tree::ReadLink(const Inode& node) {
+  if (!node.is_symlink()) return Status::FromErrno(EINVAL, "readlink");
+  std::string target(PATH_MAX, '\0');
+  const ssize_t n = readlinkat(node.fd(), "", target.data(), target.size());
+  if (n < 0) return Errno("readlink");
+  target.resize(static_cast<size_t>(n));
+  return target;
+}
+
+StatusOr<Tree::Created> Tree::Create(const Inode& parent, std::string_view name, mode_t mode, bool exclusive,
+                                     Caller caller) {
+  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
+  auto made = files_->Create(parent.fd(), backing, mode, NewNodeOwner(parent, caller));
+  if (made.ok()) {
+    Created out;
+    out.entry.attr = made->st;
+    out.entry.inode = inodes_->Remember(std::move(made->path_fd), made->st);
+    FixSize(&out.entry.attr);
+    out.file = std::move(made->file);
+    if (observer_) observer_->OnNamespaceChange(parent);
+    return out;
+  }
+  if (made.status().code() != StatusCode::kAlreadyExists) return made.status();
+  if (exclusive) return Status::FromErrno(EEXIST, "create");
+  // O_CREAT without O_EXCL on a name that exists (created meanwhile, or the
+  // kernel's lookup was stale): open it as the caller asked.
+  KMSFS_ASSIGN_OR_RETURN(Entry entry, LookupBacking(parent, backing));
+  if (!entry.inode->is_regular()) {
+    inodes_->Forget(entry.inode->id(), 1);
+    return Status::FromErrno(entry.inode->is_dir() ? EISDIR : EEXIST, "create");
+  }
+  auto file = Open(*entry.inode, true);
+  if (!file.ok()) {
+    inodes_->Forget(entry.inode->id(), 1);
+    return file.status();
+  }
+  return Created{std::move(entry), std::move(file).value()};
+}
+
+StatusOr<std::shared_ptr<CryptFile>> Tree::Open(const Inode& node, bool for_write) {
+  if (node.is_dir()) return Status::FromErrno(EISDIR, "open");
+  if (!node.is_regular()) return Status::FromErrno(EINVAL, "open: not a regular file");
+  if (observer_ == nullptr) return files_->Open(node.ProcPath(), for_write);
+  observer_->OnOpen(node, for_write);
+  return files_->Open(node.ProcPath(), for_write, [&] { observer_->OnKeyMiss(node); });
+}
+
+StatusOr<struct stat> Tree::SetAttr(const Inode& node, const AttrChange& change, CryptFile* open) {
+  const std::string proc = node.ProcPath();
+  if (change.mode && fchmodat(AT_FDCWD, proc.c_str(), *change.mode & 07777, 0) != 0) return Errno("chmod");
+  if ((change.uid || change.gid) &&
+      fchownat(node.fd(), "", change.uid.value_or(static_cast<uid_t>(-1)), change.gid.value_or(static_cast<gid_t>(-1)),
+               AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
+    return Errno("chown");
+  }
+  if (change.size) {
+    if (!node.is_regular()) return Status::FromErrno(node.is_dir() ? EISDIR : EINVAL, "truncate");
+    if (*change.size > static_cast<uint64_t>(std::numeric_limits<off_t>::max())) {
+      return Status::FromErrno(EFBIG, "truncate");
+    }
+    std::shared_ptr<CryptFile> opened;
+    if (open == nullptr) {
+      KMSFS_ASSIGN_OR_RETURN(opened, Open(node, true));
+      open = opened.get();
+    }
+    KMSFS_RETURN_IF_ERROR(open->Truncate(*change.size));
+  }
+  if (change.atime || change.mtime) {
+    const timespec omit{0, UTIME_OMIT};
+    const timespec times[2] = {change.atime.value_or(omit), change.mtime.value_or(omit)};
+    if (utimensat(node.fd(), "", times, AT_EMPTY_PATH) != 0) return Errno("utimens");
+  }
+  return GetAttr(node);
+}
+
+StatusOr<std::unique_ptr<DirStream>> Tree::OpenDir(std::shared_ptr<Inode> dir) {
+  if (!dir->is_dir()) return Status::FromErrno(ENOTDIR, "opendir");
+  const int fd = openat(dir->fd(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno("opendir");
+  DIR* stream = fdopendir(fd);
+  if (stream == nullptr) {
+    const Status s = Errno("opendir");
+    close(fd);
+    return s;
+  }
+  return std::make_unique<DirStream>(std::move(dir), stream);
+}
+
+Status Tree::ReadDir(DirStream& dir, off_t offset, bool plus, const std::function<bool(const DirEntry&)>& add) {
+  MutexLock lock(&dir.mu_);
+  const Inode& node = *dir.dir_;
+  if (offset == 0) {
+    rewinddir(dir.stream_);
+    // A pass from the start tells the observer which files were listed.
+    dir.listed_.clear();
+    dir.noting_ = observer_ != nullptr;
+  } else {
+    seekdir(dir.stream_, offset);
+  }
+  const int dir_fd = dirfd(dir.stream_);
+  errno = 0;
+  while (dirent* e = readdir(dir.stream_)) {
+    DirEntry out;
+    out.next_offset = e->d_off;
+    if (IsDotOrDotDot(e->d_name)) {
+      out.name = e->d_name;
+      out.entry.attr.st_ino = e->d_ino;
+      out.entry.attr.st_mode = DTTOIF(e->d_type);
+    } else {
+      std::optional<std::string> name = names_->FromBacking(node, e->d_name);
+      if (!name) {
+        errno = 0;
+        continue;
+      }
+      out.name = std::move(*name);
+      if (plus) {
+        const int fd = openat(dir_fd, e->d_name, kPathFlags);
+        struct stat st;
+        if (fd < 0 || fstat(fd, &st) != 0) {
+          // Gone since it was read: leave it out, as a later listing would.
+          if (fd >= 0) close(fd);
+          errno = 0;
+          continue;
+        }
+        out.entry.inode = inodes_->Remember(UniqueFd(fd), st);
+        out.entry.attr = st;
+        FixSize(&out.entry.attr);
+      } else {
+        out.entry.attr.st_ino = e->d_ino;
+        out.entry.attr.st_mode = DTTOIF(e->d_type);
+      }
+    }
+    if (!add(out)) {
+      if (out.entry.inode) inodes_->Forget(out.entry.inode->id(), 1);
+      // The next call resumes at this entry.
+      return Status::Ok();
+    }
+    if (dir.noting_ && (e->d_type == DT_REG || e->d_type == DT_UNKNOWN) && !IsDotOrDotDot(e->d_name)) {
+      dir.listed_.emplace_back(e->d_name, e->d_ino);
+    }
+    errno = 0;  // readdir signals an error only through errno
+  }
+  if (errno != 0) return Errno("readdir");
+  if (dir.noting_ && !dir.listed_.empty()) observer_->OnListed(node, dir.listed_);
+  dir.listed_.clear();
+  dir.noting_ = false;
+  return Status::Ok();
+}
+
+Status Tree::SyncDir(DirStream& dir, bool datasync) {
+  MutexLock lock(&dir.mu_);
+  const int fd = dirfd(dir.stream_);
+  if ((datasync ? fdatasync(fd) : fsync(fd)) != 0) return Errno("fsyncdir");
+  return Status::Ok();
+}
+
+StatusOr<struct statvfs> Tree::StatFs() {
+  struct statvfs st;
+  if (fstatvfs(inodes_->root()->fd(), &st) != 0) return Errno("statfs");
+  return st;
+}
+
+Status Tree::SetXattr(const Inode& node, const char* name, std::string_view value, int flags) {
+  if (IsHeaderXattr(name)) return Status::FromErrno(EPERM, "setxattr");
+  if (IsBackingOnlyXattr(name)) return Status::FromErrno(EOPNOTSUPP, "setxattr");
+  if (setxattr(node.ProcPath().c_str(), name, value.data(), value.size(), flags) != 0) return Errno("setxattr");
+  return Status::Ok();
+}
+
+StatusOr<std::string> Tree::GetXattr(const Inode& node, const char* name, size_t size) {
+  if (IsNeverFound(name)) return Status::FromErrno(ENODATA, "getxattr");
+  const std::string proc = node.ProcPath();
+  std::string value(size, '\0');
+  const ssize_t n = getxattr(proc.c_str(), name, size == 0 ? nullptr : value.data(), size);
+  if (n < 0) return Errno("getxattr");
+  if (size == 0) return std::string(static_cast<size_t>(n), '\0');
+  value.resize(static_cast<size_t>(n));
+  return value;
+}
+
+StatusOr<std::string> Tree::ListXattr(const Inode& node, size_t size) {
+  // The real list, without the names the mount keeps to itself; asked for
+  // whole, as filtering changes its size.
+  const std::string proc = node.ProcPath();
+  ssize_t n = listxattr(proc.c_str(), nullptr, 0);
+  if (n < 0) return Errno("listxattr");
+  std::string names(static_cast<size_t>(n) + 1, '\0');
+  n = listxattr(proc.c_str(), names.data(), names.size());
+  if (n < 0) return Errno("listxattr");
+  std::string out;
+  for (size_t pos = 0; pos < static_cast<size_t>(n);) {
+    const char* entry = names.data() + pos;
+    const size_t len = std::strlen(entry);
+    if (!IsNeverFound(entry)) out.append(entry, len + 1);
+    pos += len + 1;
+  }
+  if (size == 0) return std::string(out.size(), '\0');
+  if (size < out.size()) return Status::FromErrno(ERANGE, "listxattr");
+  return out;
+}
+
+Status Tree::RemoveXattr(const Inode& node, const char* name) {
+  if (IsHeaderXattr(name)) return Status::FromErrno(EPERM, "removexattr");
+  if (IsBackingOnlyXattr(name)) return Status::FromErrno(ENODATA, "removexattr");
+  if (removexattr(node.ProcPath().c_str(), name) != 0) return Errno("removexattr");
+  return Status::Ok();
+}
+
+Status Tree::Access(const Inode& node, int mask) {
+  if (faccessat(AT_FDCWD, node.ProcPath().c_str(), mask, 0) != 0) return Errno("access");
+  return Status::Ok();
+}
+
+}  // namespace kmsfs::core

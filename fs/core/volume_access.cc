@@ -1,0 +1,147 @@
+#include "fs/core/volume_access.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "fs/core/key_service.h"
+
+namespace kmsfs::core {
+namespace {
+
+bool PinMatches(const Pin& pin, const format::VolumeConfig& config) {
+  const std::vector<std::string> keys = config.AcceptedKeyIds();
+  return std::find(keys.begin(), keys.end(), pin.key_id) != keys.end() && pin.volume_id == PinOf(config).volume_id &&
+         pin.project_id == config.project_id;
+}
+
+std::string Describe(const Pin& pin) {
+  std::string s = "key " + pin.key_id;
+  if (!pin.volume_id.empty()) s += " (volume " + pin.volume_id + ")";
+  return s;
+}
+
+// A KMS failure of `operation` on `key_id`, as the user should read it.
+Status KmsFailure(kms::Client& kms, const std::string& operation, const std::string& key_id, const Status& s) {
+  if (s.code() == StatusCode::kPermissionDenied || s.code() == StatusCode::kUnauthenticated) {
+    return Status(s.code(), AccessDeniedMessage(kms, operation, key_id, s))
+        .WithKmsError(s.kms_error_code(), s.http_status());
+  }
+  if (s.code() == StatusCode::kUnavailable) return s.Annotate("cannot reach the KMS");
+  return s.Annotate(operation + " with key " + key_id);
+}
+
+}  // namespace
+
+kms::EncryptionContext VolumeContext(const format::VolumeId& volume_id) {
+  return {{"kmsfs_volume_id", format::VolumeIdHex(volume_id)}};
+}
+
+std::string AccessDeniedMessage(kms::Client& kms, const std::string& operation, const std::string& key_id,
+                                const Status& status) {
+  std::string msg = kms.PrincipalDescription() + " may not call " + operation + " on key " + key_id;
+  if (!status.kms_error_code().empty()) {
+    msg += " (" + status.kms_error_code() + ": " + status.message() + ")";
+  } else {
+    msg += " (" + status.message() + ")";
+  }
+  return msg;
+}
+
+Pin PinOf(const format::VolumeConfig& config) {
+  return {config.key_id, config.version >= 2 ? format::VolumeIdHex(config.volume_id) : "", config.project_id};
+}
+
+StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Client& kms, const Pins& pins,
+                                      const UnlockOptions& options) {
+  UnlockedVolume out;
+  char real[PATH_MAX];
+  if (realpath(backing_dir.c_str(), real) == nullptr) {
+    return Status::InvalidArgument("backing directory " + backing_dir + " does not exist");
+  }
+  out.backing_dir = real;
+  KMSFS_ASSIGN_OR_RETURN(out.config, format::VolumeConfig::Load(out.backing_dir));
+  const format::VolumeConfig& config = out.config;
+
+  // 1. The pin, before the KMS is asked anything about this config.
+  KMSFS_ASSIGN_OR_RETURN(std::optional<Pin> pinned, pins.Find(out.backing_dir));
+  const Pin wanted = PinOf(config);
+  bool repin = !pinned.has_value();
+  if (pinned && !PinMatches(*pinned, config)) {
+    const std::vector<std::string> keys = config.AcceptedKeyIds();
+    const bool accepted = options.accept_key &&
+                          std::find(keys.begin(), keys.end(), *options.accept_key) != keys.end();
+    if (!accepted) {
+      return Status::FailedPrecondition(
+          out.backing_dir + " names " + Describe(wanted) + ", but this user pinned " + Describe(*pinned) +
+          " for it (" + pins.path() + "): its .kmsfs.json may have been replaced by someone else. If the volume "
+          "was moved to that key on purpose (kmsfs rewrap elsewhere), accept it with --accept-key " + config.key_id);
+    }
+    repin = true;
+  }
+
+  // 2. The user may decrypt under the key.
+  if (config.version >= 2) {
+    auto key = kms.DecryptDataKey(config.key_id, config.wrapped_volume_key, format::kVolumeKeySize,
+                                  VolumeContext(config.volume_id));
+    if (!key.ok()) return KmsFailure(kms, "decrypt-datakey", config.key_id, key.status());
+    out.volume_key = std::move(key).value();
+    // 3. Nobody without the volume key changed the config.
+    KMSFS_RETURN_IF_ERROR(config.VerifyMac(out.volume_key));
+  } else {
+    auto canary = kms.DecryptDataKey(config.key_id, config.canary_wrapped_dek, kDekSize,
+                                     FileContext(config.canary_file_id));
+    if (!canary.ok()) return KmsFailure(kms, "decrypt-datakey", config.key_id, canary.status());
+  }
+
+  if (repin) {
+    KMSFS_RETURN_IF_ERROR(pins.Put(out.backing_dir, wanted));
+    out.newly_pinned = !pinned.has_value();
+  }
+  out.pin = wanted;
+
+  // 4. Whether new files may be wrapped: as a new file would be.
+  if (options.probe_write) {
+    StatusOr<std::string> wrapped = Status::Internal("not probed");
+    if (config.version >= 2) {
+      wrapped = kms.EncryptDataKey(config.key_id, out.volume_key, VolumeContext(config.volume_id));
+    } else {
+      const SecretBytes probe = SecretBytes::Random(kDekSize);
+      wrapped = kms.EncryptDataKey(config.key_id, probe, FileContext(config.canary_file_id));
+    }
+    out.writable = wrapped.ok();
+    if (!wrapped.ok()) {
+      const Status& s = wrapped.status();
+      if (s.code() != StatusCode::kPermissionDenied) return KmsFailure(kms, "encrypt-datakey", config.key_id, s);
+      out.write_refusal = KmsFailure(kms, "encrypt-datakey", config.key_id, s);
+    }
+  }
+  return out;
+}
+
+StatusOr<Pin> TrustedPin(const std::string& backing_dir, kms::Client& kms, const Pins& pins) {
+  char real[PATH_MAX];
+  if (realpath(backing_dir.c_str(), real) == nullptr) {
+    return Status::InvalidArgument("backing directory " + backing_dir + " does not exist");
+  }
+  KMSFS_ASSIGN_OR_RETURN(format::VolumeConfig config, format::VolumeConfig::Load(std::string(real)));
+  KMSFS_ASSIGN_OR_RETURN(std::optional<Pin> pinned, pins.Find(real));
+  if (pinned && PinMatches(*pinned, config)) return *pinned;
+  // A mismatch is reported exactly as UnlockVolume reports it; no pin: unlock
+  // (which verifies the config under the volume key) and pin.
+  KMSFS_ASSIGN_OR_RETURN(UnlockedVolume unlocked, UnlockVolume(real, kms, pins, {}));
+  return unlocked.pin;
+}
+
+StatusOr<std::string> PinnedKeyOr(const std::string& backing_dir, const Pins& pins, const std::string& fallback) {
+  char real[PATH_MAX];
+  if (realpath(backing_dir.c_str(), real) == nullptr) {
+    return Status::InvalidArgument("backing directory " + backing_dir + " does not exist");
+  }
+  KMSFS_ASSIGN_OR_RETURN(std::optional<Pin> pinned, pins.Find(real));
+  return pinned ? pinned->key_id : fallback;
+}
+
+}  // namespace kmsfs::core

@@ -1,0 +1,79 @@
+// Unlocking a volume: everything a command must establish before it trusts a
+// backing directory's .kmsfs.json and touches a file.
+//
+//  1. The config decodes (strictly), and names the key and volume this user
+//     pinned for the directory (pins.h) — checked before any KMS call, so a
+//     swapped config never makes the user's credentials act on the
+//     attacker's key. No pin yet: trust on first use, and say so.
+//  2. The volume key (version 2) or the canary (version 1) unwraps: the user
+//     may decrypt under the key. A refusal is kPermissionDenied naming the
+//     user, the key and the operation.
+//  3. Version 2: the config's MAC verifies under the volume key, so none of
+//     its fields (suite, block size, names, the rewrap target) was changed by
+//     someone without the key.
+//  4. With probe_write: a test encrypt-datakey says whether the user may
+//     write (new files need it); a refusal there is not an error.
+//
+// Thread-safety: free functions.
+#ifndef KMSFS_FS_CORE_VOLUME_ACCESS_H_
+#define KMSFS_FS_CORE_VOLUME_ACCESS_H_
+
+#include <optional>
+#include <string>
+
+#include "fs/base/secret_bytes.h"
+#include "fs/base/status.h"
+#include "fs/core/pins.h"
+#include "fs/format/volume_config.h"
+#include "kms/kms_client.h"
+
+namespace kmsfs::core {
+
+struct UnlockOptions {
+  // Ask the KMS whether new files may be wrapped (mount read-write).
+  bool probe_write = false;
+  // The user moved the volume to this key on purpose: replace the pin when
+  // the config names it (and its MAC verifies).
+  std::optional<std::string> accept_key;
+};
+
+struct UnlockedVolume {
+  std::string backing_dir;  // absolute, no symlinks
+  format::VolumeConfig config;
+  SecretBytes volume_key;   // version 2: 32 bytes; version 1: empty
+  Pin pin;                  // as recorded now
+  bool newly_pinned = false;
+  // With probe_write: whether encrypt-datakey was allowed, and if not, why.
+  bool writable = false;
+  Status write_refusal;
+};
+
+// {"kmsfs_volume_id": hex}: the encryption context of the wrapped volume key.
+kms::EncryptionContext VolumeContext(const format::VolumeId& volume_id);
+
+// "alice (id …) may not call decrypt-datakey on key K (KMS.0306: …)".
+std::string AccessDeniedMessage(kms::Client& kms, const std::string& operation, const std::string& key_id,
+                                const Status& status);
+
+// Steps 1-4 above for the backing directory `backing_dir`. Errors: kNotFound
+// (no .kmsfs.json), kDataLoss (a config that does not decode or fails its
+// MAC), kFailedPrecondition (the pin disagrees; the message says how to
+// accept a deliberate change), kPermissionDenied, kUnauthenticated,
+// kUnavailable (the KMS).
+StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Client& kms, const Pins& pins,
+                                      const UnlockOptions& options);
+
+// The pin of `backing_dir` for commands that act on its key without reading
+// files (grants): the recorded pin when it agrees with the config (an error
+// as UnlockVolume's when not); without one, UnlockVolume establishes it.
+StatusOr<Pin> TrustedPin(const std::string& backing_dir, kms::Client& kms, const Pins& pins);
+
+// The key pinned for `backing_dir`, or `fallback` when none is.
+StatusOr<std::string> PinnedKeyOr(const std::string& backing_dir, const Pins& pins, const std::string& fallback);
+
+// The pin a config asks for (its key, volume and project).
+Pin PinOf(const format::VolumeConfig& config);
+
+}  // namespace kmsfs::core
+
+#endif  // KMSFS_FS_CORE_VOLUME_ACCESS_H_
