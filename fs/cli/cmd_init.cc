@@ -20,6 +20,7 @@
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
+#include "fs/core/encrypted_names.h"
 #include "fs/core/key_service.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_access.h"
@@ -86,7 +87,7 @@ int InitCommand(const Words& words) {
 
   format::VolumeConfig config;
   config.key_id = key_id;
-  config.names = args->Has("--plaintext-names") ? format::NameMode::kPlaintext : format::NameMode::kPlaintext;
+  config.names = args->Has("--plaintext-names") ? format::NameMode::kPlaintext : format::NameMode::kEncrypted;
   const std::string header = args->Get("--header").value_or("xattr");
   if (header == "inline") {
     return Fail(kExitUsage, "--header inline is not available in this build");
@@ -142,6 +143,13 @@ int InitCommand(const Words& words) {
   if (const char* env = std::getenv("OS_PROJECT_ID")) config.project_id = env;
   if (auto p = args->Get("--project-id")) config.project_id = *p;
   if (Status s = config.Seal(volume_key); !s.ok()) return Fail(s, "cannot seal the volume config");
+  if (config.names == format::NameMode::kEncrypted) {
+    // The root's name value: the names in it are encrypted with it as
+    // associated data, like every directory's.
+    UniqueFd root(open(real, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root.valid()) return Fail(kExitUsage, "cannot open " + dir);
+    if (Status s = core::WriteNewDirValue(root.get()); !s.ok()) return Fail(s, "cannot set the root's name value");
+  }
   if (Status s = config.Store(dir); !s.ok()) return Fail(s, "cannot write " + dir + "/" + format::kConfigFileName);
   if (Status s = pins->Put(real, core::PinOf(config)); !s.ok()) return Fail(s, "cannot pin the volume's key");
   std::printf("initialised %s with key %s (%s, %u-byte blocks, %s names)\n", dir.c_str(), key_id.c_str(),

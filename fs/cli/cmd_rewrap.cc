@@ -30,6 +30,7 @@
 #include "fs/core/key_service.h"
 #include "fs/core/open_file_table.h"
 #include "fs/core/volume_access.h"
+#include "fs/core/volume_check.h"
 #include "fs/crypto/kdf.h"
 
 namespace kmsfs::cli {
@@ -71,7 +72,7 @@ int RewrapCommand(const Words& words) {
   auto unlocked = core::UnlockVolume(dir, *kms, *pins, {});
   if (!unlocked.ok()) return Fail(unlocked.status(), "rewrap refused");
   format::VolumeConfig config = unlocked->config;
-  SecretBytes volume_key = std::move(unlocked->volume_key);
+  SecretBytes volume_key = SecretBytes::CopyFrom(unlocked->volume_key.span());
   if (config.rewrap && config.rewrap->to_key != new_key) {
     return Fail(kExitFailure, "a rewrap to key " + config.rewrap->to_key + " is unfinished: run 'kmsfs rewrap " + dir +
                                   " --to-key " + config.rewrap->to_key + "' first");
@@ -103,10 +104,14 @@ int RewrapCommand(const Words& words) {
     if (Status s = config.Store(dir); !s.ok()) return Fail(s, "cannot update " + dir + "/.kmsfs.json");
   }
 
-  auto files = ListBackingFiles(dir);
-  if (!files.ok()) return Fail(kExitUsage, files.status().message());
-  UniqueFd root(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return Fail(kExitUsage, "cannot open " + dir);
+  // The volume's regular files, found as fsck finds them (by descriptor,
+  // the volume's own files left out).
+  auto walker = core::VolumeCheck::New(*unlocked, kms, true);
+  if (!walker.ok()) return Fail(kExitUsage, walker.status().message());
+  if (Status s = (*walker)->Walk(); !s.ok()) return Fail(kExitUsage, s.message());
+  const std::vector<core::FileToCheck>& files = (*walker)->files();
+  std::vector<std::string> labels;
+  for (size_t i = 0; i < files.size(); ++i) labels.push_back(std::to_string(i));
 
   std::atomic<size_t> rewrapped{0}, skipped{0};
   std::mutex failures_mu;
@@ -115,8 +120,10 @@ int RewrapCommand(const Words& words) {
     std::lock_guard<std::mutex> lock(failures_mu);
     failures.push_back(rel + ": " + why);
   };
-  RunParallel(*files, static_cast<int>(*threads), "rewrapped", [&](const std::string& rel) {
-    UniqueFd fd(openat(root.get(), rel.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  RunParallel(labels, static_cast<int>(*threads), "rewrapped", [&](const std::string& label) {
+    const core::FileToCheck& file = files[std::stoul(label)];
+    const std::string& rel = file.path;
+    UniqueFd fd(openat(file.dir->get(), file.backing_name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) return fail(rel, std::string("cannot open: ") + std::strerror(errno));
     auto header = core::ReadFileHeader(fd.get());
     if (!header.ok()) return fail(rel, header.status().message());

@@ -64,12 +64,26 @@ class Inode {
   // take an O_PATH descriptor (xattrs, chmod, times, reopening for I/O).
   std::string ProcPath() const { return "/proc/self/fd/" + std::to_string(fd_.get()); }
 
+  // What a name mapper read from this directory once (its name value). Kept
+  // with the node: the node's descriptor pins the backing inode, so its
+  // number cannot be reused by another directory while this lives.
+  std::shared_ptr<const void> mapper_state() const {
+    MutexLock lock(&mapper_mu_);
+    return mapper_state_;
+  }
+  void set_mapper_state(std::shared_ptr<const void> state) const {
+    MutexLock lock(&mapper_mu_);
+    mapper_state_ = std::move(state);
+  }
+
  private:
   const NodeId id_;
   const UniqueFd fd_;
   const dev_t dev_;
   const ino_t ino_;
   const mode_t type_;
+  mutable Mutex mapper_mu_;
+  mutable std::shared_ptr<const void> mapper_state_ KMSFS_GUARDED_BY(mapper_mu_);
 };
 
 struct InodeTableStats {

@@ -1,5 +1,9 @@
 #include "fs/core/name_mapper.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+
 #include "fs/format/volume_config.h"
 
 namespace kmsfs::core {
@@ -10,16 +14,21 @@ bool IsVolumeFileName(std::string_view name) {
                             name.substr(config.size()).starts_with(".tmp."));
 }
 
-StatusOr<std::string> PlaintextNames::ToBacking(const Inode& dir, std::string_view name) {
+StatusOr<BackingName> PlaintextNames::ToBacking(const Inode& dir, std::string_view name) {
   if (dir.id() == kRootId && IsVolumeFileName(name)) {
     return Status::NotFound("the volume's own file is not part of the tree");
   }
-  return std::string(name);
+  return BackingName{std::string(name), "", ""};
 }
 
 std::optional<std::string> PlaintextNames::FromBacking(const Inode& dir, std::string_view backing) {
   if (dir.id() == kRootId && IsVolumeFileName(backing)) return std::nullopt;
   return std::string(backing);
+}
+
+Status PlaintextNames::MakeDirectory(const Inode& dir, const BackingName& name, mode_t mode) {
+  if (mkdirat(dir.fd(), name.name.c_str(), mode) != 0) return Status::FromErrno(errno, "mkdir");
+  return Status::Ok();
 }
 
 }  // namespace kmsfs::core

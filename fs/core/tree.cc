@@ -59,14 +59,19 @@ uint64_t Tree::PlainSizeForStat(uint64_t backing_size) const {
   return backing_size / geometry_.sealed_block_size() * geometry_.block_size + 1;
 }
 
-void Tree::FixSize(struct stat* st) const {
-  if (S_ISREG(st->st_mode)) st->st_size = static_cast<off_t>(PlainSizeForStat(static_cast<uint64_t>(st->st_size)));
+void Tree::FixSize(struct stat* st, int fd) const {
+  if (S_ISREG(st->st_mode)) {
+    st->st_size = static_cast<off_t>(PlainSizeForStat(static_cast<uint64_t>(st->st_size)));
+  } else if (S_ISLNK(st->st_mode) && names_->keeps_targets()) {
+    // A symlink's size is its target's length, as on any filesystem.
+    st->st_size = static_cast<off_t>(names_->TargetSizeOf(fd, static_cast<uint64_t>(st->st_size)));
+  }
 }
 
 StatusOr<struct stat> Tree::GetAttr(const Inode& node) {
   struct stat st;
   if (fstatat(node.fd(), "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) return Errno("stat");
-  FixSize(&st);
+  FixSize(&st, node.fd());
   return st;
 }
 
@@ -76,19 +81,19 @@ StatusOr<Entry> Tree::LookupBacking(const Inode& parent, const std::string& back
   UniqueFd object(fd);
   Entry entry;
   if (fstat(object.get(), &entry.attr) != 0) return Errno("stat");
+  FixSize(&entry.attr, object.get());
   entry.inode = inodes_->Remember(std::move(object), entry.attr);
-  FixSize(&entry.attr);
   return entry;
 }
 
 StatusOr<Entry> Tree::Lookup(const Inode& parent, std::string_view name) {
   KMSFS_RETURN_IF_ERROR(CheckComponent(name));
   if (!parent.is_dir()) return Status::FromErrno(ENOTDIR, "lookup");
-  KMSFS_ASSIGN_OR_RETURN(std::string backing, names_->ToBacking(parent, name));
-  return LookupBacking(parent, backing);
+  KMSFS_ASSIGN_OR_RETURN(BackingName backing, names_->ToBacking(parent, name));
+  return LookupBacking(parent, backing.name);
 }
 
-StatusOr<std::string> Tree::NewName(const Inode& parent, std::string_view name) {
+StatusOr<BackingName> Tree::NewName(const Inode& parent, std::string_view name) {
   KMSFS_RETURN_IF_ERROR(CheckComponent(name));
   if (!parent.is_dir()) return Status::FromErrno(ENOTDIR, "create");
   auto backing = names_->ToBacking(parent, name);
@@ -96,6 +101,44 @@ StatusOr<std::string> Tree::NewName(const Inode& parent, std::string_view name) 
     return Status::FromErrno(EPERM, "that name is reserved for the volume");
   }
   return backing;
+}
+
+StatusOr<BackingName> Tree::OldName(const Inode& parent, std::string_view name) {
+  KMSFS_RETURN_IF_ERROR(CheckComponent(name));
+  if (!parent.is_dir()) return Status::FromErrno(ENOTDIR, "name");
+  return names_->ToBacking(parent, name);
+}
+
+void Tree::ForgetNameIfGone(const Inode& parent, const BackingName& name) {
+  struct stat st;
+  if (!name.sidecar.empty() && fstatat(parent.fd(), name.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 &&
+      errno == ENOENT) {
+    names_->AfterRemove(parent, name);
+  }
+}
+
+Tree::TargetWatch Tree::WatchTarget(const Inode& parent, const std::string& backing) {
+  TargetWatch watch;
+  if (!names_->keeps_targets()) return watch;
+  const int fd = openat(parent.fd(), backing.c_str(), kPathFlags);
+  if (fd < 0) return watch;
+  UniqueFd object(fd);
+  struct stat st;
+  if (fstat(object.get(), &st) != 0 || !S_ISLNK(st.st_mode)) return watch;
+  std::string stored(PATH_MAX, '\0');
+  const ssize_t n = readlinkat(object.get(), "", stored.data(), stored.size());
+  if (n <= 0) return watch;
+  stored.resize(static_cast<size_t>(n));
+  watch.object = std::move(object);
+  watch.stored = std::move(stored);
+  return watch;
+}
+
+void Tree::ReleaseIfLastLink(const TargetWatch& watch) {
+  struct stat st;
+  if (watch.object.valid() && fstat(watch.object.get(), &st) == 0 && st.st_nlink == 0) {
+    names_->ReleaseTarget(watch.stored);
+  }
 }
 
 Owner Tree::NewNodeOwner(const Inode& parent, Caller caller) const {
@@ -114,90 +157,120 @@ Owner Tree::NewNodeOwner(const Inode& parent, Caller caller) const {
   return owner;
 }
 
-StatusOr<Entry> Tree::Adopt(const Inode& parent, const std::string& backing, Caller caller, bool is_dir) {
-  const int fd = openat(parent.fd(), backing.c_str(), kPathFlags);
+StatusOr<Entry> Tree::Adopt(const Inode& parent, const BackingName& backing, Caller caller, bool is_dir) {
+  const int fd = openat(parent.fd(), backing.name.c_str(), kPathFlags);
   if (fd < 0) return Errno("open new node");
   UniqueFd object(fd);
   const Owner owner = NewNodeOwner(parent, caller);
   if (owner.any() && fchownat(object.get(), "", owner.uid, owner.gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0) {
     const Status s = Errno("chown new node");
-    unlinkat(parent.fd(), backing.c_str(), is_dir ? AT_REMOVEDIR : 0);
+    unlinkat(parent.fd(), backing.name.c_str(), is_dir ? AT_REMOVEDIR : 0);
+    ForgetNameIfGone(parent, backing);
     return s;
   }
   Entry entry;
   if (fstat(object.get(), &entry.attr) != 0) return Errno("stat");
+  FixSize(&entry.attr, object.get());
   entry.inode = inodes_->Remember(std::move(object), entry.attr);
-  FixSize(&entry.attr);
+  if (observer_) observer_->OnNamespaceChange(parent);
   return entry;
 }
 
 StatusOr<Entry> Tree::MakeNode(const Inode& parent, std::string_view name, mode_t mode, dev_t rdev, Caller caller) {
-  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
   if (S_ISREG(mode)) {
-    KMSFS_ASSIGN_OR_RETURN(CreatedFile made, files_->Create(parent.fd(), backing, mode, NewNodeOwner(parent, caller)));
-    Entry entry{inodes_->Remember(std::move(made.path_fd), made.st), made.st};
-    FixSize(&entry.attr);
-    if (observer_) observer_->OnNamespaceChange(parent);
-    return entry;
+    KMSFS_ASSIGN_OR_RETURN(Created made, Create(parent, name, mode, true, caller));
+    return std::move(made.entry);
   }
-  if (mknodat(parent.fd(), backing.c_str(), mode, rdev) != 0) return Errno("mknod");
-  if (observer_) observer_->OnNamespaceChange(parent);
+  KMSFS_ASSIGN_OR_RETURN(BackingName backing, NewName(parent, name));
+  KMSFS_RETURN_IF_ERROR(names_->BeforeCreate(parent, backing));
+  if (mknodat(parent.fd(), backing.name.c_str(), mode, rdev) != 0) {
+    const Status s = Errno("mknod");
+    ForgetNameIfGone(parent, backing);
+    return s;
+  }
   return Adopt(parent, backing, caller, false);
 }
 
 StatusOr<Entry> Tree::MakeDir(const Inode& parent, std::string_view name, mode_t mode, Caller caller) {
-  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
-  if (mkdirat(parent.fd(), backing.c_str(), mode) != 0) return Errno("mkdir");
-  if (observer_) observer_->OnNamespaceChange(parent);
+  KMSFS_ASSIGN_OR_RETURN(BackingName backing, NewName(parent, name));
+  KMSFS_RETURN_IF_ERROR(names_->BeforeCreate(parent, backing));
+  if (Status s = names_->MakeDirectory(parent, backing, mode); !s.ok()) {
+    ForgetNameIfGone(parent, backing);
+    return s;
+  }
   return Adopt(parent, backing, caller, true);
 }
 
 StatusOr<Entry> Tree::MakeSymlink(const Inode& parent, std::string_view name, std::string_view target,
                                   Caller caller) {
-  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
+  KMSFS_ASSIGN_OR_RETURN(BackingName backing, NewName(parent, name));
   if (target.empty() || target.find('\0') != std::string_view::npos) return Status::FromErrno(EINVAL, "symlink");
-  if (symlinkat(std::string(target).c_str(), parent.fd(), backing.c_str()) != 0) return Errno("symlink");
-  if (observer_) observer_->OnNamespaceChange(parent);
+  if (target.size() >= PATH_MAX) return Status::FromErrno(ENAMETOOLONG, "symlink");
+  KMSFS_ASSIGN_OR_RETURN(std::string stored, names_->ToBackingTarget(target));
+  Status s = names_->BeforeCreate(parent, backing);
+  if (s.ok() && symlinkat(stored.c_str(), parent.fd(), backing.name.c_str()) != 0) s = Errno("symlink");
+  if (!s.ok()) {
+    ForgetNameIfGone(parent, backing);
+    names_->ReleaseTarget(stored);
+    return s;
+  }
   return Adopt(parent, backing, caller, false);
 }
 
 StatusOr<Entry> Tree::Link(const Inode& node, const Inode& parent, std::string_view name) {
-  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
+  KMSFS_ASSIGN_OR_RETURN(BackingName backing, NewName(parent, name));
   if (node.is_dir()) return Status::FromErrno(EPERM, "link");
-  int rc = linkat(node.fd(), "", parent.fd(), backing.c_str(), AT_EMPTY_PATH);
+  KMSFS_RETURN_IF_ERROR(names_->BeforeCreate(parent, backing));
+  int rc = linkat(node.fd(), "", parent.fd(), backing.name.c_str(), AT_EMPTY_PATH);
   if (rc != 0 && (errno == EPERM || errno == ENOENT)) {
     // AT_EMPTY_PATH needs CAP_DAC_READ_SEARCH; the /proc link of the node is
     // the node itself (for a symlink too: the link is not followed further).
-    rc = linkat(AT_FDCWD, node.ProcPath().c_str(), parent.fd(), backing.c_str(), AT_SYMLINK_FOLLOW);
+    rc = linkat(AT_FDCWD, node.ProcPath().c_str(), parent.fd(), backing.name.c_str(), AT_SYMLINK_FOLLOW);
   }
-  if (rc != 0) return Errno("link");
+  if (rc != 0) {
+    const Status s = Errno("link");
+    ForgetNameIfGone(parent, backing);
+    return s;
+  }
   if (observer_) observer_->OnNamespaceChange(parent);
   // The new name's entry is one more lookup of the same node.
-  return LookupBacking(parent, backing);
+  return LookupBacking(parent, backing.name);
 }
 
 Status Tree::Unlink(const Inode& parent, std::string_view name) {
-  KMSFS_RETURN_IF_ERROR(CheckComponent(name));
-  KMSFS_ASSIGN_OR_RETURN(std::string backing, names_->ToBacking(parent, name));
-  if (unlinkat(parent.fd(), backing.c_str(), 0) != 0) return Errno("unlink");
+  KMSFS_ASSIGN_OR_RETURN(BackingName backing, OldName(parent, name));
+  const TargetWatch watch = WatchTarget(parent, backing.name);
+  if (unlinkat(parent.fd(), backing.name.c_str(), 0) != 0) return Errno("unlink");
+  names_->AfterRemove(parent, backing);
+  ReleaseIfLastLink(watch);
   if (observer_) observer_->OnNamespaceChange(parent);
   return Status::Ok();
 }
 
 Status Tree::RemoveDir(const Inode& parent, std::string_view name) {
-  KMSFS_RETURN_IF_ERROR(CheckComponent(name));
-  KMSFS_ASSIGN_OR_RETURN(std::string backing, names_->ToBacking(parent, name));
-  if (unlinkat(parent.fd(), backing.c_str(), AT_REMOVEDIR) != 0) return Errno("rmdir");
+  KMSFS_ASSIGN_OR_RETURN(BackingName backing, OldName(parent, name));
+  if (unlinkat(parent.fd(), backing.name.c_str(), AT_REMOVEDIR) != 0) return Errno("rmdir");
+  names_->AfterRemove(parent, backing);
   if (observer_) observer_->OnNamespaceChange(parent);
   return Status::Ok();
 }
 
 Status Tree::Rename(const Inode& parent, std::string_view name, const Inode& new_parent, std::string_view new_name,
                     unsigned int flags) {
-  KMSFS_RETURN_IF_ERROR(CheckComponent(name));
-  KMSFS_ASSIGN_OR_RETURN(std::string from, names_->ToBacking(parent, name));
-  KMSFS_ASSIGN_OR_RETURN(std::string to, NewName(new_parent, new_name));
-  if (renameat2(parent.fd(), from.c_str(), new_parent.fd(), to.c_str(), flags) != 0) return Errno("rename");
+  KMSFS_ASSIGN_OR_RETURN(BackingName from, OldName(parent, name));
+  KMSFS_ASSIGN_OR_RETURN(BackingName to, NewName(new_parent, new_name));
+  KMSFS_RETURN_IF_ERROR(names_->BeforeCreate(new_parent, to));
+  // A symlink the rename replaces may hold the last link to a stored target.
+  const TargetWatch replaced = (flags & RENAME_EXCHANGE) ? TargetWatch{} : WatchTarget(new_parent, to.name);
+  if (renameat2(parent.fd(), from.name.c_str(), new_parent.fd(), to.name.c_str(), flags) != 0) {
+    const Status s = Errno("rename");
+    ForgetNameIfGone(new_parent, to);
+    return s;
+  }
+  // Gone unless the rename was an exchange, or between two names of one file
+  // (which changes nothing).
+  ForgetNameIfGone(parent, from);
+  ReleaseIfLastLink(replaced);
   if (observer_) {
     observer_->OnNamespaceChange(parent);
     if (&parent != &new_parent) observer_->OnNamespaceChange(new_parent);
@@ -207,31 +280,35 @@ Status Tree::Rename(const Inode& parent, std::string_view name, const Inode& new
 
 StatusOr<std::string> Tree::ReadLink(const Inode& node) {
   if (!node.is_symlink()) return Status::FromErrno(EINVAL, "readlink");
-  std::string target(PATH_MAX, '\0');
-  const ssize_t n = readlinkat(node.fd(), "", target.data(), target.size());
+  std::string stored(PATH_MAX, '\0');
+  const ssize_t n = readlinkat(node.fd(), "", stored.data(), stored.size());
   if (n < 0) return Errno("readlink");
-  target.resize(static_cast<size_t>(n));
-  return target;
+  stored.resize(static_cast<size_t>(n));
+  return names_->FromBackingTarget(stored);
 }
 
 StatusOr<Tree::Created> Tree::Create(const Inode& parent, std::string_view name, mode_t mode, bool exclusive,
                                      Caller caller) {
-  KMSFS_ASSIGN_OR_RETURN(std::string backing, NewName(parent, name));
-  auto made = files_->Create(parent.fd(), backing, mode, NewNodeOwner(parent, caller));
+  KMSFS_ASSIGN_OR_RETURN(BackingName backing, NewName(parent, name));
+  KMSFS_RETURN_IF_ERROR(names_->BeforeCreate(parent, backing));
+  auto made = files_->Create(parent.fd(), backing.name, mode, NewNodeOwner(parent, caller));
   if (made.ok()) {
     Created out;
     out.entry.attr = made->st;
     out.entry.inode = inodes_->Remember(std::move(made->path_fd), made->st);
-    FixSize(&out.entry.attr);
+    FixSize(&out.entry.attr, out.entry.inode->fd());
     out.file = std::move(made->file);
     if (observer_) observer_->OnNamespaceChange(parent);
     return out;
   }
-  if (made.status().code() != StatusCode::kAlreadyExists) return made.status();
+  if (made.status().code() != StatusCode::kAlreadyExists) {
+    ForgetNameIfGone(parent, backing);
+    return made.status();
+  }
   if (exclusive) return Status::FromErrno(EEXIST, "create");
   // O_CREAT without O_EXCL on a name that exists (created meanwhile, or the
   // kernel's lookup was stale): open it as the caller asked.
-  KMSFS_ASSIGN_OR_RETURN(Entry entry, LookupBacking(parent, backing));
+  KMSFS_ASSIGN_OR_RETURN(Entry entry, LookupBacking(parent, backing.name));
   if (!entry.inode->is_regular()) {
     inodes_->Forget(entry.inode->id(), 1);
     return Status::FromErrno(entry.inode->is_dir() ? EISDIR : EEXIST, "create");
@@ -329,9 +406,9 @@ Status Tree::ReadDir(DirStream& dir, off_t offset, bool plus, const std::functio
           errno = 0;
           continue;
         }
-        out.entry.inode = inodes_->Remember(UniqueFd(fd), st);
         out.entry.attr = st;
-        FixSize(&out.entry.attr);
+        FixSize(&out.entry.attr, fd);
+        out.entry.inode = inodes_->Remember(UniqueFd(fd), st);
       } else {
         out.entry.attr.st_ino = e->d_ino;
         out.entry.attr.st_mode = DTTOIF(e->d_type);

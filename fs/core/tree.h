@@ -167,13 +167,28 @@ class Tree {
 
  private:
   // The backing name of a new entry; kNotFound becomes EPERM.
-  StatusOr<std::string> NewName(const Inode& parent, std::string_view name);
+  StatusOr<BackingName> NewName(const Inode& parent, std::string_view name);
+  // The backing name of an existing entry.
+  StatusOr<BackingName> OldName(const Inode& parent, std::string_view name);
+  // Undoes what the mapper keeps beside `name` if no entry has that name now
+  // (a failed create, a rename away); never for a name still in use.
+  void ForgetNameIfGone(const Inode& parent, const BackingName& name);
+  // A symlink about to lose a name, and what it stores: once its last link
+  // is gone, the mapper may drop a stored target.
+  struct TargetWatch {
+    UniqueFd object;
+    std::string stored;
+  };
+  TargetWatch WatchTarget(const Inode& parent, const std::string& backing);
+  void ReleaseIfLastLink(const TargetWatch& watch);
   // Finds `backing` in `parent` and counts a lookup of it.
   StatusOr<Entry> LookupBacking(const Inode& parent, const std::string& backing);
   // The node just made as `backing` in `parent`: owner set, then looked up.
-  StatusOr<Entry> Adopt(const Inode& parent, const std::string& backing, Caller caller, bool is_dir);
+  StatusOr<Entry> Adopt(const Inode& parent, const BackingName& backing, Caller caller, bool is_dir);
   Owner NewNodeOwner(const Inode& parent, Caller caller) const;
-  void FixSize(struct stat* st) const;
+  // Plaintext sizes: of a regular file from its backing size, of a symlink
+  // (`fd` its O_PATH descriptor) its target's length.
+  void FixSize(struct stat* st, int fd) const;
 
   InodeTable* const inodes_;
   NameMapper* const names_;

@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "fs/core/encrypted_names.h"
 #include "fs/format/block_codec.h"
+#include "fs/format/name_codec.h"
 
 namespace kmsfs::core {
 
@@ -21,7 +23,15 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
   v->keys_ = std::make_unique<KeyService>(c.key_id, c.AcceptedKeyIds(), c.suite, c.block_size, std::move(kms),
                                           options.keys);
   v->files_ = std::make_unique<OpenFileTable>(v->keys_.get());
-  v->names_ = std::make_unique<PlaintextNames>();
+  if (c.names == format::NameMode::kEncrypted) {
+    KMSFS_ASSIGN_OR_RETURN(auto codec, format::NameCodec::New(v->unlocked_.volume_key, c.volume_id, c.suite));
+    // The root's own name value is set by init; check it now rather than at
+    // the first lookup.
+    KMSFS_RETURN_IF_ERROR(ReadDirValue(v->inodes_->root()->fd()).status().Annotate("backing root"));
+    v->names_ = std::make_unique<EncryptedNames>(std::move(codec), v->inodes_->root()->fd());
+  } else {
+    v->names_ = std::make_unique<PlaintextNames>();
+  }
   v->tree_ = std::make_unique<Tree>(v->inodes_.get(), v->names_.get(), v->files_.get(), geometry, options.tree);
   // Prefetched keys are kept by the cache: with no cache there is nothing to warm.
   if (options.keys.cache.ttl.count() == 0 || options.keys.cache.max_entries == 0) {

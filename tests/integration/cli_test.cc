@@ -37,6 +37,7 @@ class CliTest : public ::testing::Test {
     MountedVolume::Options o;
     o.kmsd = kmsd_.get();
     o.mount = false;
+    o.init_args = {"--plaintext-names"};  // the foreground test finds its file by name
     return MountedVolume::Start(o);
   }
   std::unique_ptr<KmsdProcess> kmsd_;

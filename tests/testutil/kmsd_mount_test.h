@@ -26,11 +26,17 @@ class KmsdMountTest : public ::testing::Test {
     ASSERT_NE(kmsd_, nullptr);
   }
   // A fresh backing directory, initialised and mounted with `mount_args`.
-  std::unique_ptr<MountedVolume> StartVolume(std::vector<std::string> mount_args = {}) {
+  std::unique_ptr<MountedVolume> StartVolume(std::vector<std::string> mount_args = {},
+                                             std::vector<std::string> init_args = {}) {
     MountedVolume::Options o;
     o.kmsd = kmsd_.get();
     o.mount_args = std::move(mount_args);
+    o.init_args = std::move(init_args);
     return MountedVolume::Start(o);
+  }
+  // The same with plaintext names, for tests that find backing files by name.
+  std::unique_ptr<MountedVolume> StartPlainNamesVolume(std::vector<std::string> mount_args = {}) {
+    return StartVolume(std::move(mount_args), {"--plaintext-names"});
   }
   std::unique_ptr<KmsdProcess> kmsd_;
 };

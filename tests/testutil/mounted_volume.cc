@@ -61,6 +61,21 @@ std::map<std::string, std::string> KmsEnv(const KmsdProcess& kmsd, const KmsdUse
   };
 }
 
+std::string MountedVolume::BackingPath(const std::string& rel) const {
+  namespace stdfs = std::filesystem;
+  struct stat st;
+  if (mounted_ && lstat(Path(rel).c_str(), &st) == 0) {
+    std::error_code ec;
+    if (rel.empty() || rel == ".") return backing_dir_;
+    for (auto it = stdfs::recursive_directory_iterator(backing_dir_, ec); !ec && it != stdfs::recursive_directory_iterator();
+         it.increment(ec)) {
+      struct stat b;
+      if (lstat(it->path().c_str(), &b) == 0 && b.st_ino == st.st_ino) return it->path().string();
+    }
+  }
+  return backing_dir_ + "/" + rel;
+}
+
 CommandResult RunKmsfs(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
                        int timeout_sec) {
   std::vector<std::string> argv = {BuildDir() + "/kmsfs"};
@@ -92,7 +107,9 @@ std::unique_ptr<MountedVolume> MountedVolume::Start(Options options) {
   v->backing_dir_ = options.backing_dir;
   if (v->backing_dir_.empty()) {
     v->backing_dir_ = v->dir_.Join("backing");
-    CommandResult r = RunKmsfs({"init", v->backing_dir_, "--key", v->key_id_}, env);
+    std::vector<std::string> init = {"init", v->backing_dir_, "--key", v->key_id_};
+    init.insert(init.end(), options.init_args.begin(), options.init_args.end());
+    CommandResult r = RunKmsfs(init, env);
     if (r.exit_code != 0) {
       ADD_FAILURE() << "kmsfs init failed: " << r.err;
       return nullptr;

@@ -33,6 +33,9 @@ class MountedVolume {
     std::string key_id;                      // empty: create a key as `user`
     std::string backing_dir;                 // empty: a fresh, initialised directory
     std::vector<std::string> mount_args;     // extra `kmsfs mount` flags
+    // extra `kmsfs init` flags; tests that look at a backing file by its
+    // plaintext name pass --plaintext-names
+    std::vector<std::string> init_args;
     bool mount = true;                       // false: only key + init
   };
   // Returns nullptr (after ADD_FAILURE with the command's output) on failure.
@@ -47,7 +50,11 @@ class MountedVolume {
   const std::string& log_file() const { return log_file_; }
   std::map<std::string, std::string> Env() const { return KmsEnv(*options_.kmsd, options_.user); }
   std::string Path(const std::string& rel) const { return mountpoint_ + "/" + rel; }
-  std::string BackingPath(const std::string& rel) const { return backing_dir_ + "/" + rel; }
+  // The backing object of the mount's `rel`: while mounted and `rel` exists,
+  // the backing entry with its inode number (whatever the names look like
+  // there: encrypted names too); otherwise backing_dir/rel, which is right
+  // for volumes with plaintext names only.
+  std::string BackingPath(const std::string& rel) const;
 
   CommandResult Mount(const std::vector<std::string>& extra_args = {});
   // Unmounts and waits for the daemon to exit; false (with a test failure
