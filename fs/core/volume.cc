@@ -217,7 +217,7 @@ void Volume::PrefetchListingOf(const std::string& dir_rel) {
 bool Volume::WaitForPrefetchIdle(std::chrono::milliseconds timeout) { return prefetcher_->WaitIdle(timeout); }
 
 StatusOr<uint64_t> Volume::PlainSizeOf(uint64_t backing_size) const {
-  return format::PlainSize(backing_size, default_geometry_);
+  return format::VisiblePlainSize(backing_size, default_geometry_);
 }
 
 StatusOr<std::shared_ptr<CryptFile>> Volume::MakeCryptFile(UniqueFd fd, format::FileHeader header,

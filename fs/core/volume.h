@@ -113,7 +113,9 @@ class Volume {
   // KMS refusal -> kPermissionDenied, KMS down -> kUnavailable. `for_write`:
   // the caller will write, so a backing file that cannot be written fails here.
   StatusOr<std::shared_ptr<CryptFile>> OpenFile(const std::string& rel_path, bool for_write);
-  // Plaintext size of a regular backing file from its size alone (no key).
+  // Plaintext size of a regular backing file from its size alone (no key):
+  // format::VisiblePlainSize, which never fails (a file cut inside a block
+  // shows that block as one byte, and reading it gives EIO).
   // Every file of a volume has the suite and block size of .kmsfs.json (open
   // checks the header agrees), so stat never needs to read a header.
   StatusOr<uint64_t> PlainSizeOf(uint64_t backing_size) const;

@@ -117,9 +117,9 @@ int ApplyOwner(const std::string& rel, bool is_dir) {
   return -err;
 }
 
-// Regular files report their plaintext size. A backing size no plaintext
-// could produce is shown as 0 (and open/read report EIO) so the file can still
-// be listed and removed.
+// Regular files report their plaintext size (format::VisiblePlainSize, which
+// never fails: a file cut inside a block shows that block as one byte, so a
+// reader reaching it gets EIO instead of a silently empty or short file).
 void FixSize(struct stat* st, const char* path) {
   if (!S_ISREG(st->st_mode)) return;
   auto plain = Vol()->PlainSizeOf(static_cast<uint64_t>(st->st_size));
