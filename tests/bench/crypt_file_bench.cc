@@ -8,7 +8,7 @@
 //   BM_Overwrite   whole-block writes over existing blocks (rewriting a file in place)
 //   BM_Unaligned   writes starting 100 bytes into a block (read-modify-write)
 //   BM_Read        whole-block reads
-// Results: docs/BENCHMARKS.md "CryptFile".
+// Compare a change by running the binaries built before and after it in turn.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <unistd.h>
