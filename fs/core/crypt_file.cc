@@ -1,11 +1,6 @@
 #include "fs/core/crypt_file.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <vector>
@@ -27,9 +22,10 @@ std::vector<uint8_t>& PlainScratch(size_t n) {
   if (buf.size() < n) buf.resize(n);
   return buf;
 }
-// Whole-block writes sealed before the file's lock is taken; separate from
-// SealedScratch because padding the old last block under the lock uses that.
-std::vector<uint8_t>& PresealedScratch(size_t n) {
+// The sealed blocks of a write, sealed before padding the old last block
+// (which uses SealedScratch and PlainScratch) and, for whole blocks, before
+// the file's lock is taken.
+std::vector<uint8_t>& WriteScratch(size_t n) {
   thread_local std::vector<uint8_t> buf;
   if (buf.size() < n) buf.resize(n);
   return buf;
@@ -41,28 +37,38 @@ std::vector<uint8_t>& BounceScratch(size_t n) {
   if (buf.size() < n) buf.resize(n);
   return buf;
 }
+// The sealed bytes a BackingEdit saves to undo a failed change.
+std::vector<uint8_t>& UndoScratch() {
+  thread_local std::vector<uint8_t> buf;
+  return buf;
+}
 
 }  // namespace
 
-CryptFile::CryptFile(UniqueFd fd, format::FileHeader header,
-                     std::unique_ptr<format::BlockCodec> codec, cache::DekCache::Handle key)
-    : fd_(std::move(fd)), header_(std::move(header)), codec_(std::move(codec)), key_(std::move(key)) {}
+CryptFile::CryptFile(UniqueFd fd, format::FileHeader header, std::unique_ptr<format::BlockCodec> codec,
+                     cache::DekCache::Handle key)
+    : CryptFile(std::make_unique<FdBackingFile>(std::move(fd)), std::move(header), std::move(codec),
+                std::move(key)) {}
 
-StatusOr<uint64_t> CryptFile::SizeLocked() {
-  struct stat st;
-  if (fstat(fd_.get(), &st) != 0) return Status::FromErrno(errno, "fstat");
-  return format::PlainSize(static_cast<uint64_t>(st.st_size), codec_->geometry());
+CryptFile::CryptFile(std::unique_ptr<BackingFile> file, format::FileHeader header,
+                     std::unique_ptr<format::BlockCodec> codec, cache::DekCache::Handle key)
+    : file_(std::move(file)), header_(std::move(header)), codec_(std::move(codec)), key_(std::move(key)) {}
+
+StatusOr<CryptFile::Sizes> CryptFile::SizesLocked() {
+  KMSFS_ASSIGN_OR_RETURN(uint64_t backing, file_->Size());
+  return Sizes{backing, format::VisiblePlainSize(backing, codec_->geometry())};
 }
 
 StatusOr<uint64_t> CryptFile::Size() {
   std::shared_lock lock(content_mu_);
-  return SizeLocked();
+  KMSFS_ASSIGN_OR_RETURN(Sizes sizes, SizesLocked());
+  return sizes.plain;
 }
 
 StatusOr<size_t> CryptFile::Read(uint64_t offset, std::span<uint8_t> out) {
   std::shared_lock lock(content_mu_);
-  KMSFS_ASSIGN_OR_RETURN(uint64_t size, SizeLocked());
-  return ReadLocked(offset, out, size);
+  KMSFS_ASSIGN_OR_RETURN(Sizes sizes, SizesLocked());
+  return ReadLocked(offset, out, sizes.plain);
 }
 
 StatusOr<size_t> CryptFile::ReadLocked(uint64_t offset, std::span<uint8_t> out, uint64_t size) {
@@ -78,10 +84,13 @@ StatusOr<size_t> CryptFile::ReadLocked(uint64_t offset, std::span<uint8_t> out, 
   const uint64_t sealed_len = format::BackingSize(plain_len, g);
 
   std::vector<uint8_t>& sealed = SealedScratch(sealed_len);
-  KMSFS_ASSIGN_OR_RETURN(size_t got, PreadFull(fd_.get(), sealed.data(), sealed_len,
-                                               static_cast<off_t>(format::BackingOffset(first, g))));
+  KMSFS_ASSIGN_OR_RETURN(size_t got, PreadAll(*file_, {sealed.data(), sealed_len}, format::BackingOffset(first, g)));
   if (got != sealed_len) {
-    return Status::DataLoss("backing file shrank during read at block " + std::to_string(first));
+    // A file cut inside a block (VisiblePlainSize counts a piece too short
+    // for any data as one byte), or cut by someone else during the read.
+    const uint64_t bad = first + got / g.sealed_block_size();
+    return Status::DataLoss("block " + std::to_string(bad) + " is cut short: the backing file ends " +
+                            std::to_string(got % g.sealed_block_size()) + " bytes into it");
   }
   // Whole-block-aligned reads decrypt straight into the caller's buffer.
   const bool direct = offset == plain_begin && end == plain_end;
@@ -93,78 +102,44 @@ StatusOr<size_t> CryptFile::ReadLocked(uint64_t offset, std::span<uint8_t> out, 
 }
 
 StatusOr<size_t> CryptFile::Write(uint64_t offset, std::span<const uint8_t> data) {
+  if (data.empty()) return size_t{0};
   const format::Geometry& g = codec_->geometry();
-  if (!data.empty() && offset % g.block_size == 0 && data.size() % g.block_size == 0) {
+  if (offset % g.block_size == 0 && data.size() % g.block_size == 0) {
     // Whole blocks (the kernel's page writeback): nothing to merge, so the
     // blocks are sealed before the file's lock is taken and concurrent
     // writeback requests for one file encrypt in parallel.
     const uint64_t first = offset / g.block_size;
     const uint64_t sealed_len = format::BackingSize(data.size(), g);
-    std::vector<uint8_t>& sealed = PresealedScratch(sealed_len);
+    std::vector<uint8_t>& sealed = WriteScratch(sealed_len);
     KMSFS_RETURN_IF_ERROR(codec_->Seal(first, data, {sealed.data(), sealed_len}));
     std::unique_lock lock(content_mu_);
-    KMSFS_ASSIGN_OR_RETURN(uint64_t size, SizeLocked());
-    KMSFS_ASSIGN_OR_RETURN(bool padded, PadOldLastBlockLocked(first, &size));
-    KMSFS_RETURN_IF_ERROR(StoreSealedLocked(first, {sealed.data(), sealed_len}, size, padded));
+    KMSFS_ASSIGN_OR_RETURN(Sizes sizes, SizesLocked());
+    BackingEdit edit(*file_, sizes.backing, UndoScratch());
+    KMSFS_RETURN_IF_ERROR(edit.Finish(StoreSealedLocked(edit, first, {sealed.data(), sealed_len}, sizes.plain)));
     return data.size();
   }
   std::unique_lock lock(content_mu_);
-  return WriteLocked(offset, data);
-}
-
-StatusOr<bool> CryptFile::PadOldLastBlockLocked(uint64_t first, uint64_t* size) {
-  const uint64_t bs = codec_->geometry().block_size;
-  if (*size % bs == 0 || *size / bs >= first) return false;
-  const uint64_t old_last = *size / bs;
-  KMSFS_RETURN_IF_ERROR(
-      ResizeBlockLocked(old_last, static_cast<uint32_t>(*size - old_last * bs), static_cast<uint32_t>(bs)));
-  *size = (old_last + 1) * bs;
-  return true;
-}
-
-Status CryptFile::StoreSealedLocked(uint64_t first, std::span<const uint8_t> sealed, uint64_t size,
-                                    bool rewrites_existing) {
-  const format::Geometry& g = codec_->geometry();
-  const uint64_t write_at = format::BackingOffset(first, g);
-  const uint64_t backing_end = format::BackingSize(size, g);
-  rewrites_existing = rewrites_existing || write_at < backing_end;
-  // An extending write that also rewrites a block already in the file (the
-  // old partial last block, merged by read-modify-write) reserves its space
-  // first: running out of space half way through would tear that block and
-  // lose its old bytes. ENOSPC then changes nothing. A write wholly past the
-  // old end (appends at a block boundary, new files) skips that system call:
-  // if it fails part way, cutting the file back to its old length undoes it.
-  if (rewrites_existing && write_at + sealed.size() > backing_end &&
-      fallocate(fd_.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(backing_end),
-                static_cast<off_t>(write_at + sealed.size() - backing_end)) != 0 &&
-      errno != EOPNOTSUPP) {
-    return Status::FromErrno(errno, "reserve space");
-  }
-  Status written = PwriteFull(fd_.get(), sealed.data(), sealed.size(), static_cast<off_t>(write_at));
-  if (!written.ok() && !rewrites_existing && ftruncate(fd_.get(), static_cast<off_t>(backing_end)) != 0) {
-    return written.Annotate("and cutting the file back failed: " + std::string(std::strerror(errno)));
-  }
-  return written;
+  KMSFS_ASSIGN_OR_RETURN(Sizes sizes, SizesLocked());
+  BackingEdit edit(*file_, sizes.backing, UndoScratch());
+  KMSFS_RETURN_IF_ERROR(edit.Finish(WriteLocked(edit, offset, data, sizes.plain)));
+  return data.size();
 }
 
 StatusOr<uint64_t> CryptFile::Append(std::span<const uint8_t> data) {
   std::unique_lock lock(content_mu_);
-  KMSFS_ASSIGN_OR_RETURN(uint64_t size, SizeLocked());
-  KMSFS_RETURN_IF_ERROR(WriteLocked(size, data).status());
-  return size;
+  KMSFS_ASSIGN_OR_RETURN(Sizes sizes, SizesLocked());
+  if (data.empty()) return sizes.plain;
+  BackingEdit edit(*file_, sizes.backing, UndoScratch());
+  KMSFS_RETURN_IF_ERROR(edit.Finish(WriteLocked(edit, sizes.plain, data, sizes.plain)));
+  return sizes.plain;
 }
 
-StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t> data) {
-  if (data.empty()) return size_t{0};
+Status CryptFile::WriteLocked(BackingEdit& edit, uint64_t offset, std::span<const uint8_t> data, uint64_t size) {
   const format::Geometry& g = codec_->geometry();
   const uint64_t bs = g.block_size;
-  KMSFS_ASSIGN_OR_RETURN(uint64_t size, SizeLocked());
   const uint64_t end = offset + data.size();
   const uint64_t first = offset / bs;
   const uint64_t last = (end - 1) / bs;
-  // The old partial last block stops being last when the write starts in a
-  // later block: pad it to a full block first.
-  KMSFS_ASSIGN_OR_RETURN(bool padded, PadOldLastBlockLocked(first, &size));
 
   const uint64_t new_size = std::max(size, end);
   const uint64_t plain_begin = first * bs;
@@ -173,7 +148,9 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
   std::vector<uint8_t>& plain = PlainScratch(plain_len);
 
   // Existing bytes the write does not cover: the head block before `offset`
-  // and the tail block after `end`, where they exist in the file.
+  // and the tail block after `end`, where they exist in the file. (When the
+  // write starts past the old partial last block, neither does: that block
+  // is padded separately, in StoreSealedLocked.)
   const uint64_t existing_end = std::min(plain_end, size);
   const bool head_partial = offset > plain_begin && plain_begin < size;
   const bool tail_partial = end < existing_end;
@@ -192,21 +169,44 @@ StatusOr<size_t> CryptFile::WriteLocked(uint64_t offset, std::span<const uint8_t
     // Head block lies past the old end of file: the gap before `offset` reads as zeros.
     std::memset(plain.data(), 0, offset - plain_begin);
   }
-  // A write that covers its blocks exactly (the kernel's page writeback:
-  // block-aligned, up to the end of file) is sealed straight from the
-  // request, without staging a copy.
+  // A write that covers its blocks exactly (block-aligned, up to the end of
+  // file) is sealed straight from the request, without staging a copy.
   const bool covers_blocks = !head_partial && !tail_partial && offset == plain_begin && data.size() == plain_len;
   if (!covers_blocks) std::memcpy(plain.data() + (offset - plain_begin), data.data(), data.size());
   std::span<const uint8_t> plain_blocks = covers_blocks ? data : std::span<const uint8_t>(plain.data(), plain_len);
 
   const uint64_t sealed_len = format::BackingSize(plain_len, g);
-  std::vector<uint8_t>& sealed = SealedScratch(sealed_len);
+  std::vector<uint8_t>& sealed = WriteScratch(sealed_len);
   KMSFS_RETURN_IF_ERROR(codec_->Seal(first, plain_blocks, {sealed.data(), sealed_len}));
-  KMSFS_RETURN_IF_ERROR(StoreSealedLocked(first, {sealed.data(), sealed_len}, size, padded));
-  return data.size();
+  return StoreSealedLocked(edit, first, {sealed.data(), sealed_len}, size);
 }
 
-Status CryptFile::ResizeBlockLocked(uint64_t block, uint32_t old_len, uint32_t new_len) {
+Status CryptFile::StoreSealedLocked(BackingEdit& edit, uint64_t first, std::span<const uint8_t> sealed,
+                                    uint64_t size) {
+  const format::Geometry& g = codec_->geometry();
+  const uint64_t bs = g.block_size;
+  const uint64_t write_at = format::BackingOffset(first, g);
+  const uint64_t write_end = write_at + sealed.size();
+  // The old partial last block stops being last when the write starts in a
+  // later block: it is padded to a full block first.
+  const bool pads = size % bs != 0 && size / bs < first;
+  // An extending write that also changes bytes already in the file (the old
+  // partial last block, padded or merged) reserves its new space before it
+  // changes anything, so a full disk fails it with nothing to undo. A write
+  // wholly past the old end (appends at a block boundary, new files) skips
+  // that system call: undoing it is cutting the file back.
+  if (pads || write_at < edit.old_size()) {
+    KMSFS_RETURN_IF_ERROR(edit.Reserve(std::max(write_at, edit.old_size()), write_end));
+  }
+  if (pads) {
+    const uint64_t old_last = size / bs;
+    KMSFS_RETURN_IF_ERROR(
+        ResizeBlockLocked(edit, old_last, static_cast<uint32_t>(size - old_last * bs), static_cast<uint32_t>(bs)));
+  }
+  return edit.Write(write_at, sealed);
+}
+
+Status CryptFile::ResizeBlockLocked(BackingEdit& edit, uint64_t block, uint32_t old_len, uint32_t new_len) {
   const format::Geometry& g = codec_->geometry();
   const uint64_t b_begin = block * g.block_size;
   std::vector<uint8_t>& plain = PlainScratch(std::max(old_len, new_len));
@@ -216,61 +216,63 @@ Status CryptFile::ResizeBlockLocked(uint64_t block, uint32_t old_len, uint32_t n
   const uint64_t sealed_len = format::BackingSize(new_len, g);
   std::vector<uint8_t>& sealed = SealedScratch(sealed_len);
   KMSFS_RETURN_IF_ERROR(codec_->Seal(block, {plain.data(), new_len}, {sealed.data(), sealed_len}));
-  return PwriteFull(fd_.get(), sealed.data(), sealed_len, static_cast<off_t>(format::BackingOffset(block, g)));
+  const uint64_t at = format::BackingOffset(block, g);
+  if (new_len > old_len) KMSFS_RETURN_IF_ERROR(edit.Reserve(std::max(at, edit.old_size()), at + sealed_len));
+  return edit.Write(at, {sealed.data(), sealed_len});
 }
 
 Status CryptFile::Truncate(uint64_t size) {
   std::unique_lock lock(content_mu_);
-  return TruncateLocked(size);
+  KMSFS_ASSIGN_OR_RETURN(Sizes sizes, SizesLocked());
+  if (size == sizes.plain) return Status::Ok();
+  BackingEdit edit(*file_, sizes.backing, UndoScratch());
+  return edit.Finish(size < sizes.plain ? ShrinkLocked(edit, sizes.plain, size) : GrowLocked(edit, sizes.plain, size));
 }
 
-Status CryptFile::TruncateLocked(uint64_t new_size) {
+Status CryptFile::GrowLocked(BackingEdit& edit, uint64_t size, uint64_t new_size) {
   const format::Geometry& g = codec_->geometry();
   const uint64_t bs = g.block_size;
-  KMSFS_ASSIGN_OR_RETURN(uint64_t size, SizeLocked());
-  if (new_size == size) return Status::Ok();
-  if (new_size < size) {
-    const uint64_t block = new_size / bs;
-    const uint32_t keep = static_cast<uint32_t>(new_size % bs);
-    if (keep != 0) {
-      const uint32_t old_len = static_cast<uint32_t>(std::min(bs, size - block * bs));
-      KMSFS_RETURN_IF_ERROR(ResizeBlockLocked(block, old_len, keep));
-    }
-  } else if (size % bs != 0) {
-    // Growing: the old partial last block gets zero padding up to the new end
-    // or to a full block; everything past it becomes holes.
+  if (size % bs != 0) {
     const uint64_t block = size / bs;
     const uint32_t old_len = static_cast<uint32_t>(size - block * bs);
     const uint32_t new_len = static_cast<uint32_t>(std::min(bs, new_size - block * bs));
-    KMSFS_RETURN_IF_ERROR(ResizeBlockLocked(block, old_len, new_len));
+    KMSFS_RETURN_IF_ERROR(ResizeBlockLocked(edit, block, old_len, new_len));
   }
-  if (ftruncate(fd_.get(), static_cast<off_t>(format::BackingSize(new_size, g))) != 0) {
-    return Status::FromErrno(errno, "ftruncate");
+  return edit.Truncate(format::BackingSize(new_size, g));
+}
+
+Status CryptFile::ShrinkLocked(BackingEdit& edit, uint64_t size, uint64_t new_size) {
+  const format::Geometry& g = codec_->geometry();
+  const uint64_t bs = g.block_size;
+  const uint64_t block = new_size / bs;
+  const uint32_t keep = static_cast<uint32_t>(new_size % bs);
+  if (keep != 0) {
+    // The new last block is re-sealed short in place; the bytes past it go
+    // with the cut, which comes last because it cannot be undone.
+    const uint32_t old_len = static_cast<uint32_t>(std::min(bs, size - block * bs));
+    KMSFS_RETURN_IF_ERROR(ResizeBlockLocked(edit, block, old_len, keep));
   }
-  return Status::Ok();
+  return edit.Truncate(format::BackingSize(new_size, g));
 }
 
 Status CryptFile::Allocate(uint64_t offset, uint64_t length) {
-  std::unique_lock lock(content_mu_);
+  if (length == 0) return Status::InvalidArgument("fallocate of zero bytes");
   const format::Geometry& g = codec_->geometry();
+  const uint64_t bs = g.block_size;
+  std::unique_lock lock(content_mu_);
+  KMSFS_ASSIGN_OR_RETURN(Sizes sizes, SizesLocked());
   const uint64_t end = offset + length;
-  // Reserve the backing space first so ENOSPC surfaces before anything changes.
-  const uint64_t backing_end = format::BackingSize(end, g);
-  const uint64_t backing_begin = format::BackingOffset(format::BlockIndex(offset, g), g);
-  if (fallocate(fd_.get(), FALLOC_FL_KEEP_SIZE, static_cast<off_t>(backing_begin),
-                static_cast<off_t>(backing_end - backing_begin)) != 0 &&
-      errno != EOPNOTSUPP) {
-    return Status::FromErrno(errno, "fallocate");
-  }
-  KMSFS_ASSIGN_OR_RETURN(uint64_t size, SizeLocked());
-  if (end > size) return TruncateLocked(end);
-  return Status::Ok();
+  const uint64_t new_size = std::max(sizes.plain, end);
+  // Every block the range touches, whole, as it will be stored once the
+  // file is new_size long: later writes there then need no new space.
+  const uint64_t reserve_begin = format::BackingOffset(format::BlockIndex(offset, g), g);
+  const uint64_t reserve_end = format::BackingSize(std::min((format::BlockIndex(end - 1, g) + 1) * bs, new_size), g);
+  BackingEdit edit(*file_, sizes.backing, UndoScratch());
+  Status status = edit.Reserve(reserve_begin, reserve_end);
+  if (status.ok() && end > sizes.plain) status = GrowLocked(edit, sizes.plain, end);
+  return edit.Finish(status);
 }
 
-Status CryptFile::Sync(bool datasync) {
-  int rc = datasync ? fdatasync(fd_.get()) : fsync(fd_.get());
-  if (rc != 0) return Status::FromErrno(errno, datasync ? "fdatasync" : "fsync");
-  return Status::Ok();
-}
+Status CryptFile::Sync(bool datasync) { return file_->Sync(datasync); }
 
 }  // namespace kmsfs::core

@@ -2,11 +2,22 @@
 // file. FUSE-free; the mount keeps one CryptFile per backing inode, shared by
 // every handle open on it (hardlinks included).
 //
-// Plaintext size is derived from the backing size alone (format::PlainSize).
-// Writes are read-modify-write at block granularity: the head and tail blocks
-// a write only partly covers are opened, merged and re-sealed; a block that
-// was the partial last block and is no longer last is padded with zeros and
-// re-sealed full. Blocks a write skips over (sparse files) are left as holes.
+// Plaintext size is derived from the backing size alone
+// (format::VisiblePlainSize: a file cut inside a block reports that block as
+// one byte, so reading to the end gives EIO there). Writes are
+// read-modify-write at block granularity: the head and tail blocks a write
+// only partly covers are opened, merged and re-sealed; a block that was the
+// partial last block and is no longer last is padded with zeros and re-sealed
+// full. Blocks a write skips over (sparse files) are left as holes.
+//
+// Failures lose nothing. Every change to the backing file (write, append,
+// truncate, allocate) is one BackingEdit: if any step fails (ENOSPC, EIO, a
+// short write), the file is cut back to its old size and the sealed bytes it
+// overwrote are written back, so every byte that read before reads the same,
+// and the call returns the error. Growth that rewrites the old last block
+// reserves its space first (fallocate), so a full disk fails it before
+// anything changes. All backing I/O goes through a BackingFile, which tests
+// replace with a FaultyBackingFile.
 //
 // Thread-safety: thread-safe. A per-file shared_mutex serialises writers and
 // truncation against each other and against readers, so concurrent writes to
@@ -25,6 +36,8 @@
 #include "cache/dek_cache.h"
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
+#include "fs/core/backing_edit.h"
+#include "fs/core/backing_file.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/file_header.h"
 
@@ -36,42 +49,56 @@ class CryptFile {
   // filesystem). `key` pins the DEK for this object's lifetime.
   CryptFile(UniqueFd fd, format::FileHeader header, std::unique_ptr<format::BlockCodec> codec,
             cache::DekCache::Handle key);
+  // The same over any BackingFile (tests pass a FaultyBackingFile).
+  CryptFile(std::unique_ptr<BackingFile> file, format::FileHeader header, std::unique_ptr<format::BlockCodec> codec,
+            cache::DekCache::Handle key);
   CryptFile(const CryptFile&) = delete;
   CryptFile& operator=(const CryptFile&) = delete;
 
   // Reads up to out.size() bytes at `offset`; fewer at end of file.
+  // kDataLoss if a block the read covers fails to open (tampered, cut short).
   StatusOr<size_t> Read(uint64_t offset, std::span<uint8_t> out);
-  // Writes all of `data` at `offset`, growing the file as needed.
+  // Writes all of `data` at `offset`, growing the file as needed; on failure
+  // writes nothing.
   StatusOr<size_t> Write(uint64_t offset, std::span<const uint8_t> data);
   // Appends at the current end of file (O_APPEND semantics); returns the offset written at.
   StatusOr<uint64_t> Append(std::span<const uint8_t> data);
   Status Truncate(uint64_t size);
-  // Default-mode fallocate: reserves backing space and grows the file to offset+length.
+  // Default-mode fallocate: reserves backing space for the range and grows
+  // the file to offset+length if it is shorter. On a backing filesystem
+  // without fallocate it only grows the file.
   Status Allocate(uint64_t offset, uint64_t length);
   Status Sync(bool datasync);
   StatusOr<uint64_t> Size();
 
-  int fd() const { return fd_.get(); }
+  int fd() const { return file_->fd(); }
   const format::FileHeader& header() const { return header_; }
 
  private:
-  StatusOr<uint64_t> SizeLocked();
+  // The backing size (fstat) and the plaintext size it gives.
+  struct Sizes {
+    uint64_t backing;
+    uint64_t plain;
+  };
+  StatusOr<Sizes> SizesLocked();
   StatusOr<size_t> ReadLocked(uint64_t offset, std::span<uint8_t> out, uint64_t size);
-  StatusOr<size_t> WriteLocked(uint64_t offset, std::span<const uint8_t> data);
-  Status TruncateLocked(uint64_t new_size);
-  // Before a write starting at block `first`: pads the file's partial last
-  // block to a full one if it lies before `first` (it stops being last);
-  // updates *size. Returns whether it did.
-  StatusOr<bool> PadOldLastBlockLocked(uint64_t first, uint64_t* size);
-  // Writes sealed blocks from block `first` on into a file of plaintext
-  // `size`; `rewrites_existing`: sealed bytes already in the file were (or
-  // will be) changed, so extending needs its space reserved first.
-  Status StoreSealedLocked(uint64_t first, std::span<const uint8_t> sealed, uint64_t size, bool rewrites_existing);
-  // Re-seals block `block` (currently `old_len` plaintext bytes) at `new_len`
-  // bytes: cut short, or padded with zeros.
-  Status ResizeBlockLocked(uint64_t block, uint32_t old_len, uint32_t new_len);
+  // Writes `data` at `offset` into a file now `size` plaintext bytes long.
+  Status WriteLocked(BackingEdit& edit, uint64_t offset, std::span<const uint8_t> data, uint64_t size);
+  // Writes `sealed` (whole sealed blocks from block `first`) into a file now
+  // `size` plaintext bytes long: pads the old partial last block first if
+  // the write starts past it, reserving space when existing bytes change.
+  Status StoreSealedLocked(BackingEdit& edit, uint64_t first, std::span<const uint8_t> sealed, uint64_t size);
+  // Grows a file of `size` plaintext bytes to `new_size`: the old partial
+  // last block gets zero padding up to the new end or to a full block;
+  // everything past it becomes holes.
+  Status GrowLocked(BackingEdit& edit, uint64_t size, uint64_t new_size);
+  Status ShrinkLocked(BackingEdit& edit, uint64_t size, uint64_t new_size);
+  // Re-seals block `block` (now `old_len` plaintext bytes) at `new_len`
+  // bytes: cut short, or padded with zeros. A longer block reserves its new
+  // space first.
+  Status ResizeBlockLocked(BackingEdit& edit, uint64_t block, uint32_t old_len, uint32_t new_len);
 
-  UniqueFd fd_;
+  const std::unique_ptr<BackingFile> file_;
   const format::FileHeader header_;
   const std::unique_ptr<format::BlockCodec> codec_;
   const cache::DekCache::Handle key_;

@@ -51,12 +51,7 @@ StatusOr<std::shared_ptr<Inode>> Tree::Node(NodeId id) const {
 }
 
 uint64_t Tree::PlainSizeForStat(uint64_t backing_size) const {
-  auto plain = format::PlainSize(backing_size, geometry_);
-  if (plain.ok()) return *plain;
-  // A trailing piece too short to hold a byte: the file is damaged. Its intact
-  // blocks are shown, and one byte more, so a program reading to the end
-  // reaches the damage and gets EIO rather than a silently shorter file.
-  return backing_size / geometry_.sealed_block_size() * geometry_.block_size + 1;
+  return format::VisiblePlainSize(backing_size, geometry_);
 }
 
 void Tree::FixSize(struct stat* st, int fd) const {

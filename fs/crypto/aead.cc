@@ -87,21 +87,27 @@ Status Aead::Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad, s
   }
   uint8_t nonce[kMaxNonceSize];
   const std::span<uint8_t> fresh(nonce, nonce_size());
-  KMSFS_RETURN_IF_ERROR(FillNonce(fresh));
+  KMSFS_RETURN_IF_ERROR(FillNonce(fresh, *nonce_random_));
   return SealWithNonce(fresh, plain, ad, out);
 }
 
-StatusOr<std::unique_ptr<Aead>> Aead::New(CipherSuite suite, const SecretBytes& key) {
+StatusOr<std::unique_ptr<Aead>> Aead::New(CipherSuite suite, const SecretBytes& key, RandomSource& nonce_random) {
+  std::unique_ptr<Aead> aead;
   switch (suite) {
-    case CipherSuite::kAes256Gcm:
-      return NewAesGcmAead(PreferredAesGcmBackend(), key);
-    case CipherSuite::kXChaCha20Poly1305: {
-      KMSFS_ASSIGN_OR_RETURN(auto aead, XChaCha20Poly1305Aead::New(key));
-      return std::unique_ptr<Aead>(std::move(aead));
+    case CipherSuite::kAes256Gcm: {
+      KMSFS_ASSIGN_OR_RETURN(aead, NewAesGcmAead(PreferredAesGcmBackend(), key));
+      break;
     }
+    case CipherSuite::kXChaCha20Poly1305: {
+      KMSFS_ASSIGN_OR_RETURN(auto xchacha, XChaCha20Poly1305Aead::New(key));
+      aead = std::move(xchacha);
+      break;
+    }
+    default:
+      return Status::InvalidArgument("unknown cipher suite id " + std::to_string(static_cast<unsigned>(suite)));
   }
-  return Status::InvalidArgument("unknown cipher suite id " +
-                                 std::to_string(static_cast<unsigned>(suite)));
+  aead->nonce_random_ = &nonce_random;
+  return aead;
 }
 
 }  // namespace kmsfs::crypto

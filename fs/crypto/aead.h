@@ -17,6 +17,7 @@
 
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
+#include "fs/crypto/nonce_source.h"
 
 namespace kmsfs::crypto {
 
@@ -50,8 +51,11 @@ class Aead {
  public:
   virtual ~Aead() = default;
   // `key` must be 32 bytes (kInvalidArgument otherwise); it is copied into
-  // secure memory, the caller keeps its own.
-  static StatusOr<std::unique_ptr<Aead>> New(CipherSuite suite, const SecretBytes& key);
+  // secure memory, the caller keeps its own. Seal draws its nonces from
+  // `nonce_random`, which must outlive the Aead (tests inject one; everyone
+  // else keeps the system CSPRNG).
+  static StatusOr<std::unique_ptr<Aead>> New(CipherSuite suite, const SecretBytes& key,
+                                             RandomSource& nonce_random = SystemRandom());
 
   virtual CipherSuite suite() const = 0;
   virtual size_t nonce_size() const = 0;
@@ -59,7 +63,7 @@ class Aead {
   size_t overhead() const { return nonce_size() + kTagSize; }
 
   // out.size() must be plain.size() + overhead(); out must not overlap plain.
-  // Draws a fresh nonce (FillNonce) and seals with it.
+  // Draws a fresh nonce (FillNonce from the source given to New) and seals with it.
   Status Seal(std::span<const uint8_t> plain, std::span<const uint8_t> ad, std::span<uint8_t> out) const;
   // out.size() must be sealed.size() - overhead(); sealed.size() >= overhead();
   // out must not overlap sealed. On kDataLoss `out` is all zeros.
@@ -74,6 +78,8 @@ class Aead {
                                std::span<const uint8_t> ad, std::span<uint8_t> out) const = 0;
 
  private:
+  RandomSource* nonce_random_ = &SystemRandom();
+
   // The known-answer tests' way in (aead_testing.h).
   friend Status SealWithNonceOf(const Aead& aead, std::span<const uint8_t> nonce, std::span<const uint8_t> plain,
                                 std::span<const uint8_t> ad, std::span<uint8_t> out);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstring>
 #include <mutex>
+#include <string>
 
 namespace kmsfs::crypto {
 namespace {
@@ -30,6 +31,7 @@ struct Pool {
 
   ~Pool() { OPENSSL_cleanse(bytes, sizeof(bytes)); }
 
+  // out.size() <= kPoolSize.
   Status Take(std::span<uint8_t> out) {
     const uint64_t gen = g_fork_generation.load(std::memory_order_relaxed);
     if (gen != generation || kPoolSize - next < out.size()) {
@@ -49,6 +51,17 @@ struct Pool {
   }
 };
 
+// Stateless: the buffer is per thread, so one object serves every thread.
+class SystemRandomSource final : public RandomSource {
+ public:
+  Status Fill(std::span<uint8_t> out) override {
+    if (out.size() > kPoolSize) return Status::InvalidArgument("random draw larger than the buffer");
+    RegisterForkHandler();
+    thread_local Pool pool;
+    return pool.Take(out);
+  }
+};
+
 bool AllZero(std::span<const uint8_t> b) {
   uint8_t acc = 0;
   for (uint8_t x : b) acc |= x;
@@ -57,16 +70,21 @@ bool AllZero(std::span<const uint8_t> b) {
 
 }  // namespace
 
-Status FillNonce(std::span<uint8_t> out) {
+RandomSource& SystemRandom() {
+  static SystemRandomSource source;
+  return source;
+}
+
+Status FillNonce(std::span<uint8_t> out, RandomSource& random) {
   if (out.empty() || out.size() > kMaxNonceSize) {
     return Status::InvalidArgument("nonce size out of range");
   }
-  RegisterForkHandler();
-  thread_local Pool pool;
-  do {
-    KMSFS_RETURN_IF_ERROR(pool.Take(out));
-  } while (AllZero(out));
-  return Status::Ok();
+  for (int draw = 0; draw < kMaxNonceDraws; ++draw) {
+    KMSFS_RETURN_IF_ERROR(random.Fill(out));
+    if (!AllZero(out)) return Status::Ok();
+  }
+  return Status::Internal("random source gave " + std::to_string(kMaxNonceDraws) +
+                          " all-zero nonces in a row");
 }
 
 }  // namespace kmsfs::crypto

@@ -55,10 +55,11 @@ StatusOr<Geometry> GeometryFor(crypto::CipherSuite suite, uint32_t block_size) {
 
 StatusOr<std::unique_ptr<BlockCodec>> BlockCodec::New(crypto::CipherSuite suite,
                                                       uint32_t block_size, const SecretBytes& dek,
-                                                      const FileId& file_id) {
+                                                      const FileId& file_id,
+                                                      crypto::RandomSource& nonce_random) {
   KMSFS_ASSIGN_OR_RETURN(Geometry geometry, GeometryFor(suite, block_size));
   KMSFS_ASSIGN_OR_RETURN(SecretBytes content_key, DeriveContentKey(dek, file_id));
-  KMSFS_ASSIGN_OR_RETURN(auto aead, crypto::Aead::New(suite, content_key));
+  KMSFS_ASSIGN_OR_RETURN(auto aead, crypto::Aead::New(suite, content_key, nonce_random));
   return std::unique_ptr<BlockCodec>(new BlockCodec(std::move(aead), geometry, file_id));
 }
 

@@ -38,9 +38,11 @@ StatusOr<Geometry> GeometryFor(crypto::CipherSuite suite, uint32_t block_size);
 class BlockCodec {
  public:
   // kInvalidArgument for a block size that is not a power of two in
-  // 512..1 MiB, or a DEK that is not 64 bytes.
+  // 512..1 MiB, or a DEK that is not 64 bytes. Nonces come from
+  // `nonce_random`, which must outlive the codec (see crypto::Aead::New).
   static StatusOr<std::unique_ptr<BlockCodec>> New(crypto::CipherSuite suite, uint32_t block_size,
-                                                   const SecretBytes& dek, const FileId& file_id);
+                                                   const SecretBytes& dek, const FileId& file_id,
+                                                   crypto::RandomSource& nonce_random = crypto::SystemRandom());
 
   const Geometry& geometry() const { return geometry_; }
 

@@ -18,6 +18,14 @@ StatusOr<uint64_t> PlainSize(uint64_t backing_size, const Geometry& g) {
   return full * g.block_size + (rem - g.overhead);
 }
 
+uint64_t VisiblePlainSize(uint64_t backing_size, const Geometry& g) {
+  const uint64_t sealed = g.sealed_block_size();
+  const uint64_t full = backing_size / sealed;
+  const uint64_t rem = backing_size % sealed;
+  if (rem == 0) return full * g.block_size;
+  return full * g.block_size + (rem > g.overhead ? rem - g.overhead : 1);
+}
+
 uint64_t BackingSize(uint64_t plain_size, const Geometry& g) {
   const uint64_t full = plain_size / g.block_size;
   const uint64_t rem = plain_size % g.block_size;

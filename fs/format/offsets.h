@@ -31,7 +31,15 @@ struct Geometry {
 
 // Plaintext size of a backing file of `backing_size` bytes. A trailing partial
 // block of overhead bytes or fewer cannot exist: kDataLoss, never a guess.
+// For checking a file (fsck); what a reader sees is VisiblePlainSize.
 StatusOr<uint64_t> PlainSize(uint64_t backing_size, const Geometry& g);
+// The size stat reports and reads stop at (docs/FORMAT.md §5); needs no key
+// and never fails. Equal to PlainSize where that succeeds. A trailing piece of
+// 1..overhead bytes (a file cut inside a block's nonce or tag) counts as one
+// plaintext byte: the intact blocks keep their size and a reader that reads
+// to the end reaches the damaged block and gets EIO there, instead of seeing
+// an empty or silently shorter file.
+uint64_t VisiblePlainSize(uint64_t backing_size, const Geometry& g);
 uint64_t BackingSize(uint64_t plain_size, const Geometry& g);
 // Index of the block holding plaintext offset `offset`.
 inline uint64_t BlockIndex(uint64_t offset, const Geometry& g) { return offset / g.block_size; }

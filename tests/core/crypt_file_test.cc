@@ -5,13 +5,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <functional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "cache/dek_cache.h"
+#include "fs/core/faulty_backing_file.h"
 #include "fs/format/block_codec.h"
+#include "fs/format/offsets.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::core {
@@ -19,7 +24,23 @@ namespace {
 
 class CryptFileTest : public ::testing::TestWithParam<crypto::CipherSuite> {
  protected:
-  std::unique_ptr<CryptFile> Make(const std::string& name) {
+  std::unique_ptr<CryptFile> Make(const std::string& name) { return MakeOver(name, nullptr); }
+
+  // A CryptFile whose backing I/O goes through a FaultyBackingFile (*io).
+  struct Faulty {
+    std::unique_ptr<CryptFile> file;
+    FaultyBackingFile* io = nullptr;
+    std::string path;
+  };
+  Faulty MakeFaulty(const std::string& name) {
+    Faulty f;
+    f.file = MakeOver(name, &f.io);
+    f.path = path_;
+    return f;
+  }
+
+  // Over an FdBackingFile, or a FaultyBackingFile around one when `io` is set.
+  std::unique_ptr<CryptFile> MakeOver(const std::string& name, FaultyBackingFile** io) {
     path_ = dir_.Join(name);
     int fd = open(path_.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     EXPECT_GE(fd, 0);
@@ -33,7 +54,13 @@ class CryptFileTest : public ::testing::TestWithParam<crypto::CipherSuite> {
     auto codec = format::BlockCodec::New(header.suite, header.block_size, dek, header.file_id);
     EXPECT_TRUE(codec.ok()) << codec.status().ToString();
     cache::DekCache::Handle key = cache_.Insert(name, std::move(dek));
-    return std::make_unique<CryptFile>(UniqueFd(fd), header, std::move(codec).value(), std::move(key));
+    std::unique_ptr<BackingFile> backing = std::make_unique<FdBackingFile>(UniqueFd(fd));
+    if (io != nullptr) {
+      auto faulty = std::make_unique<FaultyBackingFile>(std::move(backing));
+      *io = faulty.get();
+      backing = std::move(faulty);
+    }
+    return std::make_unique<CryptFile>(std::move(backing), header, std::move(codec).value(), std::move(key));
   }
 
   std::string ReadAll(CryptFile& f) {
@@ -48,6 +75,179 @@ class CryptFileTest : public ::testing::TestWithParam<crypto::CipherSuite> {
 
   static std::span<const uint8_t> Bytes(const std::string& s) {
     return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  }
+
+  static std::string Pattern(size_t n, uint32_t seed) {
+    std::string out(n, '\0');
+    uint32_t x = seed * 2654435761u + 1;
+    for (char& c : out) {
+      x = x * 1103515245u + 12345u;
+      c = static_cast<char>(x >> 24);
+    }
+    return out;
+  }
+
+  // The backing file's bytes, as stored.
+  static std::string Backing(const std::string& path) { return testing::ReadFileOrDie(path); }
+
+  // A change to a file in a known state: `setup` makes the state (without
+  // faults) and mirrors it in the model; `op` is the change under test;
+  // `apply` is what it does to the model when it succeeds.
+  struct Change {
+    std::function<void(CryptFile&, std::string*)> setup;
+    std::function<Status(CryptFile&)> op;
+    std::function<void(std::string*)> apply;
+  };
+
+  // Checks a failed change: it reports `err`, and once the fault is gone
+  // the backing file is byte for byte what it was (every block restored,
+  // the file cut back), every byte reads as before, and the change then
+  // succeeds.
+  void ExpectUndone(const Change& c, Faulty& f, const Status& s, int err, const std::string& model,
+                    const std::string& backing_before) {
+    EXPECT_EQ(ToErrno(s), err) << s.ToString();
+    f.io->ClearFaults();
+    EXPECT_EQ(Backing(f.path), backing_before) << s.ToString();
+    EXPECT_EQ(ReadAll(*f.file), model);
+    Status again = c.op(*f.file);
+    ASSERT_TRUE(again.ok()) << again.ToString();
+    std::string after = model;
+    c.apply(&after);
+    EXPECT_EQ(ReadAll(*f.file), after);
+  }
+
+  struct DryRun {
+    uint64_t steps;         // backing calls the change makes
+    uint64_t backing_before;
+    uint64_t backing_after;
+  };
+  DryRun Measure(const Change& c, bool reserve_unsupported) {
+    Faulty f = MakeFaulty("dry-run");
+    std::string model;
+    c.setup(*f.file, &model);
+    f.io->SetReserveUnsupported(reserve_unsupported);
+    DryRun d;
+    d.backing_before = Backing(f.path).size();
+    const uint64_t before = f.io->calls();
+    Status s = c.op(*f.file);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    d.steps = f.io->calls() - before;
+    d.backing_after = Backing(f.path).size();
+    c.apply(&model);
+    EXPECT_EQ(ReadAll(*f.file), model);
+    unlink(f.path.c_str());
+    return d;
+  }
+
+  // Fails each backing call of the change in turn (ENOSPC, EIO, and short
+  // writes followed by either), on a filesystem with and without fallocate.
+  void ExpectNothingLostWhenAnyStepFails(const Change& c) {
+    int run = 0;
+    for (bool reserve_unsupported : {false, true}) {
+      const DryRun dry = Measure(c, reserve_unsupported);
+      ASSERT_GT(dry.steps, 0u);
+      for (uint64_t n = 1; n <= dry.steps; ++n) {
+        for (FaultyBackingFile::Fault fault : {FaultyBackingFile::Fault{n, ENOSPC, 0}, FaultyBackingFile::Fault{n, EIO, 0},
+                                              FaultyBackingFile::Fault{n, ENOSPC, 1}, FaultyBackingFile::Fault{n, EIO, 100}}) {
+          SCOPED_TRACE("fallocate " + std::string(reserve_unsupported ? "unsupported" : "supported") + ", call " +
+                       std::to_string(n) + " of " + std::to_string(dry.steps) + " fails with errno " +
+                       std::to_string(fault.err) + ", short write " + std::to_string(fault.short_write));
+          Faulty f = MakeFaulty("fault-" + std::to_string(run++));
+          std::string model;
+          c.setup(*f.file, &model);
+          f.io->SetReserveUnsupported(reserve_unsupported);
+          const std::string backing_before = Backing(f.path);
+          f.io->Inject(fault);
+          Status s = c.op(*f.file);
+          // Every call the change makes matters: one that fails fails the change.
+          ASSERT_TRUE(f.io->fault_hit());
+          ASSERT_FALSE(s.ok());
+          ExpectUndone(c, f, s, fault.err, model, backing_before);
+          unlink(f.path.c_str());
+          if (HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+
+  // A full disk: the backing filesystem has room up to `limit` bytes of
+  // this file, for every limit from the old size to the new one. The change
+  // either fits and succeeds, or fails with ENOSPC having changed nothing;
+  // with no room at all, a change that stores data past the old end fails.
+  void ExpectNothingLostOnFullDisk(const Change& c, bool needs_room) {
+    int run = 0;
+    for (bool reserve_unsupported : {false, true}) {
+      const DryRun dry = Measure(c, reserve_unsupported);
+      std::set<uint64_t> limits;
+      for (uint64_t d = 0; d <= 64; ++d) limits.insert(dry.backing_before + d);
+      const uint64_t sealed = format::BackingOffset(1, MakeGeometry());
+      for (uint64_t b = 0; b * sealed <= dry.backing_after; ++b) {
+        for (int64_t d : {-41, -40, -29, -28, -1, 0, 1, 28, 29, 40, 41}) limits.insert(b * sealed + static_cast<uint64_t>(d));
+      }
+      limits.insert(dry.backing_after - 1);
+      for (uint64_t limit : limits) {
+        if (limit < dry.backing_before || limit >= dry.backing_after) continue;
+        SCOPED_TRACE("fallocate " + std::string(reserve_unsupported ? "unsupported" : "supported") + ", room up to " +
+                     std::to_string(limit) + " (old size " + std::to_string(dry.backing_before) + ", new " +
+                     std::to_string(dry.backing_after) + ")");
+        Faulty f = MakeFaulty("full-" + std::to_string(run++));
+        std::string model;
+        c.setup(*f.file, &model);
+        f.io->SetReserveUnsupported(reserve_unsupported);
+        const std::string backing_before = Backing(f.path);
+        f.io->SetSpaceLimit(limit);
+        Status s = c.op(*f.file);
+        if (s.ok()) {
+          EXPECT_FALSE(needs_room && limit == dry.backing_before) << "succeeded on a full disk";
+          c.apply(&model);
+          EXPECT_EQ(ReadAll(*f.file), model);
+        } else {
+          ExpectUndone(c, f, s, ENOSPC, model, backing_before);
+        }
+        unlink(f.path.c_str());
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+
+  format::Geometry MakeGeometry() const {
+    return format::Geometry{4096, GetParam() == crypto::CipherSuite::kAes256Gcm ? 28u : 40u};
+  }
+
+  // setup: the file holds `pieces` (offset, length) of pattern bytes.
+  std::function<void(CryptFile&, std::string*)> Holding(std::vector<std::pair<uint64_t, size_t>> pieces) {
+    return [pieces](CryptFile& f, std::string* model) {
+      uint32_t seed = 1;
+      for (auto [off, len] : pieces) {
+        const std::string data = Pattern(len, seed++);
+        ASSERT_TRUE(f.Write(off, Bytes(data)).ok());
+        if (model->size() < off + len) model->resize(off + len, '\0');
+        model->replace(off, len, data);
+      }
+    };
+  }
+  Change WriteChange(std::vector<std::pair<uint64_t, size_t>> pieces, uint64_t off, size_t len) {
+    const std::string data = Pattern(len, 99);
+    return {Holding(std::move(pieces)), [off, data](CryptFile& f) { return f.Write(off, Bytes(data)).status(); },
+            [off, data](std::string* m) {
+              if (m->size() < off + data.size()) m->resize(off + data.size(), '\0');
+              m->replace(off, data.size(), data);
+            }};
+  }
+  Change AppendChange(std::vector<std::pair<uint64_t, size_t>> pieces, size_t len) {
+    const std::string data = Pattern(len, 77);
+    return {Holding(std::move(pieces)), [data](CryptFile& f) { return f.Append(Bytes(data)).status(); },
+            [data](std::string* m) { *m += data; }};
+  }
+  Change TruncateChange(std::vector<std::pair<uint64_t, size_t>> pieces, uint64_t size) {
+    return {Holding(std::move(pieces)), [size](CryptFile& f) { return f.Truncate(size); },
+            [size](std::string* m) { m->resize(size, '\0'); }};
+  }
+  Change AllocateChange(std::vector<std::pair<uint64_t, size_t>> pieces, uint64_t off, uint64_t len) {
+    return {Holding(std::move(pieces)), [off, len](CryptFile& f) { return f.Allocate(off, len); },
+            [off, len](std::string* m) {
+              if (m->size() < off + len) m->resize(off + len, '\0');
+            }};
   }
 
   testing::TempDir dir_;
@@ -211,6 +411,200 @@ TEST_P(CryptFileTest, ConcurrentWholeBlockWritesAndPaddingKeepEveryByte) {
   EXPECT_EQ(all.substr(whole, 100), std::string(100, 'z'));
   EXPECT_EQ(all.substr(whole + 100, 3 * kBlock - 100), std::string(3 * kBlock - 100, '\0'));
   EXPECT_EQ(all.substr(whole + 3 * kBlock), std::string(kBlock, 'y'));
+}
+
+// ---- a failure at any step of a change loses nothing ---------------------
+// Block size 4096; "5000 bytes" ends in a partial block of 904.
+
+TEST_P(CryptFileTest, WritePastPartialLastBlockLosesNothingWhenAnyStepFails) {
+  // Pads block 1 (904 -> 4096 bytes), then writes blocks 2..3.
+  const Change c = WriteChange({{0, 5000}}, 12000, 3000);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, WriteExtendingPartialLastBlockLosesNothingWhenAnyStepFails) {
+  // Read-modify-write of block 1, which grows from 904 to 2404 bytes.
+  const Change c = WriteChange({{0, 5000}}, 4500, 2000);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, AppendAfterPartialLastBlockLosesNothingWhenAnyStepFails) {
+  const Change c = AppendChange({{0, 5000}}, 9000);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, WholeBlockWritePastPartialLastBlockLosesNothingWhenAnyStepFails) {
+  // The presealed path (page writeback): pads block 1, writes blocks 3..4.
+  const Change c = WriteChange({{0, 5000}}, 3 * 4096, 2 * 4096);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, WholeBlockAppendLosesNothingWhenAnyStepFails) {
+  const Change c = WriteChange({{0, 2 * 4096}}, 2 * 4096, 3 * 4096);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, UnalignedMultiBlockOverwriteLosesNothingWhenAnyStepFails) {
+  // A short write in the middle of a multi-block write must not leave the
+  // blocks before it new and the one it stopped in torn.
+  const Change c = WriteChange({{0, 5 * 4096 + 100}}, 100, 3 * 4096 + 50);
+  ExpectNothingLostWhenAnyStepFails(c);
+}
+
+TEST_P(CryptFileTest, WholeBlockOverwriteLosesNothingWhenAnyStepFails) {
+  const Change c = WriteChange({{0, 5 * 4096}}, 4096, 3 * 4096);
+  ExpectNothingLostWhenAnyStepFails(c);
+}
+
+TEST_P(CryptFileTest, OverwriteRunningPastEndLosesNothingWhenAnyStepFails) {
+  // Rewrites blocks 1..2 in place and adds blocks 3..4.
+  const Change c = WriteChange({{0, 3 * 4096}}, 4096, 4 * 4096);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, WriteIntoHoleLosesNothingWhenAnyStepFails) {
+  // Blocks 1..8 are holes; the write fills 2..3 and part of 4.
+  const Change c = WriteChange({{0, 100}, {9 * 4096, 100}}, 2 * 4096, 2 * 4096 + 300);
+  ExpectNothingLostWhenAnyStepFails(c);
+}
+
+TEST_P(CryptFileTest, TruncateUpFromPartialLastBlockLosesNothingWhenAnyStepFails) {
+  const Change c = TruncateChange({{0, 5000}}, 20000);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, TruncateUpWithinLastBlockLosesNothingWhenAnyStepFails) {
+  const Change c = TruncateChange({{0, 5000}}, 6000);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, TruncateUpFromBlockBoundaryNeedsNoRoom) {
+  // Growing a file that ends on a block boundary only makes holes.
+  const Change c = TruncateChange({{0, 2 * 4096}}, 30000);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, false);
+}
+
+TEST_P(CryptFileTest, TruncateDownInsideBlockLosesNothingWhenAnyStepFails) {
+  // Re-seals block 1 at 404 bytes, then cuts blocks 2.. off.
+  const Change c = TruncateChange({{0, 10000}}, 4500);
+  ExpectNothingLostWhenAnyStepFails(c);
+}
+
+TEST_P(CryptFileTest, TruncateDownToBlockBoundaryLosesNothingWhenAnyStepFails) {
+  const Change c = TruncateChange({{0, 10000}}, 4096);
+  ExpectNothingLostWhenAnyStepFails(c);
+}
+
+TEST_P(CryptFileTest, AllocatePastPartialLastBlockLosesNothingWhenAnyStepFails) {
+  const Change c = AllocateChange({{0, 5000}}, 3000, 20000);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, AllocateFarPastEndLosesNothingWhenAnyStepFails) {
+  // The reserved range starts beyond the old last block, which is padded.
+  const Change c = AllocateChange({{0, 5000}}, 40000, 100);
+  ExpectNothingLostWhenAnyStepFails(c);
+  ExpectNothingLostOnFullDisk(c, true);
+}
+
+TEST_P(CryptFileTest, AllocateInsideFileLosesNothingWhenAnyStepFails) {
+  const Change c = AllocateChange({{0, 100}, {5 * 4096, 100}}, 50, 3 * 4096);
+  ExpectNothingLostWhenAnyStepFails(c);
+}
+
+TEST_P(CryptFileTest, FailedSyncIsReported) {
+  Faulty f = MakeFaulty("sync");
+  ASSERT_TRUE(f.file->Write(0, Bytes("abc")).ok());
+  f.io->Inject({1, EIO, 0});
+  Status s = f.file->Sync(false);
+  EXPECT_EQ(ToErrno(s), EIO) << s.ToString();
+  EXPECT_TRUE(f.file->Sync(true).ok());
+}
+
+TEST_P(CryptFileTest, FullDiskFailsGrowthOfLastBlockBeforeWritingAnything) {
+  // With fallocate, a growth that would rewrite the old partial last block
+  // reserves first: on a full disk it fails without a single write.
+  for (const Change& c : {WriteChange({{0, 5000}}, 12000, 3000), WriteChange({{0, 5000}}, 4500, 2000),
+                          AppendChange({{0, 5000}}, 10), TruncateChange({{0, 5000}}, 20000),
+                          AllocateChange({{0, 5000}}, 3000, 20000)}) {
+    Faulty f = MakeFaulty("reserve-first");
+    std::string model;
+    c.setup(*f.file, &model);
+    const std::string backing_before = Backing(f.path);
+    f.io->SetSpaceLimit(backing_before.size());
+    const uint64_t writes_before = f.io->calls(FaultyBackingFile::Call::kPwrite);
+    Status s = c.op(*f.file);
+    EXPECT_EQ(ToErrno(s), ENOSPC) << s.ToString();
+    EXPECT_EQ(f.io->calls(FaultyBackingFile::Call::kPwrite), writes_before);
+    EXPECT_EQ(Backing(f.path), backing_before);
+    unlink(f.path.c_str());
+  }
+}
+
+// ---- a backing file cut inside a block ------------------------------------
+
+TEST_P(CryptFileTest, FileCutInsideLastBlocksOverheadReadsIntactBlocksAndFailsLastBlock) {
+  auto f = Make("cut-in-nonce");
+  const std::string data = Pattern(3 * 4096 + 500, 5);
+  ASSERT_TRUE(f->Write(0, Bytes(data)).ok());
+  const uint64_t sealed = format::BackingOffset(1, MakeGeometry());
+  ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(3 * sealed + 10)), 0);
+  // The cut block counts as one byte: a reader reaching it gets an error.
+  ASSERT_EQ(*f->Size(), 3 * 4096 + 1u);
+  std::string buf(3 * 4096, '\0');
+  auto n = f->Read(0, {reinterpret_cast<uint8_t*>(buf.data()), buf.size()});
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(buf, data.substr(0, 3 * 4096));
+  std::string rest(100, '\0');
+  auto last = f->Read(3 * 4096, {reinterpret_cast<uint8_t*>(rest.data()), rest.size()});
+  ASSERT_EQ(last.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(last.status().message().find("block 3"), std::string::npos) << last.status().message();
+  std::string all(data.size(), '\0');
+  EXPECT_EQ(f->Read(0, {reinterpret_cast<uint8_t*>(all.data()), all.size()}).status().code(), StatusCode::kDataLoss);
+}
+
+TEST_P(CryptFileTest, FileCutInsideLastBlocksDataReadsIntactBlocksAndFailsLastBlock) {
+  auto f = Make("cut-in-data");
+  const std::string data = Pattern(3 * 4096 + 500, 6);
+  ASSERT_TRUE(f->Write(0, Bytes(data)).ok());
+  const format::Geometry g = MakeGeometry();
+  ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(3 * g.sealed_block_size() + g.overhead + 50)), 0);
+  ASSERT_EQ(*f->Size(), 3 * 4096 + 50u);
+  std::string buf(4096, '\0');
+  auto span = std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf.data()), buf.size());
+  for (uint64_t b = 0; b < 3; ++b) {
+    ASSERT_TRUE(f->Read(b * 4096, span).ok()) << b;
+    EXPECT_EQ(buf, data.substr(b * 4096, 4096));
+  }
+  EXPECT_EQ(f->Read(3 * 4096, span).status().code(), StatusCode::kDataLoss);
+}
+
+TEST_P(CryptFileTest, CutBlockIsNeverResealedButCanBeCutAway) {
+  auto f = Make("cut-then-change");
+  const std::string data = Pattern(2 * 4096 + 500, 7);
+  ASSERT_TRUE(f->Write(0, Bytes(data)).ok());
+  const uint64_t cut = 2 * format::BackingOffset(1, MakeGeometry()) + 5;
+  ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(cut)), 0);
+  const std::string backing = Backing(path_);
+  // Growing needs the cut block's plaintext: refused, nothing written.
+  EXPECT_EQ(f->Truncate(3 * 4096).code(), StatusCode::kDataLoss);
+  EXPECT_EQ(f->Write(4 * 4096, Bytes("x")).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(f->Allocate(0, 5 * 4096).code(), StatusCode::kDataLoss);
+  EXPECT_EQ(Backing(path_).substr(0, backing.size()), backing);
+  EXPECT_EQ(Backing(path_).size(), backing.size());
+  // Truncating to the intact part makes a whole file again.
+  ASSERT_TRUE(f->Truncate(4096 + 10).ok());
+  EXPECT_EQ(ReadAll(*f), data.substr(0, 4096 + 10));
 }
 
 INSTANTIATE_TEST_SUITE_P(BothSuites, CryptFileTest,

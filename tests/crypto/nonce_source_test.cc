@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testutil/scripted_random.h"
+
 namespace kmsfs::crypto {
 namespace {
 
@@ -66,6 +68,41 @@ TEST(NonceSourceTest, ChildAfterForkNeverRepeatsParentNonces) {
   ASSERT_EQ(waitpid(pid, &status, 0), pid);
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   EXPECT_NE(parent, child);
+}
+
+TEST(NonceSourceTest, AllZeroDrawIsDrawnAgain) {
+  const std::vector<uint8_t> second = testing::CountingBytes(12, 0x41);
+  testing::ScriptedRandom random({std::vector<uint8_t>(12, 0), second});
+  std::array<uint8_t, 12> n{};
+  ASSERT_TRUE(FillNonce(n, random).ok());
+  EXPECT_EQ(std::vector<uint8_t>(n.begin(), n.end()), second);
+  EXPECT_EQ(random.calls(), 2);
+}
+
+TEST(NonceSourceTest, NonZeroFirstDrawIsUsedAsIs) {
+  // One nonzero byte is enough: only the all-zero nonce is a hole's.
+  std::vector<uint8_t> first(24, 0);
+  first[23] = 1;
+  testing::ScriptedRandom random({first, testing::CountingBytes(24, 9)});
+  std::array<uint8_t, 24> n{};
+  ASSERT_TRUE(FillNonce(n, random).ok());
+  EXPECT_EQ(std::vector<uint8_t>(n.begin(), n.end()), first);
+  EXPECT_EQ(random.left(), 1u);
+}
+
+TEST(NonceSourceTest, SourceThatOnlyGivesZerosFailsInsteadOfLooping) {
+  std::vector<std::vector<uint8_t>> zeros(kMaxNonceDraws + 1, std::vector<uint8_t>(12, 0));
+  testing::ScriptedRandom random(zeros);
+  std::array<uint8_t, 12> n{};
+  Status s = FillNonce(n, random);
+  EXPECT_EQ(s.code(), StatusCode::kInternal);
+  EXPECT_EQ(random.calls(), kMaxNonceDraws);
+}
+
+TEST(NonceSourceTest, FailingSourceFailsTheDraw) {
+  testing::ScriptedRandom random({});
+  std::array<uint8_t, 12> n{};
+  EXPECT_EQ(FillNonce(n, random).code(), StatusCode::kInternal);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "fs/base/hex.h"
 #include "tests/format/suite_param.h"
+#include "tests/testutil/scripted_random.h"
 
 namespace kmsfs::format {
 namespace {
@@ -130,6 +131,37 @@ TEST_P(BlockCodecTest, OpenFailureZeroesOutputAndNamesFirstBadBlock) {
   ASSERT_EQ(s.code(), StatusCode::kDataLoss);
   EXPECT_NE(s.message().find("block 13"), std::string::npos) << s.message();
   EXPECT_EQ(out, std::vector<uint8_t>(out.size(), 0));
+}
+
+TEST_P(BlockCodecTest, AllZeroNonceDrawIsRedrawnBeforeSealing) {
+  // The first draw would make the sealed block start like a hole: the block
+  // must carry the second draw instead, and still open.
+  const size_t nonce_size = crypto::NonceSize(GetParam());
+  const std::vector<uint8_t> second = testing::CountingBytes(nonce_size, 0x80);
+  testing::ScriptedRandom random({std::vector<uint8_t>(nonce_size, 0), second});
+  auto c = BlockCodec::New(GetParam(), 4096, dek_, id_, random);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  const std::vector<uint8_t> plain(4096, 0);  // zeros seal to a non-hole too
+  std::vector<uint8_t> sealed(BackingSize(plain.size(), (*c)->geometry()));
+  ASSERT_TRUE((*c)->Seal(5, plain, sealed).ok());
+  EXPECT_EQ(random.calls(), 2);
+  EXPECT_EQ(std::vector<uint8_t>(sealed.begin(), sealed.begin() + static_cast<ptrdiff_t>(nonce_size)), second);
+  std::vector<uint8_t> out(plain.size(), 0xff);
+  ASSERT_TRUE((*c)->Open(5, sealed, out).ok());
+  EXPECT_EQ(out, plain);
+}
+
+TEST_P(BlockCodecTest, SealFailsWhenNonceSourceOnlyGivesZeros) {
+  const size_t nonce_size = crypto::NonceSize(GetParam());
+  testing::ScriptedRandom random(
+      std::vector<std::vector<uint8_t>>(crypto::kMaxNonceDraws, std::vector<uint8_t>(nonce_size, 0)));
+  auto c = BlockCodec::New(GetParam(), 4096, dek_, id_, random);
+  ASSERT_TRUE(c.ok());
+  const std::vector<uint8_t> plain(100, 7);
+  std::vector<uint8_t> sealed(BackingSize(plain.size(), (*c)->geometry()), 0xee);
+  EXPECT_EQ((*c)->Seal(0, plain, sealed).code(), StatusCode::kInternal);
+  // Nothing half-sealed is left for a caller to write out.
+  EXPECT_EQ(sealed, std::vector<uint8_t>(sealed.size(), 0));
 }
 
 TEST_P(BlockCodecTest, RejectsMismatchedBufferSizes) {

@@ -52,6 +52,40 @@ TEST(OffsetsTest, ExhaustiveSmallSizesRoundTrip) {
   }
 }
 
+TEST(OffsetsTest, VisibleSizeCountsATooShortTrailingPieceAsOneByte) {
+  // The stat table of docs/FORMAT.md §5.
+  EXPECT_EQ(VisiblePlainSize(0, kGcm4k), 0u);
+  EXPECT_EQ(VisiblePlainSize(4124, kGcm4k), 4096u);
+  EXPECT_EQ(VisiblePlainSize(4124 + 1, kGcm4k), 4097u);
+  EXPECT_EQ(VisiblePlainSize(4124 + 28, kGcm4k), 4097u);
+  EXPECT_EQ(VisiblePlainSize(4124 + 29, kGcm4k), 4097u);
+  EXPECT_EQ(VisiblePlainSize(4124 + 30, kGcm4k), 4098u);
+  EXPECT_EQ(VisiblePlainSize(10084, kGcm4k), 10000u);
+  EXPECT_EQ(VisiblePlainSize(1, kXChacha4k), 1u);
+  EXPECT_EQ(VisiblePlainSize(40, kXChacha4k), 1u);
+  EXPECT_EQ(VisiblePlainSize(41, kXChacha4k), 1u);
+}
+
+TEST(OffsetsTest, VisibleSizeAgreesWithPlainSizeAndNeverShrinksAsTheFileGrows) {
+  for (Geometry g : {Geometry{512, 28}, Geometry{512, 40}, Geometry{1024, 28}}) {
+    uint64_t prev = 0;
+    for (uint64_t backing = 0; backing <= 4 * g.sealed_block_size() + 3; ++backing) {
+      const uint64_t visible = VisiblePlainSize(backing, g);
+      auto exact = PlainSize(backing, g);
+      if (exact.ok()) {
+        EXPECT_EQ(visible, *exact) << backing;
+      } else {
+        // Intact blocks plus one byte in the damaged block: reading to the
+        // end reaches it, and finds fewer stored bytes than that byte needs.
+        EXPECT_EQ(visible, backing / g.sealed_block_size() * g.block_size + 1) << backing;
+        EXPECT_GT(BackingSize(visible, g), backing) << backing;
+      }
+      EXPECT_GE(visible, prev) << backing;
+      prev = visible;
+    }
+  }
+}
+
 TEST(OffsetsTest, BlockArithmeticAtBoundaries) {
   const Geometry g = kGcm4k;
   EXPECT_EQ(BlockIndex(0, g), 0u);
