@@ -1,20 +1,30 @@
 // kmsfs: the filesystem and its admin CLI (spec/cli.md).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "fs/base/secret_bytes.h"
+#include "fs/cli/args.h"
+#include "fs/cli/argv_secrets.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
+#include "kms/connection_config.h"
 
 namespace {
+
+// KMSFS_VERSION comes from the project() version in CMakeLists.txt.
+constexpr char kVersionText[] = "kmsfs " KMSFS_VERSION "\n";
 
 constexpr char kUsage[] = R"(kmsfs - an encrypted filesystem whose keys live in a KMS
 
 Usage:
+  kmsfs --version
   kmsfs key create [--alias NAME] [--origin kms|external]
-  kmsfs key list
-  kmsfs key describe KEY_ID
+  kmsfs key list [--json]
+  kmsfs key describe KEY_ID [--json]
   kmsfs key import KEY_ID --material FILE [--wrapping RSAES_OAEP_SHA_256|RSAES_OAEP_SHA_1|RSAES_PKCS1_V1_5]
   kmsfs key rotate KEY_ID                      # enable-key-rotation: new material version for new wraps
   kmsfs key delete-material KEY_ID             # delete-imported-key-material (BYOK keys)
@@ -25,7 +35,7 @@ Usage:
   kmsfs umount MOUNTPOINT
   kmsfs status MOUNTPOINT
   kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
-  kmsfs grant list BACKING_DIR
+  kmsfs grant list BACKING_DIR [--json]
   kmsfs grant revoke BACKING_DIR GRANT_ID
   kmsfs grant retire BACKING_DIR GRANT_ID
   kmsfs fsck BACKING_DIR [--quick]
@@ -55,43 +65,79 @@ Mount options (defaults in brackets):
   --shared-storage     no attribute, entry or writeback caching (backing dir shared with others)
   --log-file FILE      [syslog] where the detached daemon logs
 
-Connection (flags override the environment):
-  --kms-endpoint URL   KMSFS_KMS_ENDPOINT   KMS base URL, e.g. http://127.0.0.1:8765
+Connection (flags override a credentials file, which overrides the environment):
+  --kms-endpoint URL   KMSFS_KMS_ENDPOINT   KMS base URL, e.g. http://127.0.0.1:8765; plain
+                                            http:// only to loopback (127.0.0.0/8, ::1, localhost)
   --project-id ID      OS_PROJECT_ID        project in the URL path
-  --token T            OS_AUTH_TOKEN        a ready IAM token
+  --token T            OS_AUTH_TOKEN        a ready IAM token (taken out of the process's command
+                                            line at once; the environment or a file is safer)
   --auth-url URL       OS_AUTH_URL          IAM v3 endpoint for password login
   --user NAME          OS_USERNAME
-  --password-file F    OS_PASSWORD
+  --password-file F    OS_PASSWORD          (a password is never accepted on the command line)
   --domain NAME        OS_USER_DOMAIN_NAME
+  -                    HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_SECURITY_TOKEN
   --ca-file F          KMSFS_CA_FILE        CA bundle to verify a TLS endpoint
+  --credentials F      KMSFS_CREDENTIALS    a file of NAME=VALUE lines setting any of the variables
+                                            above; yours, mode 0600 or stricter, not a symlink
 
 Exit codes: 0 success; 1 the operation failed (e.g. access denied, problems found);
 2 usage or environment error (bad flag, missing directory, KMS unreachable).
 )";
 
+// Subcommands that hold a token, a password or unwrapped keys.
+bool HandlesSecrets(const std::string& cmd) {
+  for (const char* c : {"key", "init", "mount", "grant", "fsck", "rewrap"}) {
+    if (cmd == c) return true;
+  }
+  return false;
+}
+
+// Environment variables naming files that a mount daemon reads after it has
+// changed to "/": pinned to the starting directory.
+void PinRelativeFileVariables() {
+  for (const char* name : {kmsfs::kms::kEnvCredentials, kmsfs::kms::kEnvCaFile}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && value[0] != '\0' && value[0] != '/') {
+      ::setenv(name, kmsfs::cli::AbsolutePath(value).c_str(), 1);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace kmsfs::cli;  // NOLINT: one short dispatch table
-  if (argc < 2) {
+  // First of all: secrets given on the command line leave argv (argv_secrets.h).
+  auto command_line = TakeSecretsFromArgv(argc, argv);
+  if (!command_line.ok()) return Fail(kExitUsage, command_line.status().message());
+  if (command_line->words.empty()) {
     std::fputs(kUsage, stderr);
     return kExitUsage;
   }
-  const std::string cmd = argv[1];
+  const std::string cmd = command_line->words.front();
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
     std::fputs(kUsage, stdout);
     return kExitOk;
   }
-  if (cmd == "--version") {
-    std::puts("kmsfs 0.1.0");
+  if (cmd == "--version" || cmd == "version") {
+    std::fputs(kVersionText, stdout);
     return kExitOk;
   }
-  Words words(argv + 2, argv + argc);
+  Words words(command_line->words.begin() + 1, command_line->words.end());
   for (const std::string& w : words) {
     if (w == "--help" || w == "-h") {
       std::fputs(kUsage, stdout);
       return kExitOk;
     }
+  }
+  if (HandlesSecrets(cmd)) {
+    // Before any key or credential is in memory: no core file may hold them.
+    kmsfs::HardenProcessAgainstCoreDumps();
+    PinRelativeFileVariables();
+  }
+  if (!command_line->token.empty()) {
+    if (!HandlesSecrets(cmd)) return Fail(kExitUsage, "kmsfs " + cmd + " does not take --token");
+    SetCommandLineToken(std::move(command_line->token));
   }
   if (cmd == "key") return KeyCommand(words);
   if (cmd == "init") return InitCommand(words);
