@@ -18,28 +18,29 @@ namespace {
 // KMSFS_VERSION comes from the project() version in CMakeLists.txt.
 constexpr char kVersionText[] = "kmsfs " KMSFS_VERSION "\n";
 
-constexpr char kUsage[] = R"(kmsfs - an encrypted filesystem whose keys live in a KMS
+constexpr char kUsage[] = R"(Usage: kmsfs key create [--alias NAME] [--origin kms|external]
+  or:  kmsfs key list [--json]
+  or:  kmsfs key describe KEY_ID [--json]
+  or:  kmsfs key import KEY_ID --material FILE [--wrapping RSAES_OAEP_SHA_256|RSAES_OAEP_SHA_1|RSAES_PKCS1_V1_5]
+  or:  kmsfs key rotate KEY_ID
+  or:  kmsfs key delete-material KEY_ID
+  or:  kmsfs init BACKING_DIR --key KEY_ID
+  or:  kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [MOUNT OPTIONS]
+  or:  kmsfs umount MOUNTPOINT
+  or:  kmsfs status MOUNTPOINT
+  or:  kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
+  or:  kmsfs grant list BACKING_DIR [--json]
+  or:  kmsfs grant revoke BACKING_DIR GRANT_ID
+  or:  kmsfs grant retire BACKING_DIR GRANT_ID
+  or:  kmsfs fsck BACKING_DIR [--quick]
+  or:  kmsfs rewrap BACKING_DIR --to-key KEY_ID
+  or:  kmsfs --version
+Every command that talks to the KMS also takes the connection options below.
 
-Usage:
-  kmsfs --version
-  kmsfs key create [--alias NAME] [--origin kms|external]
-  kmsfs key list [--json]
-  kmsfs key describe KEY_ID [--json]
-  kmsfs key import KEY_ID --material FILE [--wrapping RSAES_OAEP_SHA_256|RSAES_OAEP_SHA_1|RSAES_PKCS1_V1_5]
-  kmsfs key rotate KEY_ID                      # enable-key-rotation: new material version for new wraps
-  kmsfs key delete-material KEY_ID             # delete-imported-key-material (BYOK keys)
-  kmsfs init BACKING_DIR --key KEY_ID
-  kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [--cache-ttl SEC] [--cache-max N]
-              [--pool-size N] [--prefetch N] [--readahead N] [--unlink-queue N] [--ready-files N]
-              [--spin-us N] [--background-cpu last|none|CPU] [--shared-storage] [--log-file FILE]
-  kmsfs umount MOUNTPOINT
-  kmsfs status MOUNTPOINT
-  kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
-  kmsfs grant list BACKING_DIR [--json]
-  kmsfs grant revoke BACKING_DIR GRANT_ID
-  kmsfs grant retire BACKING_DIR GRANT_ID
-  kmsfs fsck BACKING_DIR [--quick]
-  kmsfs rewrap BACKING_DIR --to-key KEY_ID
+kmsfs is an encrypted filesystem whose keys live in a KMS: every file has its
+own data key, wrapped by a master key (CMK) in a KMS speaking the Huawei Cloud /
+Open Telekom Cloud KMS v1.0 API. key rotate enables rotation (new wraps use a
+new material version); key delete-material deletes imported (BYOK) material.
 
 Mount options (defaults in brackets):
   -f, --foreground     serve in the foreground, logging to stderr
