@@ -217,9 +217,14 @@ TEST_F(CliSecurityTest, PlainHttpToARemoteKmsIsRefusedBeforeAnythingIsSent) {
 }
 
 TEST_F(CliSecurityTest, EveryCommandThatHandlesKeysTurnsCoreDumpsOffBeforeConnecting) {
-  // The children inherit a core size limit that allows dumps.
+  // The children inherit a core size limit that allows dumps (this process's
+  // own limit is put back when the test ends).
   rlimit core{RLIM_INFINITY, RLIM_INFINITY};
   ASSERT_EQ(::getrlimit(RLIMIT_CORE, &core), 0);
+  struct Restore {
+    rlimit saved;
+    ~Restore() { ::setrlimit(RLIMIT_CORE, &saved); }
+  } restore{core};
   core.rlim_cur = core.rlim_max;
   if (core.rlim_cur == 0) {
     core.rlim_cur = core.rlim_max = 1 << 20;  // raising the hard limit needs root
