@@ -3,12 +3,14 @@
 // on stdout when the command fails.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <regex>
 #include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/kms/fake_kms_server.h"
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/mounted_volume.h"
 #include "tests/testutil/process.h"
@@ -128,6 +130,28 @@ TEST_F(CliOutputTest, GrantListIsATableOrJson) {
   EXPECT_EQ(j["grants"][0].at("grant_id"), grant_id);
   EXPECT_EQ(j["grants"][0].at("grantee"), bob_.id);
   EXPECT_EQ(j["grants"][0].at("operations"), nlohmann::json({"decrypt-datakey", "describe-key"}));
+}
+
+// A KMS (or something posing as one) that never stops answering "truncated"
+// cannot keep `key list` going forever, nor make it print a partial table.
+TEST(CliOutputHostileKmsTest, EndlessTruncatedListingEndsWithAnError) {
+  kms::testing::FakeKmsServer fake;
+  std::atomic<int> pages{0};
+  fake.On("list-keys", [&](const kms::testing::FakeRequest&) {
+    nlohmann::json details = nlohmann::json::array();
+    for (int i = 0; i < 1000; ++i) details.push_back({{"key_id", "k" + std::to_string(i)}, {"key_state", "2"}});
+    ++pages;
+    return kms::testing::FakeReply::Json({{"key_details", details}, {"truncated", "true"}, {"total", 1000}});
+  });
+  CommandResult r = RunKmsfs({"key", "list"}, {{"KMSFS_KMS_ENDPOINT", fake.endpoint()},
+                                               {"OS_PROJECT_ID", "p"},
+                                               {"OS_AUTH_TOKEN", "t"},
+                                               {"OS_AUTH_URL", ""},
+                                               {"KMSFS_CREDENTIALS", ""}});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("still answers 'truncated'"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_LE(pages.load(), 101);
 }
 
 TEST_F(CliOutputTest, VersionIsOneLine) {
