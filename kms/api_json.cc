@@ -1,5 +1,8 @@
 #include "kms/api_json.h"
 
+#include <sodium.h>
+
+#include <array>
 #include <charconv>
 
 #include "fs/base/hex.h"
@@ -180,6 +183,57 @@ bool IsTakenSecretField(const json& object, std::string_view name, size_t secret
   if (v == nullptr || !v->is_string()) return false;
   const std::string& s = v->get_ref<const std::string&>();
   return s.size() == 2 * secret_size && s.find_first_not_of('0') == std::string::npos;
+}
+
+StatusOr<DataKey> ParseCreateDataKeyAnswer(SecureString& body, size_t length_bytes) {
+  // The DEK is cut out of the raw body before the rest goes through the JSON parser.
+  StatusOr<SecretBytes> plain = TakeHexSecretField(body, "plain_text");
+  if (!plain.ok()) return Status::Internal("bad answer: " + plain.status().message());
+  std::optional<json> answer = ParseObject(body);
+  if (!answer || !IsTakenSecretField(*answer, "plain_text", plain->size())) {
+    return Status::Internal("the KMS answer is not well formed");
+  }
+  if (plain->size() != length_bytes) {
+    return Status::Internal("got a " + std::to_string(plain->size()) + "-byte data key, asked for " +
+                            std::to_string(length_bytes));
+  }
+  DataKey out;
+  out.key_id = GetText(*answer, "key_id");
+  out.cipher_text = GetText(*answer, "cipher_text");
+  out.plain = std::move(plain).value();
+  if (out.cipher_text.empty()) return Status::Internal("the answer has no cipher_text");
+  return out;
+}
+
+StatusOr<SecretBytes> ParseDecryptDataKeyAnswer(SecureString& body, size_t dek_length) {
+  StatusOr<SecretBytes> dek = TakeHexSecretField(body, "data_key");
+  if (!dek.ok()) return Status::Internal("bad answer: " + dek.status().message());
+  std::optional<json> answer = ParseObject(body);
+  if (!answer || !IsTakenSecretField(*answer, "data_key", dek->size())) {
+    return Status::Internal("the KMS answer is not well formed");
+  }
+  if (dek->size() != dek_length) {
+    return Status::DataLoss("got a " + std::to_string(dek->size()) + "-byte data key, expected " +
+                            std::to_string(dek_length));
+  }
+  StatusOr<std::vector<uint8_t>> dgst = HexDecode(GetText(*answer, "datakey_dgst"));
+  if (!dgst.ok() || dgst->size() != crypto_hash_sha256_BYTES) {
+    return Status::DataLoss("the answer has no valid datakey_dgst");
+  }
+  std::array<uint8_t, crypto_hash_sha256_BYTES> actual{};
+  crypto_hash_sha256(actual.data(), dek->data(), dek->size());
+  const bool match = sodium_memcmp(actual.data(), dgst->data(), actual.size()) == 0;
+  sodium_memzero(actual.data(), actual.size());
+  if (!match) return Status::DataLoss("the returned data key does not match its datakey_dgst");
+  return dek;
+}
+
+StatusOr<std::string> ParseCipherTextAnswer(std::string_view body) {
+  std::optional<json> answer = ParseObject(body);
+  if (!answer) return Status::Internal("the KMS answer is not a JSON object");
+  std::string cipher = GetText(*answer, "cipher_text");
+  if (cipher.empty()) return Status::Internal("the answer has no cipher_text");
+  return cipher;
 }
 
 json ContextJson(const EncryptionContext& ctx) {

@@ -64,6 +64,21 @@ StatusOr<SecretBytes> TakeHexSecretField(SecureString& body, std::string_view na
 // zeros), i.e. the bytes taken really were that top-level member.
 bool IsTakenSecretField(const nlohmann::json& object, std::string_view name, size_t secret_size);
 
+// --- whole answers: what HttpClient reads out of a 2xx body (fuzzed by
+// tests/fuzz/fuzz_kms_answer). Failures carry the code HttpClient reports:
+// kInternal for a malformed answer, kDataLoss for a key that does not match
+// what was asked or its digest. The messages never contain key material.
+//
+// create-datakey: the DEK (`plain_text`, exactly `length_bytes` bytes) and
+// `cipher_text`. The DEK's hex digits in `body` are overwritten with '0'.
+StatusOr<DataKey> ParseCreateDataKeyAnswer(SecureString& body, size_t length_bytes);
+// decrypt-datakey: the DEK (`data_key`, exactly `dek_length` bytes), which
+// must match `datakey_dgst` (hex SHA-256, compared in constant time). The
+// DEK's hex digits in `body` are overwritten with '0'.
+StatusOr<SecretBytes> ParseDecryptDataKeyAnswer(SecureString& body, size_t dek_length);
+// encrypt-datakey, create-datakey-without-plaintext, encrypt-data: a non-empty `cipher_text`.
+StatusOr<std::string> ParseCipherTextAnswer(std::string_view body);
+
 // --- writing
 // The encryption_context object, or null when the context is empty (then it is left out).
 nlohmann::json ContextJson(const EncryptionContext& ctx);

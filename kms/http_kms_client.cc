@@ -142,12 +142,13 @@ StatusOr<HttpResponse> HttpClient::Call(std::string_view action, std::string_vie
   request.body = body;
   bool refreshed = false;
   while (true) {
-    StatusOr<std::string> token = auth_.Token();
+    StatusOr<TokenRef> token = auth_.Token();
     if (!token.ok()) {
       errors_.fetch_add(1);
       return token.status().Annotate(Context(action, key_id));
     }
-    request.headers = {"X-Auth-Token: " + *token};
+    request.headers.clear();
+    request.headers.push_back(SecretHeader("X-Auth-Token", **token));
 
     Backoff backoff(retry_);
     StatusOr<HttpResponse> r = Status::Unavailable("not sent");
@@ -191,7 +192,7 @@ StatusOr<HttpResponse> HttpClient::Call(std::string_view action, std::string_vie
     msg += tries + ")";
     if (r->status >= 300 && r->status < 400) msg += "; is the KMS endpoint right?";
     if (CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated && !auth_.can_refresh()) {
-      msg += "; the given token was refused: get a new one (OS_AUTH_TOKEN / --token)";
+      msg += "; the given token was refused: get a new one (OS_AUTH_TOKEN, --credentials or --token)";
     }
     return Status(CodeFor(action, r->status, err.code), msg).WithKmsError(err.code, r->status);
   }
@@ -278,23 +279,9 @@ StatusOr<DataKey> HttpClient::CreateDataKey(std::string_view key_id, size_t leng
   PutContext(body, ctx);
   const std::string text = body.dump();
   KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, text));
-  // The DEK is cut out of the raw body before the rest goes through the JSON parser.
-  StatusOr<SecretBytes> plain = TakeHexSecretField(r.body, "plain_text");
-  if (!plain.ok()) return Fail(StatusCode::kInternal, kAction, key_id, "bad answer: " + plain.status().message());
-  std::optional<json> answer = ParseObject(r.body);
-  if (!answer || !IsTakenSecretField(*answer, "plain_text", plain->size())) {
-    return Fail(StatusCode::kInternal, kAction, key_id, "the KMS answer is not well formed");
-  }
-  if (plain->size() != length_bytes) {
-    return Fail(StatusCode::kInternal, kAction, key_id,
-                "got a " + std::to_string(plain->size()) + "-byte data key, asked for " + std::to_string(length_bytes));
-  }
-  DataKey out;
-  out.key_id = GetText(*answer, "key_id");
-  out.cipher_text = GetText(*answer, "cipher_text");
-  out.plain = std::move(plain).value();
-  if (out.cipher_text.empty()) return Fail(StatusCode::kInternal, kAction, key_id, "the answer has no cipher_text");
-  return out;
+  StatusOr<DataKey> key = ParseCreateDataKeyAnswer(r.body, length_bytes);
+  if (!key.ok()) return Fail(key.status().code(), kAction, key_id, key.status().message());
+  return key;
 }
 
 StatusOr<std::string> HttpClient::CreateDataKeyWithoutPlaintext(std::string_view key_id, size_t length_bytes,
@@ -302,9 +289,9 @@ StatusOr<std::string> HttpClient::CreateDataKeyWithoutPlaintext(std::string_view
   constexpr std::string_view kAction = "create-datakey-without-plaintext";
   json body = {{"key_id", key_id}, {"datakey_length", std::to_string(8 * length_bytes)}};
   PutContext(body, ctx);
-  KMSFS_ASSIGN_OR_RETURN(json answer, CallJson(kAction, key_id, body));
-  std::string cipher = GetText(answer, "cipher_text");
-  if (cipher.empty()) return Fail(StatusCode::kInternal, kAction, key_id, "the answer has no cipher_text");
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, body.dump()));
+  StatusOr<std::string> cipher = ParseCipherTextAnswer(r.body);
+  if (!cipher.ok()) return Fail(cipher.status().code(), kAction, key_id, cipher.status().message());
   return cipher;
 }
 
@@ -323,10 +310,8 @@ StatusOr<std::string> HttpClient::EncryptDataKey(std::string_view key_id, const 
   PutContext(rest, ctx);
   const SecureString body = SpliceSecretMember("plain_text", hex, rest);
   KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, std::string_view(body.data(), body.size())));
-  std::optional<json> answer = ParseObject(r.body);
-  if (!answer) return Fail(StatusCode::kInternal, kAction, key_id, "the KMS answer is not a JSON object");
-  std::string cipher = GetText(*answer, "cipher_text");
-  if (cipher.empty()) return Fail(StatusCode::kInternal, kAction, key_id, "the answer has no cipher_text");
+  StatusOr<std::string> cipher = ParseCipherTextAnswer(r.body);
+  if (!cipher.ok()) return Fail(cipher.status().code(), kAction, key_id, cipher.status().message());
   return cipher;
 }
 
@@ -337,26 +322,8 @@ StatusOr<SecretBytes> HttpClient::DecryptDataKey(std::string_view key_id, std::s
   PutContext(body, ctx);
   const std::string text = body.dump();
   KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, text));
-  StatusOr<SecretBytes> dek = TakeHexSecretField(r.body, "data_key");
-  if (!dek.ok()) return Fail(StatusCode::kInternal, kAction, key_id, "bad answer: " + dek.status().message());
-  std::optional<json> answer = ParseObject(r.body);
-  if (!answer || !IsTakenSecretField(*answer, "data_key", dek->size())) {
-    return Fail(StatusCode::kInternal, kAction, key_id, "the KMS answer is not well formed");
-  }
-  if (dek->size() != dek_length) {
-    return Fail(StatusCode::kDataLoss, kAction, key_id,
-                "got a " + std::to_string(dek->size()) + "-byte data key, expected " + std::to_string(dek_length));
-  }
-  StatusOr<std::vector<uint8_t>> dgst = HexDecode(GetText(*answer, "datakey_dgst"));
-  if (!dgst.ok() || dgst->size() != crypto_hash_sha256_BYTES) {
-    return Fail(StatusCode::kDataLoss, kAction, key_id, "the answer has no valid datakey_dgst");
-  }
-  std::array<uint8_t, crypto_hash_sha256_BYTES> actual = Sha256(dek->span());
-  const bool match = sodium_memcmp(actual.data(), dgst->data(), actual.size()) == 0;
-  sodium_memzero(actual.data(), actual.size());
-  if (!match) {
-    return Fail(StatusCode::kDataLoss, kAction, key_id, "the returned data key does not match its datakey_dgst");
-  }
+  StatusOr<SecretBytes> dek = ParseDecryptDataKeyAnswer(r.body, dek_length);
+  if (!dek.ok()) return Fail(dek.status().code(), kAction, key_id, dek.status().message());
   return dek;
 }
 
@@ -374,10 +341,8 @@ StatusOr<std::string> HttpClient::EncryptData(std::string_view key_id, std::stri
   }
   KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, text));
   WipeString(text);
-  std::optional<json> answer = ParseObject(r.body);
-  if (!answer) return Fail(StatusCode::kInternal, kAction, key_id, "the KMS answer is not a JSON object");
-  std::string cipher = GetText(*answer, "cipher_text");
-  if (cipher.empty()) return Fail(StatusCode::kInternal, kAction, key_id, "the answer has no cipher_text");
+  StatusOr<std::string> cipher = ParseCipherTextAnswer(r.body);
+  if (!cipher.ok()) return Fail(cipher.status().code(), kAction, key_id, cipher.status().message());
   return cipher;
 }
 

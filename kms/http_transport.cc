@@ -1,22 +1,77 @@
 #include "kms/http_transport.h"
 
 #include <curl/curl.h>
+#include <malloc.h>
+#include <openssl/ssl.h>
+#include <sodium.h>
 #include <strings.h>
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
+
+#include "fs/base/secret_bytes.h"
 
 namespace kmsfs::kms {
 namespace {
 
+// libcurl's allocator: every block is zeroed before it goes back to malloc,
+// so the copies libcurl makes of request headers (the token), of small POST
+// bodies (an encrypt-datakey request carries a DEK) and of received data do
+// not linger in freed heap memory.
+void WipingFree(void* p) {
+  if (p == nullptr) return;
+  sodium_memzero(p, malloc_usable_size(p));
+  std::free(p);
+}
+void* WipingMalloc(size_t size) { return std::malloc(size); }
+void* WipingCalloc(size_t count, size_t size) { return std::calloc(count, size); }
+void* WipingRealloc(void* p, size_t size) {
+  if (p == nullptr) return std::malloc(size);
+  if (size == 0) {
+    WipingFree(p);
+    return nullptr;
+  }
+  const size_t old = malloc_usable_size(p);
+  if (size <= old) return p;
+  // Never let realloc move the block: the old one would be freed unwiped.
+  void* q = std::malloc(size);
+  if (q == nullptr) return nullptr;
+  std::memcpy(q, p, old);
+  WipingFree(p);
+  return q;
+}
+char* WipingStrdup(const char* s) {
+  const size_t n = std::strlen(s) + 1;
+  auto* q = static_cast<char*>(std::malloc(n));
+  if (q != nullptr) std::memcpy(q, s, n);
+  return q;
+}
+
 CURLcode GlobalInit() {
-  static const CURLcode code = curl_global_init(CURL_GLOBAL_DEFAULT);
+  static const CURLcode code = [] {
+    EnsureSodiumInitialized();
+    return curl_global_init_mem(CURL_GLOBAL_DEFAULT, &WipingMalloc, &WipingFree, &WipingRealloc, &WipingStrdup,
+                                &WipingCalloc);
+  }();
   return code;
 }
 
+// New TLS connections cleanse each decrypted record once it has been read.
+CURLcode OnSslContext(CURL*, void* ssl_ctx, void*) {
+  SSL_CTX_set_options(static_cast<SSL_CTX*>(ssl_ctx), SSL_OP_CLEANSE_PLAINTEXT);
+  return CURLE_OK;
+}
+
+// Zeroes every header string before libcurl frees the list.
 struct SlistDeleter {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  void operator()(curl_slist* list) const {
+    for (curl_slist* node = list; node != nullptr; node = node->next) {
+      if (node->data != nullptr) sodium_memzero(node->data, std::strlen(node->data));
+    }
+    curl_slist_free_all(list);
+  }
 };
 using Slist = std::unique_ptr<curl_slist, SlistDeleter>;
 
@@ -51,7 +106,8 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   const std::string_view name = line.substr(0, colon);
   const std::string_view value = Trim(line.substr(colon + 1));
   if (HeaderNameIs(name, "X-Subject-Token")) {
-    ex->response->subject_token.assign(value);
+    ex->response->subject_token.assign(value.data(), value.size());
+    sodium_memzero(data, n);  // libcurl's header buffer; it is done with the line
   } else if (HeaderNameIs(name, "X-Request-Id")) {
     ex->response->request_id.assign(value);
   } else if (HeaderNameIs(name, "Retry-After")) {
@@ -77,6 +133,9 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
   }
   ex->response->body.append(data, n);
+  // libcurl has no further use for bytes it has handed over; zeroing them
+  // keeps a data key from sitting in its receive buffer until the next answer.
+  sodium_memzero(data, n);
   return n;
 }
 
@@ -132,8 +191,8 @@ StatusOr<HttpResponse> HttpTransport::Send(const HttpRequest& request) {
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   Slist headers;
-  auto add_header = [&](const std::string& line) {
-    curl_slist* next = curl_slist_append(headers.get(), line.c_str());
+  auto add_header = [&](const char* line) {
+    curl_slist* next = curl_slist_append(headers.get(), line);
     if (next != nullptr) {
       (void)headers.release();
       headers.reset(next);
@@ -142,7 +201,7 @@ StatusOr<HttpResponse> HttpTransport::Send(const HttpRequest& request) {
   };
   bool headers_ok = add_header("Accept: application/json") && add_header("Expect:");
   if (request.method == "POST") headers_ok = headers_ok && add_header("Content-Type: application/json");
-  for (const std::string& h : request.headers) headers_ok = headers_ok && add_header(h);
+  for (const SecureString& h : request.headers) headers_ok = headers_ok && add_header(h.c_str());
   if (!headers_ok) return Status::Internal("libcurl: out of memory building headers");
 
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
@@ -168,6 +227,7 @@ StatusOr<HttpResponse> HttpTransport::Send(const HttpRequest& request) {
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
   }
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_SSL_CTX_FUNCTION, &OnSslContext);
   if (request.method == "GET") {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   } else {

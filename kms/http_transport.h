@@ -11,6 +11,11 @@
 // Bodies are never logged. Response bodies are received into SecureString,
 // so bodies that carry a DEK are wiped when the response is destroyed;
 // request bodies are borrowed (string_view) and the caller owns their wiping.
+// Request headers (X-Auth-Token) and the X-Subject-Token of an answer live in
+// SecureString too. Copies libcurl makes are wiped as well: every block libcurl
+// allocates is zeroed before it is freed (curl_global_init_mem), the bytes of
+// each answer are zeroed in libcurl's receive buffer once taken, and OpenSSL
+// cleanses decrypted TLS records once read (SSL_OP_CLEANSE_PLAINTEXT).
 //
 // Thread-safety: Send() may be called from any number of threads at once.
 #ifndef KMSFS_KMS_HTTP_TRANSPORT_H_
@@ -41,15 +46,15 @@ struct TransportOptions {
 struct HttpRequest {
   std::string method = "POST";   // "POST" or "GET"
   std::string url;
-  // Extra header lines, "Name: value".
-  std::vector<std::string> headers;
+  // Extra header lines, "Name: value"; wiped when freed (they carry the token).
+  std::vector<SecureString> headers;
   std::string_view body;         // sent as is for POST; caller keeps it alive
 };
 
 struct HttpResponse {
   int status = 0;
   SecureString body;
-  std::string subject_token;  // X-Subject-Token, IAM login
+  SecureString subject_token;  // X-Subject-Token, IAM login
   std::string request_id;     // X-Request-Id
   int64_t retry_after_seconds = -1;  // Retry-After in seconds; -1 when absent
 };

@@ -1,7 +1,6 @@
 #include "kms/iam_auth.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -16,7 +15,7 @@ namespace {
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::chrono::seconds kMaxRefreshMargin{300};
+constexpr std::chrono::milliseconds kMaxRefreshMargin = std::chrono::minutes(5);
 
 std::string StripTrailingSlashes(std::string s) {
   while (!s.empty() && s.back() == '/') s.pop_back();
@@ -51,46 +50,110 @@ Status IamError(const std::string& what, const HttpResponse& r) {
   return Status(code, msg).WithKmsError(err.code, r.status);
 }
 
+// Reads exactly `width` decimal digits at `pos`.
+bool Digits(std::string_view s, size_t pos, size_t width, int& out) {
+  if (pos + width > s.size()) return false;
+  out = 0;
+  for (size_t i = pos; i < pos + width; ++i) {
+    if (s[i] < '0' || s[i] > '9') return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+bool IsLeapYear(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+
+int DaysInMonth(int y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return m == 2 && IsLeapYear(y) ? 29 : kDays[m - 1];
+}
+
+// Days from 1970-01-01 to y-m-d (proleptic Gregorian; H. Hinnant's algorithm).
+int64_t DaysFromCivil(int y, int m, int d) {
+  y -= m <= 2;
+  const int64_t era = y / 400;
+  const int64_t yoe = y - era * 400;
+  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
 }  // namespace
 
-StatusOr<double> ParseIamTime(std::string_view text) {
-  int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, consumed = 0;
-  const std::string s(text);
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second, &consumed) !=
-          6 ||
-      month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
-    return Status::InvalidArgument("not an ISO 8601 time: " + s);
-  }
-  std::string_view rest = std::string_view(s).substr(static_cast<size_t>(consumed));
-  double fraction = 0;
-  if (!rest.empty() && rest.front() == '.') {
-    double scale = 0.1;
-    rest.remove_prefix(1);
-    while (!rest.empty() && rest.front() >= '0' && rest.front() <= '9') {
-      fraction += scale * (rest.front() - '0');
-      scale /= 10;
-      rest.remove_prefix(1);
+SecureString SecretHeader(std::string_view name, const SecretBytes& value) {
+  SecureString line;
+  line.reserve(name.size() + 2 + value.size());
+  line.append(name.data(), name.size());
+  line += ": ";
+  line.append(reinterpret_cast<const char*>(value.data()), value.size());
+  return line;
+}
+
+StatusOr<int64_t> ParseIamTime(std::string_view s) {
+  auto bad = [&] {
+    std::string shown(s.substr(0, 64));
+    for (char& c : shown) {
+      if (c < ' ' || c > '~') c = '?';
     }
+    return Status::InvalidArgument("not an ISO 8601 time: \"" + shown + "\"");
+  };
+  int year, month, day, hour, minute, second;
+  if (!Digits(s, 0, 4, year) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, month) || s[7] != '-' ||
+      !Digits(s, 8, 2, day) || s[10] != 'T' || !Digits(s, 11, 2, hour) || s[13] != ':' ||
+      !Digits(s, 14, 2, minute) || s[16] != ':' || !Digits(s, 17, 2, second)) {
+    return bad();
   }
-  int offset_seconds = 0;
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > DaysInMonth(year, month) || hour > 23 ||
+      minute > 59 || second > 60) {
+    return bad();
+  }
+  std::string_view rest = s.substr(19);
+  int64_t millis = 0;
+  if (!rest.empty() && rest.front() == '.') {
+    size_t n = 1;
+    while (n < rest.size() && rest[n] >= '0' && rest[n] <= '9') ++n;
+    const size_t digits = n - 1;
+    if (digits == 0 || digits > 9) return bad();
+    for (size_t i = 1; i <= 3; ++i) millis = millis * 10 + (i <= digits ? rest[i] - '0' : 0);
+    rest.remove_prefix(n);
+  }
+  int64_t offset_seconds = 0;
   if (rest == "Z" || rest.empty()) {
     offset_seconds = 0;
-  } else if ((rest.front() == '+' || rest.front() == '-') && rest.size() == 6 && rest[3] == ':') {
-    const int hh = (rest[1] - '0') * 10 + (rest[2] - '0');
-    const int mm = (rest[4] - '0') * 10 + (rest[5] - '0');
-    offset_seconds = (rest.front() == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
+  } else if (rest.size() == 6 && (rest[0] == '+' || rest[0] == '-') && rest[3] == ':') {
+    int hh, mm;
+    if (!Digits(rest, 1, 2, hh) || !Digits(rest, 4, 2, mm) || hh > 23 || mm > 59) return bad();
+    offset_seconds = (rest[0] == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
   } else {
-    return Status::InvalidArgument("not an ISO 8601 time: " + s);
+    return bad();
   }
-  std::tm tm{};
-  tm.tm_year = year - 1900;
-  tm.tm_mon = month - 1;
-  tm.tm_mday = day;
-  tm.tm_hour = hour;
-  tm.tm_min = minute;
-  tm.tm_sec = second;
-  const time_t t = timegm(&tm);
-  return static_cast<double>(t) - offset_seconds + fraction;
+  const int64_t seconds = DaysFromCivil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second;
+  return (seconds - offset_seconds) * 1000 + millis;
+}
+
+StatusOr<TokenAnswer> ParseTokenAnswer(std::string_view body, int64_t now_ms) {
+  TokenAnswer out;
+  std::optional<json> parsed = ParseObject(body);
+  if (!parsed) return out;
+  const json& token = Member(*parsed, "token");
+  const json& user = Member(token, "user");
+  out.user_id = GetText(user, "id");
+  out.user_name = GetText(user, "name");
+  StatusOr<int64_t> expires = ParseIamTime(GetText(token, "expires_at"));
+  if (!expires.ok()) return out;
+  StatusOr<int64_t> issued = ParseIamTime(GetText(token, "issued_at"));
+  // Both times are years 1970-9999 in milliseconds: their difference fits easily.
+  const int64_t life_ms = *expires - (issued.ok() ? *issued : now_ms);
+  if (life_ms <= 0) {
+    return Status::Unauthenticated(issued.ok() ? "the token expires before it was issued (expires_at " +
+                                                     GetText(token, "expires_at") + ", issued_at " +
+                                                     GetText(token, "issued_at") + ")"
+                                               : "the token has already expired (expires_at " +
+                                                     GetText(token, "expires_at") +
+                                                     "; is this machine's clock right?)");
+  }
+  out.lifetime = std::min(std::chrono::milliseconds(life_ms), kMaxTokenLifetime);
+  return out;
 }
 
 IamAuth::IamAuth(HttpTransport& transport, const ConnectionConfig& config)
@@ -98,7 +161,7 @@ IamAuth::IamAuth(HttpTransport& transport, const ConnectionConfig& config)
       endpoint_(StripTrailingSlashes(config.endpoint)),
       auth_url_(StripTrailingSlashes(config.auth_url)),
       project_id_(config.project_id),
-      static_token_(config.token),
+      static_token_(config.token.empty() ? nullptr : std::make_shared<const SecretBytes>(config.token.Clone())),
       username_(config.username),
       domain_(config.domain),
       password_(config.password.Clone()),
@@ -121,33 +184,33 @@ StatusOr<HttpResponse> IamAuth::SendWithRetry(const HttpRequest& request) {
   }
 }
 
-StatusOr<std::string> IamAuth::Token() {
-  if (!static_token_.empty()) return static_token_;
-  std::string stale;
+StatusOr<TokenRef> IamAuth::Token() {
+  if (static_token_) return static_token_;
+  TokenRef stale;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!token_.empty() && Clock::now() < refresh_at_) return token_;
+    if (token_ && Clock::now() < refresh_at_) return token_;
     stale = token_;
   }
   std::lock_guard<std::mutex> refresh_lock(refresh_mu_);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!token_.empty() && token_ != stale && Clock::now() < refresh_at_) return token_;  // another thread renewed it
+    if (token_ && token_ != stale && Clock::now() < refresh_at_) return token_;  // another thread renewed it
   }
   KMSFS_ASSIGN_OR_RETURN(LoginResult login, Login());
   if (logins_.fetch_add(1) > 0) refreshes_.fetch_add(1);
   std::lock_guard<std::mutex> lock(mu_);
-  token_ = login.token;
+  token_ = std::move(login.token);
   refresh_at_ = login.refresh_at;
   if (!login.user_id.empty()) user_id_ = login.user_id;
   if (!login.user_name.empty()) user_name_ = login.user_name;
   return token_;
 }
 
-bool IamAuth::Rejected(const std::string& token) {
-  if (!static_token_.empty()) return false;
+bool IamAuth::Rejected(const TokenRef& token) {
+  if (static_token_) return false;
   std::lock_guard<std::mutex> lock(mu_);
-  if (token_ == token) token_.clear();
+  if (token_ == token) token_.reset();
   return true;
 }
 
@@ -177,32 +240,25 @@ StatusOr<IamAuth::LoginResult> IamAuth::Login() {
   if (r->subject_token.empty()) {
     return Status::Unauthenticated(who + ": the answer carries no X-Subject-Token header").WithKmsError("", r->status);
   }
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  StatusOr<TokenAnswer> answer = ParseTokenAnswer(r->body, now_ms);
+  if (!answer.ok()) return Status::Unauthenticated(who + ": " + answer.status().message());
   LoginResult out;
-  out.token = r->subject_token;
-  out.refresh_at = Clock::time_point::max();
-  std::optional<json> parsed = ParseObject(r->body);
-  if (parsed) {
-    const json& token = Member(*parsed, "token");
-    const json& user_obj = Member(token, "user");
-    out.user_id = GetText(user_obj, "id");
-    out.user_name = GetText(user_obj, "name");
-    const std::string expires = GetText(token, "expires_at");
-    if (!expires.empty()) {
-      StatusOr<double> expires_at = ParseIamTime(expires);
-      StatusOr<double> issued_at = ParseIamTime(GetText(token, "issued_at"));
-      if (expires_at.ok()) {
-        // Lifetime by the server's own clock when it tells us when it issued
-        // the token; otherwise against ours.
-        const double now_wall = static_cast<double>(std::time(nullptr));
-        const double lifetime = *expires_at - (issued_at.ok() ? *issued_at : now_wall);
-        const auto life = std::chrono::milliseconds(static_cast<int64_t>(std::max(0.0, lifetime) * 1000.0));
-        const auto margin = std::min<std::chrono::milliseconds>(kMaxRefreshMargin, life / 4);
-        out.refresh_at = sent_at + life - margin;
-      } else {
-        KMSFS_LOG(kWarning) << who << ": cannot read token expiry \"" << expires << "\"; renewing only when rejected";
-      }
-    }
+  out.token = std::make_shared<const SecretBytes>(
+      SecretBytes::CopyFrom({reinterpret_cast<const uint8_t*>(r->subject_token.data()), r->subject_token.size()}));
+  out.user_id = answer->user_id;
+  out.user_name = answer->user_name;
+  std::chrono::milliseconds life = kUnknownTokenLifetime;
+  if (answer->lifetime) {
+    life = *answer->lifetime;
+  } else {
+    KMSFS_LOG(kWarning) << who << ": the answer names no readable token expiry; logging in again after "
+                        << std::chrono::duration_cast<std::chrono::minutes>(life).count() << " minutes";
   }
+  // Renew a little before the end: a quarter of the lifetime, at most 5 minutes.
+  out.refresh_at = sent_at + life - std::min(kMaxRefreshMargin, life / 4);
   KMSFS_LOG(kDebug) << who << ": got a token";
   return out;
 }
@@ -212,7 +268,8 @@ StatusOr<std::string> IamAuth::LookUpTokenUser() {
   HttpRequest request;
   request.method = "GET";
   request.url = TokensUrl();
-  request.headers = {"X-Auth-Token: " + static_token_, "X-Subject-Token: " + static_token_};
+  request.headers.push_back(SecretHeader("X-Auth-Token", *static_token_));
+  request.headers.push_back(SecretHeader("X-Subject-Token", *static_token_));
   StatusOr<HttpResponse> r = SendWithRetry(request);
   if (!r.ok()) return Status::Unavailable(who + ": " + r.status().message());
   if (r->status != 200 && r->status != 201) return IamError(who, *r);
@@ -231,7 +288,7 @@ StatusOr<std::string> IamAuth::UserId() {
     std::lock_guard<std::mutex> lock(mu_);
     if (!user_id_.empty()) return user_id_;
   }
-  if (!static_token_.empty()) return LookUpTokenUser();
+  if (static_token_) return LookUpTokenUser();
   KMSFS_RETURN_IF_ERROR(Token().status());
   std::lock_guard<std::mutex> lock(mu_);
   if (user_id_.empty()) return Status::Internal("IAM login answer names no token.user.id");
@@ -240,7 +297,7 @@ StatusOr<std::string> IamAuth::UserId() {
 
 std::string IamAuth::Description() const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (static_token_.empty()) {
+  if (!static_token_) {
     std::string out = username_ + " (";
     if (!user_id_.empty()) out += "user id " + user_id_ + ", ";
     return out + "domain " + domain_ + ")";

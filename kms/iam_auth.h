@@ -10,6 +10,14 @@
 //    (expires_at - issued_at of the answer, measured on our own monotonic
 //    clock so clock skew does not matter), renewed proactively then, and
 //    renewed on demand when the KMS rejects it (401, 403 KMS.0302/0303).
+//    Whatever the answer claims, a token is used for at most
+//    kMaxTokenLifetime, and for kUnknownTokenLifetime when it names no
+//    readable expiry; an answer whose token expires before it was issued is
+//    refused. So a hostile IAM can neither make us keep a token forever nor
+//    overflow the clock arithmetic.
+//
+// Tokens are bearer credentials: they live only in SecretBytes, handed out
+// as shared, immutable objects so that no call copies them into ordinary memory.
 //
 // The user id comes from the login answer (token.user.id); with a static
 // token it is looked up once with GET $auth_url/auth/tokens (or
@@ -25,8 +33,11 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
@@ -34,6 +45,14 @@
 #include "kms/http_transport.h"
 
 namespace kmsfs::kms {
+
+// A token, shared by the calls that use it; never modified once made.
+using TokenRef = std::shared_ptr<const SecretBytes>;
+
+// The longest a token from a login is used before logging in again.
+inline constexpr std::chrono::milliseconds kMaxTokenLifetime = std::chrono::hours(24);
+// How long a token whose answer names no readable expiry is used.
+inline constexpr std::chrono::milliseconds kUnknownTokenLifetime = std::chrono::hours(1);
 
 class IamAuth {
  public:
@@ -43,12 +62,12 @@ class IamAuth {
   IamAuth& operator=(const IamAuth&) = delete;
 
   // A token to send now; logs in first when there is none or it is about to expire.
-  StatusOr<std::string> Token();
+  StatusOr<TokenRef> Token();
   // The KMS rejected `token` (expired or unknown). Returns true when a new one
   // can be had (password mode); the next Token() then logs in again, unless
   // another thread has already replaced `token`.
-  bool Rejected(const std::string& token);
-  bool can_refresh() const { return static_token_.empty(); }
+  bool Rejected(const TokenRef& token);
+  bool can_refresh() const { return static_token_ == nullptr; }
 
   // The IAM user id of the caller (cached after the first success).
   StatusOr<std::string> UserId();
@@ -61,7 +80,7 @@ class IamAuth {
 
  private:
   struct LoginResult {
-    std::string token;
+    TokenRef token;
     std::string user_id;
     std::string user_name;
     std::chrono::steady_clock::time_point refresh_at;
@@ -76,7 +95,7 @@ class IamAuth {
   const std::string endpoint_;
   const std::string auth_url_;
   const std::string project_id_;
-  const std::string static_token_;
+  const TokenRef static_token_;  // null in password mode
   const std::string username_;
   const std::string domain_;
   const SecretBytes password_;
@@ -84,7 +103,7 @@ class IamAuth {
 
   std::mutex refresh_mu_;  // held while logging in; acquired before mu_
   mutable std::mutex mu_;
-  std::string token_;                                   // guarded by mu_
+  TokenRef token_;                                      // guarded by mu_
   std::chrono::steady_clock::time_point refresh_at_{};  // guarded by mu_
   std::string user_id_;                                 // guarded by mu_
   std::string user_name_;                               // guarded by mu_
@@ -92,9 +111,29 @@ class IamAuth {
   std::atomic<uint64_t> refreshes_{0};
 };
 
-// Parses an ISO 8601 UTC timestamp as IAM writes it ("2024-05-01T12:00:00.000000Z",
-// "...+00:00"); seconds since the epoch with a fraction.
-StatusOr<double> ParseIamTime(std::string_view text);
+// "Name: value" in wiped memory, for headers that carry a token.
+SecureString SecretHeader(std::string_view name, const SecretBytes& value);
+
+// Parses an ISO 8601 UTC timestamp as IAM writes it
+// ("2024-05-01T12:00:00.000000Z", "...+01:00", or without a zone, read as
+// UTC) into milliseconds since the epoch. Strict: digits where digits belong,
+// years 1970-9999, real calendar dates, at most 9 fraction digits, offsets
+// up to ±23:59. Anything else is kInvalidArgument.
+StatusOr<int64_t> ParseIamTime(std::string_view text);
+
+// What a login answer (the JSON body) says about its token.
+struct TokenAnswer {
+  std::string user_id;    // token.user.id; empty when absent
+  std::string user_name;  // token.user.name
+  // How long to use the token, in [1 ms, kMaxTokenLifetime]; nullopt when the
+  // answer names no readable expires_at (then kUnknownTokenLifetime applies).
+  std::optional<std::chrono::milliseconds> lifetime;
+};
+// Reads a login answer. The lifetime is expires_at - issued_at when both are
+// readable, else expires_at - `now_ms` (wall clock, ms since the epoch); a
+// token that is expired by that measure is refused (kUnauthenticated). A
+// body that is not a JSON object gives an empty answer with no lifetime.
+StatusOr<TokenAnswer> ParseTokenAnswer(std::string_view body, int64_t now_ms);
 
 }  // namespace kmsfs::kms
 

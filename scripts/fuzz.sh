@@ -12,6 +12,11 @@
 # usage or build error. Work files (corpus copies, logs, reproducers) stay in
 # BUILD_DIR/fuzz-runs/<target>/.
 #
+# A crash is fixed in the code, and its reproducer is committed to
+# tests/fuzz/regressions/<target>/: the <target>_replay unit tests (built by
+# every compiler, run by ctest and scripts/test.sh) replay corpus/ and
+# regressions/ on every change.
+#
 # The configure line, for building by hand:
 #   CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 #     -DKMSFS_BUILD_FUZZ=ON -DKMSFS_SANITIZE=address,undefined \
@@ -23,7 +28,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(fuzz_file_header fuzz_volume_config fuzz_block_open fuzz_envelope fuzz_kmsd_request)
+all_targets=(fuzz_file_header fuzz_volume_config fuzz_block_open fuzz_envelope fuzz_kmsd_request
+  fuzz_kms_answer fuzz_kms_error fuzz_iam_answer)
 seconds="${1:-60}"
 if [[ $# -gt 1 || ! "$seconds" =~ ^[1-9][0-9]*$ ]]; then
   echo "usage: scripts/fuzz.sh [SECONDS_PER_TARGET]" >&2
@@ -73,6 +79,8 @@ for t in "${targets[@]}"; do
     if [[ -n "$reproducer" ]]; then
       echo "fuzz.sh: reproducer: $reproducer" >&2
       echo "fuzz.sh: replay with: $build/fuzz/$t $reproducer" >&2
+      echo "fuzz.sh: once fixed, keep it: mkdir -p tests/fuzz/regressions/$t &&" \
+        "cp $reproducer tests/fuzz/regressions/$t/" >&2
     else
       echo "fuzz.sh: no reproducer file was written; see $run/log" >&2
     fi

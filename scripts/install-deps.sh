@@ -11,6 +11,9 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   attr xxd openssl python3 e2fsprogs
+  # packaging/: man pages from --help, `systemd-analyze verify` of the units
+  # (tests/packaging), dpkg-shlibdeps for the .deb's dependencies.
+  help2man systemd dpkg-dev
 )
 # AES-256-GCM through intel-ipsec-mb (fs/crypto/aes_gcm_backend.h); Debian
 # builds it for amd64 only, and CMake leaves it out elsewhere.

@@ -4,8 +4,16 @@
 # reused when present), creates a key, initialises a backing directory and
 # mounts it. Safe to run again: it reuses what is already there.
 #
-#   KMSFS_HOME   state directory   (default ~/.local/share/kmsfs)
-#   KMSFS_PORT   kmsd port         (default 8765)
+# It talks only to a kmsd it started itself (now or on an earlier run): the
+# admin token is never sent to whatever else may answer on the port. Its
+# kmsd is the process named in $KMSFS_HOME/kmsd.pid whose executable is this
+# build's kmsd, serving $KMSFS_HOME/kmsd on 127.0.0.1:$KMSFS_PORT and holding
+# that listening socket itself.
+#
+#   KMSFS_HOME       state directory   (default ~/.local/share/kmsfs)
+#   KMSFS_PORT       kmsd port         (default 8765)
+#   KMSFS_BUILD_DIR  use the kmsfs and kmsd already built there: no package
+#                    install, no build (tests use this)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -20,31 +28,69 @@ envfile="$home/env"
 
 say() { printf 'quickstart: %s\n' "$*"; }
 
-scripts/install-deps.sh
 mkdir -p "$home" "$mnt"
 chmod 700 "$home"
 
-say "building (Release; log in $home/build.log)"
-if ! { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release &&
-       cmake --build build -j"$(nproc)" --target kmsfs kmsd; } >"$home/build.log" 2>&1; then
-  tail -n 40 "$home/build.log" >&2
-  say "the build failed; the whole log is $home/build.log"
-  exit 1
+if [[ -n "${KMSFS_BUILD_DIR:-}" ]]; then
+  bin=$(realpath "$KMSFS_BUILD_DIR")
+else
+  scripts/install-deps.sh
+  say "building (Release; log in $home/build.log)"
+  if ! { cmake -S . -B build -DCMAKE_BUILD_TYPE=Release &&
+         cmake --build build -j"$(nproc)" --target kmsfs kmsd; } >"$home/build.log" 2>&1; then
+    tail -n 40 "$home/build.log" >&2
+    say "the build failed; the whole log is $home/build.log"
+    exit 1
+  fi
+  bin="$repo/build"
 fi
-kmsfs="$repo/build/kmsfs"
-kmsd="$repo/build/kmsd"
+kmsfs="$bin/kmsfs"
+kmsd="$bin/kmsd"
+[[ -x "$kmsfs" && -x "$kmsd" ]] || { say "no kmsfs and kmsd in $bin"; exit 1; }
 
-# kmsd: reuse a running one, else start it and wait for "listening on".
-if curl -fsS "$endpoint/health" >/dev/null 2>&1; then
-  say "kmsd already answers on $endpoint"
+# The inodes of the sockets listening on TCP port $1 (any address).
+listening_inodes() {
+  local hex
+  hex=$(printf '%04X' "$1")
+  awk -v port=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == port { print $10 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# Whether process $1 is this quickstart's kmsd: this build's binary (or its
+# replaced file), started on our port and data directory, holding the
+# listening socket of the port itself.
+is_our_kmsd() {
+  local pid=$1 exe cmdline inode
+  [[ "$pid" =~ ^[0-9]+$ ]] && [[ -d /proc/$pid ]] || return 1
+  exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+  [[ "$exe" == "$(realpath "$kmsd")" || "$exe" == "$(realpath "$kmsd") (deleted)" ]] || return 1
+  cmdline=$(tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+  grep -qxF -- "127.0.0.1:$port" <<<"$cmdline" || return 1
+  grep -qxF -- "$kmsd_data" <<<"$cmdline" || return 1
+  for inode in $(listening_inodes "$port"); do
+    if ls -l "/proc/$pid/fd" 2>/dev/null | grep -qF "socket:[$inode]"; then return 0; fi
+  done
+  return 1
+}
+
+# kmsd: reuse our own, refuse a stranger on the port, else start it.
+own_pid=$(cat "$home/kmsd.pid" 2>/dev/null || true)
+if is_our_kmsd "$own_pid"; then
+  say "kmsd (pid $own_pid) already serves $endpoint"
+elif [[ -n "$(listening_inodes "$port")" ]]; then
+  say "something else listens on port $port: not the kmsd this quickstart started (no live one named in" \
+    "$home/kmsd.pid serves $kmsd_data there). Not sending it any credentials. Stop it, or choose another" \
+    "port: KMSFS_PORT=8766 $0" >&2
+  exit 1
 else
   say "starting kmsd on $endpoint (data in $kmsd_data)"
   : >"$home/kmsd.log"
   nohup "$kmsd" --listen "127.0.0.1:$port" --data "$kmsd_data" >>"$home/kmsd.log" 2>&1 &
-  echo $! >"$home/kmsd.pid"
+  own_pid=$!
+  echo "$own_pid" >"$home/kmsd.pid"
   for _ in $(seq 1 100); do
     grep -q "listening on" "$home/kmsd.log" && break
-    if ! kill -0 "$(cat "$home/kmsd.pid")" 2>/dev/null; then
+    if ! kill -0 "$own_pid" 2>/dev/null; then
       cat "$home/kmsd.log" >&2
       say "kmsd failed to start (log above)"
       exit 1
@@ -52,6 +98,7 @@ else
     sleep 0.1
   done
   grep -q "listening on" "$home/kmsd.log" || { say "kmsd did not come up; see $home/kmsd.log"; exit 1; }
+  is_our_kmsd "$own_pid" || { say "the kmsd just started (pid $own_pid) does not hold port $port; see $home/kmsd.log"; exit 1; }
 fi
 
 # The admin user kmsd made on first start: its token and project.

@@ -3,18 +3,50 @@
 #include <sodium.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
-#include <iterator>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <mutex>
+#include <string>
 #include <vector>
+
+#include "fs/base/logging.h"
 
 namespace kmsfs {
 namespace {
 std::atomic<SecretFreeHook> g_free_hook{nullptr};
+std::atomic<uint64_t> g_lock_failures{0};
+
+// sodium_malloc tries to mlock its region but carries on silently when it
+// cannot (RLIMIT_MEMLOCK reached, no CAP_IPC_LOCK). Locking again finds out:
+// mlock of pages already locked costs little and succeeds. The first failure
+// is reported once, so "keys never reach swap" is never claimed falsely.
+// The system call is made directly: sanitizers replace mlock() with a no-op
+// that always succeeds, which would hide a failure (and the lock) there.
+void* LockedAlloc(size_t size) {
+  void* p = sodium_malloc(size);
+  if (p == nullptr) return nullptr;
+  if (::syscall(SYS_mlock, p, size) != 0) {
+    const int err = errno;
+    if (g_lock_failures.fetch_add(1) == 0) {
+      struct rlimit lim {};
+      getrlimit(RLIMIT_MEMLOCK, &lim);
+      KMSFS_LOG(kWarning) << "cannot lock key memory into RAM (mlock: " << std::strerror(err)
+                          << "; RLIMIT_MEMLOCK is "
+                          << (lim.rlim_cur == RLIM_INFINITY ? std::string("unlimited")
+                                                            : std::to_string(lim.rlim_cur) + " bytes")
+                          << "): keys may be written to swap; raise the limit (ulimit -l, LimitMEMLOCK= in a "
+                             "systemd unit) or grant CAP_IPC_LOCK";
+    }
+  }
+  return p;
+}
 
 // Small secrets (DEKs, derived keys, hex-decoded request fields) come from
 // slabs of locked memory rather than one sodium_malloc each: sodium_malloc
@@ -69,7 +101,7 @@ class SecretSlabs {
   explicit SecretSlabs(size_t slot_size) : slot_size_(slot_size) {}
 
   bool Grow() {
-    void* region = sodium_malloc(kSlabBytes);
+    void* region = LockedAlloc(kSlabBytes);
     if (region == nullptr) return false;
     auto* base = static_cast<uint8_t*>(region);
     sodium_memzero(base, kSlabBytes);
@@ -105,7 +137,7 @@ SecretBytes::SecretBytes(size_t size) {
     p = SecretSlabs::Instance(SlabClassOf(size)).Allocate();
     from_slab_ = p != nullptr;
   }
-  if (p == nullptr) p = sodium_malloc(size);
+  if (p == nullptr) p = LockedAlloc(size);
   if (p == nullptr) {
     std::fputs("kmsfs: fatal: cannot allocate locked memory for key material\n", stderr);
     std::abort();
@@ -176,6 +208,8 @@ bool SecretBytes::Equals(std::span<const uint8_t> other) const {
 void SetSecretFreeHookForTesting(SecretFreeHook hook) {
   g_free_hook.store(hook, std::memory_order_release);
 }
+
+uint64_t SecretMemoryLockFailures() { return g_lock_failures.load(); }
 
 void HardenProcessAgainstCoreDumps() {
   struct rlimit none = {0, 0};

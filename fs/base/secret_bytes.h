@@ -1,7 +1,8 @@
 // SecretBytes: a move-only buffer for key material.
 //
 // Memory comes from sodium_malloc: guard pages around it, mlock'd so it never
-// reaches swap, excluded from core dumps, and wiped with sodium_memzero before
+// reaches swap (where RLIMIT_MEMLOCK allows: see SecretMemoryLockFailures),
+// excluded from core dumps, and wiped with sodium_memzero before
 // it is released. Secrets of up to 1 KiB share such regions (slabs) so that
 // thousands of cached keys do not each pin a page, and short-lived secrets do
 // not each cost a map and unmap. Contents never appear in logs or error text; there is
@@ -63,6 +64,11 @@ class SecretBytes {
 // zeroed. nullptr removes the hook. Not for production use.
 using SecretFreeHook = void (*)(const uint8_t* data, size_t size);
 void SetSecretFreeHookForTesting(SecretFreeHook hook);
+
+// How many secure regions could not be locked into RAM (mlock refused, e.g.
+// RLIMIT_MEMLOCK). The first failure logs one warning; when this is non-zero,
+// keys may reach swap.
+uint64_t SecretMemoryLockFailures();
 
 // Makes this process undumpable and turns off core files, so key memory never
 // lands on disk through a crash. Daemons call it at start-up.

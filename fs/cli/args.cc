@@ -1,13 +1,24 @@
 #include "fs/cli/args.h"
 
+#include <limits.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 
 namespace kmsfs::cli {
 
+std::string AbsolutePath(const std::string& path) {
+  if (path.empty() || path.front() == '/') return path;
+  char cwd[PATH_MAX];
+  if (::getcwd(cwd, sizeof cwd) == nullptr) return path;
+  return std::string(cwd) + "/" + path;
+}
+
 const std::set<std::string>& ConnectionFlags() {
-  static const std::set<std::string> flags = {"--kms-endpoint", "--project-id", "--token", "--auth-url",
-                                              "--user",         "--password-file", "--domain", "--ca-file"};
+  // --token is not here: main() takes it out of argv before any command runs (argv_secrets.h).
+  static const std::set<std::string> flags = {"--kms-endpoint", "--project-id",    "--auth-url", "--user",
+                                              "--password-file", "--domain",       "--ca-file",  "--credentials"};
   return flags;
 }
 
@@ -85,6 +96,12 @@ StatusOr<Args> ParseKmsCommandArgs(const std::vector<std::string>& words, const 
   all.insert(flags.begin(), flags.end());
   auto args = Args::Parse(words, std::move(all), switches);
   if (!args.ok()) return Status::InvalidArgument(args.status().message() + " (see kmsfs --help)");
+  // Files named by connection flags are read later, possibly by a mount
+  // daemon that has changed to "/": pin relative names to this directory.
+  for (const char* flag : {"--credentials", "--password-file", "--ca-file"}) {
+    auto range = args->values_.equal_range(flag);
+    for (auto it = range.first; it != range.second; ++it) it->second = AbsolutePath(it->second);
+  }
   return args;
 }
 

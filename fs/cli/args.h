@@ -19,6 +19,9 @@ namespace kmsfs::cli {
 // Flags every KMS-using command accepts (spec/cli.md "Connection").
 const std::set<std::string>& ConnectionFlags();
 
+// `path` made absolute against the current directory (unchanged when it already is, or is empty).
+std::string AbsolutePath(const std::string& path);
+
 class Args {
  public:
   static StatusOr<Args> Parse(const std::vector<std::string>& tokens, std::set<std::string> value_flags,
@@ -33,12 +36,16 @@ class Args {
   StatusOr<long long> GetInt(const std::string& flag, long long fallback) const;
 
  private:
+  friend StatusOr<Args> ParseKmsCommandArgs(const std::vector<std::string>&, const std::set<std::string>&,
+                                            const std::set<std::string>&);
   std::vector<std::string> positional_;
   std::multimap<std::string, std::string> values_;
 };
 
 // Parses the words of a KMS-using command: the connection flags plus its own
 // value flags and switches. The error names the bad flag and points to --help.
+// Relative file names given to --credentials, --password-file and --ca-file
+// are made absolute against the current directory.
 StatusOr<Args> ParseKmsCommandArgs(const std::vector<std::string>& words, const std::set<std::string>& flags,
                                    const std::set<std::string>& switches = {});
 

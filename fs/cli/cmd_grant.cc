@@ -1,14 +1,15 @@
 // kmsfs grant create|list|revoke|retire BACKING_DIR ...: grants on the
 // volume's CMK (spec/kms-api.md §6).
 #include <cstdio>
-#include <ctime>
 #include <string>
+#include <vector>
 
 #include "fs/cli/args.h"
 #include "fs/cli/backing.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
+#include "fs/cli/output.h"
 #include "fs/core/volume_access.h"
 
 namespace kmsfs::cli {
@@ -20,22 +21,14 @@ std::string Join(const std::vector<std::string>& v) {
   return out;
 }
 
-std::string FormatMillis(const std::string& ms) {
-  char* end = nullptr;
-  long long v = std::strtoll(ms.c_str(), &end, 10);
-  if (ms.empty() || *end != '\0') return ms;
-  std::time_t t = static_cast<std::time_t>(v / 1000);
-  struct tm tm_utc;
-  gmtime_r(&t, &tm_utc);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%SZ", &tm_utc);
-  return buf;
-}
+// A KMS that keeps answering "truncated" cannot keep the listing going forever.
+constexpr size_t kMaxListedGrants = 100000;
 
 }  // namespace
 
 int GrantCommand(const Words& words) {
-  auto args = ParseKmsCommandArgs(words, {"--grantee", "--access", "--name", "--retiring", "--grantee-type"});
+  auto args =
+      ParseKmsCommandArgs(words, {"--grantee", "--access", "--name", "--retiring", "--grantee-type"}, {"--json"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   const auto& pos = args->positional();
   if (pos.size() < 2) return Fail(kExitUsage, "usage: kmsfs grant create|list|revoke|retire BACKING_DIR ...");
@@ -89,21 +82,34 @@ int GrantCommand(const Words& words) {
     return kExitOk;
   }
   if (sub == "list") {
+    // Every page first: nothing is printed before an error.
+    std::vector<kms::Grant> grants;
     kms::ListGrantsRequest req;
     req.key_id = key_id;
-    std::printf("%-64s  %-20s  %-60s  %-16s  %s\n", "GRANT_ID", "GRANTEE", "OPERATIONS", "NAME", "CREATED");
     for (int marker = 0;;) {
       req.marker = marker;
       auto page = (*kms)->ListGrants(req);
       if (!page.ok()) return Fail(page.status(), "list-grants on key " + key_id + " failed");
-      for (const kms::Grant& g : page->grants) {
-        std::printf("%-64s  %-20s  %-60s  %-16s  %s\n", g.grant_id.c_str(), g.grantee_principal.c_str(),
-                    Join(g.operations).c_str(), g.name.empty() ? "-" : g.name.c_str(),
-                    FormatMillis(g.creation_date).c_str());
-      }
+      grants.insert(grants.end(), page->grants.begin(), page->grants.end());
       if (!page->truncated || page->grants.empty()) break;
+      if (grants.size() > kMaxListedGrants) {
+        return Fail(kExitFailure, "list-grants on key " + key_id + " failed: the KMS still answers 'truncated' after " +
+                                      std::to_string(grants.size()) + " grants");
+      }
       marker += static_cast<int>(page->grants.size());
     }
+    if (args->Has("--json")) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const kms::Grant& g : grants) list.push_back(GrantJson(g));
+      std::fputs(JsonText({{"key_id", key_id}, {"grants", list}}).c_str(), stdout);
+      return kExitOk;
+    }
+    Table table({"GRANT_ID", "GRANTEE", "OPERATIONS", "NAME", "CREATED"});
+    for (const kms::Grant& g : grants) {
+      table.AddRow({g.grant_id, g.grantee_principal, Join(g.operations), g.name.empty() ? "-" : g.name,
+                    FormatEpochMillis(g.creation_date)});
+    }
+    std::fputs(table.Render().c_str(), stdout);
     return kExitOk;
   }
   if (sub == "revoke" || sub == "retire") {

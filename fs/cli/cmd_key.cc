@@ -1,26 +1,24 @@
 // kmsfs key create|list|describe|import|rotate
+#include <algorithm>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
+#include "fs/base/hex.h"
 #include "fs/cli/args.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
-#include "fs/crypto/kdf.h"
-#include "fs/base/hex.h"
 #include "fs/cli/key_import.h"
+#include "fs/cli/output.h"
+#include "fs/crypto/kdf.h"
 
 namespace kmsfs::cli {
 namespace {
 
-const char* StateName(const std::string& state) {
-  if (state == "1") return "pending-activation";
-  if (state == "2") return "enabled";
-  if (state == "3") return "disabled";
-  if (state == "4") return "scheduled-deletion";
-  if (state == "5") return "pending-import";
-  return "unknown";
-}
+// A KMS that keeps answering "truncated" cannot keep the listing going forever.
+constexpr size_t kMaxListedKeys = 100000;
 
 int Create(const Args& args) {
   kms::CreateKeyRequest req;
@@ -47,41 +45,65 @@ int Create(const Args& args) {
 int List(const Args& args) {
   auto kms = ConnectKms(args);
   if (!kms.ok()) return Fail(kms.status(), "KMS connection");
+  // Every page first: nothing is printed before an error.
+  std::vector<kms::KeyInfo> keys;
   kms::ListKeysRequest req;
   req.limit = 1000;
-  std::printf("%-36s  %-20s  %-18s  %-8s  %s\n", "KEY_ID", "ALIAS", "STATE", "ORIGIN", "CREATED_MS");
   for (int marker = 0;;) {
     req.marker = marker;
     auto page = (*kms)->ListKeys(req);
     if (!page.ok()) return Fail(page.status(), "list-keys failed");
-    for (const kms::KeyInfo& k : page->key_details) {
-      std::printf("%-36s  %-20s  %-18s  %-8s  %s\n", k.key_id.c_str(), k.key_alias.c_str(), StateName(k.key_state),
-                  k.origin.c_str(), k.creation_date.c_str());
-    }
+    keys.insert(keys.end(), page->key_details.begin(), page->key_details.end());
     if (!page->truncated || page->key_details.empty()) break;
+    if (keys.size() > kMaxListedKeys) {
+      return Fail(kExitFailure, "list-keys failed: the KMS still answers 'truncated' after " +
+                                    std::to_string(keys.size()) + " keys; is it the KMS you meant?");
+    }
     marker += static_cast<int>(page->key_details.size());
   }
+  if (args.Has("--json")) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const kms::KeyInfo& k : keys) list.push_back(KeyJson(k));
+    std::fputs(JsonText({{"keys", list}}).c_str(), stdout);
+    return kExitOk;
+  }
+  Table table({"KEY_ID", "ALIAS", "STATE", "ORIGIN", "CREATED"});
+  for (const kms::KeyInfo& k : keys) {
+    table.AddRow({k.key_id, k.key_alias, KeyStateName(k.key_state), k.origin, FormatEpochMillis(k.creation_date)});
+  }
+  std::fputs(table.Render().c_str(), stdout);
   return kExitOk;
 }
 
 int Describe(const Args& args) {
-  if (args.positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs key describe KEY_ID");
+  if (args.positional().size() != 2) return Fail(kExitUsage, "usage: kmsfs key describe KEY_ID [--json]");
   auto kms = ConnectKms(args);
   if (!kms.ok()) return Fail(kms.status(), "KMS connection");
   auto k = (*kms)->DescribeKey(args.positional()[1]);
   if (!k.ok()) return Fail(k.status(), "describe-key failed");
-  std::printf("key_id:           %s\n", k->key_id.c_str());
-  std::printf("alias:            %s\n", k->key_alias.c_str());
-  std::printf("state:            %s (%s)\n", StateName(k->key_state), k->key_state.c_str());
-  std::printf("origin:           %s\n", k->origin.c_str());
-  std::printf("spec:             %s\n", k->key_spec.c_str());
-  std::printf("usage:            %s\n", k->key_usage.c_str());
-  std::printf("domain_id:        %s\n", k->domain_id.c_str());
-  std::printf("description:      %s\n", k->key_description.c_str());
-  std::printf("creation_date:    %s\n", k->creation_date.c_str());
-  std::printf("default_key:      %s\n", k->default_key_flag == "1" ? "yes" : "no");
-  if (!k->scheduled_deletion_date.empty()) std::printf("deletion_date:    %s\n", k->scheduled_deletion_date.c_str());
-  if (!k->expiration_time.empty()) std::printf("expiration_time:  %s\n", k->expiration_time.c_str());
+  if (args.Has("--json")) {
+    std::fputs(JsonText(KeyJson(*k)).c_str(), stdout);
+    return kExitOk;
+  }
+  std::vector<std::pair<std::string, std::string>> rows = {
+      {"key id", k->key_id},
+      {"alias", k->key_alias},
+      {"state", std::string(KeyStateName(k->key_state)) + " (" + k->key_state + ")"},
+      {"origin", k->origin},
+      {"spec", k->key_spec},
+      {"usage", k->key_usage},
+      {"domain id", k->domain_id},
+      {"description", k->key_description},
+      {"created", FormatEpochMillis(k->creation_date)},
+      {"default key", k->default_key_flag == "1" ? "yes" : "no"},
+  };
+  if (!k->scheduled_deletion_date.empty()) rows.emplace_back("deletion date", FormatEpochMillis(k->scheduled_deletion_date));
+  if (!k->expiration_time.empty()) rows.emplace_back("material expires", FormatEpochMillis(k->expiration_time));
+  size_t width = 0;
+  for (const auto& [name, value] : rows) width = std::max(width, name.size());
+  for (const auto& [name, value] : rows) {
+    std::printf("%s:%*s%s\n", name.c_str(), static_cast<int>(width - name.size() + 2), "", Printable(value).c_str());
+  }
   return kExitOk;
 }
 
@@ -123,7 +145,7 @@ int Rotate(const Args& args) {
 }  // namespace
 
 int KeyCommand(const Words& words) {
-  auto args = ParseKmsCommandArgs(words, {"--alias", "--origin", "--material", "--wrapping"});
+  auto args = ParseKmsCommandArgs(words, {"--alias", "--origin", "--material", "--wrapping"}, {"--json"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   const std::string sub = args->positional().empty() ? "" : args->positional()[0];
   if (sub == "create") return Create(*args);

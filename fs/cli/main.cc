@@ -1,97 +1,131 @@
 // kmsfs: the filesystem and its admin CLI (spec/cli.md).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "fs/base/secret_bytes.h"
+#include "fs/cli/args.h"
+#include "fs/cli/argv_secrets.h"
 #include "fs/cli/commands.h"
+#include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
+#include "fs/cli/mount_options.h"
+#include "kms/connection_config.h"
 
 namespace {
 
-constexpr char kUsage[] = R"(kmsfs - an encrypted filesystem whose keys live in a KMS
+// KMSFS_VERSION comes from the project() version in CMakeLists.txt.
+constexpr char kVersionText[] = "kmsfs " KMSFS_VERSION "\n";
 
-Usage:
-  kmsfs key create [--alias NAME] [--origin kms|external]
-  kmsfs key list
-  kmsfs key describe KEY_ID
-  kmsfs key import KEY_ID --material FILE [--wrapping RSAES_OAEP_SHA_256|RSAES_OAEP_SHA_1|RSAES_PKCS1_V1_5]
-  kmsfs key rotate KEY_ID                      # enable-key-rotation: new material version for new wraps
-  kmsfs key delete-material KEY_ID             # delete-imported-key-material (BYOK keys)
-  kmsfs init BACKING_DIR --key KEY_ID
-  kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [--cache-ttl SEC] [--cache-max N]
-              [--pool-size N] [--prefetch N] [--readahead N] [--unlink-queue N] [--ready-files N]
-              [--spin-us N] [--background-cpu last|none|CPU] [--shared-storage] [--log-file FILE]
-  kmsfs umount MOUNTPOINT
-  kmsfs status MOUNTPOINT
-  kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
-  kmsfs grant list BACKING_DIR
-  kmsfs grant revoke BACKING_DIR GRANT_ID
-  kmsfs grant retire BACKING_DIR GRANT_ID
-  kmsfs fsck BACKING_DIR [--quick]
-  kmsfs rewrap BACKING_DIR --to-key KEY_ID
+constexpr char kUsage[] = R"(Usage: kmsfs key create [--alias NAME] [--origin kms|external]
+  or:  kmsfs key list [--json]
+  or:  kmsfs key describe KEY_ID [--json]
+  or:  kmsfs key import KEY_ID --material FILE [--wrapping RSAES_OAEP_SHA_256|RSAES_OAEP_SHA_1|RSAES_PKCS1_V1_5]
+  or:  kmsfs key rotate KEY_ID
+  or:  kmsfs key delete-material KEY_ID
+  or:  kmsfs init BACKING_DIR --key KEY_ID [--plaintext-names] [--header xattr]
+  or:  kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [MOUNT OPTIONS]
+  or:  kmsfs umount MOUNTPOINT
+  or:  kmsfs status MOUNTPOINT [--json]
+  or:  kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
+  or:  kmsfs grant list BACKING_DIR [--json]
+  or:  kmsfs grant revoke BACKING_DIR GRANT_ID
+  or:  kmsfs grant retire BACKING_DIR GRANT_ID
+  or:  kmsfs fsck BACKING_DIR [--quick]
+  or:  kmsfs rewrap BACKING_DIR --to-key KEY_ID
+  or:  kmsfs --version
+Every command that talks to the KMS also takes the connection options below.
 
-Mount options (defaults in brackets):
-  -f, --foreground     serve in the foreground, logging to stderr
-  -o OPTS              FUSE options (ro, rw, allow_other, default_permissions, ...)
-  --cache-ttl SEC      [300] plaintext DEKs are dropped this long after last use; 0 = no cache
-  --cache-max N        [16384] most DEKs cached at once
-  --pool-size N        [256] DEKs wrapped ahead of time for new files
-  --prefetch N         [16] the first key fetched in a just-listed directory also fetches its
-                       other files' DEKs in the background, up to N KMS calls in flight; 0 = off
-  --readahead N        [32] files read in listing order: the next N files' first 128 KiB are
-                       read from the backing disk in the background; 0 = off
-  --unlink-queue N     [1024] an unlink is answered before the backing file is removed, by a
-                       background thread, with up to N waiting; 0 = off (off with --shared-storage)
-  --ready-files N      [8] in a directory where files are being created, up to N new backing
-                       files are made ahead with their headers, so a create only links one in;
-                       0 = off
-  --spin-us N          [20] a daemon thread that answered a request polls this many microseconds
-                       for the next one before it sleeps (saves a wake-up per request); 0 = off
-  --background-cpu C   [last] the daemon's background threads (DEK pool, files made ahead,
-                       prefetch, readahead, unlinks) share this CPU, where kmsd also runs by
-                       default, so their wake-ups do not land on the CPUs your programs use;
-                       last = the highest CPU this process may use, none = anywhere
-  --shared-storage     no attribute, entry or writeback caching (backing dir shared with others)
-  --log-file FILE      [syslog] where the detached daemon logs
+kmsfs is an encrypted filesystem whose keys live in a KMS: every file has its
+own data key, wrapped by a master key (CMK) in a KMS speaking the Huawei Cloud /
+Open Telekom Cloud KMS v1.0 API. key rotate enables rotation (new wraps use a
+new material version); key delete-material deletes imported (BYOK) material.
 
-Connection (flags override the environment):
-  --kms-endpoint URL   KMSFS_KMS_ENDPOINT   KMS base URL, e.g. http://127.0.0.1:8765
+)";
+
+constexpr char kUsageTail[] = R"(
+Connection (flags override a credentials file, which overrides the environment):
+  --kms-endpoint URL   KMSFS_KMS_ENDPOINT   KMS base URL, e.g. http://127.0.0.1:8765; plain
+                                            http:// only to loopback (127.0.0.0/8, ::1, localhost)
   --project-id ID      OS_PROJECT_ID        project in the URL path
-  --token T            OS_AUTH_TOKEN        a ready IAM token
+  --token T            OS_AUTH_TOKEN        a ready IAM token (taken out of the process's command
+                                            line at once; the environment or a file is safer)
   --auth-url URL       OS_AUTH_URL          IAM v3 endpoint for password login
   --user NAME          OS_USERNAME
-  --password-file F    OS_PASSWORD
+  --password-file F    OS_PASSWORD          (a password is never accepted on the command line)
   --domain NAME        OS_USER_DOMAIN_NAME
+  -                    HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_SECURITY_TOKEN
   --ca-file F          KMSFS_CA_FILE        CA bundle to verify a TLS endpoint
+  --credentials F      KMSFS_CREDENTIALS    a file of NAME=VALUE lines setting any of the variables
+                                            above; yours, mode 0600 or stricter, not a symlink
 
 Exit codes: 0 success; 1 the operation failed (e.g. access denied, problems found);
 2 usage or environment error (bad flag, missing directory, KMS unreachable).
 )";
 
+// The usage text, its mount options made from the one table of them.
+void PrintUsage(std::FILE* out) {
+  std::fputs(kUsage, out);
+  std::fputs(kmsfs::cli::MountOptionsHelp().c_str(), out);
+  std::fputs(kUsageTail, out);
+}
+
+// Subcommands that hold a token, a password or unwrapped keys.
+bool HandlesSecrets(const std::string& cmd) {
+  for (const char* c : {"key", "init", "mount", "grant", "fsck", "rewrap"}) {
+    if (cmd == c) return true;
+  }
+  return false;
+}
+
+// Environment variables naming files that a mount daemon reads after it has
+// changed to "/": pinned to the starting directory.
+void PinRelativeFileVariables() {
+  for (const char* name : {kmsfs::kms::kEnvCredentials, kmsfs::kms::kEnvCaFile}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && value[0] != '\0' && value[0] != '/') {
+      ::setenv(name, kmsfs::cli::AbsolutePath(value).c_str(), 1);
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace kmsfs::cli;  // NOLINT: one short dispatch table
-  if (argc < 2) {
-    std::fputs(kUsage, stderr);
+  // First of all: secrets given on the command line leave argv (argv_secrets.h).
+  auto command_line = TakeSecretsFromArgv(argc, argv);
+  if (!command_line.ok()) return Fail(kExitUsage, command_line.status().message());
+  if (command_line->words.empty()) {
+    PrintUsage(stderr);
     return kExitUsage;
   }
-  const std::string cmd = argv[1];
+  const std::string cmd = command_line->words.front();
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
-    std::fputs(kUsage, stdout);
+    PrintUsage(stdout);
     return kExitOk;
   }
-  if (cmd == "--version") {
-    std::puts("kmsfs 0.1.0");
+  if (cmd == "--version" || cmd == "version") {
+    std::fputs(kVersionText, stdout);
     return kExitOk;
   }
-  Words words(argv + 2, argv + argc);
+  Words words(command_line->words.begin() + 1, command_line->words.end());
   for (const std::string& w : words) {
     if (w == "--help" || w == "-h") {
-      std::fputs(kUsage, stdout);
+      PrintUsage(stdout);
       return kExitOk;
     }
+  }
+  if (HandlesSecrets(cmd)) {
+    // Before any key or credential is in memory: no core file may hold them.
+    kmsfs::HardenProcessAgainstCoreDumps();
+    PinRelativeFileVariables();
+  }
+  if (!command_line->token.empty()) {
+    if (!HandlesSecrets(cmd)) return Fail(kExitUsage, "kmsfs " + cmd + " does not take --token");
+    SetCommandLineToken(std::move(command_line->token));
   }
   if (cmd == "key") return KeyCommand(words);
   if (cmd == "init") return InitCommand(words);

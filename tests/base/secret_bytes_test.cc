@@ -1,9 +1,14 @@
 #include "fs/base/secret_bytes.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <string>
 #include <vector>
+
+#include "tests/testutil/process.h"
 
 namespace kmsfs {
 namespace {
@@ -79,6 +84,49 @@ TEST(SecretBytesTest, EverySizeClassKeepsContentsAndWipesOnRelease) {
   g_freed = nullptr;
   ASSERT_EQ(freed.size(), copies.size());
   for (const auto& f : freed) EXPECT_TRUE(std::all_of(f.begin(), f.end(), [](uint8_t b) { return b == 0; }));
+}
+
+// Without the right to lock memory (no CAP_IPC_LOCK, RLIMIT_MEMLOCK 0),
+// secrets still work, the failures are counted, and one warning says that
+// keys may reach swap.
+TEST(SecretBytesTest, LockFailureIsCountedAndWarnedAboutOnce) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const int rc = kmsfs::testing::RunAsNobody([&]() -> int {
+    ::close(pipe_fds[0]);
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    const rlimit none{0, 0};
+    if (::setrlimit(RLIMIT_MEMLOCK, &none) != 0) return 10;
+    const uint64_t before = SecretMemoryLockFailures();
+    SecretBytes big(128 * 1024);
+    SecretBytes bigger(256 * 1024);
+    big.mutable_span()[0] = 1;  // still usable
+    if (SecretMemoryLockFailures() < before + 2) return 11;
+    return 0;
+  });
+  ::close(pipe_fds[1]);
+  std::string err;
+  char buf[1024];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buf, sizeof buf)) > 0;) err.append(buf, static_cast<size_t>(n));
+  ::close(pipe_fds[0]);
+  ASSERT_EQ(rc, 0) << err;
+  size_t warnings = 0;
+  for (size_t at = err.find("cannot lock key memory"); at != std::string::npos;
+       at = err.find("cannot lock key memory", at + 1)) {
+    ++warnings;
+  }
+  EXPECT_EQ(warnings, 1u) << err;
+  EXPECT_NE(err.find("keys may be written to swap"), std::string::npos) << err;
+  EXPECT_NE(err.find("RLIMIT_MEMLOCK is 0 bytes"), std::string::npos) << err;
+}
+
+TEST(SecretBytesTest, LockingSucceedsWhereItIsAllowed) {
+  const uint64_t before = SecretMemoryLockFailures();
+  SecretBytes s(128 * 1024);
+  if (::geteuid() == 0) {
+    EXPECT_EQ(SecretMemoryLockFailures(), before);
+  }
 }
 
 }  // namespace

@@ -11,7 +11,9 @@
 #include <cstdio>
 #include <thread>
 
+#include "kms/api_json.h"
 #include "kms/http_kms_client.h"
+#include "tests/kms/memory_scan.h"
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/process.h"
 #include "tests/testutil/temp_dir.h"
@@ -95,7 +97,7 @@ class HttpClientIntegrationTest : public ::testing::Test {
     c.endpoint = kmsd_->endpoint();
     c.project_id = u.project_id;
     if (auth == Auth::kToken) {
-      c.token = kmsd_->Login(u);
+      c.token = SecretFromText(kmsd_->Login(u));
       EXPECT_FALSE(c.token.empty());
     } else {
       c.auth_url = kmsd_->endpoint() + "/v3";
@@ -400,7 +402,7 @@ TEST_F(HttpClientIntegrationTest, WrongPasswordIsUnauthenticated) {
 
 TEST_F(HttpClientIntegrationTest, UnknownTokenIsUnauthenticated) {
   ConnectionConfig c = Config(User("alice"), Auth::kToken);
-  c.token = "not-a-token";
+  c.token = SecretFromText("not-a-token");
   auto alice = HttpClient::New(std::move(c)).value();
   Status s = alice->ListKeys({}).status();
   EXPECT_EQ(s.code(), StatusCode::kUnauthenticated) << s.ToString();
@@ -462,6 +464,64 @@ TEST_F(HttpClientIntegrationTest, ConcurrentWrapUnwrapPairsAreAllCorrect) {
   EXPECT_EQ(stats.calls, static_cast<uint64_t>(2 * kThreads * kPairs + 1));
 }
 
+// Hex of `key` in both cases, in wiped memory; scans skip these buffers.
+struct HexNeedles {
+  explicit HexNeedles(const SecretBytes& key) {
+    AppendHexUpper(key.span(), upper);
+    lower = upper;
+    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  size_t CountElsewhere() const {
+    const std::vector<kmsfs::testing::MemoryRange> skip = {Range(upper), Range(lower)};
+    return kmsfs::testing::CountInProcessMemory(std::string_view(upper.data(), upper.size()), skip) +
+           kmsfs::testing::CountInProcessMemory(std::string_view(lower.data(), lower.size()), skip);
+  }
+  static kmsfs::testing::MemoryRange Range(const SecureString& s) {
+    const auto begin = reinterpret_cast<uintptr_t>(s.data());
+    return {begin, begin + s.size()};
+  }
+  SecureString upper;
+  SecureString lower;
+};
+
+// The DEK crossed the wire as hex in a create-datakey answer, a
+// decrypt-datakey answer and an encrypt-datakey request. No hex copy of it may
+// remain anywhere in this process afterwards: not in freed response bodies,
+// not in libcurl's receive buffer of the still-open connection, not in the
+// request buffer libcurl built, whether the client lives on or is gone.
+TEST_F(HttpClientIntegrationTest, DataKeysLeaveNoHexCopyInProcessMemory) {
+  auto alice = Client("alice");
+  const std::string key = NewKey(*alice, "no-copies");
+  ASSERT_FALSE(key.empty());
+  const EncryptionContext ctx = {{"kmsfs_file_id", "00112233445566778899aabbccddeeff"}};
+  const SecretBytes sent = SecretBytes::Random(64);
+  StatusOr<std::string> wrapped = alice->EncryptDataKey(key, sent, ctx);
+  ASSERT_TRUE(wrapped.ok()) << wrapped.status().ToString();
+  StatusOr<DataKey> created = alice->CreateDataKey(key, 64, ctx);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  // Last, so that no later answer overwrites what it left behind.
+  StatusOr<SecretBytes> unwrapped = alice->DecryptDataKey(key, created->cipher_text, 64, ctx);
+  ASSERT_TRUE(unwrapped.ok()) << unwrapped.status().ToString();
+  ASSERT_TRUE(unwrapped->Equals(created->plain));
+
+  const HexNeedles received(created->plain);
+  const HexNeedles outgoing(sent);
+  EXPECT_EQ(received.CountElsewhere(), 0u) << "hex of a received DEK left in memory while the client lives";
+  EXPECT_EQ(outgoing.CountElsewhere(), 0u) << "hex of a sent DEK left in memory while the client lives";
+  alice.reset();
+  EXPECT_EQ(received.CountElsewhere(), 0u) << "hex of a received DEK left in memory after the client";
+  EXPECT_EQ(outgoing.CountElsewhere(), 0u) << "hex of a sent DEK left in memory after the client";
+}
+
+// The scan can find what it looks for: a copy in an ordinary string is seen.
+TEST_F(HttpClientIntegrationTest, MemoryScanFindsAPlainCopy) {
+  const SecretBytes key = SecretBytes::Random(64);
+  const HexNeedles needles(key);
+  auto* plain = new std::string(needles.upper.data(), needles.upper.size());
+  EXPECT_GE(needles.CountElsewhere(), 1u);
+  delete plain;
+}
+
 class HttpClientTlsTest : public HttpClientIntegrationTest {
  protected:
   void SetUp() override {
@@ -491,6 +551,23 @@ TEST_F(HttpClientTlsTest, VerifiesTheServerWithTheGivenCa) {
   ASSERT_FALSE(key.empty());
   SecretBytes dek = SecretBytes::Random(64);
   EXPECT_TRUE(alice->DecryptDataKey(key, alice->EncryptDataKey(key, dek, {}).value(), 64, {}).value().Equals(dek));
+}
+
+TEST_F(HttpClientTlsTest, DataKeysLeaveNoHexCopyInProcessMemory) {
+  ConnectionConfig c = Config(User("alice"), Auth::kPassword);
+  c.ca_file = cert_;
+  auto alice = HttpClient::New(std::move(c)).value();
+  const std::string key = NewKey(*alice, "no-copies-tls");
+  ASSERT_FALSE(key.empty());
+  const SecretBytes sent = SecretBytes::Random(64);
+  ASSERT_TRUE(alice->EncryptDataKey(key, sent, {}).ok());
+  StatusOr<DataKey> created = alice->CreateDataKey(key, 64, {});
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_TRUE(alice->DecryptDataKey(key, created->cipher_text, 64, {}).ok());
+  const HexNeedles received(created->plain);
+  const HexNeedles outgoing(sent);
+  EXPECT_EQ(received.CountElsewhere(), 0u) << "hex of a received DEK left in memory (TLS)";
+  EXPECT_EQ(outgoing.CountElsewhere(), 0u) << "hex of a sent DEK left in memory (TLS)";
 }
 
 TEST_F(HttpClientTlsTest, UnknownCertificateFailsClearly) {

@@ -46,7 +46,7 @@ class HttpClientTest : public ::testing::Test {
     ConnectionConfig c;
     c.endpoint = server_.endpoint();
     c.project_id = kProject;
-    c.token = "static-token";
+    c.token = SecretFromText("static-token");
     c.retry.sleep = [this](milliseconds d) {
       std::lock_guard<std::mutex> lock(sleeps_mu_);
       sleeps_.push_back(d);
@@ -55,7 +55,7 @@ class HttpClientTest : public ::testing::Test {
   }
   ConnectionConfig PasswordConfig(const std::string& password = "pw") {
     ConnectionConfig c = TokenConfig();
-    c.token.clear();
+    c.token = SecretBytes();
     c.auth_url = server_.endpoint() + "/v3";
     c.username = "alice";
     c.domain = "alice-domain";
@@ -324,15 +324,47 @@ TEST_F(HttpClientTest, TokenIsReusedUntilItNearsExpiry) {
 }
 
 TEST_F(HttpClientTest, TokenAboutToExpireIsRenewedBeforeTheCall) {
-  // Zero lifetime: every call finds the token at its end and logs in first.
-  ServeCountingLogins("2024-01-01T00:00:00Z", "2024-01-01T00:00:00Z");
+  // A 1 ms lifetime: once that has passed, the next call logs in first.
+  ServeCountingLogins("2024-01-01T00:00:00.000Z", "2024-01-01T00:00:00.001Z");
   server_.On("describe-key", [](const FakeRequest&) { return KeyInfoReply(); });
   auto client = Make(PasswordConfig());
   ASSERT_TRUE(client->DescribeKey(kKey).ok());
+  const auto token_end = std::chrono::steady_clock::now() + milliseconds(2);
+  while (std::chrono::steady_clock::now() < token_end) std::this_thread::yield();
   ASSERT_TRUE(client->DescribeKey(kKey).ok());
   EXPECT_EQ(server_.count("login"), 2);
   EXPECT_EQ(server_.requests("describe-key")[1].auth_token, "tok-2");
   EXPECT_EQ(client->stats().auth_refreshes, 1u);
+}
+
+TEST_F(HttpClientTest, LoginAnswerExpiringBeforeItWasIssuedIsRefused) {
+  ServeCountingLogins("2024-01-02T00:00:00Z", "2024-01-01T00:00:00Z");
+  server_.On("describe-key", [](const FakeRequest&) { return KeyInfoReply(); });
+  auto client = Make(PasswordConfig());
+  Status s = client->DescribeKey(kKey).status();
+  EXPECT_EQ(s.code(), StatusCode::kUnauthenticated);
+  EXPECT_NE(s.message().find("expires before it was issued"), std::string::npos) << s.message();
+  EXPECT_EQ(server_.count("describe-key"), 0);
+  EXPECT_EQ(server_.count("login"), 1);
+}
+
+TEST_F(HttpClientTest, LoginAnswerWithHostileTimesNeverCrashes) {
+  for (const auto& [issued, expires] : std::vector<std::pair<std::string, std::string>>{
+           {"0000-01-01T00:00:00Z", "9999-12-31T23:59:60.999999999Z"},
+           {"1970-01-01T00:00:00Z", "9999-12-31T23:59:59-23:59"},
+           {"", "9999-12-31T23:59:59Z"},
+           {"2024-01-01T00:00:00Z", "99999-01-01T00:00:00Z"},
+           {"2024-01-01T00:00:00Z", "-2024-01-01T00:00:00Z"},
+           {"2024-01-01T00:00:00Z", "2024-02-30T00:00:00Z"},
+           {"2024-01-01T00:00:00Z", "2024-01-01T00:00:00.1234567890Z"},
+           {"2024-01-01T00:00:00Z", "2024-01-01T00:00:00+99:99"}}) {
+    ServeCountingLogins(issued, expires);
+    server_.On("describe-key", [](const FakeRequest&) { return KeyInfoReply(); });
+    auto client = Make(PasswordConfig());
+    EXPECT_TRUE(client->DescribeKey(kKey).ok()) << issued << " / " << expires;
+    // The token is then used for at most a day (iam_auth_test checks the bound).
+    EXPECT_TRUE(client->DescribeKey(kKey).ok());
+  }
 }
 
 TEST_F(HttpClientTest, ExpiredTokenAnswerTriggersOneLoginAndRetry) {
