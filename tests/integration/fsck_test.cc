@@ -24,6 +24,7 @@ class FsckTest : public ::testing::Test {
     ASSERT_NE(kmsd_, nullptr);
     MountedVolume::Options o;
     o.kmsd = kmsd_.get();
+    o.init_args = {"--plaintext-names"};
     v_ = MountedVolume::Start(o);
     ASSERT_NE(v_, nullptr);
     ASSERT_EQ(mkdir(v_->Path("d").c_str(), 0755), 0);

@@ -31,6 +31,7 @@ class GrantsTest : public ::testing::Test {
     carol_ = DefaultTestUsers()[2];
     MountedVolume::Options o;
     o.kmsd = kmsd_.get();
+    o.init_args = {"--plaintext-names"};
     o.user = alice_;
     alice_vol_ = MountedVolume::Start(o);
     ASSERT_NE(alice_vol_, nullptr);

@@ -186,6 +186,7 @@ TEST_F(KeyLifecycleTest, RewrapKilledMidwayLeavesEveryFileReadableAndResumes) {
   KMSFS_REQUIRE_FUSE();
   MountedVolume::Options o;
   o.kmsd = kmsd_.get();
+  o.init_args = {"--plaintext-names"};
   auto v = MountedVolume::Start(o);
   ASSERT_NE(v, nullptr);
   const int kFiles = 600;

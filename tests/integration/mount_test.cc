@@ -45,7 +45,7 @@ std::map<std::string, uint64_t> HashTree(const std::string& root) {
 class MountTest : public KmsdMountTest {};
 
 TEST_F(MountTest, BackingFilesHoldNoPlaintextAndEveryOneHasAHeader) {
-  auto v = StartVolume();
+  auto v = StartPlaintextNamesVolume();
   ASSERT_NE(v, nullptr);
   const std::string marker = "KMSFS-PLAINTEXT-MARKER-0123456789";
   std::string body;
@@ -171,7 +171,7 @@ TEST_F(MountTest, MountRaisesKernelReadaheadToTheRequestSize) {
 }
 
 TEST_F(MountTest, SecurityAndSystemXattrsStayWithTheBackingFilesystem) {
-  auto v = StartVolume();
+  auto v = StartPlaintextNamesVolume();
   ASSERT_NE(v, nullptr);
   WriteFileOrDie(v->Path("f"), "content");
   ASSERT_EQ(setxattr(v->Path("f").c_str(), "user.kept", "1", 1, 0), 0);
@@ -324,7 +324,7 @@ TEST_F(MountTest, RetiredTuningFlagsSayWhereTheyWent) {
 
 TEST_F(MountTest, WriteOrTruncateByAnotherUserClearsSetUserIdAndARootWriteKeepsIt) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to act as another uid";
-  auto v = StartVolume({"-o", "allow_other"});
+  auto v = StartPlaintextNamesVolume({"-o", "allow_other"});
   ASSERT_NE(v, nullptr);
   // mkdtemp made the test directory 0700; let the other uid walk to the mount.
   chmod(stdfs::path(v->mountpoint()).parent_path().c_str(), 0755);
@@ -368,7 +368,7 @@ TEST_F(MountTest, WriteOrTruncateByAnotherUserClearsSetUserIdAndARootWriteKeepsI
 }
 
 TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
-  auto v = StartVolume();
+  auto v = StartPlaintextNamesVolume();
   ASSERT_NE(v, nullptr);
   struct stat st;
   EXPECT_EQ(stat(v->Path(".kmsfs.json").c_str(), &st), -1);
@@ -392,7 +392,7 @@ TEST_F(MountTest, ConfigFileAndHeaderXattrAreHidden) {
 }
 
 TEST_F(MountTest, TamperedBlockFailsOnlyReadsTouchingIt) {
-  auto v = StartVolume();
+  auto v = StartPlaintextNamesVolume();
   ASSERT_NE(v, nullptr);
   const std::string data = Pattern(3 * 4096, 7);
   WriteFileOrDie(v->Path("f"), data);
@@ -425,7 +425,7 @@ TEST_F(MountTest, TamperedBlockFailsOnlyReadsTouchingIt) {
 }
 
 TEST_F(MountTest, MissingOrCorruptHeaderFailsOpenWithEio) {
-  auto v = StartVolume();
+  auto v = StartPlaintextNamesVolume();
   ASSERT_NE(v, nullptr);
   WriteFileOrDie(v->Path("noheader"), "secret one");
   WriteFileOrDie(v->Path("badheader"), "secret two");
@@ -478,11 +478,12 @@ TEST_F(MountTest, KmsDownFailsUncachedOpensWhileOpenHandlesAndCachedKeysWork) {
 // refused by the mount itself, before any KMS call: a planted header never
 // makes the user's credentials act on a key of someone else's choosing.
 TEST_F(MountTest, AHeaderUnderAnotherKeyFailsOpenWithEioWithoutAKmsCall) {
-  auto alice = StartVolume();
+  auto alice = StartPlaintextNamesVolume();
   ASSERT_NE(alice, nullptr);
   // Bob's own volume: a file whose DEK is wrapped under bob's key.
   MountedVolume::Options o;
   o.kmsd = kmsd_.get();
+  o.init_args = {"--plaintext-names"};
   o.user = DefaultTestUsers()[1];
   auto bob = MountedVolume::Start(o);
   ASSERT_NE(bob, nullptr);

@@ -32,6 +32,15 @@ class KmsdMountTest : public ::testing::Test {
     o.mount_args = std::move(mount_args);
     return MountedVolume::Start(o);
   }
+  // The same with plaintext names, for tests that reach backing objects by
+  // their plaintext names.
+  std::unique_ptr<MountedVolume> StartPlaintextNamesVolume(std::vector<std::string> mount_args = {}) {
+    MountedVolume::Options o;
+    o.kmsd = kmsd_.get();
+    o.mount_args = std::move(mount_args);
+    o.init_args = {"--plaintext-names"};
+    return MountedVolume::Start(o);
+  }
   std::unique_ptr<KmsdProcess> kmsd_;
 };
 

@@ -92,7 +92,9 @@ std::unique_ptr<MountedVolume> MountedVolume::Start(Options options) {
   v->backing_dir_ = options.backing_dir;
   if (v->backing_dir_.empty()) {
     v->backing_dir_ = v->dir_.Join("backing");
-    CommandResult r = RunKmsfs({"init", v->backing_dir_, "--key", v->key_id_}, env);
+    std::vector<std::string> args = {"init", v->backing_dir_, "--key", v->key_id_};
+    args.insert(args.end(), options.init_args.begin(), options.init_args.end());
+    CommandResult r = RunKmsfs(args, env);
     if (r.exit_code != 0) {
       ADD_FAILURE() << "kmsfs init failed: " << r.err;
       return nullptr;

@@ -33,6 +33,10 @@ class MountedVolume {
     std::string key_id;                      // empty: create a key as `user`
     std::string backing_dir;                 // empty: a fresh, initialised directory
     std::vector<std::string> mount_args;     // extra `kmsfs mount` flags
+    // Extra `kmsfs init` flags. A test that looks at a backing object by its
+    // plaintext name passes {"--plaintext-names"} (names are encrypted by
+    // default).
+    std::vector<std::string> init_args;
     bool mount = true;                       // false: only key + init
   };
   // Returns nullptr (after ADD_FAILURE with the command's output) on failure.
