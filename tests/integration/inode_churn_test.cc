@@ -63,7 +63,7 @@ class InodeChurnTest : public KmsdMountTest {};
 TEST_F(InodeChurnTest, ThousandsOfNodesGiveTheirDescriptorsBackWhenTheKernelForgetsThem) {
   if (geteuid() != 0) GTEST_SKIP() << "dropping the kernel's caches needs root";
   // 20,000 nodes, or fewer where the daemon could not hold that many
-  // descriptors at all. Most are directories: a node
+  // descriptors at all (see the next test). Most are directories: a node
   // and its descriptor live the same way for any type, and a file's header
   // (an xattr block of its own on ext4) makes removing thousands of them
   // after the caches were dropped cost a disk read each.
@@ -111,6 +111,41 @@ TEST_F(InodeChurnTest, ThousandsOfNodesGiveTheirDescriptorsBackWhenTheKernelForg
   struct stat st;
   EXPECT_EQ(stat(name(kNodes - 1).c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
+}
+
+// The daemon inherits the open-file limit of whoever mounts; as root it may
+// raise the hard limit (to fs.nr_open). Each node the kernel keeps costs a
+// descriptor, so a daemon stuck at a small inherited limit fails lookups
+// and creates with EMFILE once the kernel caches that many nodes.
+TEST_F(InodeChurnTest, ARootDaemonServesMoreNodesThanTheOpenFileLimitItInherits) {
+  if (geteuid() != 0) GTEST_SKIP() << "raising a hard limit needs root";
+  constexpr int kInheritedHardLimit = 2048;
+  constexpr int kNodes = 3000;
+  MountedVolume::Options o;
+  o.kmsd = kmsd_.get();
+  o.mount = false;
+  auto v = MountedVolume::Start(o);
+  ASSERT_NE(v, nullptr);
+  CommandResult r = RunCommand({"/usr/bin/prlimit", "--nofile=1024:" + std::to_string(kInheritedHardLimit),
+                                BuildDir() + "/kmsfs", "mount", v->backing_dir(), v->mountpoint(), "--log-file",
+                                v->log_file()},
+                               v->Env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  struct Unmounter {
+    std::string mountpoint;
+    ~Unmounter() { RunCommand({"/bin/fusermount3", "-u", "-z", mountpoint}); }
+  } unmounter{v->mountpoint()};
+  // Directories: a node each, no key to fetch.
+  int made = 0;
+  int err = 0;
+  for (; made < kNodes; ++made) {
+    if (mkdir(v->Path("d" + std::to_string(made)).c_str(), 0755) != 0) {
+      err = errno;
+      break;
+    }
+  }
+  EXPECT_EQ(made, kNodes) << "mkdir failed: " << std::strerror(err) << "; the daemon's limits:\n"
+                          << ReadFile("/proc/" + std::to_string(v->DaemonPid()) + "/limits");
 }
 
 }  // namespace
