@@ -39,6 +39,10 @@ std::set<std::string> ListFd(int dir_fd) {
   const int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return names;
   DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    close(fd);
+    return names;
+  }
   while (dirent* e = readdir(d)) {
     if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.insert(e->d_name);
   }
