@@ -50,18 +50,22 @@ class KmsAsUser {
     return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
   }
 
-  // encrypt-datakey of `dek` under `key_id`, bound to `file_id` as kmsfs
-  // binds a file's DEK; the cipher_text, or "" (with a test failure).
-  std::string WrapDek(const std::string& key_id, const std::vector<uint8_t>& dek, const format::FileId& file_id) {
-    std::vector<uint8_t> plain = dek;
-    const auto digest = crypto::Sha256(dek);
+  // encrypt-datakey of `key` under `key_id` with `context`, as kmsfs wraps
+  // its keys; the cipher_text, or "" (with a test failure).
+  std::string WrapKey(const std::string& key_id, const std::vector<uint8_t>& key, const nlohmann::json& context) {
+    std::vector<uint8_t> plain = key;
+    const auto digest = crypto::Sha256(key);
     plain.insert(plain.end(), digest.begin(), digest.end());
     auto [status, reply] = Call("encrypt-datakey", {{"key_id", key_id},
                                                     {"plain_text", HexEncode(plain)},
-                                                    {"datakey_plain_length", std::to_string(dek.size())},
-                                                    {"encryption_context", FileContext(file_id)}});
+                                                    {"datakey_plain_length", std::to_string(key.size())},
+                                                    {"encryption_context", context}});
     EXPECT_EQ(status, 200) << reply.dump();
     return status == 200 ? reply.value("cipher_text", "") : "";
+  }
+  // A file's DEK, bound to `file_id` as kmsfs binds it.
+  std::string WrapDek(const std::string& key_id, const std::vector<uint8_t>& dek, const format::FileId& file_id) {
+    return WrapKey(key_id, dek, FileContext(file_id));
   }
 
   // decrypt-datakey of a header's DEK: its hex, or "" (and the HTTP status in *status).

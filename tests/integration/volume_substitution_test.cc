@@ -19,6 +19,7 @@
 #include "fs/base/secret_bytes.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/offsets.h"
+#include "fs/format/volume_config.h"
 #include "tests/integration/kms_as_user.h"
 #include "tests/integration/posix_recorder.h"
 #include "tests/testutil/kmsd_mount_test.h"
@@ -148,6 +149,49 @@ TEST_F(VolumeSubstitutionTest, ASwappedConfigUnderAKeyAliceMayUseIsRefusedEveryw
   }
   r = AsAlice({"grant", "list", alice_vol_->backing_dir()});
   EXPECT_EQ(r.out.find(bob->key_id()), std::string::npos) << r.out;
+}
+
+// Bob rewrites alice's config so that the volume's key is his and alice's
+// pinned key appears only as the target of a rewrap in progress, with a
+// volume key of his own wrapped under his key (which alice may use) and a
+// MAC made with it. The pin must pin the key new files are wrapped under:
+// a mount that accepted this would seal alice's new files under bob's key.
+TEST_F(VolumeSubstitutionTest, AConfigNamingThePinnedKeyOnlyAsItsRewrapTargetIsRefused) {
+  WriteFileOrDie(alice_vol_->Path("mine"), "alice's file");
+  ASSERT_TRUE(alice_vol_->Unmount());
+  auto bob = BobsVolume(false);
+  ASSERT_NE(bob, nullptr);
+  CommandResult g = RunKmsfs({"grant", "create", bob->backing_dir(), "--grantee", alice_.id, "--access", "write"},
+                             bob->Env());
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+
+  auto config = format::VolumeConfig::Load(alice_vol_->backing_dir());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  ASSERT_EQ(config->version, 2);
+  std::vector<uint8_t> bobs_volume_key(format::kVolumeKeySize, 0x5b);
+  KmsAsUser as_bob(*kmsd_, bob_);
+  format::VolumeConfig forged = *config;
+  forged.rewrap = format::VolumeConfig::Rewrap{alice_vol_->key_id(), config->wrapped_volume_key};
+  forged.key_id = bob->key_id();
+  forged.wrapped_volume_key =
+      as_bob.WrapKey(bob->key_id(), bobs_volume_key, {{"kmsfs_volume_id", format::VolumeIdHex(config->volume_id)}});
+  ASSERT_FALSE(forged.wrapped_volume_key.empty());
+  ASSERT_TRUE(forged.Seal(SecretBytes::CopyFrom(bobs_volume_key)).ok());
+  ASSERT_TRUE(forged.Store(alice_vol_->backing_dir()).ok());
+
+  CommandResult r = alice_vol_->Mount();
+  if (r.exit_code == 0) {
+    WriteFileOrDie(alice_vol_->Path("new"), "alice's new file");
+    ASSERT_TRUE(alice_vol_->Unmount());
+    const auto header = ReadBackingHeader(alice_vol_->BackingPath("new"));
+    ASSERT_TRUE(header.has_value());
+    ADD_FAILURE() << "alice's mount took the config; her new file's DEK is wrapped under key " << header->key_id
+                  << (header->key_id == bob->key_id() ? " (bob's)" : "");
+  }
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("--accept-key"), std::string::npos) << r.err;
+  r = AsAlice({"fsck", alice_vol_->backing_dir(), "--quick"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
 }
 
 // Fields of a version 2 config edited by someone without the volume key:
