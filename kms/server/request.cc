@@ -9,7 +9,7 @@ namespace {
 
 constexpr size_t kMaxContextBytes = 8192;
 
-bool HasType(const nlohmann::json& v, FieldType type) {
+bool HasType(const Json& v, FieldType type) {
   switch (type) {
     case FieldType::kString: return v.is_string();
     case FieldType::kStringOrNumber: return v.is_string() || v.is_number();
@@ -36,32 +36,32 @@ bool IsBlank(std::string_view body) {
 StatusOr<Request> Request::Parse(std::string_view body, std::span<const FieldSpec> fields) {
   Request r;
   if (IsBlank(body)) {
-    r.body_ = nlohmann::json::object();
+    r.body_ = Json::object();
   } else {
-    r.body_ = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    r.body_ = Json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (r.body_.is_discarded() || !r.body_.is_object()) return KmsError("KMS.0202");
   }
   for (const FieldSpec& f : fields) {
-    const nlohmann::json* v = r.Get(f.name);
+    const Json* v = r.Get(f.name);
     if (v != nullptr && !HasType(*v, f.type)) return KmsError("KMS.0202");
   }
-  const nlohmann::json* seq = r.Get("sequence");
+  const Json* seq = r.Get("sequence");
   if (seq != nullptr && !seq->is_string()) return KmsError("KMS.0202");
   for (const FieldSpec& f : fields) {
     if (f.required && r.Get(f.name) == nullptr) return KmsError("KMS.0204");
   }
-  if (seq != nullptr && !IsSequence(seq->get_ref<const std::string&>())) return KmsError("KMS.0206");
+  if (seq != nullptr && !IsSequence(seq->get_ref<const Json::string_t&>())) return KmsError("KMS.0206");
   return r;
 }
 
 Request::~Request() {
   if (!body_.is_object()) return;
   for (auto& [key, value] : body_.items()) {
-    if (value.is_string()) WipeString(value.get_ref<std::string&>());
+    if (value.is_string()) WipeSecure(value.get_ref<Json::string_t&>());
   }
 }
 
-const nlohmann::json* Request::Get(std::string_view name) const {
+const Json* Request::Get(std::string_view name) const {
   if (!body_.is_object()) return nullptr;
   auto it = body_.find(name);
   if (it == body_.end() || it->is_null()) return nullptr;
@@ -69,9 +69,9 @@ const nlohmann::json* Request::Get(std::string_view name) const {
 }
 
 std::optional<std::string_view> Request::String(std::string_view name) const {
-  const nlohmann::json* v = Get(name);
+  const Json* v = Get(name);
   if (v == nullptr || !v->is_string()) return std::nullopt;
-  return std::string_view(v->get_ref<const std::string&>());
+  return std::string_view(v->get_ref<const Json::string_t&>());
 }
 
 std::optional<std::string_view> Request::NonEmptyString(std::string_view name) const {
@@ -81,7 +81,7 @@ std::optional<std::string_view> Request::NonEmptyString(std::string_view name) c
 }
 
 StatusOr<std::string> CanonicalEncryptionContext(const Request& request) {
-  const nlohmann::json* ctx = request.Get("encryption_context");
+  const Json* ctx = request.Get("encryption_context");
   if (ctx == nullptr) return std::string();
   if (!ctx->is_object()) return KmsError("KMS.0202");
   if (ctx->empty()) return std::string();
@@ -89,7 +89,7 @@ StatusOr<std::string> CanonicalEncryptionContext(const Request& request) {
     if (!value.is_string()) return KmsError("KMS.0208");
   }
   // nlohmann's object is an ordered std::map, so dump() is key-sorted and compact.
-  std::string canonical = ctx->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  std::string canonical(DumpJson(*ctx));
   if (canonical.size() > kMaxContextBytes) return KmsError("KMS.0208");
   return canonical;
 }

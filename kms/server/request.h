@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "kms/server/json.h"
 
 #include "fs/base/status.h"
 
@@ -46,7 +46,7 @@ class Request {
   ~Request();
 
   // The field's value; nullptr when absent or null.
-  const nlohmann::json* Get(std::string_view name) const;
+  const Json* Get(std::string_view name) const;
   // A string field's value; nullopt when absent or null.
   std::optional<std::string_view> String(std::string_view name) const;
   // Like String, but "" also counts as absent (list paging and optional names).
@@ -54,7 +54,7 @@ class Request {
 
  private:
   Request() = default;
-  nlohmann::json body_;
+  Json body_;
 };
 
 // The canonical encryption context (keys sorted by byte order, compact JSON,

@@ -172,7 +172,7 @@ Service::Service(Store* store, const RootKeyring* keyring, const WallClock* cloc
 
 bool Service::IsKnownAction(std::string_view action) { return FindAction(action) != nullptr; }
 
-StatusOr<nlohmann::json> Service::Handle(const Caller& caller, std::string_view action, std::string_view body) {
+StatusOr<Json> Service::Handle(const Caller& caller, std::string_view action, std::string_view body) {
   const ActionDef* def = FindAction(action);
   if (def == nullptr) return KmsError("KMS.0201");
   KMSFS_ASSIGN_OR_RETURN(Request req, Request::Parse(body, def->fields));
@@ -311,7 +311,7 @@ std::vector<uint8_t> Service::SealMaterial(const std::string& key_id, uint32_t v
   return keyring_->Seal(MaterialLabel(key_id, version), material.span());
 }
 
-nlohmann::json Service::KeyInfo(const KeyRecord& k) const {
+Json Service::KeyInfo(const KeyRecord& k) const {
   auto ms = [](int64_t v) { return v > 0 ? std::to_string(v) : std::string(); };
   return {
       {"key_id", k.key_id},
@@ -333,7 +333,7 @@ nlohmann::json Service::KeyInfo(const KeyRecord& k) const {
   };
 }
 
-nlohmann::json Service::GrantJson(const GrantRecord& g) {
+Json Service::GrantJson(const GrantRecord& g) {
   return {
       {"key_id", g.key_id},
       {"grant_id", g.grant_id},

@@ -38,7 +38,7 @@ std::string DigestHex(const SecretBytes& data) { return HexEncodeUpper(Sha256(da
 
 }  // namespace
 
-StatusOr<nlohmann::json> Service::CreateDataKey(const Caller& c, const Request& r, bool with_plaintext) {
+StatusOr<Json> Service::CreateDataKey(const Caller& c, const Request& r, bool with_plaintext) {
   KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
   KMSFS_ASSIGN_OR_RETURN(size_t dek_bytes, DataKeyBytes(r));
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
@@ -49,13 +49,13 @@ StatusOr<nlohmann::json> Service::CreateDataKey(const Caller& c, const Request& 
   SecretBytes dek = SecretBytes::Random(dek_bytes);
   KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(*keys, k.key_id, k.current_version,
                                                                 EnvelopeKind::kDataKey, dek.span(), context));
-  nlohmann::json out = {{"key_id", k.key_id}};
-  if (with_plaintext) out["plain_text"] = HexEncodeUpper(dek.span());
+  Json out = {{"key_id", k.key_id}};
+  if (with_plaintext) out["plain_text"] = HexEncodeUpperSecret(dek.span());
   out["cipher_text"] = HexEncodeUpper(env);
   return out;
 }
 
-StatusOr<nlohmann::json> Service::EncryptDataKey(const Caller& c, const Request& r) {
+StatusOr<Json> Service::EncryptDataKey(const Caller& c, const Request& r) {
   KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
   std::string_view hex = *r.String("plain_text");
   auto decoded = HexDecodeSecret(hex);
@@ -74,12 +74,12 @@ StatusOr<nlohmann::json> Service::EncryptDataKey(const Caller& c, const Request&
   KMSFS_ASSIGN_OR_RETURN(auto keys, EnvelopeKeysOf(k, k.current_version));
   KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(*keys, k.key_id, k.current_version,
                                                                 EnvelopeKind::kDataKey, dek.span(), context));
-  return nlohmann::json{{"key_id", k.key_id},
+  return Json{{"key_id", k.key_id},
                         {"cipher_text", HexEncodeUpper(env)},
                         {"datakey_length", std::to_string(*dek_len)}};
 }
 
-StatusOr<nlohmann::json> Service::DecryptDataKey(const Caller& c, const Request& r) {
+StatusOr<Json> Service::DecryptDataKey(const Caller& c, const Request& r) {
   KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
   auto env = HexDecode(*r.String("cipher_text"));
   if (!env.ok()) return KmsError("KMS.2201");
@@ -100,12 +100,12 @@ StatusOr<nlohmann::json> Service::DecryptDataKey(const Caller& c, const Request&
   }
   auto dek = OpenEnvelope(**keys, *env, EnvelopeKind::kDataKey, context);
   if (!dek.ok()) return KmsError("KMS.2201");
-  return nlohmann::json{{"data_key", HexEncodeUpper(dek->span())},
+  return Json{{"data_key", HexEncodeUpperSecret(dek->span())},
                         {"datakey_length", std::to_string(dek->size())},
                         {"datakey_dgst", DigestHex(*dek)}};
 }
 
-StatusOr<nlohmann::json> Service::EncryptData(const Caller& c, const Request& r) {
+StatusOr<Json> Service::EncryptData(const Caller& c, const Request& r) {
   KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
   std::string_view text = *r.String("plain_text");
   if (text.empty() || text.size() > kMaxDataBytes) return KmsError("KMS.2101");
@@ -118,10 +118,10 @@ StatusOr<nlohmann::json> Service::EncryptData(const Caller& c, const Request& r)
   KMSFS_ASSIGN_OR_RETURN(auto keys, EnvelopeKeysOf(k, k.current_version));
   KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(*keys, k.key_id, k.current_version,
                                                                 EnvelopeKind::kData, AsBytes(text), context));
-  return nlohmann::json{{"key_id", k.key_id}, {"cipher_text", Base64Encode(env)}};
+  return Json{{"key_id", k.key_id}, {"cipher_text", Base64Encode(env)}};
 }
 
-StatusOr<nlohmann::json> Service::DecryptData(const Caller& c, const Request& r) {
+StatusOr<Json> Service::DecryptData(const Caller& c, const Request& r) {
   KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
   std::string_view text = *r.String("cipher_text");
   if (!IsBase64Text(text, 188, 5648)) return KmsError("KMS.2201");
@@ -146,12 +146,9 @@ StatusOr<nlohmann::json> Service::DecryptData(const Caller& c, const Request& r)
   }
   auto plain = OpenEnvelope(**keys, *env, EnvelopeKind::kData, context);
   if (!plain.ok()) return KmsError("KMS.2201");
-  std::string plain_text(reinterpret_cast<const char*>(plain->data()), plain->size());
-  nlohmann::json out = {{"key_id", k.key_id},
-                        {"plain_text", plain_text},
-                        {"plain_text_base64", Base64Encode(plain->span())}};
-  WipeString(plain_text);
-  return out;
+  return Json{{"key_id", k.key_id},
+              {"plain_text", SecureString(reinterpret_cast<const char*>(plain->data()), plain->size())},
+              {"plain_text_base64", Base64EncodeSecret(plain->span())}};
 }
 
 }  // namespace kmsfs::kms::server
