@@ -12,6 +12,7 @@ constexpr size_t kMaxContextBytes = 8192;
 bool HasType(const Json& v, FieldType type) {
   switch (type) {
     case FieldType::kString: return v.is_string();
+    case FieldType::kDecimal: return v.is_string() || v.is_number_integer();
     case FieldType::kStringOrNumber: return v.is_string() || v.is_number();
     case FieldType::kObject: return v.is_object();
     case FieldType::kStringArray:
@@ -80,6 +81,29 @@ std::optional<std::string_view> Request::NonEmptyString(std::string_view name) c
   return s;
 }
 
+Request::Decimal Request::DecimalField(std::string_view name, bool empty_is_absent) const {
+  Decimal d;
+  const Json* v = Get(name);
+  if (v == nullptr) return d;
+  if (v->is_string()) {
+    const std::string_view s = v->get_ref<const Json::string_t&>();
+    if (s.empty() && empty_is_absent) return d;
+    d.present = true;
+    d.value = ParseDecimal(s);
+    return d;
+  }
+  d.present = true;
+  constexpr int64_t kMax = 999'999'999'999'999;
+  if (v->is_number_unsigned()) {
+    const uint64_t u = v->get<uint64_t>();
+    if (u <= static_cast<uint64_t>(kMax)) d.value = static_cast<int64_t>(u);
+  } else if (v->is_number_integer()) {
+    const int64_t i = v->get<int64_t>();
+    if (i >= 0 && i <= kMax) d.value = i;
+  }
+  return d;
+}
+
 StatusOr<std::string> CanonicalEncryptionContext(const Request& request) {
   const Json* ctx = request.Get("encryption_context");
   if (ctx == nullptr) return std::string();
@@ -92,6 +116,19 @@ StatusOr<std::string> CanonicalEncryptionContext(const Request& request) {
   std::string canonical(DumpJson(*ctx));
   if (canonical.size() > kMaxContextBytes) return KmsError("KMS.0208");
   return canonical;
+}
+
+StatusOr<std::string> BoundData(const Request& request) {
+  constexpr size_t kMaxAadBytes = 128;
+  KMSFS_ASSIGN_OR_RETURN(std::string bound, CanonicalEncryptionContext(request));
+  const auto aad = request.String("additional_authenticated_data");
+  if (!aad || aad->empty()) return bound;
+  if (aad->size() > kMaxAadBytes) return KmsError("KMS.0308");
+  const uint32_t n = static_cast<uint32_t>(aad->size());
+  bound.push_back('\0');
+  for (int shift = 24; shift >= 0; shift -= 8) bound.push_back(static_cast<char>((n >> shift) & 0xFF));
+  bound.append(aad->data(), aad->size());
+  return bound;
 }
 
 }  // namespace kmsfs::kms::server

@@ -25,6 +25,8 @@ namespace kmsfs::kms::server {
 
 enum class FieldType {
   kString,          // JSON string
+  kDecimal,         // numeric string, or a JSON integer (clients differ: the
+                    // SDK sends "512", otcextensions 512)
   kStringOrNumber,  // JSON string or number (expiration_time)
   kStringArray,     // JSON array of strings
   kObject,          // JSON object (encryption_context)
@@ -52,6 +54,16 @@ class Request {
   // Like String, but "" also counts as absent (list paging and optional names).
   std::optional<std::string_view> NonEmptyString(std::string_view name) const;
 
+  // A kDecimal field. `present` is false when absent or null (or "" with
+  // `empty_is_absent`); `value` is empty when present but not a whole
+  // number from 0 to 999999999999999 (the action then answers its range
+  // error, as for "-1" or "x").
+  struct Decimal {
+    bool present = false;
+    std::optional<int64_t> value;
+  };
+  Decimal DecimalField(std::string_view name, bool empty_is_absent = false) const;
+
  private:
   Request() = default;
   Json body_;
@@ -61,6 +73,14 @@ class Request {
 // UTF-8) that is bound to ciphertexts; "" when absent or {}. KMS.0208 when a
 // value is not a string or the canonical form exceeds 8192 bytes.
 StatusOr<std::string> CanonicalEncryptionContext(const Request& request);
+
+// What a ciphertext is bound to besides its key: the canonical encryption
+// context, then, when additional_authenticated_data is given and not "", a
+// zero byte (never part of canonical JSON), its length as 4 bytes big-endian
+// and the bytes themselves. Without AAD this is the canonical context alone,
+// as for every ciphertext made before AAD was bound. KMS.0308 for AAD over
+// 128 bytes.
+StatusOr<std::string> BoundData(const Request& request);
 
 }  // namespace kmsfs::kms::server
 

@@ -114,9 +114,13 @@ StatusOr<Json> Service::DescribeKey(const Caller& c, const Request& r) {
 
 StatusOr<Json> Service::ListKeys(const Caller& c, const Request& r) {
   int state_filter = 0;
-  if (auto s = r.NonEmptyString("key_state")) {
-    if (s->size() != 1 || (*s)[0] < '1' || (*s)[0] > '5') return KmsError("KMS.0308");
-    state_filter = (*s)[0] - '0';
+  if (const Request::Decimal state = r.DecimalField("key_state", /*empty_is_absent=*/true); state.present) {
+    // ^[1-5]{1}$ as a string; 1 to 5 as a number.
+    const auto text = r.String("key_state");
+    if (!state.value || *state.value < 1 || *state.value > 5 || (text && text->size() != 1)) {
+      return KmsError("KMS.0308");
+    }
+    state_filter = static_cast<int>(*state.value);
   }
   std::string spec_filter;
   if (auto s = r.NonEmptyString("key_spec")) {
@@ -177,7 +181,7 @@ StatusOr<Json> Service::DisableKey(const Caller& c, const Request& r) {
 }
 
 StatusOr<Json> Service::ScheduleKeyDeletion(const Caller& c, const Request& r) {
-  auto days = ParseDecimal(*r.String("pending_days"));
+  const std::optional<int64_t> days = r.DecimalField("pending_days").value;
   if (!days || *days < 7 || *days > 1096) return KmsError("KMS.1401");
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
@@ -247,7 +251,7 @@ StatusOr<Json> Service::GetKeyRotationStatus(const Caller& c, const Request& r) 
 }
 
 StatusOr<Json> Service::GenRandom(const Caller&, const Request& r) {
-  auto bits = ParseDecimal(*r.String("random_data_length"));
+  const std::optional<int64_t> bits = r.DecimalField("random_data_length").value;
   if (!bits || *bits < 8 || *bits > 8192) return KmsError("KMS.1801");
   if (*bits % 8 != 0) return KmsError("KMS.1802");
   std::vector<uint8_t> bytes = RandomVector(static_cast<size_t>(*bits / 8));
