@@ -209,6 +209,12 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
     std::fprintf(stderr, "kmsfs: first mount of %s here: pinned key %s for it in %s\n", plan.backing_dir.c_str(),
                  unlocked->pin.key_id.c_str(), pins->path().c_str());
   }
+  if (unlocked->config.version < 2) {
+    std::fprintf(stderr,
+                 "kmsfs: %s is a version 1 volume: its .kmsfs.json is not authenticated and names are not "
+                 "encrypted; 'kmsfs rewrap %s --to-key %s' upgrades it to version 2\n",
+                 plan.backing_dir.c_str(), plan.backing_dir.c_str(), unlocked->config.key_id.c_str());
+  }
 
   bool read_only = plan.options.explicit_ro;
   std::string note;

@@ -102,6 +102,17 @@ int RewrapCommand(const Words& words) {
     config.rewrap = format::VolumeConfig::Rewrap{new_key, *new_wrapped};
     if (Status s = config.Seal(volume_key); !s.ok()) return Fail(s, "cannot seal the volume config");
     if (Status s = config.Store(dir); !s.ok()) return Fail(s, "cannot update " + dir + "/.kmsfs.json");
+    // This user's pin names the target while the rewrap runs: their mounts
+    // accept headers already moved to it (a target the pin does not name is
+    // never trusted).
+    core::Pin pin = core::PinOf(config);
+    pin.rewrap_key = new_key;
+    if (Status s = pins->Put(unlocked->backing_dir, pin); !s.ok()) return Fail(s, "cannot update the key pin");
+  } else if (!unlocked->rewrap_trusted) {
+    // Resuming a rewrap this user asked for again by naming its target.
+    core::Pin pin = unlocked->pin;
+    pin.rewrap_key = new_key;
+    if (Status s = pins->Put(unlocked->backing_dir, pin); !s.ok()) return Fail(s, "cannot update the key pin");
   }
 
   // The volume's regular files, found as fsck finds them (by descriptor,

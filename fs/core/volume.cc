@@ -20,7 +20,7 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
   std::unique_ptr<Volume> v(new Volume(std::move(unlocked)));
   KMSFS_ASSIGN_OR_RETURN(v->inodes_, InodeTable::New(UniqueFd(fd)));
   const format::VolumeConfig& c = v->config();
-  v->keys_ = std::make_unique<KeyService>(c.key_id, c.AcceptedKeyIds(), c.suite, c.block_size, std::move(kms),
+  v->keys_ = std::make_unique<KeyService>(c.key_id, v->unlocked_.AcceptedKeyIds(), c.suite, c.block_size, std::move(kms),
                                           options.keys);
   v->files_ = std::make_unique<OpenFileTable>(v->keys_.get());
   if (c.names == format::NameMode::kEncrypted) {

@@ -66,7 +66,7 @@ StatusOr<std::unique_ptr<VolumeCheck>> VolumeCheck::New(const UnlockedVolume& vo
   options.cache.ttl = std::chrono::seconds(0);  // one unwrap per file, nothing kept
   options.pool.target = 0;
   options.read_only = true;
-  check->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.config.AcceptedKeyIds(),
+  check->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.AcceptedKeyIds(),
                                               volume.config.suite, volume.config.block_size, std::move(kms), options);
   return check;
 }
