@@ -117,6 +117,26 @@ void Consume(SecureString& s, size_t n) {
 // Empties `s` and releases (wipes) its buffer; clear() would keep the bytes.
 void Discard(SecureString& s) { SecureString().swap(s); }
 
+}  // namespace
+
+std::string PeerBucket(const std::string& ip) {
+  struct in_addr v4;
+  if (::inet_pton(AF_INET, ip.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127 ? "loopback" : ip;
+  }
+  struct in6_addr v6;
+  if (::inet_pton(AF_INET6, ip.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return "loopback";
+    char buf[INET6_ADDRSTRLEN];
+    std::memset(&v6.s6_addr[8], 0, 8);
+    ::inet_ntop(AF_INET6, &v6, buf, sizeof buf);
+    return std::string(buf) + "/64";
+  }
+  return ip;
+}
+
+namespace {
+
 // The peer's address as text; an IPv4 address mapped into IPv6 as IPv4.
 void AddressText(const sockaddr_storage& ss, std::string* ip, int* port) {
   char buf[INET6_ADDRSTRLEN] = {0};
@@ -512,7 +532,7 @@ void ConnectionGate::Impl::Accept() {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     Conn& conn = *c;
     conns.emplace(conn.id, std::move(c));
-    size_t& from_peer = per_peer[conn.peer_ip];
+    size_t& from_peer = per_peer[PeerBucket(conn.peer_ip)];
     if (from_peer >= options.max_connections_per_peer) {
       if (tls) {
         Close(conn);
@@ -845,7 +865,7 @@ void ConnectionGate::Impl::Close(Conn& c) {
   Unwatch(c);
   budget_used -= std::min(budget_used, c.budgeted);
   if (c.counted_for_peer) {
-    auto it = per_peer.find(c.peer_ip);
+    auto it = per_peer.find(PeerBucket(c.peer_ip));
     if (it != per_peer.end() && --it->second == 0) per_peer.erase(it);
   }
   conns.erase(c.id);  // destroys c: SSL object, socket, wiped buffers

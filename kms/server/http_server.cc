@@ -256,7 +256,7 @@ void HttpServer::Impl::HandleLogin(const httplib::Request& req, httplib::Respons
     return SendKeystoneError(res, 400, "The request body is not a JSON object.");
   }
   std::chrono::milliseconds retry_after(0);
-  auto token = identity->Login(doc, req.remote_addr, &retry_after);
+  auto token = identity->Login(doc, PeerBucket(req.remote_addr), &retry_after);
   WipeStrings(doc);
   if (!token.ok()) {
     const int http = KeystoneStatus(token.status());
