@@ -8,6 +8,7 @@
 // .kmsfs.json moves to the new key only after every file has, and the user's
 // pin follows; a rerun skips files already on the new key, so a killed run
 // resumes. A version 1 volume becomes version 2 (plaintext names) on the way.
+// An inline header is replaced by one 512-byte write at offset 0.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -27,6 +28,7 @@
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/file_walk.h"
+#include "fs/core/header_io.h"
 #include "fs/core/key_service.h"
 #include "fs/core/open_file_table.h"
 #include "fs/core/volume_access.h"
@@ -123,9 +125,11 @@ int RewrapCommand(const Words& words) {
   RunParallel(labels, static_cast<int>(*threads), "rewrapped", [&](const std::string& label) {
     const core::FileToCheck& file = files[std::stoul(label)];
     const std::string& rel = file.path;
-    UniqueFd fd(openat(file.dir->get(), file.backing_name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    // An inline header is rewritten in the file's data; an xattr needs no write access to it.
+    const int access = config.header == format::HeaderMode::kInline ? O_RDWR : O_RDONLY;
+    UniqueFd fd(openat(file.dir->get(), file.backing_name.c_str(), access | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) return fail(rel, std::string("cannot open: ") + std::strerror(errno));
-    auto header = core::ReadFileHeader(fd.get());
+    auto header = core::ReadFileHeader(fd.get(), config.header);
     if (!header.ok()) return fail(rel, header.status().message());
     if (header->key_id == new_key) {
       skipped.fetch_add(1);
@@ -145,7 +149,7 @@ int RewrapCommand(const Words& words) {
     updated.version = format::FileHeader::kVersion;
     updated.key_id = new_key;
     updated.wrapped_dek = *wrapped;
-    if (Status s = core::WriteFileHeader(fd.get(), updated, false); !s.ok()) return fail(rel, s.message());
+    if (Status s = core::WriteFileHeader(fd.get(), updated, config.header); !s.ok()) return fail(rel, s.message());
     rewrapped.fetch_add(1);
   });
 

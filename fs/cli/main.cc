@@ -25,7 +25,7 @@ constexpr char kUsage[] = R"(Usage: kmsfs key create [--alias NAME] [--origin km
   or:  kmsfs key import KEY_ID --material FILE [--wrapping RSAES_OAEP_SHA_256|RSAES_OAEP_SHA_1|RSAES_PKCS1_V1_5]
   or:  kmsfs key rotate KEY_ID
   or:  kmsfs key delete-material KEY_ID
-  or:  kmsfs init BACKING_DIR --key KEY_ID [--plaintext-names] [--header xattr]
+  or:  kmsfs init BACKING_DIR --key KEY_ID [--plaintext-names] [--header xattr|inline]
   or:  kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [MOUNT OPTIONS]
   or:  kmsfs umount MOUNTPOINT
   or:  kmsfs status MOUNTPOINT [--json]
