@@ -28,7 +28,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-all_targets=(fuzz_file_header fuzz_volume_config fuzz_block_open fuzz_envelope fuzz_kmsd_request
+all_targets=(fuzz_file_header fuzz_volume_config fuzz_block_open fuzz_name_codec fuzz_envelope fuzz_kmsd_request
   fuzz_kms_answer fuzz_kms_error fuzz_iam_answer)
 seconds="${1:-60}"
 if [[ $# -gt 1 || ! "$seconds" =~ ^[1-9][0-9]*$ ]]; then

@@ -260,7 +260,7 @@ StatusOr<std::string> EncryptedNames::FromBackingTarget(std::string_view stored)
   const std::string_view prefix = format::kStoredTargetPrefix;
   if (!stored.starts_with(prefix)) return codec_->DecryptTarget(stored);
   const std::string id(stored.substr(prefix.size()));
-  if (IsInternal(id) || id.empty()) return Status::DataLoss("symlink names a bad stored target");
+  if (!format::NameCodec::IsTargetId(id)) return Status::DataLoss("symlink names a bad stored target");
   UniqueFd store(openat(root_fd_, format::kTargetStoreDir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!store.valid()) return Status::DataLoss("the symlink target store is missing");
   auto encoded = ReadSmallFile(store.get(), id, kMaxStoredTargetFile);
@@ -281,7 +281,7 @@ uint64_t EncryptedNames::TargetSizeOf(int fd, uint64_t stored_size) {
       UniqueFd store(openat(root_fd_, format::kTargetStoreDir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       struct stat st;
       const std::string id(stored.substr(std::strlen(format::kStoredTargetPrefix)));
-      if (!store.valid() || fstatat(store.get(), id.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return stored_size;
+      if (!format::NameCodec::IsTargetId(id) || !store.valid() || fstatat(store.get(), id.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return stored_size;
       encoded_size = static_cast<uint64_t>(st.st_size);
     }
   }
@@ -292,7 +292,7 @@ void EncryptedNames::ReleaseTarget(std::string_view stored) {
   const std::string_view prefix = format::kStoredTargetPrefix;
   if (!stored.starts_with(prefix)) return;
   const std::string id(stored.substr(prefix.size()));
-  if (IsInternal(id) || id.empty()) return;
+  if (!format::NameCodec::IsTargetId(id)) return;
   UniqueFd store(openat(root_fd_, format::kTargetStoreDir, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (store.valid()) unlinkat(store.get(), id.c_str(), 0);
 }

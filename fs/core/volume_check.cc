@@ -224,6 +224,10 @@ void VolumeCheck::CheckTargetStore(const std::vector<std::string>& referenced) {
     if (ids.ok()) present.insert(ids->begin(), ids->end());
   }
   for (const std::string& id : wanted) {
+    if (!format::NameCodec::IsTargetId(id)) {
+      Problem(std::string(format::kTargetStoreDir) + "/" + id, "a symlink names a malformed stored target");
+      continue;
+    }
     if (!present.count(id)) {
       Problem(std::string(format::kTargetStoreDir) + "/" + id, "a symlink's stored target is missing");
       continue;

@@ -155,6 +155,15 @@ uint64_t NameCodec::TargetPlainSize(uint64_t encoded_size) const {
   return sealed > targets_->overhead() ? sealed - targets_->overhead() : 0;
 }
 
+bool NameCodec::IsTargetId(std::string_view id) {
+  if (id.size() != 43) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
 std::string NameCodec::TargetId(std::string_view encoded) {
   return Base64UrlEncode(crypto::Sha256(Bytes(encoded)));
 }

@@ -92,6 +92,10 @@ class NameCodec {
   uint64_t TargetPlainSize(uint64_t encoded_size) const;
   // The id of a target kept in the target store: base64url(SHA-256(encoded)).
   static std::string TargetId(std::string_view encoded);
+  // Whether `id` has the form TargetId gives (43 base64url characters): an id
+  // read from a symlink is used only then, so it can name nothing but an
+  // entry of the target store itself (no '/', no '..').
+  static bool IsTargetId(std::string_view id);
 
  private:
   NameCodec(std::unique_ptr<crypto::AesSiv> names, std::unique_ptr<crypto::Aead> targets)

@@ -2,12 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <string>
 #include <vector>
 
 #include "fs/base/hex.h"
 #include "tests/format/format_example.h"
 #include "tests/vectors/format_v1_golden.h"
+#include "tests/vectors/format_v2_golden.h"
 
 namespace kmsfs::format {
 namespace {
@@ -160,6 +163,55 @@ TEST(FileHeaderTest, FileIdHexIsLowerCase32Chars) {
   id[0] = 0xAB;
   id[15] = 0x0F;
   EXPECT_EQ(FileIdHex(id), "ab00000000000000000000000000000f");
+}
+
+}  // namespace
+}  // namespace kmsfs::format
+
+namespace kmsfs::format {
+namespace {
+
+FileHeader HeaderV2() {
+  FileHeader h = example::Header();
+  h.version = 2;
+  return h;
+}
+
+TEST(FileHeaderV2Test, GoldenBytesRoundTrip) {
+  EXPECT_EQ(HexEncode(HeaderV2().Encode()), vectors::kHeaderV2Hex);
+  auto h = FileHeader::Decode(*HexDecode(vectors::kHeaderV2Hex));
+  ASSERT_TRUE(h.ok()) << h.status().ToString();
+  EXPECT_EQ(*h, HeaderV2());
+  EXPECT_EQ(h->wrapped_dek, example::WrappedDek()) << "the KMS text comes back exactly, upper case included";
+  EXPECT_EQ(HeaderV2().Encode().size(), 255u);
+}
+
+TEST(FileHeaderV2Test, LowerCaseWrappedDeksKeepTheirCase) {
+  FileHeader h = HeaderV2();
+  std::transform(h.wrapped_dek.begin(), h.wrapped_dek.end(), h.wrapped_dek.begin(),
+                 [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+  const auto bytes = h.Encode();
+  EXPECT_EQ(bytes[7], 0x00) << "no upper-case flag";
+  auto back = FileHeader::Decode(bytes);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(back->wrapped_dek, h.wrapped_dek);
+}
+
+TEST(FileHeaderV2Test, MixedCaseUnknownFlagsAndAFlagWithoutLettersAreRefused) {
+  FileHeader mixed = HeaderV2();
+  mixed.wrapped_dek = "abCD";
+  EXPECT_EQ(mixed.Validate().code(), StatusCode::kInvalidArgument);
+  auto good = *HexDecode(vectors::kHeaderV2Hex);
+  auto bad = good;
+  bad[7] = 0x03;
+  auto h = FileHeader::Decode(bad);
+  ASSERT_FALSE(h.ok());
+  EXPECT_NE(h.status().message().find("unknown flag bits"), std::string::npos);
+  FileHeader digits = HeaderV2();
+  digits.wrapped_dek = "0123456789";
+  auto encoded = digits.Encode();
+  encoded[7] = 0x01;  // upper-case flag on hex without letters: two encodings of one header
+  EXPECT_EQ(FileHeader::Decode(encoded).status().code(), StatusCode::kDataLoss);
 }
 
 }  // namespace

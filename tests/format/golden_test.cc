@@ -15,6 +15,7 @@
 #include "fs/format/block_codec.h"
 #include "tests/format/format_example.h"
 #include "tests/vectors/format_v1_golden.h"
+#include "tests/vectors/format_v2_golden.h"
 
 namespace kmsfs::format {
 namespace {
@@ -94,6 +95,14 @@ TEST(GoldenTest, FormatDocumentShowsTheseBytes) {
       << "FORMAT.md lacks the header dump:\n" << XxdDump(Hex(vectors::kHeaderV1Hex));
   EXPECT_NE(doc.find(XxdDump(Hex(vectors::kBlock0SealedHex))), std::string::npos)
       << "FORMAT.md lacks the block dump";
+  // Version 2: the header, the config with its MAC, the names example.
+  EXPECT_NE(doc.find(XxdDump(Hex(vectors::kHeaderV2Hex))), std::string::npos)
+      << "FORMAT.md lacks the version 2 header dump:\n" << XxdDump(Hex(vectors::kHeaderV2Hex));
+  for (const char* text : {vectors::kVolumeConfigV2Json, vectors::kConfigMacKeyHex, vectors::kExampleNameKeyHex,
+                           vectors::kExampleEncodedName, vectors::kExampleLongStoredName,
+                           vectors::kExampleDirValueXattrHex}) {
+    EXPECT_NE(doc.find(text), std::string::npos) << "FORMAT.md lacks " << text;
+  }
 }
 
 }  // namespace

@@ -161,6 +161,15 @@ TEST(NameCodecTest, TargetsOfEveryLengthRoundTripAndAreRandomized) {
   }
 }
 
+TEST(NameCodecTest, OnlyIdsOfTheTargetStoresOwnFormAreAccepted) {
+  const std::string id = NameCodec::TargetId("anything");
+  EXPECT_TRUE(NameCodec::IsTargetId(id));
+  for (const std::string& bad : {std::string(""), id.substr(1), id + "A", std::string("../../etc/passwd"),
+                                 std::string(40, 'a') + "/.x", std::string(42, 'a') + "/"}) {
+    EXPECT_FALSE(NameCodec::IsTargetId(bad)) << bad;
+  }
+}
+
 TEST(NameCodecTest, DirValuesEncodeStrictly) {
   const std::vector<uint8_t> encoded = EncodeDirValue(ExampleDir());
   EXPECT_EQ(HexEncode(encoded), vectors::kExampleDirValueXattrHex);

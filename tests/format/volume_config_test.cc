@@ -4,12 +4,14 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "tests/testutil/temp_dir.h"
 #include "tests/vectors/format_v1_golden.h"
+#include "tests/vectors/format_v2_golden.h"
 
 namespace kmsfs::format {
 namespace {
@@ -173,6 +175,94 @@ TEST(VolumeConfigTest, LoadReportsMissingCorruptAndOversizedFiles) {
 TEST(VolumeConfigTest, StoreIntoMissingDirectoryFails) {
   testing::TempDir dir;
   EXPECT_FALSE(Example().Store(dir.Join("missing")).ok());
+}
+
+}  // namespace
+}  // namespace kmsfs::format
+
+namespace kmsfs::format {
+namespace {
+
+SecretBytes ExampleVolumeKey() {
+  SecretBytes key(kVolumeKeySize);
+  for (size_t i = 0; i < key.size(); ++i) key.data()[i] = static_cast<uint8_t>(i);
+  return key;
+}
+
+VolumeConfig ExampleV2() {
+  auto c = VolumeConfig::FromJson(vectors::kVolumeConfigV2Json);
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? *c : VolumeConfig{};
+}
+
+TEST(VolumeConfigV2Test, DocumentedExampleParsesRoundTripsAndItsMacVerifies) {
+  VolumeConfig c = ExampleV2();
+  EXPECT_EQ(c.version, 2);
+  EXPECT_EQ(VolumeIdHex(c.volume_id), "101112131415161718191a1b1c1d1e1f");
+  EXPECT_EQ(c.names, NameMode::kEncrypted);
+  EXPECT_EQ(c.header, HeaderMode::kXattr);
+  EXPECT_FALSE(c.rewrap.has_value());
+  EXPECT_EQ(c.ToJson(), vectors::kVolumeConfigV2Json);
+  EXPECT_TRUE(c.VerifyMac(ExampleVolumeKey()).ok());
+  EXPECT_EQ(c.VerifyMac(SecretBytes::Random(kVolumeKeySize)).code(), StatusCode::kDataLoss);
+  VolumeConfig resealed = c;
+  ASSERT_TRUE(resealed.Seal(ExampleVolumeKey()).ok());
+  EXPECT_EQ(resealed.mac, c.mac);
+}
+
+TEST(VolumeConfigV2Test, AnyFieldChangedWithoutTheVolumeKeyFailsTheMac) {
+  const SecretBytes key = ExampleVolumeKey();
+  std::vector<std::function<void(VolumeConfig&)>> edits = {
+      [](VolumeConfig& c) { c.key_id = "5a1b9c3e-0000-4d9c-b35d-f84bb474a37f"; },
+      [](VolumeConfig& c) { c.project_id = "other"; },
+      [](VolumeConfig& c) { c.suite = crypto::CipherSuite::kXChaCha20Poly1305; },
+      [](VolumeConfig& c) { c.block_size = 8192; },
+      [](VolumeConfig& c) { c.names = NameMode::kPlaintext; },
+      [](VolumeConfig& c) { c.header = HeaderMode::kInline; },
+      [](VolumeConfig& c) { c.volume_id[0] ^= 1; },
+      [](VolumeConfig& c) { c.wrapped_volume_key = "0200980043"; },
+      [](VolumeConfig& c) { c.rewrap = VolumeConfig::Rewrap{"attacker-key", "00"}; },
+      [](VolumeConfig& c) { c.created = "2027-01-01T00:00:00Z"; },
+  };
+  for (size_t i = 0; i < edits.size(); ++i) {
+    VolumeConfig c = ExampleV2();
+    edits[i](c);
+    // Through the file, as a writer of the backing directory would.
+    auto parsed = VolumeConfig::FromJson(c.ToJson());
+    ASSERT_TRUE(parsed.ok()) << i << ": " << parsed.status().ToString();
+    EXPECT_EQ(parsed->VerifyMac(key).code(), StatusCode::kDataLoss) << "edit " << i;
+  }
+}
+
+TEST(VolumeConfigV2Test, RewrapFieldRoundTripsAndWidensTheAcceptedKeys) {
+  VolumeConfig c = ExampleV2();
+  c.rewrap = VolumeConfig::Rewrap{"5a1b9c3e-0000-4d9c-b35d-f84bb474a37f", "0200aa"};
+  ASSERT_TRUE(c.Seal(ExampleVolumeKey()).ok());
+  auto back = VolumeConfig::FromJson(c.ToJson());
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, c);
+  EXPECT_EQ(back->AcceptedKeyIds(), (std::vector<std::string>{c.key_id, "5a1b9c3e-0000-4d9c-b35d-f84bb474a37f"}));
+  EXPECT_TRUE(back->VerifyMac(ExampleVolumeKey()).ok());
+}
+
+TEST(VolumeConfigV2Test, RejectsBadV2FieldsByName) {
+  auto rejected = [](auto edit, const std::string& field) {
+    nlohmann::json j = nlohmann::json::parse(vectors::kVolumeConfigV2Json);
+    edit(j);
+    auto c = VolumeConfig::FromJson(j.dump());
+    ASSERT_FALSE(c.ok()) << j.dump();
+    EXPECT_NE(c.status().message().find("\"" + field + "\""), std::string::npos) << c.status().message();
+  };
+  rejected([](nlohmann::json& j) { j.erase("volume_id"); }, "volume_id");
+  rejected([](nlohmann::json& j) { j["volume_id"] = "abc"; }, "volume_id");
+  rejected([](nlohmann::json& j) { j["names"] = "hidden"; }, "names");
+  rejected([](nlohmann::json& j) { j["header"] = "sidecar"; }, "header");
+  rejected([](nlohmann::json& j) { j.erase("volume_key"); }, "volume_key");
+  rejected([](nlohmann::json& j) { j.erase("mac"); }, "mac");
+  rejected([](nlohmann::json& j) { j["mac"] = "00"; }, "mac");
+  rejected([](nlohmann::json& j) { j["rewrap"] = "x"; }, "rewrap");
+  rejected([](nlohmann::json& j) { j["rewrap"] = {{"to_key", "k"}}; }, "rewrap.volume_key");
+  rejected([](nlohmann::json& j) { j["canary"] = {{"file_id", "00"}, {"wrapped_dek", "00"}}; }, "canary");
 }
 
 }  // namespace

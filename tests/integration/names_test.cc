@@ -297,6 +297,28 @@ TEST_F(NamesTest, TamperedMovedAndSwappedNamesAreSkippedLoggedAndReportedByFsck)
   EXPECT_NE(r.out.find("two: directory name value"), std::string::npos) << r.out;
 }
 
+// A planted symlink whose stored-target reference tries to climb out of the
+// target store reads as EIO, and removing it removes nothing else.
+TEST_F(NamesTest, APlantedStoredTargetReferenceCannotReachOutsideTheStore) {
+  auto v = StartVolume();
+  ASSERT_NE(v, nullptr);
+  ASSERT_EQ(symlink(std::string(3500, 'x').c_str(), v->Path("real").c_str()), 0);  // makes the store
+  ASSERT_EQ(symlink("t", v->Path("planted").c_str()), 0);
+  const std::string planted = v->BackingPath("planted");
+  TempDir outside;
+  WriteFileOrDie(outside.Join("victim"), "must stay");
+  ASSERT_TRUE(v->Unmount());
+  ASSERT_EQ(unlink(planted.c_str()), 0);
+  ASSERT_EQ(symlink(("kmsfs.t.../../../../../../.." + outside.Join("victim")).c_str(), planted.c_str()), 0);
+  ASSERT_EQ(v->Mount().exit_code, 0);
+  char buf[64];
+  EXPECT_EQ(readlink(v->Path("planted").c_str(), buf, sizeof buf), -1);
+  EXPECT_EQ(errno, EIO);
+  EXPECT_EQ(unlink(v->Path("planted").c_str()), 0);
+  EXPECT_EQ(ReadFile(outside.Join("victim")), "must stay");
+  EXPECT_EQ(stdfs::read_symlink(v->Path("real")).string(), std::string(3500, 'x'));
+}
+
 TEST_F(NamesTest, FsckReportsDanglingAndMismatchedSideFiles) {
   auto v = StartVolume();
   ASSERT_NE(v, nullptr);

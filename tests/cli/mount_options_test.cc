@@ -1,0 +1,74 @@
+// The mount options table: parsing with bounds and retired flags, and the
+// README's copy of the options table.
+#include "fs/cli/mount_options.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace kmsfs::cli {
+namespace {
+
+StatusOr<MountOptions> Parse(std::vector<std::string> words) {
+  words.insert(words.begin(), {"backing", "mnt"});
+  std::vector<std::string> values = MountValueFlags(), switches = MountSwitches();
+  auto args = Args::Parse(words, {values.begin(), values.end()}, {switches.begin(), switches.end()});
+  if (!args.ok()) return args.status();
+  return ParseMountOptions(*args);
+}
+
+TEST(MountOptionsTest, DefaultsComeFromTheTable) {
+  auto o = Parse({});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->cache_ttl, 300);
+  EXPECT_EQ(o->cache_max, 16384);
+  EXPECT_EQ(o->pool_size, 256);
+  EXPECT_FALSE(o->background_cpu.has_value());
+  EXPECT_FALSE(o->foreground);
+}
+
+TEST(MountOptionsTest, FlagsTunesAndFuseOptionsParse) {
+  auto o = Parse({"-f", "--cache-ttl", "2", "--tune", "pool-size=0", "--tune", "readahead=5", "-o", "ro,allow_other",
+                  "--accept-key", "k1", "--log-file", "/tmp/l"});
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_TRUE(o->foreground);
+  EXPECT_EQ(o->cache_ttl, 2);
+  EXPECT_EQ(o->pool_size, 0);
+  EXPECT_EQ(o->readahead, 5);
+  EXPECT_TRUE(o->explicit_ro);
+  EXPECT_EQ(o->fuse_opts, (std::vector<std::string>{"ro", "allow_other"}));
+  EXPECT_EQ(o->accept_key, "k1");
+  EXPECT_EQ(o->log_file, "/tmp/l");
+}
+
+TEST(MountOptionsTest, BadValuesNameTheFlagAndItsBounds) {
+  for (const auto& words : std::vector<std::vector<std::string>>{
+           {"--cache-ttl", "-1"}, {"--cache-ttl", "x"}, {"--cache-max", "1048577"}, {"--tune", "pool-size=65537"},
+           {"--tune", "prefetch"}, {"--tune", "nope=1"}, {"-o", "ro,rw"}, {"--pool-size", "1"}, {"--spin-us", "0"}}) {
+    auto o = Parse(words);
+    ASSERT_FALSE(o.ok()) << words[0] << " " << words[1];
+    EXPECT_EQ(o.status().code(), StatusCode::kInvalidArgument);
+  }
+  EXPECT_NE(Parse({"--tune", "pool-size=65537"}).status().message().find("0 to 65536"), std::string::npos);
+  EXPECT_NE(Parse({"--pool-size", "1"}).status().message().find("--tune pool-size="), std::string::npos);
+}
+
+TEST(MountOptionsTest, ReadmeShowsTheTableAsGenerated) {
+  std::ifstream in(std::string(KMSFS_SOURCE_DIR) + "/README.md");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string readme = ss.str();
+  const std::string begin = "<!-- mount options: begin -->\n", end = "<!-- mount options: end -->";
+  const size_t a = readme.find(begin), b = readme.find(end);
+  ASSERT_NE(a, std::string::npos);
+  ASSERT_NE(b, std::string::npos);
+  EXPECT_EQ(readme.substr(a + begin.size(), b - a - begin.size()), MountOptionsMarkdown())
+      << "README.md's mount options table is out of date: replace it with\n" << MountOptionsMarkdown();
+  EXPECT_NE(MountOptionsHelp().find("--tune KEY=VALUE"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace kmsfs::cli
