@@ -13,10 +13,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <climits>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -36,22 +34,6 @@
 #include "fs/crypto/kdf.h"
 
 namespace kmsfs::cli {
-namespace {
-
-// A mounted volume's files may be open with their old headers cached; refuse.
-bool IsMounted(const std::string& backing_dir) {
-  char real[PATH_MAX];
-  if (realpath(backing_dir.c_str(), real) == nullptr) return false;
-  std::ifstream mounts("/proc/mounts");
-  std::string source, target, type;
-  std::string rest;
-  while (mounts >> source >> target >> type && std::getline(mounts, rest)) {
-    if (type == "fuse.kmsfs" && source == real) return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 int RewrapCommand(const Words& words) {
   auto args = ParseKmsCommandArgs(words, {"--to-key", "--threads"});
@@ -65,7 +47,8 @@ int RewrapCommand(const Words& words) {
   if (!threads.ok()) return Fail(kExitUsage, threads.status().message());
   auto config_or = LoadBackingConfig(dir);
   if (!config_or.ok()) return Fail(kExitUsage, config_or.status().message());
-  if (IsMounted(dir)) return Fail(kExitUsage, dir + " is mounted: unmount it before rewrapping");
+  // A mounted volume's files may be open with their old headers cached.
+  if (IsMountedBacking(dir)) return Fail(kExitUsage, dir + " is mounted: unmount it before rewrapping");
   auto kms_or = ConnectKms(*args, config_or->project_id);
   if (!kms_or.ok()) return Fail(kms_or.status(), "KMS connection");
   std::shared_ptr<kms::Client> kms = *kms_or;

@@ -35,6 +35,8 @@ constexpr char kUsage[] = R"(Usage: kmsfs key create [--alias NAME] [--origin km
   or:  kmsfs grant retire BACKING_DIR GRANT_ID
   or:  kmsfs fsck BACKING_DIR [--quick]
   or:  kmsfs rewrap BACKING_DIR --to-key KEY_ID
+  or:  kmsfs headers export BACKING_DIR FILE
+  or:  kmsfs headers import BACKING_DIR FILE [--threads N]
   or:  kmsfs --version
 Every command that talks to the KMS also takes the connection options below.
 
@@ -42,6 +44,10 @@ kmsfs is an encrypted filesystem whose keys live in a KMS: every file has its
 own data key, wrapped by a master key (CMK) in a KMS speaking the Huawei Cloud /
 Open Telekom Cloud KMS v1.0 API. key rotate enables rotation (new wraps use a
 new material version); key delete-material deletes imported (BYOK) material.
+headers export saves every file header and directory name value of an xattr
+volume into FILE (wrapped keys only: keep it beside the backup); headers import
+puts them back on a copy that lost its xattrs (rsync without -X, tar without
+--xattrs). Volumes made with --header inline keep headers inside their files.
 
 )";
 
@@ -74,7 +80,7 @@ void PrintUsage(std::FILE* out) {
 
 // Subcommands that hold a token, a password or unwrapped keys.
 bool HandlesSecrets(const std::string& cmd) {
-  for (const char* c : {"key", "init", "mount", "grant", "fsck", "rewrap"}) {
+  for (const char* c : {"key", "init", "mount", "grant", "fsck", "rewrap", "headers"}) {
     if (cmd == c) return true;
   }
   return false;
@@ -135,5 +141,6 @@ int main(int argc, char** argv) {
   if (cmd == "grant") return GrantCommand(words);
   if (cmd == "fsck") return FsckCommand(words);
   if (cmd == "rewrap") return RewrapCommand(words);
+  if (cmd == "headers") return HeadersCommand(words);
   return Fail(kExitUsage, "unknown command '" + cmd + "': run 'kmsfs --help' for the list");
 }

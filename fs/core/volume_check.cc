@@ -164,18 +164,22 @@ void VolumeCheck::WalkDir(const std::shared_ptr<UniqueFd>& dir, const std::strin
       } else {
         encoded = backing;
       }
-      if (!value) continue;
-      auto name = names_->Decrypt(*value, encoded);
-      if (!name.ok()) {
-        Problem(Join(path, backing), "name does not decrypt in this directory (tampered, or moved from another "
-                                     "directory): " + name.status().message());
-        continue;
+      // Without the directory's value its names cannot be read, but what is
+      // in it is still checked under its backing names, so a copy that lost
+      // every xattr gets every file named.
+      if (value) {
+        auto name = names_->Decrypt(*value, encoded);
+        if (!name.ok()) {
+          Problem(Join(path, backing), "name does not decrypt in this directory (tampered, or moved from another "
+                                       "directory): " + name.status().message());
+          continue;
+        }
+        if (auto [it, fresh] = seen.emplace(*name, backing); !fresh) {
+          Problem(Join(path, *name), "two backing entries (" + it->second + ", " + backing + ") decrypt to this name");
+          continue;
+        }
+        shown = *name;
       }
-      if (auto [it, fresh] = seen.emplace(*name, backing); !fresh) {
-        Problem(Join(path, *name), "two backing entries (" + it->second + ", " + backing + ") decrypt to this name");
-        continue;
-      }
-      shown = *name;
     }
     const std::string entry_path = Join(path, shown);
     struct stat st;
