@@ -27,6 +27,7 @@ constexpr char kUsage[] = R"(Usage: kmsfs key create [--alias NAME] [--origin km
   or:  kmsfs key delete-material KEY_ID
   or:  kmsfs init BACKING_DIR --key KEY_ID [--plaintext-names] [--header xattr|inline]
   or:  kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [MOUNT OPTIONS]
+  or:  mount -t fuse.kmsfs BACKING_DIR MOUNTPOINT -o credentials=FILE[,OPTION...]   (also in fstab)
   or:  kmsfs umount MOUNTPOINT
   or:  kmsfs status MOUNTPOINT [--json]
   or:  kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
@@ -107,6 +108,14 @@ int main(int argc, char** argv) {
   if (command_line->words.empty()) {
     PrintUsage(stderr);
     return kExitUsage;
+  }
+  // mount -t fuse.kmsfs and fstab lines reach kmsfs through mount.fuse3 as
+  // `kmsfs BACKING_DIR MOUNTPOINT -o OPTIONS`: the same as `kmsfs mount`.
+  if (IsMountHelperCall(command_line->words)) {
+    auto mount_words = MountHelperWords(command_line->words);
+    if (!mount_words.ok()) return Fail(kExitUsage, mount_words.status().message());
+    command_line->words = std::move(*mount_words);
+    command_line->words.insert(command_line->words.begin(), "mount");
   }
   const std::string cmd = command_line->words.front();
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
