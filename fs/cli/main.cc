@@ -38,6 +38,7 @@ constexpr char kUsage[] = R"(Usage: kmsfs key create [--alias NAME] [--origin km
   or:  kmsfs rewrap BACKING_DIR --to-key KEY_ID
   or:  kmsfs headers export BACKING_DIR FILE
   or:  kmsfs headers import BACKING_DIR FILE [--threads N]
+  or:  kmsfs doctor BACKING_DIR [MOUNTPOINT]
   or:  kmsfs --version
 Every command that talks to the KMS also takes the connection options below.
 
@@ -81,7 +82,7 @@ void PrintUsage(std::FILE* out) {
 
 // Subcommands that hold a token, a password or unwrapped keys.
 bool HandlesSecrets(const std::string& cmd) {
-  for (const char* c : {"key", "init", "mount", "grant", "fsck", "rewrap", "headers"}) {
+  for (const char* c : {"key", "init", "mount", "grant", "fsck", "rewrap", "headers", "doctor"}) {
     if (cmd == c) return true;
   }
   return false;
@@ -151,5 +152,6 @@ int main(int argc, char** argv) {
   if (cmd == "fsck") return FsckCommand(words);
   if (cmd == "rewrap") return RewrapCommand(words);
   if (cmd == "headers") return HeadersCommand(words);
+  if (cmd == "doctor") return DoctorCommand(words);
   return Fail(kExitUsage, "unknown command '" + cmd + "': run 'kmsfs --help' for the list");
 }
