@@ -97,6 +97,9 @@ void SendJson(httplib::Response& res, int status, const Json& body) {
   auto text = std::make_shared<SecureString>(DumpJson(body));
   const size_t size = text->size();
   res.set_content_provider(size, kJson, [text](size_t offset, size_t length, httplib::DataSink& sink) {
+    // httplib passes a Range header's offsets through unchecked: never read
+    // past the answer (the bytes beyond it are heap memory).
+    if (offset >= text->size() || length > text->size() - offset) return false;
     return sink.write(text->data() + offset, length);
   });
 }
@@ -308,6 +311,11 @@ void HttpServer::Impl::InstallRoutes() {
   // Compressed request bodies would be inflated in httplib's buffers, out of
   // reach of the wiping above; no client of the API compresses them.
   s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    // No answer is served in parts (the API has no use for it, and httplib
+    // trusts a Range header's offsets): ranges are dropped before any
+    // handler runs, so every answer goes out whole with 200. The request is
+    // httplib's own mutable object, handed to this hook as const.
+    const_cast<httplib::Request&>(req).ranges.clear();
     const std::string encoding = req.get_header_value("Content-Encoding");
     if (encoding.empty() || encoding == "identity") return httplib::Server::HandlerResponse::Unhandled;
     SendKmsError(res, KmsError("KMS.0202"));
@@ -324,6 +332,7 @@ void HttpServer::Impl::InstallRoutes() {
       case 404: SendKmsError(res, KmsError("KMS.0201").WithKmsError("KMS.0201", 404)); break;
       case 405: SendKmsError(res, KmsError("KMS.0215")); break;
       case 400: SendKmsError(res, KmsError("KMS.0202")); break;
+      case 416: SendKmsError(res, KmsError("KMS.0202")); break;  // a Range header httplib cannot parse
       case 414: SendKmsError(res, KmsError("KMS.0201")); break;
       default: {
         const int status = res.status;

@@ -150,5 +150,24 @@ TEST_F(FuseOptionsTest, ABackingPathWithACommaOrABackslashIsOnlyTheSource) {
   }
 }
 
+// A mount point inside the backing directory would make the daemon serve its
+// own tree through itself (and the backing entries it makes appear in it).
+TEST_F(FuseOptionsTest, AMountPointInsideTheBackingDirectoryIsRefused) {
+  MountedVolume::Options o;
+  o.kmsd = kmsd_.get();
+  o.mount = false;
+  auto v = MountedVolume::Start(o);
+  ASSERT_NE(v, nullptr);
+  for (const std::string& inner : {v->backing_dir() + "/mnt", v->backing_dir()}) {
+    SCOPED_TRACE(inner);
+    std::error_code ec;
+    stdfs::create_directories(inner, ec);
+    CommandResult r = RunKmsfs({"mount", v->backing_dir(), inner}, v->Env());
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("must not be inside the backing directory"), std::string::npos) << r.err;
+    EXPECT_FALSE(FindMount(inner).found);
+  }
+}
+
 }  // namespace
 }  // namespace kmsfs::testing
