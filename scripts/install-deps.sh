@@ -11,6 +11,10 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   attr xxd openssl python3 e2fsprogs
+  # tests/integration: backups made with rsync -a (no -X) and tar (no
+  # --xattrs) lose xattr headers; kmsfs headers import and inline volumes
+  # must survive them.
+  rsync tar
   # packaging/: man pages from --help, `systemd-analyze verify` of the units
   # (tests/packaging), dpkg-shlibdeps for the .deb's dependencies.
   help2man systemd dpkg-dev

@@ -5,7 +5,7 @@
 #include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
 #include "fs/core/listed_file.h"
-#include "fs/core/open_file_table.h"
+#include "fs/core/header_io.h"
 
 namespace kmsfs::core {
 
@@ -68,7 +68,7 @@ void KeyPrefetcher::Prefetch(UniqueFd dir, std::vector<std::string> names, std::
 StatusOr<KeyPrefetcher::Outcome> KeyPrefetcher::Process(const Item& item) const {
   KMSFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenListedRegularFile(item.batch->dir.get(), item.name));
   if (!fd.valid()) return Outcome::kSkipped;
-  auto header = ReadFileHeader(fd.get());
+  auto header = ReadFileHeader(fd.get(), options_.header);
   if (!header.ok()) return header.status().Annotate(item.name);
   fd.Reset();  // the KMS call below needs no file open
   if (!warm_) return Status::Internal("key prefetch: no warm function given");

@@ -50,6 +50,7 @@
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
 #include "fs/format/file_header.h"
+#include "fs/format/volume_config.h"
 
 namespace kmsfs::core {
 
@@ -60,6 +61,8 @@ struct KeyPrefetcherOptions {
   // as load one key per interval at the KMS's measured latency
   // (cache::ConcurrencyLimit, fed by the calls that loaded a key).
   std::chrono::microseconds interval{0};
+  // Where the volume keeps file headers. Default: the xattr.
+  format::HeaderMode header = format::HeaderMode::kXattr;
 };
 
 struct KeyPrefetchStats {

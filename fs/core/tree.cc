@@ -245,7 +245,7 @@ Status Tree::Unlink(const Inode& parent, std::string_view name) {
 
 Status Tree::RemoveDir(const Inode& parent, std::string_view name) {
   KMSFS_ASSIGN_OR_RETURN(BackingName backing, OldName(parent, name));
-  if (unlinkat(parent.fd(), backing.name.c_str(), AT_REMOVEDIR) != 0) return Errno("rmdir");
+  KMSFS_RETURN_IF_ERROR(names_->RemoveDirectory(parent, backing));
   names_->AfterRemove(parent, backing);
   if (observer_) observer_->OnNamespaceChange(parent);
   return Status::Ok();
@@ -258,8 +258,7 @@ Status Tree::Rename(const Inode& parent, std::string_view name, const Inode& new
   KMSFS_RETURN_IF_ERROR(names_->BeforeCreate(new_parent, to));
   // A symlink the rename replaces may hold the last link to a stored target.
   const TargetWatch replaced = (flags & RENAME_EXCHANGE) ? TargetWatch{} : WatchTarget(new_parent, to.name);
-  if (renameat2(parent.fd(), from.name.c_str(), new_parent.fd(), to.name.c_str(), flags) != 0) {
-    const Status s = Errno("rename");
+  if (Status s = names_->Rename(parent, from, new_parent, to, flags); !s.ok()) {
     ForgetNameIfGone(new_parent, to);
     return s;
   }

@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "fs/core/dir_values.h"
 #include "fs/core/encrypted_names.h"
+#include "fs/core/header_io.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/name_codec.h"
 
@@ -15,6 +17,7 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
                                                VolumeOptions options) {
   const format::VolumeConfig& config = unlocked.config;
   KMSFS_ASSIGN_OR_RETURN(format::Geometry geometry, format::GeometryFor(config.suite, config.block_size));
+  geometry.data_offset = DataOffset(config.header);
   const int fd = open(unlocked.backing_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open backing directory " + unlocked.backing_dir);
   std::unique_ptr<Volume> v(new Volume(std::move(unlocked)));
@@ -22,13 +25,14 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
   const format::VolumeConfig& c = v->config();
   v->keys_ = std::make_unique<KeyService>(c.key_id, v->unlocked_.AcceptedKeyIds(), c.suite, c.block_size, std::move(kms),
                                           options.keys);
-  v->files_ = std::make_unique<OpenFileTable>(v->keys_.get());
+  v->files_ = std::make_unique<OpenFileTable>(v->keys_.get(), c.header);
   if (c.names == format::NameMode::kEncrypted) {
     KMSFS_ASSIGN_OR_RETURN(auto codec, format::NameCodec::New(v->unlocked_.volume_key, c.volume_id, c.suite));
+    std::unique_ptr<DirValueStore> values = DirValueStoreFor(c.header);
     // The root's own name value is set by init; check it now rather than at
     // the first lookup.
-    KMSFS_RETURN_IF_ERROR(ReadDirValue(v->inodes_->root()->fd()).status().Annotate("backing root"));
-    v->names_ = std::make_unique<EncryptedNames>(std::move(codec), v->inodes_->root()->fd());
+    KMSFS_RETURN_IF_ERROR(values->Read(v->inodes_->root()->fd()).status().Annotate("backing root"));
+    v->names_ = std::make_unique<EncryptedNames>(std::move(codec), v->inodes_->root()->fd(), std::move(values));
   } else {
     v->names_ = std::make_unique<PlaintextNames>();
   }
@@ -37,6 +41,7 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
   if (options.keys.cache.ttl.count() == 0 || options.keys.cache.max_entries == 0) {
     options.hints.prefetch.concurrency = 0;
   }
+  options.hints.prefetch.header = c.header;
   v->hints_ = std::make_unique<Hints>(options.hints, v->keys_.get());
   v->tree_->set_observer(v->hints_.get());
   return v;
@@ -64,6 +69,7 @@ std::string Volume::StatusJson() const {
       {"volume_id", unlocked_.pin.volume_id},
       {"format_version", config().version},
       {"names", format::NameModeName(config().names)},
+      {"header", format::HeaderModeName(config().header)},
       {"read_only", read_only()},
       {"cache", {{"entries", k.cache.entries}, {"hits", k.cache.hits}, {"misses", k.cache.misses},
                  {"evictions", k.cache.evictions}, {"loads", k.cache.loads}, {"load_errors", k.cache.load_errors}}},

@@ -14,6 +14,7 @@
 
 #include "fs/core/crypt_file.h"
 #include "fs/core/encrypted_names.h"
+#include "fs/core/header_io.h"
 #include "fs/core/name_mapper.h"
 #include "fs/core/open_file_table.h"
 #include "fs/format/block_codec.h"
@@ -53,7 +54,10 @@ StatusOr<std::vector<std::string>> ListEntries(int fd) {
 }  // namespace
 
 VolumeCheck::VolumeCheck(const UnlockedVolume& volume, bool quick)
-    : config_(volume.config), backing_dir_(volume.backing_dir), quick_(quick) {}
+    : config_(volume.config),
+      backing_dir_(volume.backing_dir),
+      quick_(quick),
+      dir_values_(DirValueStoreFor(volume.config.header)) {}
 
 StatusOr<std::unique_ptr<VolumeCheck>> VolumeCheck::New(const UnlockedVolume& volume,
                                                         std::shared_ptr<kms::Client> kms, bool quick) {
@@ -111,9 +115,13 @@ void VolumeCheck::WalkDir(const std::shared_ptr<UniqueFd>& dir, const std::strin
   if (!entries.ok()) return Problem(path, entries.status().message());
   std::optional<format::DirValue> value;
   if (names_ != nullptr) {
-    auto v = ReadDirValue(dir->get());
+    auto v = dir_values_->Read(dir->get());
     if (v.ok()) {
       value = *v;
+    } else if (config_.header == format::HeaderMode::kXattr) {
+      Problem(path, "directory name value: " + v.status().message() +
+                        " (its names cannot be read; if a copy tool dropped xattrs, restore them with 'kmsfs "
+                        "headers import " + backing_dir_ + " EXPORT_FILE')");
     } else {
       Problem(path, "directory name value: " + v.status().message() + " (its names cannot be read)");
     }
@@ -122,6 +130,7 @@ void VolumeCheck::WalkDir(const std::shared_ptr<UniqueFd>& dir, const std::strin
   std::map<std::string, std::string> seen;  // plaintext name -> backing name
   for (const std::string& backing : *entries) {
     if (is_root && (IsVolumeFileName(backing) || (names_ != nullptr && backing == format::kTargetStoreDir))) continue;
+    if (names_ != nullptr && dir_values_->file_name() != nullptr && backing == dir_values_->file_name()) continue;
     std::string shown = backing;  // the entry's name in reports
     if (names_ != nullptr) {
       std::string encoded;
@@ -148,24 +157,29 @@ void VolumeCheck::WalkDir(const std::shared_ptr<UniqueFd>& dir, const std::strin
         continue;
       } else if (backing.find('.') != std::string::npos) {
         Problem(Join(path, backing), backing.starts_with("kmsfs.tmp.")
-                                         ? "leftover of an interrupted mkdir (safe to remove from the backing directory)"
+                                         ? "leftover of an interrupted mkdir, rmdir or rename (safe to remove from "
+                                           "the backing directory)"
                                          : "an entry kmsfs did not make (not an encrypted name)");
         continue;
       } else {
         encoded = backing;
       }
-      if (!value) continue;
-      auto name = names_->Decrypt(*value, encoded);
-      if (!name.ok()) {
-        Problem(Join(path, backing), "name does not decrypt in this directory (tampered, or moved from another "
-                                     "directory): " + name.status().message());
-        continue;
+      // Without the directory's value its names cannot be read, but what is
+      // in it is still checked under its backing names, so a copy that lost
+      // every xattr gets every file named.
+      if (value) {
+        auto name = names_->Decrypt(*value, encoded);
+        if (!name.ok()) {
+          Problem(Join(path, backing), "name does not decrypt in this directory (tampered, or moved from another "
+                                       "directory): " + name.status().message());
+          continue;
+        }
+        if (auto [it, fresh] = seen.emplace(*name, backing); !fresh) {
+          Problem(Join(path, *name), "two backing entries (" + it->second + ", " + backing + ") decrypt to this name");
+          continue;
+        }
+        shown = *name;
       }
-      if (auto [it, fresh] = seen.emplace(*name, backing); !fresh) {
-        Problem(Join(path, *name), "two backing entries (" + it->second + ", " + backing + ") decrypt to this name");
-        continue;
-      }
-      shown = *name;
     }
     const std::string entry_path = Join(path, shown);
     struct stat st;
@@ -246,11 +260,20 @@ void VolumeCheck::CheckFile(const FileToCheck& file) {
   if (!fd.valid()) return Problem(file.path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st;
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return Problem(file.path, "not a regular file any more");
-  auto header = ReadFileHeader(fd.get());
-  if (!header.ok()) return Problem(file.path, header.status().message());
+  auto present = ReadFileHeaderIfPresent(fd.get(), config_.header);
+  if (!present.ok()) return Problem(file.path, present.status().message());
+  if (!present->has_value()) {
+    if (config_.header == format::HeaderMode::kInline) {
+      return Problem(file.path, "no header: the backing file is empty, its inline header region is gone");
+    }
+    return Problem(file.path, "no header (xattr user.kmsfs is missing: a copy tool dropped it?); restore it with "
+                              "'kmsfs headers import " + backing_dir_ + " EXPORT_FILE'");
+  }
+  StatusOr<format::FileHeader> header = std::move(**present);
   if (Status s = keys_->CheckBelongs(*header); !s.ok()) return Problem(file.path, s.message());
   auto geometry = format::GeometryFor(header->suite, header->block_size);
   if (!geometry.ok()) return Problem(file.path, geometry.status().message());
+  geometry->data_offset = DataOffset(config_.header);
   bool cut = false;
   if (auto size = format::PlainSize(static_cast<uint64_t>(st.st_size), *geometry); !size.ok()) {
     Problem(file.path, size.status().message() + " (the file was cut inside a block)");
@@ -270,7 +293,8 @@ void VolumeCheck::CheckFile(const FileToCheck& file) {
   if (quick_) return;
   auto codec = format::BlockCodec::New(header->suite, header->block_size, key->key(), header->file_id);
   if (!codec.ok()) return Problem(file.path, codec.status().message());
-  CryptFile crypt(std::move(fd), std::move(header).value(), std::move(codec).value(), std::move(key).value());
+  CryptFile crypt(std::move(fd), std::move(header).value(), std::move(codec).value(), std::move(key).value(),
+                  geometry->data_offset);
   auto size = crypt.Size();
   if (!size.ok()) return Problem(file.path, size.status().message());
   const uint64_t bs = geometry->block_size;
