@@ -3,7 +3,8 @@
 #   1. the whole suite through ctest (unit, integration against a real kmsd,
 #      and FUSE tests that really mount), built with -Werror;
 #   2. all of it again under ASan+UBSan (the binaries the tests start too);
-#   3. the cache, the per-file read-modify-write and the readahead tests under TSan.
+#   3. the cache, the per-file read-modify-write, the inode table and the
+#      speculative-feature tests under TSan.
 #   KMSFS_SKIP_SANITIZERS=1   skip passes 2 and 3 (local iteration only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,11 +29,12 @@ if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
   cmake --build build-asan -j"$jobs"
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j"$jobs" --timeout 900)
 
-  echo "== cache, read-modify-write, readahead, unlink-queue and ready-file tests under TSan"
+  echo "== cache, read-modify-write, inode table and hint tests under TSan"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMSFS_WERROR=ON \
     -DKMSFS_SANITIZE=thread -DKMSFS_BUILD_BENCH=OFF >/dev/null
-  cmake --build build-tsan -j"$jobs" --target dek_cache_test dek_pool_test crypt_file_test \
-    sibling_readahead_test deferred_unlinks_test ready_files_test
-  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R "DekCache|DekPool|CryptFile|SiblingReadahead|DeferredUnlinks|ReadyFiles" --output-on-failure \
+  tsan_targets=(dek_cache_test dek_pool_test crypt_file_test sibling_readahead_test
+    inode_table_test tree_test hints_test)
+  cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}"
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R "DekCache|DekPool|CryptFile|SiblingReadahead|InodeTable|TreeTest|Hints" --output-on-failure \
     -j"$jobs" --timeout 900)
 fi

@@ -106,9 +106,25 @@ void AddDefaultPermissionsToAllowOther(std::vector<std::string>& fuse_opts) {
 }
 
 // Every node the kernel knows holds one descriptor: a large tree needs many.
+// The soft limit goes to the hard one; a daemon allowed to (root) also lifts
+// the hard limit it inherited to the system's ceiling (fs.nr_open, at most
+// 1 Mi), since the kernel, not the caller's shell, decides how many nodes stay.
 void RaiseOpenFileLimit() {
+  constexpr rlim_t kCeiling = rlim_t{1} << 20;
   struct rlimit lim;
-  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  rlim_t nr_open = 0;
+  if (FILE* f = std::fopen("/proc/sys/fs/nr_open", "re")) {
+    unsigned long long v = 0;
+    if (std::fscanf(f, "%llu", &v) == 1) nr_open = static_cast<rlim_t>(v);
+    std::fclose(f);
+  }
+  const rlim_t wanted = std::min(nr_open, kCeiling);
+  if (wanted > lim.rlim_max) {
+    struct rlimit raised = {wanted, wanted};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return;  // not permitted: keep the soft raise below
+  }
+  if (lim.rlim_cur < lim.rlim_max) {
     lim.rlim_cur = lim.rlim_max;
     setrlimit(RLIMIT_NOFILE, &lim);
   }

@@ -11,9 +11,12 @@
 namespace kmsfs::core {
 namespace {
 
+// The pin is the key new files are wrapped under. A rewrap target is not
+// enough: a config whose own key is someone else's, naming the pinned key
+// only as where a rewrap is going, would have new files wrapped under the
+// other key. (kmsfs rewrap moves the pin only once key_id has moved.)
 bool PinMatches(const Pin& pin, const format::VolumeConfig& config) {
-  const std::vector<std::string> keys = config.AcceptedKeyIds();
-  return std::find(keys.begin(), keys.end(), pin.key_id) != keys.end() && pin.volume_id == PinOf(config).volume_id &&
+  return pin.key_id == config.key_id && pin.volume_id == PinOf(config).volume_id &&
          pin.project_id == config.project_id;
 }
 
@@ -70,9 +73,9 @@ StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Clien
   const Pin wanted = PinOf(config);
   bool repin = !pinned.has_value();
   if (pinned && !PinMatches(*pinned, config)) {
-    const std::vector<std::string> keys = config.AcceptedKeyIds();
-    const bool accepted = options.accept_key &&
-                          std::find(keys.begin(), keys.end(), *options.accept_key) != keys.end();
+    // Only the config's own key: accepting a key it names as a rewrap target
+    // would pin the other one.
+    const bool accepted = options.accept_key && *options.accept_key == config.key_id;
     if (!accepted) {
       return Status::FailedPrecondition(
           out.backing_dir + " names " + Describe(wanted) + ", but this user pinned " + Describe(*pinned) +

@@ -323,6 +323,11 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int mode, off_t offset, off_t lengt
 }
 
 void OpLseek(fuse_req_t req, fuse_ino_t, off_t offset, int whence, fuse_file_info* fi) {
+  // With the writeback cache the latest writes may still be in the kernel
+  // alone, and the kernel does not flush them before asking: an answer from
+  // the backing file would call them a hole (cp would copy zeros). ENOSYS
+  // makes the kernel answer from its own size: all data, a hole at the end.
+  if (Self(req)->options().writeback_cache) return (void)fuse_reply_err(req, ENOSYS);
   FileHandle* h = HandleOf(fi);
   if (h == nullptr) return (void)fuse_reply_err(req, EBADF);
   auto pos = core::SeekDataOrHole(*h->file, offset, whence);

@@ -132,7 +132,7 @@ std::string ErrorCodeFor(const Status& s) {
   return s.kms_error_code();
 }
 
-nlohmann::json ErrorBody(const Status& s) {
+Json ErrorBody(const Status& s) {
   std::string code = ErrorCodeFor(s);
   std::string msg;
   if (s.kms_error_code().empty()) {

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "kms/server/json.h"
 
 #include "fs/base/status.h"
 
@@ -28,7 +28,7 @@ int HttpStatusFor(const Status& s);
 // The KMS code to answer for `s` ("KMS.0103" when it has none).
 std::string ErrorCodeFor(const Status& s);
 // {"error":{"error_code":…,"error_msg":…}}; internal failures never leak their message.
-nlohmann::json ErrorBody(const Status& s);
+Json ErrorBody(const Status& s);
 
 }  // namespace kmsfs::kms::server
 

@@ -1,31 +1,16 @@
 #include "kms/server/bootstrap.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <set>
 
 #include "fs/base/hex.h"
-#include "fs/base/unique_fd.h"
 #include "kms/server/crypto_util.h"
 
 namespace kmsfs::kms::server {
 
-Status WritePrivateFile(const std::string& path, std::string_view content) {
-  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd.valid()) return Status::FromErrno(errno, "cannot write " + path);
-  if (::fchmod(fd.get(), 0600) != 0) return Status::FromErrno(errno, "chmod 0600 " + path);
-  KMSFS_RETURN_IF_ERROR(PwriteFull(fd.get(), content.data(), content.size(), 0));
-  if (::fsync(fd.get()) != 0) return Status::FromErrno(errno, "fsync " + path);
-  return Status::Ok();
-}
-
-Status InstallFileUsers(Store* store, const std::vector<UserSpec>& users) {
+Status InstallFileUsers(Store* store, Identity* identity, const std::vector<UserSpec>& users) {
   std::vector<UserRecord> records;
   for (const UserSpec& spec : users) {
-    KMSFS_ASSIGN_OR_RETURN(UserRecord rec, Identity::MakeUserRecord(spec, /*builtin=*/false));
+    KMSFS_ASSIGN_OR_RETURN(UserRecord rec, identity->MakeUserRecord(spec, /*builtin=*/false));
     records.push_back(std::move(rec));
   }
   return store->RunInTransaction([&]() -> Status {
@@ -34,10 +19,10 @@ Status InstallFileUsers(Store* store, const std::vector<UserSpec>& users) {
   });
 }
 
-StatusOr<AdminUser> EnsureAdminUser(Store* store, Identity* identity, const std::string& data_dir) {
+StatusOr<AdminUser> EnsureAdminUser(Store* store, Identity* identity, const DataDir& data_dir) {
   AdminUser admin;
-  admin.token_path = data_dir + "/admin.token";
-  admin.password_path = data_dir + "/admin.password";
+  admin.token_path = data_dir.File("admin.token");
+  admin.password_path = data_dir.File("admin.password");
   KMSFS_ASSIGN_OR_RETURN(std::optional<UserRecord> existing, store->FindBuiltinUser("admin"));
   if (existing) {
     KMSFS_RETURN_IF_ERROR(store->SetBuiltinUsersActive(true));
@@ -56,15 +41,15 @@ StatusOr<AdminUser> EnsureAdminUser(Store* store, Identity* identity, const std:
       if (c == '/') c = '_';
     }
     spec.password = SecretBytes::CopyFrom(AsBytes(password));
-    Status written = WritePrivateFile(admin.password_path, password);
+    Status written = data_dir.WritePrivateFile("admin.password", password);
     WipeString(password);
     KMSFS_RETURN_IF_ERROR(written);
-    KMSFS_ASSIGN_OR_RETURN(admin.user, Identity::MakeUserRecord(spec, /*builtin=*/true));
+    KMSFS_ASSIGN_OR_RETURN(admin.user, identity->MakeUserRecord(spec, /*builtin=*/true));
     KMSFS_RETURN_IF_ERROR(store->PutUser(admin.user));
     admin.created = true;
   }
   KMSFS_ASSIGN_OR_RETURN(IssuedToken token, identity->IssueToken(admin.user));
-  KMSFS_RETURN_IF_ERROR(WritePrivateFile(admin.token_path, token.token));
+  KMSFS_RETURN_IF_ERROR(data_dir.WritePrivateFile("admin.token", token.token));
   WipeString(token.token);
   admin.token_expires_ms = token.expires_ms;
   return admin;

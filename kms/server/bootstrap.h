@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fs/base/status.h"
+#include "kms/server/data_dir.h"
 #include "kms/server/identity.h"
 #include "kms/server/service.h"
 #include "kms/server/store.h"
@@ -21,7 +22,7 @@
 
 namespace kmsfs::kms::server {
 
-Status InstallFileUsers(Store* store, const std::vector<UserSpec>& users);
+Status InstallFileUsers(Store* store, Identity* identity, const std::vector<UserSpec>& users);
 
 struct AdminUser {
   UserRecord user;
@@ -30,14 +31,11 @@ struct AdminUser {
   bool created = false;
   int64_t token_expires_ms = 0;
 };
-StatusOr<AdminUser> EnsureAdminUser(Store* store, Identity* identity, const std::string& data_dir);
+StatusOr<AdminUser> EnsureAdminUser(Store* store, Identity* identity, const DataDir& data_dir);
 
 // Creates the default master key of every active user's domain (in the first
 // such user's project) unless it exists.
 Status EnsureDefaultKeys(Store* store, Service* service);
-
-// Writes `content` to `path` with mode 0600 (replacing it), then fsyncs.
-Status WritePrivateFile(const std::string& path, std::string_view content);
 
 }  // namespace kmsfs::kms::server
 

@@ -193,6 +193,24 @@ std::string Base64Encode(std::span<const uint8_t> bytes) {
   return out;
 }
 
+kms::SecureString Base64EncodeSecret(std::span<const uint8_t> bytes) {
+  kms::SecureString out(4 * ((bytes.size() + 2) / 3), '\0');
+  if (bytes.empty()) return out;
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), bytes.data(), static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+kms::SecureString HexEncodeUpperSecret(std::span<const uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  kms::SecureString out(bytes.size() * 2, '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 15];
+  }
+  return out;
+}
+
 StatusOr<std::vector<uint8_t>> Base64Decode(std::string_view text) {
   if (text.size() % 4 != 0) return Status::InvalidArgument("Base64 length is not a multiple of 4");
   size_t padding = 0;
@@ -249,13 +267,72 @@ StatusOr<RsaKeyPair> GenerateRsa2048() {
   return pair;
 }
 
-StatusOr<SecretBytes> RsaDecrypt(const SecretBytes& private_der, WrappingAlgorithm alg,
-                                 std::span<const uint8_t> ciphertext) {
+namespace {
+
+// A decryption context for the DER private key, padding not yet chosen.
+StatusOr<PkeyCtx> RsaDecryptContext(const SecretBytes& private_der) {
   const unsigned char* p = private_der.data();
   Pkey key(d2i_PrivateKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(private_der.size())));
   if (!key) return Status::Internal("stored RSA private key is unreadable");
   PkeyCtx ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
   if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) != 1) return Status::Internal("RSA decrypt init failed");
+  return ctx;
+}
+
+Status UnwrapFailed() { return Status::InvalidArgument("RSA decryption failed"); }
+
+// RSAES-PKCS1-v1_5 material of `m` bytes in the k-byte block `em`:
+// 00 02 PS(k-m-3 non-zero bytes) 00 M. OpenSSL 3.0 reports the length of a
+// well-padded message of any length, and fails at once otherwise; with the
+// length known beforehand every byte position is fixed, so all of them are
+// checked with the same operations, and only the combined result decides.
+bool Pkcs1Type2HoldsMaterial(std::span<const uint8_t> em, size_t m) {
+  if (em.size() < m + 11) return false;  // sizes are public: the modulus and the API's material length
+  const size_t zero_at = em.size() - m - 1;
+  uint32_t bad = em[0] | (em[1] ^ 0x02u) | em[zero_at];
+  for (size_t i = 2; i < zero_at; ++i) {
+    bad |= ((static_cast<uint32_t>(em[i]) - 1u) >> 8) & 1u;  // 1 exactly when em[i] == 0
+  }
+  return bad == 0;
+}
+
+}  // namespace
+
+StatusOr<SecretBytes> UnwrapKeyMaterial(const SecretBytes& private_der, WrappingAlgorithm alg,
+                                        std::span<const uint8_t> ciphertext, size_t material_size) {
+  if (alg != WrappingAlgorithm::kPkcs1V15) {
+    // OAEP decoding in OpenSSL is constant-time, and a well-formed OAEP
+    // ciphertext is something anyone with the public key can make: whether
+    // one decodes tells nothing about the material.
+    auto plain = RsaDecrypt(private_der, alg, ciphertext);
+    if (!plain.ok()) return plain.status().code() == StatusCode::kInvalidArgument ? UnwrapFailed() : plain.status();
+    if (plain->size() != material_size) return UnwrapFailed();
+    return plain;
+  }
+  KMSFS_ASSIGN_OR_RETURN(PkeyCtx ctx, RsaDecryptContext(private_der));
+  if (EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_NO_PADDING) != 1) return Status::Internal("RSA padding setup failed");
+  size_t out_len = 0;
+  if (EVP_PKEY_decrypt(ctx.get(), nullptr, &out_len, ciphertext.data(), ciphertext.size()) != 1) {
+    ERR_clear_error();
+    return UnwrapFailed();
+  }
+  SecretBytes block(out_len);
+  // Fails only for a ciphertext of the wrong size or not below the modulus:
+  // properties of the ciphertext, not of what it decrypts to.
+  if (EVP_PKEY_decrypt(ctx.get(), block.data(), &out_len, ciphertext.data(), ciphertext.size()) != 1 ||
+      out_len != block.size() || block.size() < material_size) {
+    ERR_clear_error();
+    return UnwrapFailed();
+  }
+  const bool good = Pkcs1Type2HoldsMaterial(block.span(), material_size);
+  SecretBytes material = SecretBytes::CopyFrom(block.span().last(material_size));
+  if (!good) return UnwrapFailed();
+  return material;
+}
+
+StatusOr<SecretBytes> RsaDecrypt(const SecretBytes& private_der, WrappingAlgorithm alg,
+                                 std::span<const uint8_t> ciphertext) {
+  KMSFS_ASSIGN_OR_RETURN(PkeyCtx ctx, RsaDecryptContext(private_der));
   int ok = 1;
   switch (alg) {
     case WrappingAlgorithm::kOaepSha256:

@@ -19,6 +19,7 @@
 
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
+#include "kms/secure_string.h"
 
 namespace kmsfs::kms::server {
 
@@ -57,6 +58,9 @@ Status AesGcmOpen(std::span<const uint8_t> key, std::span<const uint8_t> nonce,
 
 // Standard Base64 with '=' padding, no line breaks.
 std::string Base64Encode(std::span<const uint8_t> bytes);
+// The same, and upper-case hex, into wiping memory (for plaintexts in answers).
+kms::SecureString Base64EncodeSecret(std::span<const uint8_t> bytes);
+kms::SecureString HexEncodeUpperSecret(std::span<const uint8_t> bytes);
 // Strict decoder: standard alphabet, length a multiple of 4, padding only at
 // the end; anything else is kInvalidArgument.
 StatusOr<std::vector<uint8_t>> Base64Decode(std::string_view text);
@@ -77,6 +81,14 @@ StatusOr<RsaKeyPair> GenerateRsa2048();
 // same hash for the label digest and MGF1). Any failure is kInvalidArgument.
 StatusOr<SecretBytes> RsaDecrypt(const SecretBytes& private_der, WrappingAlgorithm alg,
                                  std::span<const uint8_t> ciphertext);
+// Unwraps imported key material of exactly `material_size` bytes. Every
+// failure (wrong padding, wrong length, wrong key, a ciphertext of the wrong
+// size or out of range) is the same kInvalidArgument status, and for
+// RSAES-PKCS1-v1_5 the padding and the length are checked together without a
+// branch on the decrypted bytes, so neither the answer nor its timing tells a
+// caller which check failed (no Bleichenbacher padding oracle).
+StatusOr<SecretBytes> UnwrapKeyMaterial(const SecretBytes& private_der, WrappingAlgorithm alg,
+                                        std::span<const uint8_t> ciphertext, size_t material_size);
 
 // Bytes of a string, for hashing labels and ASCII fields.
 inline std::span<const uint8_t> AsBytes(std::string_view s) {

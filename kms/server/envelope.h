@@ -16,8 +16,9 @@
 // So a 64-byte DEK gives 188 bytes and encrypt-data has 140 bytes of overhead,
 // as in the documented examples. The GCM key and the HMAC key are derived
 // from the CMK material version with HKDF-SHA256 (distinct labels); the GCM
-// associated data is header(4) || key id || version || canonical encryption
-// context. Open checks the HMAC (constant time) before decrypting, so any
+// associated data is header(4) || key id || version || what the ciphertext is
+// bound to (request.h BoundData: the canonical encryption context, then any
+// additional_authenticated_data). Open checks the HMAC (constant time) before decrypting, so any
 // tampering, a wrong key or a wrong context fails without releasing plaintext.
 //
 // Thread-safety: pure functions.

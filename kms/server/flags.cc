@@ -74,6 +74,12 @@ Options:
                             the highest this process may use, where kmsfs
                             mounts keep their background threads, so a
                             mount's KMS calls stay on one CPU); none: any
+  --request-timeout-ms N    a request must arrive whole within N ms of its
+                            first byte, else 408 (default 10000)
+  --max-connections-per-peer N
+                            open connections from one address; more are
+                            answered 429 (default 1024)
+  --version                 print the version
   -h, --help                print this help
 
 SIGTERM or SIGINT stops kmsd cleanly (exit 0). Exit 2: bad flags or an
@@ -91,6 +97,10 @@ StatusOr<KmsdFlags> ParseKmsdFlags(const std::vector<std::string>& args) {
       f.help = true;
       return f;
     }
+    if (arg == "--version") {
+      f.version = true;
+      return f;
+    }
     std::string value;
     bool has_inline_value = false;
     if (arg.rfind("--", 0) == 0) {
@@ -103,7 +113,7 @@ StatusOr<KmsdFlags> ParseKmsdFlags(const std::vector<std::string>& args) {
     }
     static const char* const kValued[] = {"--listen",   "--data",    "--users",     "--latency-ms",
                                           "--tls-cert", "--tls-key", "--token-ttl", "--import-token-ttl",
-                                          "--cpu"};
+                                          "--cpu",    "--request-timeout-ms", "--max-connections-per-peer"};
     bool known = false;
     for (const char* k : kValued) known = known || arg == k;
     if (!known) return Bad("unknown argument '" + args[i] + "'");
@@ -133,6 +143,12 @@ StatusOr<KmsdFlags> ParseKmsdFlags(const std::vector<std::string>& args) {
       KMSFS_ASSIGN_OR_RETURN(f.import_token_ttl_sec, ParseRange(arg, value, 1, kMaxTtlSec));
     } else if (arg == "--cpu") {
       cpu = value;
+    } else if (arg == "--request-timeout-ms") {
+      KMSFS_ASSIGN_OR_RETURN(int64_t v, ParseRange(arg, value, 100, 600000));
+      f.request_timeout_ms = static_cast<int>(v);
+    } else if (arg == "--max-connections-per-peer") {
+      KMSFS_ASSIGN_OR_RETURN(int64_t v, ParseRange(arg, value, 1, 1000000));
+      f.max_connections_per_peer = static_cast<int>(v);
     }
   }
   if (!have_listen) return Bad("--listen HOST:PORT is required");

@@ -27,7 +27,10 @@ struct KmsdFlags {
   int64_t token_ttl_sec = 86400;         // --token-ttl SEC
   int64_t import_token_ttl_sec = 86400;  // --import-token-ttl SEC
   std::optional<int> cpu;    // --cpu last|none|N (default last): where every kmsd thread runs
+  int request_timeout_ms = 10000;          // --request-timeout-ms N: a request's first to last byte
+  int max_connections_per_peer = 1024;     // --max-connections-per-peer N
   bool help = false;         // --help / -h
+  bool version = false;      // --version
 };
 
 // `args` excludes argv[0].

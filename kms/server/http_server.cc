@@ -1,34 +1,104 @@
 #include "kms/server/http_server.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <sodium.h>
+#include <unistd.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
-#include <mutex>
 #include <thread>
 
 #include "fs/base/hex.h"
 #include "fs/base/logging.h"
 #include "kms/server/api_error.h"
+#include "kms/server/connection_gate.h"
 #include "kms/server/crypto_util.h"
+#include "kms/server/json.h"
 
 namespace kmsfs::kms::server {
 namespace {
 
 constexpr const char* kJson = "application/json;charset=UTF-8";
+constexpr size_t kStackToClear = 64 * 1024;
 
 std::string RequestId() { return HexEncode(RandomVector(16)); }
 
-std::string Dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+// httplib's request processing, run on a request the gate has framed.
+class Router : public httplib::Server {
+ public:
+  Router() {
+    // httplib stops writing content-provider bodies once its listening
+    // socket is closed; this router has none of its own, so it holds a
+    // descriptor of /dev/null in its place for as long as it serves.
+    svr_sock_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  }
+  ~Router() override {
+    const int fd = svr_sock_.exchange(INVALID_SOCKET);
+    if (fd != INVALID_SOCKET) ::close(fd);
+  }
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
 
-void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
+  // Parses, routes and answers the request in `strm`; false when httplib
+  // could not answer it (the connection should close).
+  bool Process(httplib::Stream& strm, bool close_connection, bool* connection_closed) {
+    return process_request(strm, close_connection, *connection_closed, nullptr);
+  }
+};
+
+// A request held in memory, and a buffer its answer is written to.
+class MemoryStream : public httplib::Stream {
+ public:
+  explicit MemoryStream(Exchange& ex) : ex_(ex) {}
+
+  bool is_readable() const override { return read_ < ex_.request.size(); }
+  bool is_writable() const override { return true; }
+  ssize_t read(char* ptr, size_t size) override {
+    const size_t n = std::min(size, ex_.request.size() - read_);
+    std::memcpy(ptr, ex_.request.data() + read_, n);
+    read_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    ex_.response.append(ptr, size);
+    return static_cast<ssize_t>(size);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = ex_.remote_ip;
+    port = ex_.remote_port;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = ex_.local_ip;
+    port = ex_.local_port;
+  }
+  socket_t socket() const override { return INVALID_SOCKET; }
+
+ private:
+  Exchange& ex_;
+  size_t read_ = 0;
+};
+
+// Clears the stack below the caller, where httplib's read buffers and the
+// JSON parser and serializer left copies of the request and the answer.
+[[gnu::noinline]] void ClearStackBelow() {
+  unsigned char stack[kStackToClear];
+  sodium_memzero(stack, sizeof stack);
+  __asm__ __volatile__("" : : "r"(stack) : "memory");
+}
+
+// The answer body in a wiping buffer that httplib reads through a content
+// provider: httplib never holds a copy of it in its Response.
+void SendJson(httplib::Response& res, int status, const Json& body) {
   res.status = status;
   res.set_header("X-Request-Id", RequestId());
-  std::string text = Dump(body);
-  res.set_content(text, kJson);
-  WipeString(text);
+  auto text = std::make_shared<SecureString>(DumpJson(body));
+  const size_t size = text->size();
+  res.set_content_provider(size, kJson, [text](size_t offset, size_t length, httplib::DataSink& sink) {
+    return sink.write(text->data() + offset, length);
+  });
 }
 
 void SendKmsError(httplib::Response& res, const Status& st) { SendJson(res, HttpStatusFor(st), ErrorBody(st)); }
@@ -39,6 +109,7 @@ std::string_view KeystoneTitle(int http) {
     case 401: return "Unauthorized";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 429: return "Too Many Requests";
     default: return "Internal Server Error";
   }
 }
@@ -53,6 +124,7 @@ int KeystoneStatus(const Status& st) {
     case StatusCode::kInvalidArgument: return 400;
     case StatusCode::kUnauthenticated: return 401;
     case StatusCode::kNotFound: return 404;
+    case StatusCode::kResourceExhausted: return 429;
     default: return 500;
   }
 }
@@ -69,20 +141,23 @@ std::optional<uint64_t> ContentLength(const httplib::Request& req) {
 
 // Reads the request body into `body` (at most `max` bytes). Returns false
 // when it could not; `too_large` tells whether the limit was the reason.
-bool ReadBody(const httplib::Request& req, const httplib::ContentReader& reader, size_t max, std::string* body,
+// httplib hands the body over in its own stack buffer: each piece is wiped
+// there once copied.
+bool ReadBody(const httplib::Request& req, const httplib::ContentReader& reader, size_t max, SecureString* body,
               bool* too_large) {
   *too_large = false;
   const bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
   if (!req.has_header("Content-Length") && !chunked) return true;  // no body
   const std::optional<uint64_t> length = ContentLength(req);
   if (req.has_header("Content-Length") && !length) return false;
+  if (length && *length <= max) body->reserve(static_cast<size_t>(*length));
   auto receive = [&](const char* data, size_t n) {
-    if (body->size() + n > max) {
-      *too_large = true;
-      return false;
-    }
-    body->append(data, n);
-    return true;
+    const bool fits = body->size() + n <= max;
+    if (fits) body->append(data, n);
+    // `data` points into a buffer of httplib's that outlives this call.
+    sodium_memzero(const_cast<char*>(data), n);
+    if (!fits) *too_large = true;
+    return fits;
   };
   bool ok = false;
   try {
@@ -99,30 +174,51 @@ bool ReadBody(const httplib::Request& req, const httplib::ContentReader& reader,
   return ok;
 }
 
+// Wipes every string in `doc` (a login body held a password).
+void WipeStrings(Json& doc) {
+  std::vector<Json*> stack = {&doc};
+  while (!stack.empty()) {
+    Json* j = stack.back();
+    stack.pop_back();
+    if (j->is_string()) {
+      auto& s = j->get_ref<Json::string_t&>();
+      sodium_memzero(s.data(), s.size());
+    }
+    if (j->is_structured()) {
+      for (auto& child : *j) stack.push_back(&child);
+    }
+  }
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
   Options options;
   Service* service = nullptr;
   Identity* identity = nullptr;
-  std::unique_ptr<httplib::Server> server;
-  int port = 0;
-  int listen_fd = -1;  // the listening socket, seen through set_socket_options
+  Router router;
+  std::unique_ptr<ConnectionGate> gate;
 
-  std::mutex mu;
-  std::condition_variable cv;
-  bool stop_requested = false;  // guarded by mu
-  bool in_run = false;          // guarded by mu
-
+  void Serve(Exchange& ex);
   void HandleKms(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
   void HandleLogin(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
   void HandleIntrospect(const httplib::Request& req, httplib::Response& res);
   void InstallRoutes();
 };
 
+void HttpServer::Impl::Serve(Exchange& ex) {
+  {
+    MemoryStream strm(ex);
+    bool connection_closed = false;
+    const bool answered = router.Process(strm, ex.close_connection, &connection_closed);
+    ex.close_after = connection_closed || !answered || ex.response.empty();
+  }
+  ClearStackBelow();
+}
+
 void HttpServer::Impl::HandleKms(const httplib::Request& req, httplib::Response& res,
                                  const httplib::ContentReader& reader) {
-  std::string body;
+  SecureString body;
   bool too_large = false;
   const bool read_ok = ReadBody(req, reader, options.max_body_bytes, &body, &too_large);
   if (options.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.latency_ms));
@@ -136,8 +232,7 @@ void HttpServer::Impl::HandleKms(const httplib::Request& req, httplib::Response&
   if (too_large) return SendKmsError(res, KmsError("KMS.0203"));
   if (!read_ok) return SendKmsError(res, KmsError("KMS.0202"));
 
-  auto result = service->Handle(*caller, action, body);
-  WipeString(body);
+  auto result = service->Handle(*caller, action, std::string_view(body.data(), body.size()));
   if (!result.ok()) {
     if (result.status().kms_error_code().empty()) {
       KMSFS_LOG(kError) << "kms " << action << ": " << result.status().ToString();
@@ -145,36 +240,27 @@ void HttpServer::Impl::HandleKms(const httplib::Request& req, httplib::Response&
     return SendKmsError(res, result.status());
   }
   SendJson(res, 200, *result);
-  // Responses of create-datakey / decrypt-datakey hold DEKs: wipe our copy.
-  for (auto& [key, value] : result->items()) {
-    if (value.is_string()) WipeString(value.get_ref<std::string&>());
-  }
 }
 
 void HttpServer::Impl::HandleLogin(const httplib::Request& req, httplib::Response& res,
                                    const httplib::ContentReader& reader) {
-  std::string body;
+  SecureString body;
   bool too_large = false;
   const bool read_ok = ReadBody(req, reader, options.max_body_bytes, &body, &too_large);
   if (too_large) return SendKeystoneError(res, 400, "Request body too large.");
-  nlohmann::json doc = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  WipeString(body);
+  Json doc = ParseJson(std::string_view(body.data(), body.size()));
   if (!read_ok || doc.is_discarded() || !doc.is_object()) {
     return SendKeystoneError(res, 400, "The request body is not a JSON object.");
   }
-  auto token = identity->Login(doc);
-  // The body held a password: wipe every string in it.
-  std::vector<nlohmann::json*> stack = {&doc};
-  while (!stack.empty()) {
-    nlohmann::json* j = stack.back();
-    stack.pop_back();
-    if (j->is_string()) WipeString(j->get_ref<std::string&>());
-    if (j->is_structured()) {
-      for (auto& child : *j) stack.push_back(&child);
-    }
-  }
+  std::chrono::milliseconds retry_after(0);
+  auto token = identity->Login(doc, req.remote_addr, &retry_after);
+  WipeStrings(doc);
   if (!token.ok()) {
     const int http = KeystoneStatus(token.status());
+    if (http == 429) {
+      const auto seconds = std::max<int64_t>(1, (retry_after.count() + 999) / 1000);
+      res.set_header("Retry-After", std::to_string(seconds));
+    }
     if (http == 500) KMSFS_LOG(kError) << "login: " << token.status().ToString();
     return SendKeystoneError(res, http, http == 500 ? "An unexpected error occurred." : token.status().message());
   }
@@ -191,7 +277,7 @@ void HttpServer::Impl::HandleIntrospect(const httplib::Request& req, httplib::Re
 }
 
 void HttpServer::Impl::InstallRoutes() {
-  httplib::Server& s = *server;
+  httplib::Server& s = router;
   const std::string kms_path = R"(/v1\.0/([^/]*)/kms/(.*))";
   s.Post(kms_path, [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& r) {
     HandleKms(req, res, r);
@@ -219,10 +305,20 @@ void HttpServer::Impl::InstallRoutes() {
     SendJson(res, 200, {{"status", "ok"}});
   });
 
+  // Compressed request bodies would be inflated in httplib's buffers, out of
+  // reach of the wiping above; no client of the API compresses them.
+  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (encoding.empty() || encoding == "identity") return httplib::Server::HandlerResponse::Unhandled;
+    SendKmsError(res, KmsError("KMS.0202"));
+    return httplib::Server::HandlerResponse::Handled;
+  });
+
   // Errors httplib produces itself (no route, body too large, bad request
-  // line), and any handler that left an error without a body.
+  // line), and any handler that left an error without a body. Every answer
+  // of kmsd's own carries X-Request-Id.
   s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    if (res.has_header("X-Request-Id")) return httplib::Server::HandlerResponse::Unhandled;
     switch (res.status) {
       case 413: SendKmsError(res, KmsError("KMS.0203")); break;
       case 404: SendKmsError(res, KmsError("KMS.0201").WithKmsError("KMS.0201", 404)); break;
@@ -250,49 +346,20 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::New(const Options& options, Se
   impl->options = options;
   impl->service = service;
   impl->identity = identity;
-  if (!options.tls_cert.empty()) {
-    auto ssl = std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
-    if (!ssl->is_valid()) {
-      return Status::InvalidArgument("cannot load TLS certificate " + options.tls_cert + " and key " +
-                                     options.tls_key + " (PEM files expected)");
-    }
-    impl->server = std::move(ssl);
-  } else {
-    impl->server = std::make_unique<httplib::Server>();
-  }
-  httplib::Server& s = *impl->server;
-  const int threads = options.threads;
-  // httplib takes ownership of the queue it is handed.
-  s.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
-  s.set_payload_max_length(options.max_body_bytes);
-  s.set_keep_alive_max_count(100000);
-  s.set_keep_alive_timeout(5);
-  s.set_read_timeout(10, 0);
-  s.set_write_timeout(10, 0);
-  s.set_tcp_nodelay(true);
-  // httplib's default also sets SO_REUSEPORT, which would let a second kmsd
-  // share a busy port silently; keep only SO_REUSEADDR.
-  s.set_socket_options([listen_fd = &impl->listen_fd](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    *listen_fd = sock;
-  });
+  impl->router.set_payload_max_length(options.max_body_bytes);
   impl->InstallRoutes();
 
-  if (options.port == 0) {
-    impl->port = s.bind_to_any_port(options.host);
-    if (impl->port <= 0) return Status::Unavailable("cannot listen on " + options.host + ":0");
-  } else {
-    if (!s.bind_to_port(options.host, options.port)) {
-      return Status::Unavailable("cannot listen on " + options.host + ":" + std::to_string(options.port) +
-                                 " (address in use, or not an address of this machine)");
-    }
-    impl->port = options.port;
-  }
-  // The packaged cpp-httplib listens with a backlog of 5, so a burst of new
-  // connections would be reset by the kernel; a second listen() on the bound
-  // socket raises the backlog (to net.core.somaxconn at most).
-  if (impl->listen_fd >= 0) ::listen(impl->listen_fd, 4096);
+  ConnectionGate::Options gate;
+  gate.host = options.host;
+  gate.port = options.port;
+  gate.tls_cert = options.tls_cert;
+  gate.tls_key = options.tls_key;
+  gate.workers = options.threads;
+  gate.framing.max_body_bytes = options.max_body_bytes;
+  gate.request_timeout = options.request_timeout;
+  gate.max_connections_per_peer = options.max_connections_per_peer;
+  Impl* raw = impl.get();
+  KMSFS_ASSIGN_OR_RETURN(impl->gate, ConnectionGate::New(gate, [raw](Exchange& ex) { raw->Serve(ex); }));
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }
 
@@ -300,42 +367,10 @@ HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 HttpServer::~HttpServer() { Stop(); }
 
-int HttpServer::port() const { return impl_->port; }
+int HttpServer::port() const { return impl_->gate->port(); }
 
-Status HttpServer::Run() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    if (impl_->stop_requested) return Status::Ok();
-    impl_->in_run = true;
-  }
-  const bool ok = impl_->server->listen_after_bind();
-  bool stopped = false;
-  {
-    std::lock_guard<std::mutex> lock(impl_->mu);
-    impl_->in_run = false;
-    stopped = impl_->stop_requested;
-  }
-  impl_->cv.notify_all();
-  if (!ok && !stopped) return Status::Unavailable("the listening socket failed");
-  return Status::Ok();
-}
+Status HttpServer::Run() { return impl_->gate->Run(); }
 
-bool HttpServer::Stop(std::chrono::milliseconds timeout) {
-  const auto start = std::chrono::steady_clock::now();
-  std::unique_lock<std::mutex> lock(impl_->mu);
-  impl_->stop_requested = true;
-  // httplib ignores stop() until its listen loop runs, so wait for that,
-  // stop once, then wait for Run() to return.
-  bool listener_closed = false;
-  while (impl_->in_run) {
-    if (!listener_closed && impl_->server->is_running()) {
-      impl_->server->stop();
-      listener_closed = true;
-    }
-    impl_->cv.wait_for(lock, std::chrono::milliseconds(listener_closed ? 20 : 1));
-    if (std::chrono::steady_clock::now() - start >= timeout) return !impl_->in_run;
-  }
-  return true;
-}
+bool HttpServer::Stop(std::chrono::milliseconds timeout) { return impl_->gate->Stop(timeout); }
 
 }  // namespace kmsfs::kms::server

@@ -12,6 +12,12 @@
 // Every answer is JSON with an X-Request-Id header (32 hex). Nothing thrown
 // below reaches the client as a crash: failures become JSON errors.
 //
+// Connections are served by a ConnectionGate (its limits and deadlines are
+// the Options below); httplib parses and routes each complete request in
+// memory on a worker thread. Answer bodies are handed to httplib as content
+// providers over wiping buffers, so no copy of a DEK stays in httplib's
+// Response, and a worker clears the stack it used after each request.
+//
 // Thread-safety: Run() blocks on one thread; Stop() may be called from any
 // thread, before or during Run().
 #ifndef KMSFS_KMS_SERVER_HTTP_SERVER_H_
@@ -40,6 +46,9 @@ class HttpServer {
     // 128 DEK-pool wraps and 16 key prefetches in flight against a slow KMS.
     int threads = 256;
     size_t max_body_bytes = 1 << 20;      // larger bodies: 400 KMS.0203
+    // A request must be complete this long after its first byte (else 408).
+    std::chrono::milliseconds request_timeout{10000};
+    size_t max_connections_per_peer = 1024;  // more from one address: 429
   };
 
   // Sets up routes and binds the listening socket (kUnavailable if it cannot).
@@ -52,9 +61,9 @@ class HttpServer {
   int port() const;
   // Serves until Stop(). Returns at once if Stop() came first.
   Status Run();
-  // Closes the listener and waits until Run() has returned (if it is
-  // running), at most `timeout`: idle keep-alive connections can hold Run()
-  // for up to their 5 s timeout. Returns whether Run() is no longer running.
+  // Closes the listener and idle connections and waits until Run() has
+  // returned (if it is running), at most `timeout`: requests being handled
+  // are answered first. Returns whether Run() is no longer running.
   bool Stop(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
 
  private:

@@ -5,14 +5,22 @@
 // is stored, so tokens survive restarts but a copied database reveals none.
 // The KMS API authenticates each call with Authenticate(X-Auth-Token).
 //
+// Passwords are checked against Argon2id hashes (PasswordHasher); a login
+// name that does not exist costs the same work as a wrong password, and
+// repeated failures are slowed down per client address and user
+// (LoginThrottle): such attempts are refused with kResourceExhausted and the
+// time to wait, without checking the password.
+//
 // Login errors are Statuses whose code selects the Keystone HTTP status:
-// kInvalidArgument -> 400, kUnauthenticated -> 401, kNotFound -> 404.
-// Authenticate's errors are KMS errors (403 KMS.0301/0302/0303).
+// kInvalidArgument -> 400, kUnauthenticated -> 401, kNotFound -> 404,
+// kResourceExhausted -> 429. Authenticate's errors are KMS errors (403
+// KMS.0301/0302/0303).
 //
 // Thread-safety: safe for concurrent use (state lives in the Store).
 #ifndef KMSFS_KMS_SERVER_IDENTITY_H_
 #define KMSFS_KMS_SERVER_IDENTITY_H_
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <span>
@@ -20,9 +28,10 @@
 #include <string_view>
 #include <unordered_map>
 
-#include <nlohmann/json.hpp>
-
 #include "fs/base/status.h"
+#include "kms/server/json.h"
+#include "kms/server/login_throttle.h"
+#include "kms/server/password_hasher.h"
 #include "kms/server/store.h"
 #include "kms/server/users_file.h"
 #include "kms/server/wall_clock.h"
@@ -36,6 +45,8 @@ struct Caller {
   std::string domain_id;
   std::string domain_name;
   std::string project_id;
+  std::string role = std::string(kRoleAdmin);  // users_file.h kRole*
+  std::string project_name{};                  // empty: the project id
 };
 
 struct IssuedToken {
@@ -47,16 +58,19 @@ struct IssuedToken {
 
 class Identity {
  public:
-  // PBKDF2 iterations for stored password verifiers.
-  static constexpr int kPasswordIterations = 10000;
+  struct Options {
+    int64_t token_ttl_sec = 86400;
+    PasswordHasher::Options hashing;
+    LoginThrottle::Options throttle;
+  };
 
-  Identity(Store* store, const WallClock* clock, int64_t token_ttl_sec)
-      : store_(store), clock_(clock), token_ttl_ms_(token_ttl_sec * 1000) {}
+  Identity(Store* store, const WallClock* clock, Options options);
 
-  // Keystone v3 password authentication (spec §1.2). The scope may name the
-  // project by id or by name (a project's name is its id); without a scope the
-  // token is scoped to the user's project.
-  StatusOr<IssuedToken> Login(const nlohmann::json& body);
+  // Keystone v3 password authentication (spec §1.2) from the client at
+  // `peer`. The scope may name the project by id or by name; without a scope
+  // the token is scoped to the user's project. When refused for repeated
+  // failures (kResourceExhausted), *retry_after says how long to wait.
+  StatusOr<IssuedToken> Login(const Json& body, std::string_view peer, std::chrono::milliseconds* retry_after);
   // A fresh token for `user` (DATA/admin.token at start-up).
   StatusOr<IssuedToken> IssueToken(const UserRecord& user);
   // KMS call authentication: 403 KMS.0301 (missing), KMS.0302 (unknown, or
@@ -67,17 +81,23 @@ class Identity {
   StatusOr<IssuedToken> Describe(std::string_view auth_token, std::string_view subject_token) const;
 
   // {"token":{"expires_at","issued_at","methods","project","user"}}
-  static nlohmann::json TokenBody(const IssuedToken& token);
-  // A user row with a fresh salt and PBKDF2 verifier for `password`.
-  static StatusOr<UserRecord> MakeUserRecord(const UserSpec& spec, bool builtin);
-  static bool VerifyPassword(const UserRecord& user, std::span<const uint8_t> password);
+  static Json TokenBody(const IssuedToken& token);
+  // A user row for `spec`: its password hashed with Argon2id, or its given hash.
+  StatusOr<UserRecord> MakeUserRecord(const UserSpec& spec, bool builtin);
+  // Makes unknown login names cost what the most expensive stored hash costs.
+  Status MatchUnknownUserCost();
 
  private:
   StatusOr<IssuedToken> Lookup(std::string_view token, bool* expired) const;
+  // Checks `password` for `user`; an old PBKDF2 verifier is replaced by an
+  // Argon2id hash when it matches.
+  StatusOr<bool> CheckPassword(UserRecord& user, std::span<const uint8_t> password);
 
   Store* store_;
   const WallClock* clock_;
   int64_t token_ttl_ms_;
+  PasswordHasher hasher_;
+  LoginThrottle throttle_;
   // Tokens found in the store, by hash, with their caller: every KMS call
   // authenticates, and users are set at start-up only (bootstrap), so a
   // token's user cannot change or go while kmsd serves. Expiry is checked at

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <thread>
@@ -18,6 +17,7 @@
 #include "fs/base/logging.h"
 #include "fs/base/secret_bytes.h"
 #include "kms/server/bootstrap.h"
+#include "kms/server/data_dir.h"
 #include "kms/server/flags.h"
 #include "kms/server/http_server.h"
 #include "kms/server/identity.h"
@@ -34,20 +34,6 @@ constexpr int kExitUsage = 2;
 int Fail(const std::string& message) {
   std::fprintf(stderr, "kmsd: %s\n", message.c_str());
   return kExitUsage;
-}
-
-Status MakeDataDir(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return Status::Unavailable("cannot create data directory " + dir + ": " + ec.message());
-  struct stat st {};
-  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Status::Unavailable("data directory " + dir + " is not a directory");
-  }
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-    return Status::Unavailable("data directory " + dir + " is not writable");
-  }
-  return Status::Ok();
 }
 
 // Each client connection is a descriptor: lift the soft limit (often 1024)
@@ -68,6 +54,10 @@ int Main(int argc, char** argv) {
     std::fputs(KmsdUsage().c_str(), stdout);
     return 0;
   }
+  if (flags->version) {
+    std::printf("kmsd %s\n", KMSFS_VERSION);
+    return 0;
+  }
 
   // Before any thread starts, so that all of them inherit it (cpu_affinity.h).
   if (flags->cpu) {
@@ -85,14 +75,16 @@ int Main(int argc, char** argv) {
   sigaddset(&stop_signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
-  const std::string& data = flags->data_dir;
-  if (Status st = MakeDataDir(data); !st.ok()) return Fail(st.message());
-  auto keyring = RootKeyring::LoadOrCreate(data + "/root.key");
+  auto data = DataDir::Open(flags->data_dir);
+  if (!data.ok()) return Fail(data.status().message());
+  auto keyring = RootKeyring::LoadOrCreate(data->File("root.key"));
   if (!keyring.ok()) return Fail(keyring.status().message());
-  auto store = Store::Open(data + "/kmsd.db");
+  auto store = Store::Open(data->File("kmsd.db"));
   if (!store.ok()) return Fail(store.status().message());
 
-  Identity identity(store->get(), WallClock::Real(), flags->token_ttl_sec);
+  Identity::Options identity_options;
+  identity_options.token_ttl_sec = flags->token_ttl_sec;
+  Identity identity(store->get(), WallClock::Real(), identity_options);
   Service::Options service_options;
   service_options.import_token_ttl_sec = flags->import_token_ttl_sec;
   Service service(store->get(), keyring->get(), WallClock::Real(), service_options);
@@ -101,13 +93,14 @@ int Main(int argc, char** argv) {
   if (!flags->users_file.empty()) {
     auto users = LoadUsersFile(flags->users_file);
     if (!users.ok()) return Fail(users.status().message());
-    if (Status st = InstallFileUsers(store->get(), *users); !st.ok()) return Fail(st.ToString());
+    if (Status st = InstallFileUsers(store->get(), &identity, *users); !st.ok()) return Fail(st.ToString());
   } else {
-    auto a = EnsureAdminUser(store->get(), &identity, data);
+    auto a = EnsureAdminUser(store->get(), &identity, *data);
     if (!a.ok()) return Fail(a.status().ToString());
     admin = *std::move(a);
   }
   if (Status st = EnsureDefaultKeys(store->get(), &service); !st.ok()) return Fail(st.ToString());
+  if (Status st = identity.MatchUnknownUserCost(); !st.ok()) return Fail(st.ToString());
 
   HttpServer::Options http;
   http.host = flags->listen_host;
@@ -115,6 +108,8 @@ int Main(int argc, char** argv) {
   http.tls_cert = flags->tls_cert;
   http.tls_key = flags->tls_key;
   http.latency_ms = flags->latency_ms;
+  http.request_timeout = std::chrono::milliseconds(flags->request_timeout_ms);
+  http.max_connections_per_peer = static_cast<size_t>(flags->max_connections_per_peer);
   auto server = HttpServer::New(http, &service, &identity);
   if (!server.ok()) return Fail(server.status().message());
 
@@ -138,8 +133,9 @@ int Main(int argc, char** argv) {
     int sig = 0;
     sigwait(&stop_signals, &sig);
     signalled = true;
-    // Idle keep-alive connections may hold the server for seconds; committed
-    // state is durable in SQLite, so after a short grace period just exit.
+    // Requests in flight are answered first (a --latency-ms sleep may hold
+    // one); committed state is durable in SQLite, so after a short grace
+    // period just exit.
     if (!srv->Stop(std::chrono::milliseconds(1500))) {
       KMSFS_LOG(kInfo) << "stopping with client connections still open";
       std::fflush(nullptr);

@@ -17,31 +17,36 @@ constexpr FieldSpec kCreateKey[] = {{"key_alias", FT::kString, true},       {"ke
                                     {"key_usage", FT::kString, false},      {"key_description", FT::kString, false},
                                     {"origin", FT::kString, false},         {"realm", FT::kString, false},
                                     {"enterprise_project_id", FT::kString, false}};
-constexpr FieldSpec kListKeys[] = {{"limit", FT::kString, false},    {"marker", FT::kString, false},
-                                   {"key_state", FT::kString, false}, {"key_spec", FT::kString, false},
+constexpr FieldSpec kListKeys[] = {{"limit", FT::kDecimal, false},    {"marker", FT::kDecimal, false},
+                                   {"key_state", FT::kDecimal, false}, {"key_spec", FT::kString, false},
                                    {"enterprise_project_id", FT::kString, false}};
-constexpr FieldSpec kSchedule[] = {{"key_id", FT::kString, true}, {"pending_days", FT::kString, true}};
-constexpr FieldSpec kGenRandom[] = {{"random_data_length", FT::kString, true}};
+constexpr FieldSpec kSchedule[] = {{"key_id", FT::kString, true}, {"pending_days", FT::kDecimal, true}};
+constexpr FieldSpec kGenRandom[] = {{"random_data_length", FT::kDecimal, true}};
 constexpr FieldSpec kCreateDataKey[] = {{"key_id", FT::kString, true},
-                                        {"datakey_length", FT::kString, false},
+                                        {"datakey_length", FT::kDecimal, false},
                                         {"key_spec", FT::kString, false},
-                                        {"encryption_context", FT::kObject, false}};
+                                        {"encryption_context", FT::kObject, false},
+                                        {"additional_authenticated_data", FT::kString, false}};
 constexpr FieldSpec kEncryptDataKey[] = {{"key_id", FT::kString, true},
                                          {"plain_text", FT::kString, true},
-                                         {"datakey_plain_length", FT::kString, true},
-                                         {"encryption_context", FT::kObject, false}};
+                                         {"datakey_plain_length", FT::kDecimal, true},
+                                         {"encryption_context", FT::kObject, false},
+                                         {"additional_authenticated_data", FT::kString, false}};
 constexpr FieldSpec kDecryptDataKey[] = {{"key_id", FT::kString, true},
                                          {"cipher_text", FT::kString, true},
-                                         {"datakey_cipher_length", FT::kString, true},
-                                         {"encryption_context", FT::kObject, false}};
+                                         {"datakey_cipher_length", FT::kDecimal, true},
+                                         {"encryption_context", FT::kObject, false},
+                                         {"additional_authenticated_data", FT::kString, false}};
 constexpr FieldSpec kEncryptData[] = {{"key_id", FT::kString, true},
                                       {"plain_text", FT::kString, true},
                                       {"encryption_context", FT::kObject, false},
-                                      {"encryption_algorithm", FT::kString, false}};
+                                      {"encryption_algorithm", FT::kString, false},
+                                      {"additional_authenticated_data", FT::kString, false}};
 constexpr FieldSpec kDecryptData[] = {{"cipher_text", FT::kString, true},
                                       {"encryption_context", FT::kObject, false},
                                       {"key_id", FT::kString, false},
-                                      {"encryption_algorithm", FT::kString, false}};
+                                      {"encryption_algorithm", FT::kString, false},
+                                      {"additional_authenticated_data", FT::kString, false}};
 constexpr FieldSpec kCreateGrant[] = {{"key_id", FT::kString, true},
                                       {"grantee_principal", FT::kString, true},
                                       {"operations", FT::kStringArray, true},
@@ -49,10 +54,10 @@ constexpr FieldSpec kCreateGrant[] = {{"key_id", FT::kString, true},
                                       {"retiring_principal", FT::kString, false},
                                       {"grantee_principal_type", FT::kString, false}};
 constexpr FieldSpec kListGrants[] = {{"key_id", FT::kString, true},
-                                     {"limit", FT::kString, false},
-                                     {"marker", FT::kString, false}};
+                                     {"limit", FT::kDecimal, false},
+                                     {"marker", FT::kDecimal, false}};
 constexpr FieldSpec kGrantRef[] = {{"key_id", FT::kString, true}, {"grant_id", FT::kString, true}};
-constexpr FieldSpec kListRetirable[] = {{"limit", FT::kString, false}, {"marker", FT::kString, false}};
+constexpr FieldSpec kListRetirable[] = {{"limit", FT::kDecimal, false}, {"marker", FT::kDecimal, false}};
 constexpr FieldSpec kGetImportParams[] = {{"key_id", FT::kString, true},
                                           {"wrapping_algorithm", FT::kString, true}};
 constexpr FieldSpec kImportMaterial[] = {{"key_id", FT::kString, true},
@@ -148,16 +153,14 @@ std::string NewKeyId() {
 StatusOr<Page> Paginate(const Request& r, size_t total) {
   constexpr int64_t kMaxLimit = 1000;
   int64_t limit = kMaxLimit;
-  if (auto l = r.NonEmptyString("limit")) {
-    auto v = ParseDecimal(*l);
-    if (!v || *v == 0) return KmsError("KMS.1601");
-    limit = std::min(*v, kMaxLimit);
+  if (const Request::Decimal l = r.DecimalField("limit", /*empty_is_absent=*/true); l.present) {
+    if (!l.value || *l.value == 0) return KmsError("KMS.1601");
+    limit = std::min(*l.value, kMaxLimit);
   }
   int64_t marker = 0;
-  if (auto m = r.NonEmptyString("marker")) {
-    auto v = ParseDecimal(*m);
-    if (!v) return KmsError("KMS.1602");
-    marker = *v;
+  if (const Request::Decimal m = r.DecimalField("marker", /*empty_is_absent=*/true); m.present) {
+    if (!m.value) return KmsError("KMS.1602");
+    marker = *m.value;
   }
   Page p;
   p.begin = std::min(static_cast<size_t>(marker), total);
@@ -172,7 +175,7 @@ Service::Service(Store* store, const RootKeyring* keyring, const WallClock* cloc
 
 bool Service::IsKnownAction(std::string_view action) { return FindAction(action) != nullptr; }
 
-StatusOr<nlohmann::json> Service::Handle(const Caller& caller, std::string_view action, std::string_view body) {
+StatusOr<Json> Service::Handle(const Caller& caller, std::string_view action, std::string_view body) {
   const ActionDef* def = FindAction(action);
   if (def == nullptr) return KmsError("KMS.0201");
   KMSFS_ASSIGN_OR_RETURN(Request req, Request::Parse(body, def->fields));
@@ -311,7 +314,7 @@ std::vector<uint8_t> Service::SealMaterial(const std::string& key_id, uint32_t v
   return keyring_->Seal(MaterialLabel(key_id, version), material.span());
 }
 
-nlohmann::json Service::KeyInfo(const KeyRecord& k) const {
+Json Service::KeyInfo(const KeyRecord& k) const {
   auto ms = [](int64_t v) { return v > 0 ? std::to_string(v) : std::string(); };
   return {
       {"key_id", k.key_id},
@@ -333,7 +336,7 @@ nlohmann::json Service::KeyInfo(const KeyRecord& k) const {
   };
 }
 
-nlohmann::json Service::GrantJson(const GrantRecord& g) {
+Json Service::GrantJson(const GrantRecord& g) {
   return {
       {"key_id", g.key_id},
       {"grant_id", g.grant_id},

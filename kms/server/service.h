@@ -26,7 +26,7 @@
 #include <string>
 #include <string_view>
 
-#include <nlohmann/json.hpp>
+#include "kms/server/json.h"
 
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
@@ -58,14 +58,13 @@ class Service {
 
   // Runs `action`. Never throws; every failure is a KmsError status (or an
   // internal status, answered as 500 KMS.0103).
-  StatusOr<nlohmann::json> Handle(const Caller& caller, std::string_view action, std::string_view body);
+  StatusOr<Json> Handle(const Caller& caller, std::string_view action, std::string_view body);
 
   // Creates the default master key (alias kDefaultKeyAlias, default_key_flag
   // "1") of `domain_id`, in `project_id`, unless the domain already has one.
   Status EnsureDefaultKey(std::string_view domain_id, std::string_view project_id);
 
  private:
-  using Json = nlohmann::json;
 
   // --- keys (service_keys.cc)
   StatusOr<Json> CreateKey(const Caller& c, const Request& r);

@@ -24,8 +24,8 @@ StatusOr<size_t> DataKeyBytes(const Request& r) {
       return KmsError("KMS.1902");
     }
   }
-  if (auto len = r.String("datakey_length")) {
-    auto bits = ParseDecimal(*len);
+  if (const Request::Decimal len = r.DecimalField("datakey_length"); len.present) {
+    const std::optional<int64_t> bits = len.value;
     if (!bits || *bits < 8 || *bits > 8192) return KmsError("KMS.1901");
     if (*bits % 8 != 0) return KmsError("KMS.1903");
     return static_cast<size_t>(*bits / 8);
@@ -38,8 +38,8 @@ std::string DigestHex(const SecretBytes& data) { return HexEncodeUpper(Sha256(da
 
 }  // namespace
 
-StatusOr<nlohmann::json> Service::CreateDataKey(const Caller& c, const Request& r, bool with_plaintext) {
-  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+StatusOr<Json> Service::CreateDataKey(const Caller& c, const Request& r, bool with_plaintext) {
+  KMSFS_ASSIGN_OR_RETURN(const std::string bound, BoundData(r));
   KMSFS_ASSIGN_OR_RETURN(size_t dek_bytes, DataKeyBytes(r));
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
   KMSFS_RETURN_IF_ERROR(
@@ -48,19 +48,19 @@ StatusOr<nlohmann::json> Service::CreateDataKey(const Caller& c, const Request& 
   KMSFS_ASSIGN_OR_RETURN(auto keys, EnvelopeKeysOf(k, k.current_version));
   SecretBytes dek = SecretBytes::Random(dek_bytes);
   KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(*keys, k.key_id, k.current_version,
-                                                                EnvelopeKind::kDataKey, dek.span(), context));
-  nlohmann::json out = {{"key_id", k.key_id}};
-  if (with_plaintext) out["plain_text"] = HexEncodeUpper(dek.span());
+                                                                EnvelopeKind::kDataKey, dek.span(), bound));
+  Json out = {{"key_id", k.key_id}};
+  if (with_plaintext) out["plain_text"] = HexEncodeUpperSecret(dek.span());
   out["cipher_text"] = HexEncodeUpper(env);
   return out;
 }
 
-StatusOr<nlohmann::json> Service::EncryptDataKey(const Caller& c, const Request& r) {
-  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+StatusOr<Json> Service::EncryptDataKey(const Caller& c, const Request& r) {
+  KMSFS_ASSIGN_OR_RETURN(const std::string bound, BoundData(r));
   std::string_view hex = *r.String("plain_text");
   auto decoded = HexDecodeSecret(hex);
   if (hex.empty() || !decoded.ok()) return KmsError("KMS.2101");
-  auto dek_len = ParseDecimal(*r.String("datakey_plain_length"));
+  const std::optional<int64_t> dek_len = r.DecimalField("datakey_plain_length").value;
   if (!dek_len || *dek_len < 1 || *dek_len > kMaxDekBytes) return KmsError("KMS.2102");
   const SecretBytes& both = *decoded;
   if (both.size() != static_cast<size_t>(*dek_len) + 32) return KmsError("KMS.2104");
@@ -73,19 +73,19 @@ StatusOr<nlohmann::json> Service::EncryptDataKey(const Caller& c, const Request&
   KMSFS_RETURN_IF_ERROR(CheckUsableForCrypto(k));
   KMSFS_ASSIGN_OR_RETURN(auto keys, EnvelopeKeysOf(k, k.current_version));
   KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(*keys, k.key_id, k.current_version,
-                                                                EnvelopeKind::kDataKey, dek.span(), context));
-  return nlohmann::json{{"key_id", k.key_id},
+                                                                EnvelopeKind::kDataKey, dek.span(), bound));
+  return Json{{"key_id", k.key_id},
                         {"cipher_text", HexEncodeUpper(env)},
                         {"datakey_length", std::to_string(*dek_len)}};
 }
 
-StatusOr<nlohmann::json> Service::DecryptDataKey(const Caller& c, const Request& r) {
-  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+StatusOr<Json> Service::DecryptDataKey(const Caller& c, const Request& r) {
+  KMSFS_ASSIGN_OR_RETURN(const std::string bound, BoundData(r));
   auto env = HexDecode(*r.String("cipher_text"));
   if (!env.ok()) return KmsError("KMS.2201");
   auto info = InspectEnvelope(*env, EnvelopeKind::kDataKey);
   if (!info.ok()) return KmsError("KMS.2201");
-  auto dek_len = ParseDecimal(*r.String("datakey_cipher_length"));
+  const std::optional<int64_t> dek_len = r.DecimalField("datakey_cipher_length").value;
   if (!dek_len || *dek_len < 1 || *dek_len > kMaxDekBytes) return KmsError("KMS.2202");
   if (info->plaintext_size != static_cast<size_t>(*dek_len)) return KmsError("KMS.2204");
 
@@ -98,15 +98,15 @@ StatusOr<nlohmann::json> Service::DecryptDataKey(const Caller& c, const Request&
     if (keys.status().code() == StatusCode::kNotFound) return KmsError("KMS.2201");
     return keys.status();
   }
-  auto dek = OpenEnvelope(**keys, *env, EnvelopeKind::kDataKey, context);
+  auto dek = OpenEnvelope(**keys, *env, EnvelopeKind::kDataKey, bound);
   if (!dek.ok()) return KmsError("KMS.2201");
-  return nlohmann::json{{"data_key", HexEncodeUpper(dek->span())},
+  return Json{{"data_key", HexEncodeUpperSecret(dek->span())},
                         {"datakey_length", std::to_string(dek->size())},
                         {"datakey_dgst", DigestHex(*dek)}};
 }
 
-StatusOr<nlohmann::json> Service::EncryptData(const Caller& c, const Request& r) {
-  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+StatusOr<Json> Service::EncryptData(const Caller& c, const Request& r) {
+  KMSFS_ASSIGN_OR_RETURN(const std::string bound, BoundData(r));
   std::string_view text = *r.String("plain_text");
   if (text.empty() || text.size() > kMaxDataBytes) return KmsError("KMS.2101");
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
@@ -117,12 +117,12 @@ StatusOr<nlohmann::json> Service::EncryptData(const Caller& c, const Request& r)
   }
   KMSFS_ASSIGN_OR_RETURN(auto keys, EnvelopeKeysOf(k, k.current_version));
   KMSFS_ASSIGN_OR_RETURN(std::vector<uint8_t> env, SealEnvelope(*keys, k.key_id, k.current_version,
-                                                                EnvelopeKind::kData, AsBytes(text), context));
-  return nlohmann::json{{"key_id", k.key_id}, {"cipher_text", Base64Encode(env)}};
+                                                                EnvelopeKind::kData, AsBytes(text), bound));
+  return Json{{"key_id", k.key_id}, {"cipher_text", Base64Encode(env)}};
 }
 
-StatusOr<nlohmann::json> Service::DecryptData(const Caller& c, const Request& r) {
-  KMSFS_ASSIGN_OR_RETURN(std::string context, CanonicalEncryptionContext(r));
+StatusOr<Json> Service::DecryptData(const Caller& c, const Request& r) {
+  KMSFS_ASSIGN_OR_RETURN(const std::string bound, BoundData(r));
   std::string_view text = *r.String("cipher_text");
   if (!IsBase64Text(text, 188, 5648)) return KmsError("KMS.2201");
   auto env = Base64Decode(text);
@@ -144,14 +144,11 @@ StatusOr<nlohmann::json> Service::DecryptData(const Caller& c, const Request& r)
     if (keys.status().code() == StatusCode::kNotFound) return KmsError("KMS.2201");
     return keys.status();
   }
-  auto plain = OpenEnvelope(**keys, *env, EnvelopeKind::kData, context);
+  auto plain = OpenEnvelope(**keys, *env, EnvelopeKind::kData, bound);
   if (!plain.ok()) return KmsError("KMS.2201");
-  std::string plain_text(reinterpret_cast<const char*>(plain->data()), plain->size());
-  nlohmann::json out = {{"key_id", k.key_id},
-                        {"plain_text", plain_text},
-                        {"plain_text_base64", Base64Encode(plain->span())}};
-  WipeString(plain_text);
-  return out;
+  return Json{{"key_id", k.key_id},
+              {"plain_text", SecureString(reinterpret_cast<const char*>(plain->data()), plain->size())},
+              {"plain_text_base64", Base64EncodeSecret(plain->span())}};
 }
 
 }  // namespace kmsfs::kms::server

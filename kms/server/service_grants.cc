@@ -36,9 +36,9 @@ std::string Lower(std::string_view s) {
   return out;
 }
 
-nlohmann::json GrantPage(const std::vector<GrantRecord>& grants, const Page& page,
-                         nlohmann::json (*to_json)(const GrantRecord&)) {
-  nlohmann::json list = nlohmann::json::array();
+Json GrantPage(const std::vector<GrantRecord>& grants, const Page& page,
+                         Json (*to_json)(const GrantRecord&)) {
+  Json list = Json::array();
   for (size_t i = page.begin; i < page.end; ++i) list.push_back(to_json(grants[i]));
   return {{"grants", list},
           {"next_marker", page.next_marker},
@@ -48,12 +48,12 @@ nlohmann::json GrantPage(const std::vector<GrantRecord>& grants, const Page& pag
 
 }  // namespace
 
-StatusOr<nlohmann::json> Service::CreateGrant(const Caller& c, const Request& r) {
+StatusOr<Json> Service::CreateGrant(const Caller& c, const Request& r) {
   std::vector<std::string> ops;
   for (const auto& op : *r.Get("operations")) {
-    const std::string& name = op.get_ref<const std::string&>();
+    const std::string_view name = op.get_ref<const Json::string_t&>();
     if (!kGrantOperations.count(name)) return KmsError("KMS.0308");
-    if (std::find(ops.begin(), ops.end(), name) == ops.end()) ops.push_back(name);
+    if (std::find(ops.begin(), ops.end(), name) == ops.end()) ops.emplace_back(name);
   }
   if (ops.empty() || (ops.size() == 1 && ops[0] == "create-grant")) return KmsError("KMS.2401");
   std::string_view grantee = *r.String("grantee_principal");
@@ -92,10 +92,10 @@ StatusOr<nlohmann::json> Service::CreateGrant(const Caller& c, const Request& r)
   g.retiring_principal = retiring;
   g.creation_ms = clock_->NowMs();
   KMSFS_RETURN_IF_ERROR(store_->InsertGrant(g));
-  return nlohmann::json{{"grant_id", g.grant_id}};
+  return Json{{"grant_id", g.grant_id}};
 }
 
-StatusOr<nlohmann::json> Service::ListGrants(const Caller& c, const Request& r) {
+StatusOr<Json> Service::ListGrants(const Caller& c, const Request& r) {
   KMSFS_RETURN_IF_ERROR(Paginate(r, 0).status());
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, "describe-key"));
@@ -104,7 +104,7 @@ StatusOr<nlohmann::json> Service::ListGrants(const Caller& c, const Request& r) 
   return GrantPage(grants, page, &Service::GrantJson);
 }
 
-StatusOr<nlohmann::json> Service::RevokeGrant(const Caller& c, const Request& r) {
+StatusOr<Json> Service::RevokeGrant(const Caller& c, const Request& r) {
   std::string_view grant_id = *r.String("grant_id");
   if (!IsGrantId(grant_id)) return KmsError("KMS.2501");
   std::lock_guard<std::mutex> lock(mu_);
@@ -113,10 +113,10 @@ StatusOr<nlohmann::json> Service::RevokeGrant(const Caller& c, const Request& r)
   KMSFS_ASSIGN_OR_RETURN(std::optional<GrantRecord> g, store_->GetGrant(Lower(grant_id)));
   if (!g || g->key_id != k.key_id) return KmsError("KMS.2502");
   KMSFS_RETURN_IF_ERROR(store_->DeleteGrant(g->grant_id));
-  return nlohmann::json::object();
+  return Json::object();
 }
 
-StatusOr<nlohmann::json> Service::RetireGrant(const Caller& c, const Request& r) {
+StatusOr<Json> Service::RetireGrant(const Caller& c, const Request& r) {
   std::string_view grant_id = *r.String("grant_id");
   if (!IsGrantId(grant_id)) return KmsError("KMS.2501");
   std::lock_guard<std::mutex> lock(mu_);
@@ -127,10 +127,10 @@ StatusOr<nlohmann::json> Service::RetireGrant(const Caller& c, const Request& r)
                        (IsGrantee(*g, c) && Lists(*g, "retire-grant"));
   if (!allowed) return KmsError("KMS.0306");
   KMSFS_RETURN_IF_ERROR(store_->DeleteGrant(g->grant_id));
-  return nlohmann::json::object();
+  return Json::object();
 }
 
-StatusOr<nlohmann::json> Service::ListRetirableGrants(const Caller& c, const Request& r) {
+StatusOr<Json> Service::ListRetirableGrants(const Caller& c, const Request& r) {
   KMSFS_RETURN_IF_ERROR(Paginate(r, 0).status());
   KMSFS_ASSIGN_OR_RETURN(std::vector<GrantRecord> involving, store_->ListGrantsInvolving(c.user_id, c.domain_id));
   std::vector<GrantRecord> grants;

@@ -19,10 +19,10 @@ std::string PrivateKeyLabel(std::string_view token_id_hex) {
 
 // expiration_time: epoch seconds as a JSON number or a numeric string; 0 = none.
 StatusOr<int64_t> ExpirationSeconds(const Request& r) {
-  const nlohmann::json* v = r.Get("expiration_time");
+  const Json* v = r.Get("expiration_time");
   if (v == nullptr) return int64_t{0};
   if (v->is_string()) {
-    const std::string& s = v->get_ref<const std::string&>();
+    const std::string_view s = v->get_ref<const Json::string_t&>();
     if (s.empty()) return int64_t{0};
     auto n = ParseDecimal(s);
     if (!n) return KmsError("KMS.0308");
@@ -45,7 +45,7 @@ StatusOr<int64_t> ExpirationSeconds(const Request& r) {
 
 }  // namespace
 
-StatusOr<nlohmann::json> Service::GetParametersForImport(const Caller& c, const Request& r) {
+StatusOr<Json> Service::GetParametersForImport(const Caller& c, const Request& r) {
   auto alg = ParseWrappingAlgorithm(*r.String("wrapping_algorithm"));
   if (!alg) return KmsError("KMS.0308");
   {
@@ -76,13 +76,13 @@ StatusOr<nlohmann::json> Service::GetParametersForImport(const Caller& c, const 
   KMSFS_RETURN_IF_ERROR(store_->PurgeImportTokensExpiredBefore(token.issued_s));
   KMSFS_RETURN_IF_ERROR(store_->PutImportToken(rec));
 
-  return nlohmann::json{{"key_id", token.key_id},
+  return Json{{"key_id", token.key_id},
                         {"import_token", EncodeImportToken(token, keyring_->import_token_mac_key())},
                         {"expiration_time", token.expires_s},
                         {"public_key", Base64Encode(pair.public_spki_der)}};
 }
 
-StatusOr<nlohmann::json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
+StatusOr<Json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
   std::string_view wrapped_text = *r.String("encrypted_key_material");
   if (!IsBase64Text(wrapped_text, 344, 360)) return KmsError("KMS.0308");
   auto wrapped = Base64Decode(wrapped_text);
@@ -109,12 +109,13 @@ StatusOr<nlohmann::json> Service::ImportKeyMaterial(const Caller& c, const Reque
   auto private_der = keyring_->Open(PrivateKeyLabel(token_id_hex), rec->sealed_private_key);
   if (!private_der.ok()) return KmsError("KMS.2605");
 
-  auto material = RsaDecrypt(*private_der, token->algorithm, *wrapped);
+  // One answer for every way the unwrap can fail (KMS.2604 for a wrong
+  // length would make the answer a padding oracle for RSAES-PKCS1-v1_5).
+  auto material = UnwrapKeyMaterial(*private_der, token->algorithm, *wrapped, kImportedMaterialBytes);
   if (!material.ok()) {
     if (material.status().code() == StatusCode::kInvalidArgument) return KmsError("KMS.0311");
     return material.status();
   }
-  if (material->size() != kImportedMaterialBytes) return KmsError("KMS.2604");
   const Digest fingerprint = keyring_->MaterialFingerprint(k.key_id, *material);
   if (!k.import_fingerprint.empty() && !ConstantTimeEquals(fingerprint, k.import_fingerprint)) {
     return KmsError("KMS.2606");
@@ -129,10 +130,10 @@ StatusOr<nlohmann::json> Service::ImportKeyMaterial(const Caller& c, const Reque
     KMSFS_RETURN_IF_ERROR(store_->PutMaterial(k.key_id, 0, sealed, clock_->NowMs()));
     return store_->UpdateKey(k);
   }));
-  return nlohmann::json::object();
+  return Json::object();
 }
 
-StatusOr<nlohmann::json> Service::DeleteImportedKeyMaterial(const Caller& c, const Request& r) {
+StatusOr<Json> Service::DeleteImportedKeyMaterial(const Caller& c, const Request& r) {
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
@@ -145,7 +146,7 @@ StatusOr<nlohmann::json> Service::DeleteImportedKeyMaterial(const Caller& c, con
     ForgetEnvelopeKeys(k.key_id);
     return store_->UpdateKey(k);
   }));
-  return nlohmann::json::object();
+  return Json::object();
 }
 
 }  // namespace kmsfs::kms::server

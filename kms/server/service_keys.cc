@@ -49,13 +49,13 @@ Status CheckUsage(std::string_view spec, std::string_view usage) {
   return Status::Ok();
 }
 
-nlohmann::json IdAndState(const KeyRecord& k) {
+Json IdAndState(const KeyRecord& k) {
   return {{"key_id", k.key_id}, {"key_state", std::to_string(k.key_state)}};
 }
 
 }  // namespace
 
-StatusOr<nlohmann::json> Service::CreateKey(const Caller& c, const Request& r) {
+StatusOr<Json> Service::CreateKey(const Caller& c, const Request& r) {
   std::string alias(*r.String("key_alias"));
   if (!IsAliasSyntax(alias) || EndsWith(alias, "/default")) return KmsError("KMS.1101");
   std::string description(r.String("key_description").value_or(""));
@@ -103,20 +103,24 @@ StatusOr<nlohmann::json> Service::CreateKey(const Caller& c, const Request& r) {
   });
   if (st.code() == StatusCode::kAlreadyExists) return KmsError("KMS.1104");
   KMSFS_RETURN_IF_ERROR(st);
-  return nlohmann::json{{"key_info", {{"key_id", k.key_id}, {"domain_id", k.domain_id}}}};
+  return Json{{"key_info", {{"key_id", k.key_id}, {"domain_id", k.domain_id}}}};
 }
 
-StatusOr<nlohmann::json> Service::DescribeKey(const Caller& c, const Request& r) {
+StatusOr<Json> Service::DescribeKey(const Caller& c, const Request& r) {
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, "describe-key"));
-  return nlohmann::json{{"key_info", KeyInfo(k)}};
+  return Json{{"key_info", KeyInfo(k)}};
 }
 
-StatusOr<nlohmann::json> Service::ListKeys(const Caller& c, const Request& r) {
+StatusOr<Json> Service::ListKeys(const Caller& c, const Request& r) {
   int state_filter = 0;
-  if (auto s = r.NonEmptyString("key_state")) {
-    if (s->size() != 1 || (*s)[0] < '1' || (*s)[0] > '5') return KmsError("KMS.0308");
-    state_filter = (*s)[0] - '0';
+  if (const Request::Decimal state = r.DecimalField("key_state", /*empty_is_absent=*/true); state.present) {
+    // ^[1-5]{1}$ as a string; 1 to 5 as a number.
+    const auto text = r.String("key_state");
+    if (!state.value || *state.value < 1 || *state.value > 5 || (text && text->size() != 1)) {
+      return KmsError("KMS.0308");
+    }
+    state_filter = static_cast<int>(*state.value);
   }
   std::string spec_filter;
   if (auto s = r.NonEmptyString("key_spec")) {
@@ -139,20 +143,20 @@ StatusOr<nlohmann::json> Service::ListKeys(const Caller& c, const Request& r) {
     matching.push_back(*std::move(k));
   }
   KMSFS_ASSIGN_OR_RETURN(Page page, Paginate(r, matching.size()));
-  nlohmann::json keys = nlohmann::json::array();
-  nlohmann::json details = nlohmann::json::array();
+  Json keys = Json::array();
+  Json details = Json::array();
   for (size_t i = page.begin; i < page.end; ++i) {
     keys.push_back(matching[i].key_id);
     details.push_back(KeyInfo(matching[i]));
   }
-  return nlohmann::json{{"keys", keys},
+  return Json{{"keys", keys},
                         {"key_details", details},
                         {"next_marker", page.next_marker},
                         {"truncated", page.truncated ? "true" : "false"},
                         {"total", matching.size()}};
 }
 
-StatusOr<nlohmann::json> Service::EnableKey(const Caller& c, const Request& r) {
+StatusOr<Json> Service::EnableKey(const Caller& c, const Request& r) {
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
@@ -161,10 +165,10 @@ StatusOr<nlohmann::json> Service::EnableKey(const Caller& c, const Request& r) {
   if (k.key_state != kStateDisabled) return KmsError("KMS.1201");
   k.key_state = kStateEnabled;
   KMSFS_RETURN_IF_ERROR(store_->UpdateKey(k));
-  return nlohmann::json{{"key_info", IdAndState(k)}};
+  return Json{{"key_info", IdAndState(k)}};
 }
 
-StatusOr<nlohmann::json> Service::DisableKey(const Caller& c, const Request& r) {
+StatusOr<Json> Service::DisableKey(const Caller& c, const Request& r) {
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
@@ -173,11 +177,11 @@ StatusOr<nlohmann::json> Service::DisableKey(const Caller& c, const Request& r) 
   if (k.key_state != kStateEnabled) return KmsError("KMS.1301");
   k.key_state = kStateDisabled;
   KMSFS_RETURN_IF_ERROR(store_->UpdateKey(k));
-  return nlohmann::json{{"key_info", IdAndState(k)}};
+  return Json{{"key_info", IdAndState(k)}};
 }
 
-StatusOr<nlohmann::json> Service::ScheduleKeyDeletion(const Caller& c, const Request& r) {
-  auto days = ParseDecimal(*r.String("pending_days"));
+StatusOr<Json> Service::ScheduleKeyDeletion(const Caller& c, const Request& r) {
+  const std::optional<int64_t> days = r.DecimalField("pending_days").value;
   if (!days || *days < 7 || *days > 1096) return KmsError("KMS.1401");
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
@@ -190,7 +194,7 @@ StatusOr<nlohmann::json> Service::ScheduleKeyDeletion(const Caller& c, const Req
   return IdAndState(k);
 }
 
-StatusOr<nlohmann::json> Service::CancelKeyDeletion(const Caller& c, const Request& r) {
+StatusOr<Json> Service::CancelKeyDeletion(const Caller& c, const Request& r) {
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
@@ -201,7 +205,7 @@ StatusOr<nlohmann::json> Service::CancelKeyDeletion(const Caller& c, const Reque
   return IdAndState(k);
 }
 
-StatusOr<nlohmann::json> Service::EnableKeyRotation(const Caller& c, const Request& r) {
+StatusOr<Json> Service::EnableKeyRotation(const Caller& c, const Request& r) {
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
@@ -223,10 +227,10 @@ StatusOr<nlohmann::json> Service::EnableKeyRotation(const Caller& c, const Reque
     KMSFS_RETURN_IF_ERROR(store_->PutMaterial(k.key_id, version, sealed, k.last_rotation_ms));
     return store_->UpdateKey(k);
   }));
-  return nlohmann::json::object();
+  return Json::object();
 }
 
-StatusOr<nlohmann::json> Service::DisableKeyRotation(const Caller& c, const Request& r) {
+StatusOr<Json> Service::DisableKeyRotation(const Caller& c, const Request& r) {
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
@@ -234,24 +238,24 @@ StatusOr<nlohmann::json> Service::DisableKeyRotation(const Caller& c, const Requ
   if (!k.rotation_enabled) return KmsError("KMS.0313");
   k.rotation_enabled = false;
   KMSFS_RETURN_IF_ERROR(store_->UpdateKey(k));
-  return nlohmann::json::object();
+  return Json::object();
 }
 
-StatusOr<nlohmann::json> Service::GetKeyRotationStatus(const Caller& c, const Request& r) {
+StatusOr<Json> Service::GetKeyRotationStatus(const Caller& c, const Request& r) {
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
-  return nlohmann::json{{"key_rotation_enabled", k.rotation_enabled},
+  return Json{{"key_rotation_enabled", k.rotation_enabled},
                         {"rotation_interval", k.rotation_interval_days},
                         {"last_rotation_time", k.last_rotation_ms > 0 ? std::to_string(k.last_rotation_ms) : ""},
                         {"number_of_rotations", k.number_of_rotations}};
 }
 
-StatusOr<nlohmann::json> Service::GenRandom(const Caller&, const Request& r) {
-  auto bits = ParseDecimal(*r.String("random_data_length"));
+StatusOr<Json> Service::GenRandom(const Caller&, const Request& r) {
+  const std::optional<int64_t> bits = r.DecimalField("random_data_length").value;
   if (!bits || *bits < 8 || *bits > 8192) return KmsError("KMS.1801");
   if (*bits % 8 != 0) return KmsError("KMS.1802");
   std::vector<uint8_t> bytes = RandomVector(static_cast<size_t>(*bits / 8));
-  return nlohmann::json{{"random_data", HexEncodeUpper(bytes)}};
+  return Json{{"random_data", HexEncodeUpper(bytes)}};
 }
 
 }  // namespace kmsfs::kms::server

@@ -15,10 +15,11 @@ CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS users(
   id TEXT PRIMARY KEY, name TEXT NOT NULL, domain TEXT NOT NULL, domain_id TEXT NOT NULL,
   project_id TEXT NOT NULL, salt BLOB NOT NULL, verifier BLOB NOT NULL, iterations INTEGER NOT NULL,
-  builtin INTEGER NOT NULL, active INTEGER NOT NULL);
+  builtin INTEGER NOT NULL, active INTEGER NOT NULL, password_hash TEXT NOT NULL DEFAULT '',
+  project_name TEXT NOT NULL DEFAULT '', role TEXT NOT NULL DEFAULT 'kms_admin');
 CREATE TABLE IF NOT EXISTS tokens(
   hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, project_id TEXT NOT NULL,
-  issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);
+  issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, methods TEXT NOT NULL DEFAULT 'password');
 CREATE TABLE IF NOT EXISTS keys(
   key_id TEXT PRIMARY KEY, domain_id TEXT NOT NULL, project_id TEXT NOT NULL, key_alias TEXT NOT NULL,
   realm TEXT NOT NULL, key_description TEXT NOT NULL, key_spec TEXT NOT NULL, key_usage TEXT NOT NULL,
@@ -41,7 +42,30 @@ CREATE TABLE IF NOT EXISTS import_tokens(
   token_id TEXT PRIMARY KEY, key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
   algorithm TEXT NOT NULL, expires_s INTEGER NOT NULL, sealed_private_key BLOB NOT NULL,
   created_ms INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta(k, v) VALUES('schema_version', '1');
+CREATE TABLE IF NOT EXISTS access_keys(
+  access TEXT PRIMARY KEY, user_id TEXT NOT NULL, sealed_secret BLOB NOT NULL, description TEXT NOT NULL,
+  status TEXT NOT NULL, created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+  security_token_hash TEXT NOT NULL, source TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS access_keys_by_user ON access_keys(user_id);
+CREATE TABLE IF NOT EXISTS aliases(
+  domain_id TEXT NOT NULL, alias TEXT NOT NULL,
+  key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY(domain_id, alias));
+CREATE INDEX IF NOT EXISTS aliases_by_key ON aliases(key_id);
+CREATE TABLE IF NOT EXISTS key_tags(
+  key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE, tag_key TEXT NOT NULL,
+  tag_value TEXT NOT NULL, PRIMARY KEY(key_id, tag_key));
+INSERT OR IGNORE INTO meta(k, v) VALUES('schema_version', '2');
+)sql";
+
+// Schema 1 (before Argon2id, project names, roles and token methods) to 2;
+// the new tables exist already (CREATE TABLE IF NOT EXISTS above).
+constexpr const char* kUpgrade1To2 = R"sql(
+ALTER TABLE users ADD COLUMN password_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN project_name TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN role TEXT NOT NULL DEFAULT 'kms_admin';
+ALTER TABLE tokens ADD COLUMN methods TEXT NOT NULL DEFAULT 'password';
+UPDATE meta SET v = '2' WHERE k = 'schema_version';
 )sql";
 
 Status DbError(sqlite3* db, std::string_view what) {
@@ -187,7 +211,8 @@ StatusOr<std::optional<T>> First(StatusOr<std::vector<T>> rows) {
 }
 
 constexpr const char* kUserColumns =
-    "id, name, domain, domain_id, project_id, salt, verifier, iterations, builtin, active";
+    "id, name, domain, domain_id, project_id, salt, verifier, iterations, builtin, active, password_hash, "
+    "project_name, role";
 
 UserRecord ReadUser(const Stmt& s) {
   UserRecord u;
@@ -201,6 +226,10 @@ UserRecord ReadUser(const Stmt& s) {
   u.iterations = static_cast<int>(s.Int(7));
   u.builtin = s.Int(8) != 0;
   u.active = s.Int(9) != 0;
+  u.password_hash = s.Text(10);
+  u.project_name = s.Text(11);
+  if (u.project_name.empty()) u.project_name = u.project_id;
+  u.role = s.Text(12);
   return u;
 }
 
@@ -272,8 +301,10 @@ GrantRecord ReadGrant(const Stmt& s) {
 
 StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   sqlite3* db = nullptr;
+  // NOFOLLOW: a symbolic link planted as the database is refused, not followed.
   int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_NOFOLLOW,
+                           nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
     sqlite3_close(db);
@@ -300,7 +331,11 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
     return Status::Unavailable("database " + path +
                                " is in use by another process (another kmsd on this data directory?)");
   }
-  if (!version->has_value() || **version != "1") {
+  if (version->has_value() && **version == "1") {
+    KMSFS_RETURN_IF_ERROR(store->RunInTransaction([&] { return store->Exec(kUpgrade1To2); }));
+    version = std::optional<std::string>("2");
+  }
+  if (!version->has_value() || **version != "2") {
     return Status::FailedPrecondition("database " + path + " has an unknown schema version");
   }
   return store;
@@ -368,9 +403,10 @@ Status Store::ReplaceFileUsers(const std::vector<UserRecord>& users) {
 Status Store::PutUser(const UserRecord& u) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   Stmt s(*statements_, "INSERT OR REPLACE INTO users(id, name, domain, domain_id, project_id, salt, verifier, "
-              "iterations, builtin, active) VALUES(?,?,?,?,?,?,?,?,?,?)");
+              "iterations, builtin, active, password_hash, project_name, role) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
   s.Bind(1, u.id).Bind(2, u.name).Bind(3, u.domain).Bind(4, u.domain_id).Bind(5, u.project_id);
   s.BindBlob(6, u.salt).BindBlob(7, u.verifier).Bind(8, u.iterations).Bind(9, u.builtin).Bind(10, u.active);
+  s.Bind(11, u.password_hash).Bind(12, u.project_name).Bind(13, u.role);
   return s.Run("write user");
 }
 
@@ -420,18 +456,19 @@ StatusOr<std::vector<UserRecord>> Store::ListActiveUsers() {
 
 Status Store::PutToken(std::string_view token_hash, const TokenRecord& t) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(*statements_, "INSERT OR REPLACE INTO tokens(hash, user_id, project_id, issued_ms, expires_ms) "
-              "VALUES(?,?,?,?,?)");
+  Stmt s(*statements_, "INSERT OR REPLACE INTO tokens(hash, user_id, project_id, issued_ms, expires_ms, methods) "
+              "VALUES(?,?,?,?,?,?)");
   s.Bind(1, token_hash).Bind(2, t.user_id).Bind(3, t.project_id).Bind(4, t.issued_ms).Bind(5, t.expires_ms);
+  s.Bind(6, t.methods);
   return s.Run("write token");
 }
 
 StatusOr<std::optional<TokenRecord>> Store::FindToken(std::string_view token_hash) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(*statements_, "SELECT user_id, project_id, issued_ms, expires_ms FROM tokens WHERE hash = ?");
+  Stmt s(*statements_, "SELECT user_id, project_id, issued_ms, expires_ms, methods FROM tokens WHERE hash = ?");
   s.Bind(1, token_hash);
   return First(Query<TokenRecord>(db_, s, "read token", [](const Stmt& r) {
-    return TokenRecord{r.Text(0), r.Text(1), r.Int(2), r.Int(3)};
+    return TokenRecord{r.Text(0), r.Text(1), r.Int(2), r.Int(3), r.Text(4)};
   }));
 }
 

@@ -38,8 +38,13 @@ struct UserRecord {
   std::string domain;
   std::string domain_id;
   std::string project_id;
+  std::string project_name;   // how logins may name the project (its id unless named)
+  std::string role = "kms_admin";  // users_file.h kRole*
+  std::string password_hash;  // Argon2id string (PasswordHasher)
+  // A verifier of kmsd before Argon2id: PBKDF2-HMAC-SHA256(password, salt,
+  // iterations); replaced by password_hash at the next successful login.
   std::vector<uint8_t> salt;
-  std::vector<uint8_t> verifier;  // PBKDF2-HMAC-SHA256(password, salt, iterations)
+  std::vector<uint8_t> verifier;
   int iterations = 0;
   bool builtin = false;  // created by kmsd itself (the admin user)
   bool active = true;    // may log in
@@ -47,9 +52,10 @@ struct UserRecord {
 
 struct TokenRecord {
   std::string user_id;
-  std::string project_id;
+  std::string project_id;  // "" for a domain-scoped token
   int64_t issued_ms = 0;
   int64_t expires_ms = 0;
+  std::string methods = "password";  // how it was obtained: "password" or "token"
 };
 
 enum KeyStateValue : int {

@@ -36,6 +36,7 @@ class CliTest : public ::testing::Test {
   std::unique_ptr<MountedVolume> InitializedVolume() {
     MountedVolume::Options o;
     o.kmsd = kmsd_.get();
+    o.init_args = {"--plaintext-names"};
     o.mount = false;
     o.init_args = {"--plaintext-names"};  // the foreground test finds its file by name
     return MountedVolume::Start(o);

@@ -31,6 +31,7 @@ class GrantsTest : public ::testing::Test {
     carol_ = DefaultTestUsers()[2];
     MountedVolume::Options o;
     o.kmsd = kmsd_.get();
+    o.init_args = {"--plaintext-names"};
     o.user = alice_;
     alice_vol_ = MountedVolume::Start(o);
     ASSERT_NE(alice_vol_, nullptr);
@@ -121,6 +122,53 @@ TEST_F(GrantsTest, RevocationStopsUnopenedFilesWithinCacheTtlAndFreshMountsAtOnc
   ASSERT_TRUE(bob->Unmount());
   r = bob->Mount();
   EXPECT_EQ(r.exit_code, 1) << r.err;
+}
+
+// Issue 18: "revocation of a write grant stops creates within the bound and
+// an open handle keeps working". Pre-wrapped DEKs age out with --cache-ttl,
+// so bob's mount stops making files within the TTL (plus the once-a-second
+// sweep), while a handle he opened before keeps its DEK for its lifetime.
+TEST_F(GrantsTest, RevokingAWriteGrantStopsCreatesWithinTheBoundWhileAnOpenHandleKeepsWorking) {
+  const std::string grant_id = Grant(bob_, "write");
+  auto bob = VolumeFor(bob_, {"--cache-ttl", "2"});
+  ASSERT_NE(bob, nullptr);
+  ASSERT_EQ(bob->Mount().exit_code, 0);
+  ASSERT_TRUE(TryWriteFile(bob->Path("held"), "bob's handle"));
+  const int fd = open(bob->Path("held").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(TryWriteFile(bob->Path("before"), "made before the revocation"));
+
+  CommandResult r = RunKmsfs({"grant", "revoke", alice_vol_->backing_dir(), grant_id}, alice_vol_->Env());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto revoked = std::chrono::steady_clock::now();
+  const auto bound = std::chrono::seconds(2 + 2);
+  int err = 0;
+  int made = 0;
+  for (;;) {
+    if (!TryWriteFile(bob->Path("after" + std::to_string(made)), "x", &err)) break;
+    ++made;
+    ASSERT_LT(std::chrono::steady_clock::now() - revoked, bound) << made << " files made after the revocation";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const auto took = std::chrono::steady_clock::now() - revoked;
+  EXPECT_TRUE(err == EACCES || err == EIO) << std::strerror(err);
+  EXPECT_LT(took, bound);
+  RecordProperty("creates_stopped_after_ms",
+                 static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+  int again = 0;
+  EXPECT_FALSE(TryWriteFile(bob->Path("later"), "x", &again));
+  EXPECT_FALSE(std::filesystem::exists(alice_vol_->BackingPath("later")));
+
+  // The handle opened before keeps reading and writing, past the TTL too.
+  char buf[64] = {};
+  EXPECT_EQ(pwrite(fd, "KEPT", 4, 0), 4);
+  EXPECT_EQ(pread(fd, buf, sizeof buf, 0), 12);
+  EXPECT_EQ(std::string(buf, 12), "KEPTs handle");
+  EXPECT_EQ(pwrite(fd, " and more", 9, 12), 9);
+  EXPECT_EQ(fsync(fd), 0);
+  EXPECT_EQ(close(fd), 0);
+  EXPECT_EQ(ReadFile(alice_vol_->Path("held")), "KEPTs handle and more");
+  for (int i = 0; i < made; ++i) EXPECT_EQ(ReadFile(alice_vol_->Path("after" + std::to_string(i))), "x");
 }
 
 TEST_F(GrantsTest, RetiringPrincipalRetiresAGrant) {

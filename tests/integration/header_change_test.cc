@@ -27,6 +27,7 @@ class HeaderChangeTest : public ::testing::Test {
     ASSERT_NE(kmsd_, nullptr);
     MountedVolume::Options o;
     o.kmsd = kmsd_.get();
+    o.init_args = {"--plaintext-names"};
     v_ = MountedVolume::Start(o);
     ASSERT_NE(v_, nullptr);
   }

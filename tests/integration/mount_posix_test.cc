@@ -34,6 +34,7 @@ class MountPosixTest : public ::testing::Test {
     ASSERT_NE(kmsd_, nullptr);
     MountedVolume::Options o;
     o.kmsd = kmsd_;
+    o.init_args = {"--plaintext-names"};
     volume_ = MountedVolume::Start(o).release();
     ASSERT_NE(volume_, nullptr);
   }

@@ -48,7 +48,7 @@ class UnlinkTest : public KmsdMountTest {};
 // The worker races each of them; any request that forgot to wait shows here
 // as a name that is still there.
 TEST_F(UnlinkTest, EveryRequestAfterAnUnlinkSeesTheNameGone) {
-  auto v = StartVolume();
+  auto v = StartPlainNamesVolume();
   ASSERT_NE(v, nullptr);
   ASSERT_EQ(mkdir(v->Path("d").c_str(), 0755), 0);
   WriteFileOrDie(v->Path("other"), "other");
@@ -94,7 +94,7 @@ TEST_F(UnlinkTest, EveryRequestAfterAnUnlinkSeesTheNameGone) {
 }
 
 TEST_F(UnlinkTest, RemovingATreeLeavesNothingInTheBackingDirectory) {
-  auto v = StartVolume();
+  auto v = StartPlainNamesVolume();
   ASSERT_NE(v, nullptr);
   for (int d = 0; d < 10; ++d) {
     const std::string dir = "tree/d" + std::to_string(d);
@@ -110,7 +110,7 @@ TEST_F(UnlinkTest, RemovingATreeLeavesNothingInTheBackingDirectory) {
 // A backing file that cannot be removed (immutable: chattr +i) makes the
 // unlink fail, and the name stays: an unlink that returned 0 has happened.
 TEST_F(UnlinkTest, AnUnlinkTheBackingFilesystemRefusesFailsAndTheNameStays) {
-  auto v = StartVolume();
+  auto v = StartPlainNamesVolume();
   ASSERT_NE(v, nullptr);
   WriteFileOrDie(v->Path("kept"), "still here");
   ASSERT_EQ(RunCommand({"/usr/bin/chattr", "+i", v->BackingPath("kept")}, {}).exit_code, 0) << "chattr +i needs ext4/xfs";
@@ -124,7 +124,7 @@ TEST_F(UnlinkTest, AnUnlinkTheBackingFilesystemRefusesFailsAndTheNameStays) {
 }
 
 TEST_F(UnlinkTest, ErrorsStillComeBackFromTheUnlink) {
-  auto v = StartVolume();
+  auto v = StartPlainNamesVolume();
   ASSERT_NE(v, nullptr);
   ASSERT_EQ(mkdir(v->Path("dir").c_str(), 0755), 0);
   EXPECT_EQ(unlink(v->Path("missing").c_str()), -1);

@@ -1,9 +1,12 @@
 // IAM emulation (POST/GET /v3/auth/tokens) and the token checks every KMS
 // call makes (spec §1.2, §1.8 step 2), plus URL and method errors.
+#include <algorithm>
+#include <atomic>
 #include <regex>
 #include <thread>
 
 #include "tests/server/kms_wire.h"
+#include "tests/server/raw_http.h"
 
 namespace kmsfs::testing {
 namespace {
@@ -24,6 +27,22 @@ KmsReply Login(const KmsdProcess& kmsd, const Json& body) {
   k.headers = r.headers;
   k.body = Json::parse(r.body, nullptr, false);
   return k;
+}
+
+// POST /v3/auth/tokens from `source_ip`; the raw answer (status line first).
+std::string LoginFrom(const KmsdProcess& kmsd, const std::string& source_ip, const Json& body) {
+  int fd = ConnectFrom(kmsd.port(), source_ip);
+  if (fd < 0) return "";
+  const std::string text = body.dump();
+  SendAll(fd, "POST /v3/auth/tokens HTTP/1.1\r\nHost: kmsd\r\nContent-Type: application/json\r\nContent-Length: " +
+                  std::to_string(text.size()) + "\r\nConnection: close\r\n\r\n" + text);
+  std::string answer = ReadAnswer(fd, std::chrono::seconds(30));
+  ::close(fd);
+  return answer;
+}
+
+int StatusOf(const std::string& answer) {
+  return answer.size() > 12 ? std::atoi(answer.substr(9, 3).c_str()) : 0;
 }
 
 class KmsdAuthTest : public KmsdTest {};
@@ -164,6 +183,81 @@ TEST_F(KmsdAuthTest, EveryAnswerCarriesARequestId) {
     EXPECT_TRUE(std::regex_match(r.headers.at("X-Request-Id"), std::regex("[0-9a-f]{32}")));
   }
   EXPECT_NE(ok.headers.at("X-Request-Id"), err.headers.at("X-Request-Id"));
+}
+
+TEST_F(KmsdAuthTest, RepeatedFailedLoginsAreAnswered429UntilTheirDelayEnds) {
+  KmsdUser wrong = users_[0];
+  wrong.password = "not-" + wrong.password;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(StatusOf(LoginFrom(*kmsd_, "127.0.0.1", PasswordBody(wrong))), 401) << i;
+  const auto delayed_at = std::chrono::steady_clock::now();
+  // Refused without a look at the password, even the right one, for a while.
+  const std::string refused = LoginFrom(*kmsd_, "127.0.0.1", PasswordBody(users_[0]));
+  EXPECT_EQ(StatusOf(refused), 429) << refused;
+  EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
+  EXPECT_NE(refused.find("\"code\":429"), std::string::npos) << refused;
+  // The user is not locked out from elsewhere, and others are not delayed.
+  EXPECT_EQ(StatusOf(LoginFrom(*kmsd_, "127.0.0.2", PasswordBody(users_[0]))), 201);
+  EXPECT_EQ(StatusOf(LoginFrom(*kmsd_, "127.0.0.1", PasswordBody(users_[1]))), 201);
+  // The delay ends by itself.
+  int status = 0;
+  const auto deadline = delayed_at + std::chrono::seconds(10);
+  while (status != 201 && std::chrono::steady_clock::now() < deadline) {
+    status = StatusOf(LoginFrom(*kmsd_, "127.0.0.1", PasswordBody(users_[0])));
+    if (status == 429) std::this_thread::sleep_for(std::chrono::milliseconds(100));  // waiting out the delay
+  }
+  EXPECT_EQ(status, 201);
+  EXPECT_GE(std::chrono::steady_clock::now() - delayed_at, std::chrono::milliseconds(900));
+}
+
+// The users file holds plain passwords, so kmsd hashes them at full cost.
+class KmsdFullCostPasswordTest : public KmsdTest {
+ protected:
+  KmsdProcess::Options KmsdOptions() const override {
+    KmsdProcess::Options o;
+    o.cheap_password_hashes = false;
+    return o;
+  }
+};
+
+TEST_F(KmsdFullCostPasswordTest, UnknownNamesTakeAsLongAsWrongPasswords) {
+  auto median_seconds = [&](const Json& body, int first_address) {
+    std::vector<double> took;
+    for (int i = 0; i < 3; ++i) {
+      // A new address each time, so that no attempt is throttled.
+      const std::string from = "127.0.0." + std::to_string(first_address + i);
+      const auto start = std::chrono::steady_clock::now();
+      EXPECT_EQ(StatusOf(LoginFrom(*kmsd_, from, body)), 401);
+      took.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    }
+    std::sort(took.begin(), took.end());
+    return took[1];
+  };
+  KmsdUser wrong = users_[0];
+  wrong.password = "not-" + wrong.password;
+  KmsdUser nobody = users_[0];
+  nobody.name = "nobody-by-that-name";
+  const double wrong_password = median_seconds(PasswordBody(wrong), 10);
+  const double unknown_name = median_seconds(PasswordBody(nobody), 20);
+  EXPECT_GT(unknown_name, 0.5 * wrong_password)
+      << "unknown name " << unknown_name << " s, wrong password " << wrong_password << " s";
+  EXPECT_GT(wrong_password, 0.01) << "passwords are hashed with Argon2id at interactive cost";
+}
+
+TEST_F(KmsdFullCostPasswordTest, ParallelLoginsDoNotExhaustMemory) {
+  const long before_kb = ProcStatusKb(kmsd_->pid(), "VmHWM");
+  std::vector<std::thread> threads;
+  std::atomic<int> answered{0};
+  for (int i = 0; i < 12; ++i) {
+    threads.emplace_back([&, i] {
+      const int status = StatusOf(LoginFrom(*kmsd_, "127.0.1." + std::to_string(i + 1), PasswordBody(users_[i % 3])));
+      if (status == 201 || status == 429) ++answered;  // 429: no turn within the wait
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(answered.load(), 12);
+  const long peak_kb = ProcStatusKb(kmsd_->pid(), "VmHWM");
+  // Two Argon2id computations of 64 MiB at a time, not twelve.
+  EXPECT_LT(peak_kb - before_kb, 3 * 64 * 1024) << before_kb << " KiB before, peak " << peak_kb;
 }
 
 class KmsdShortTokenTest : public KmsdTest {

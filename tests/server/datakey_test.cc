@@ -76,7 +76,7 @@ TEST_F(KmsdDataKeyTest, DataKeyLengthErrors) {
   }
   EXPECT_KMS_ERROR(alice_.Call("create-datakey", {{"key_id", key_}, {"datakey_length", "12"}}), 400, "KMS.1903");
   EXPECT_KMS_ERROR(alice_.Call("create-datakey", {{"key_id", key_}, {"key_spec", "AES_512"}}), 400, "KMS.1902");
-  EXPECT_KMS_ERROR(alice_.Call("create-datakey", {{"key_id", key_}, {"datakey_length", 512}}), 400, "KMS.0202");
+  EXPECT_KMS_ERROR(alice_.Call("create-datakey", {{"key_id", key_}, {"datakey_length", 512.5}}), 400, "KMS.0202");
   // Field checks come before the key lookup.
   EXPECT_KMS_ERROR(alice_.Call("create-datakey", {{"key_id", "nope"}, {"datakey_length", "4"}}), 400, "KMS.1901");
 }
@@ -122,7 +122,7 @@ TEST_F(KmsdDataKeyTest, EncryptDataKeyErrors) {
   EXPECT_KMS_ERROR(call(good, "sixty-four"), 400, "KMS.2102");
   EXPECT_KMS_ERROR(call(good, "32"), 400, "KMS.2104");
   EXPECT_KMS_ERROR(call(FlipHexAt(good, 0), "64"), 400, "KMS.2103");  // digest no longer matches
-  EXPECT_KMS_ERROR(call(good, 64), 400, "KMS.0202");
+  EXPECT_KMS_ERROR(call(good, 64.0), 400, "KMS.0202");
   EXPECT_KMS_ERROR(alice_.Call("encrypt-datakey", {{"key_id", key_}, {"plain_text", good}}), 400, "KMS.0204");
 }
 
@@ -172,6 +172,96 @@ TEST_F(KmsdDataKeyTest, EncryptionContextMustMatchExactly) {
   const std::string plain_ct = alice_.EncryptDek(key_, Bytes(64, 8));
   EXPECT_EQ(Decrypt(plain_ct, Json::object()).status, 200);
   EXPECT_KMS_ERROR(Decrypt(plain_ct, ctx), 400, "KMS.2201");
+}
+
+TEST_F(KmsdDataKeyTest, AdditionalAuthenticatedDataIsBoundLikeTheContext) {
+  auto encrypt = [&](const Json& aad) {
+    Json body = {{"key_id", key_}, {"plain_text", DekPlainText(Bytes(64, 9))}, {"datakey_plain_length", "64"}};
+    if (!aad.is_null()) body["additional_authenticated_data"] = aad;
+    KmsReply r = alice_.Call("encrypt-datakey", body);
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return r.body.value("cipher_text", std::string());
+  };
+  auto decrypt = [&](const std::string& ct, const Json& aad) {
+    Json body = {{"key_id", key_}, {"cipher_text", ct}, {"datakey_cipher_length", "64"}};
+    if (!aad.is_null()) body["additional_authenticated_data"] = aad;
+    return alice_.Call("decrypt-datakey", body);
+  };
+  const std::string with = encrypt("file-1");
+  KmsReply ok = decrypt(with, "file-1");
+  ASSERT_EQ(ok.status, 200) << ok.raw;
+  EXPECT_EQ(ok.body["data_key"], DekPlainText(Bytes(64, 9)).substr(0, 128));
+  EXPECT_KMS_ERROR(decrypt(with, "file-2"), 400, "KMS.2201");
+  EXPECT_KMS_ERROR(decrypt(with, nullptr), 400, "KMS.2201");
+  EXPECT_KMS_ERROR(decrypt(with, ""), 400, "KMS.2201");
+  const std::string without = encrypt(nullptr);
+  EXPECT_EQ(decrypt(without, "").status, 200) << "an empty AAD is no AAD";
+  EXPECT_KMS_ERROR(decrypt(without, "file-1"), 400, "KMS.2201");
+  // AAD cannot stand in for a context, nor a context for AAD.
+  const Json ctx = {{"a", "b"}};
+  KmsReply with_ctx = alice_.Call("encrypt-datakey", {{"key_id", key_}, {"plain_text", DekPlainText(Bytes(64, 9))},
+                                                      {"datakey_plain_length", "64"}, {"encryption_context", ctx}});
+  EXPECT_KMS_ERROR(decrypt(with_ctx.body["cipher_text"], "{\"a\":\"b\"}"), 400, "KMS.2201");
+
+  // create-datakey binds it too, and encrypt-data / decrypt-data.
+  KmsReply made = alice_.Call("create-datakey", {{"key_id", key_}, {"additional_authenticated_data", "x"}});
+  ASSERT_EQ(made.status, 200) << made.raw;
+  KmsReply opened = alice_.Call("decrypt-datakey", {{"key_id", key_}, {"cipher_text", made.body["cipher_text"]},
+                                                    {"datakey_cipher_length", "32"}, {"additional_authenticated_data", "x"}});
+  EXPECT_EQ(opened.status, 200) << opened.raw;
+  EXPECT_KMS_ERROR(alice_.Call("decrypt-datakey", {{"key_id", key_}, {"cipher_text", made.body["cipher_text"]},
+                                                   {"datakey_cipher_length", "32"}}),
+                   400, "KMS.2201");
+  KmsReply data = alice_.Call("encrypt-data", {{"key_id", key_}, {"plain_text", "hello"},
+                                               {"additional_authenticated_data", "row-7"}});
+  ASSERT_EQ(data.status, 200) << data.raw;
+  KmsReply back = alice_.Call("decrypt-data", {{"cipher_text", data.body["cipher_text"]},
+                                               {"additional_authenticated_data", "row-7"}});
+  EXPECT_EQ(back.status, 200) << back.raw;
+  EXPECT_EQ(back.body["plain_text"], "hello");
+  EXPECT_KMS_ERROR(alice_.Call("decrypt-data", {{"cipher_text", data.body["cipher_text"]},
+                                                {"additional_authenticated_data", "row-8"}}),
+                   400, "KMS.2201");
+  EXPECT_KMS_ERROR(alice_.Call("decrypt-data", {{"cipher_text", data.body["cipher_text"]}}), 400, "KMS.2201");
+}
+
+TEST_F(KmsdDataKeyTest, AdditionalAuthenticatedDataIsCheckedForTypeAndSize) {
+  auto create = [&](const Json& aad) {
+    return alice_.Call("create-datakey", {{"key_id", key_}, {"additional_authenticated_data", aad}});
+  };
+  EXPECT_EQ(create(std::string(128, 'a')).status, 200);
+  EXPECT_KMS_ERROR(create(std::string(129, 'a')), 400, "KMS.0308");
+  EXPECT_KMS_ERROR(create(7), 400, "KMS.0202");
+  EXPECT_KMS_ERROR(create(Json::object()), 400, "KMS.0202");
+}
+
+// otcextensions sends these as JSON numbers; the SDK and the docs as strings.
+TEST_F(KmsdDataKeyTest, NumericFieldsMayBeJsonIntegersWithTheSameRangeChecks) {
+  KmsReply wrapped = alice_.Call("encrypt-datakey", {{"key_id", key_}, {"plain_text", DekPlainText(Bytes(64, 3))},
+                                                     {"datakey_plain_length", 64}});
+  ASSERT_EQ(wrapped.status, 200) << wrapped.raw;
+  EXPECT_EQ(wrapped.body["datakey_length"], "64") << "answers keep the documented string";
+  KmsReply unwrapped = alice_.Call("decrypt-datakey", {{"key_id", key_}, {"cipher_text", wrapped.body["cipher_text"]},
+                                                       {"datakey_cipher_length", 64}});
+  ASSERT_EQ(unwrapped.status, 200) << unwrapped.raw;
+  EXPECT_EQ(unwrapped.body["datakey_length"], "64");
+  KmsReply made = alice_.Call("create-datakey", {{"key_id", key_}, {"datakey_length", 512}});
+  ASSERT_EQ(made.status, 200) << made.raw;
+  EXPECT_EQ(made.body["plain_text"].get<std::string>().size(), 128u);
+  EXPECT_EQ(alice_.Call("gen-random", {{"random_data_length", 256}}).body["random_data"].get<std::string>().size(), 64u);
+
+  auto create = [&](const Json& len) { return alice_.Call("create-datakey", {{"key_id", key_}, {"datakey_length", len}}); };
+  EXPECT_KMS_ERROR(create(513), 400, "KMS.1903");
+  EXPECT_KMS_ERROR(create(0), 400, "KMS.1901");
+  EXPECT_KMS_ERROR(create(-8), 400, "KMS.1901");
+  EXPECT_KMS_ERROR(create(8200), 400, "KMS.1901");
+  EXPECT_KMS_ERROR(create(18446744073709551615ULL), 400, "KMS.1901");
+  EXPECT_KMS_ERROR(create(512.0), 400, "KMS.0202");  // a number must be an integer
+  EXPECT_KMS_ERROR(create(true), 400, "KMS.0202");
+  EXPECT_KMS_ERROR(alice_.Call("encrypt-datakey", {{"key_id", key_}, {"plain_text", DekPlainText(Bytes(64, 3))},
+                                                   {"datakey_plain_length", 2000}}),
+                   400, "KMS.2102");
+  EXPECT_KMS_ERROR(alice_.Call("gen-random", {{"random_data_length", 12}}), 400, "KMS.1802");
 }
 
 TEST_F(KmsdDataKeyTest, EncryptionContextValidation) {

@@ -106,10 +106,26 @@ TEST_F(KmsdImportTest, ForgedOrDamagedTokenIs2605) {
   EXPECT_KMS_ERROR(Import(key, damaged, wrapped), 400, "KMS.2605");
 }
 
-TEST_F(KmsdImportTest, WrongMaterialLengthIs2604) {
+// A wrong length must not answer differently from a wrong padding: for
+// RSAES-PKCS1-v1_5 that difference is a Bleichenbacher padding oracle.
+TEST_F(KmsdImportTest, EveryUnwrapFailureGetsTheSameAnswerForEveryAlgorithm) {
   std::string key = alice_.CreateKey("a", "external");
-  EXPECT_KMS_ERROR(ImportMaterial(key, Bytes(16, 1)), 400, "KMS.2604");
-  EXPECT_KMS_ERROR(ImportMaterial(key, Bytes(33, 1)), 400, "KMS.2604");
+  for (const char* alg : {"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"}) {
+    SCOPED_TRACE(alg);
+    std::vector<std::string> raws;
+    for (size_t length : {0u, 16u, 31u, 33u, 64u}) {
+      Json p = Params(key, alg);
+      KmsReply r = Import(key, p, WrapKeyMaterial(p["public_key"], alg, Bytes(length, 1)));
+      EXPECT_KMS_ERROR(r, 400, "KMS.0311");
+      raws.push_back(r.body.dump());
+    }
+    Json p = Params(key, alg);
+    const std::string other = std::string(alg) == "RSAES_PKCS1_V1_5" ? "RSAES_OAEP_SHA_1" : "RSAES_PKCS1_V1_5";
+    KmsReply wrong_alg = Import(key, p, WrapKeyMaterial(p["public_key"], other, Bytes(32, 1)));
+    EXPECT_KMS_ERROR(wrong_alg, 400, "KMS.0311");
+    raws.push_back(wrong_alg.body.dump());
+    for (const std::string& raw : raws) EXPECT_EQ(raw, raws.front());
+  }
   EXPECT_EQ(alice_.StateOf(key), "5");
 }
 

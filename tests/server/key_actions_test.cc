@@ -154,10 +154,28 @@ TEST_F(KmsdKeyActionsTest, ListKeysFiltersByStateAndValidatesPaging) {
   EXPECT_KMS_ERROR(alice_.Call("list-keys", {{"limit", "0"}}), 400, "KMS.1601");
   EXPECT_KMS_ERROR(alice_.Call("list-keys", {{"limit", "ten"}}), 400, "KMS.1601");
   EXPECT_KMS_ERROR(alice_.Call("list-keys", {{"marker", "-1"}}), 400, "KMS.1602");
-  EXPECT_KMS_ERROR(alice_.Call("list-keys", {{"limit", 2}}), 400, "KMS.0202");
+  EXPECT_KMS_ERROR(alice_.Call("list-keys", {{"limit", true}}), 400, "KMS.0202");
   // Only the caller's project is listed.
   KmsReply bobs = bob_.Call("list-keys", Json::object());
   EXPECT_EQ(bobs.body["total"], 1);
+}
+
+TEST_F(KmsdKeyActionsTest, PagingStateAndDeletionDaysMayBeJsonIntegers) {
+  for (int i = 0; i < 3; ++i) alice_.CreateKey(UniqueAlias());
+  KmsReply page = alice_.Call("list-keys", {{"limit", 2}, {"marker", 1}, {"key_state", 2}});
+  ASSERT_EQ(page.status, 200) << page.raw;
+  EXPECT_EQ(page.body["keys"].size(), 2u);
+  EXPECT_EQ(page.body["next_marker"], "3");
+  EXPECT_KMS_ERROR(alice_.Call("list-keys", {{"limit", 0}}), 400, "KMS.1601");
+  EXPECT_KMS_ERROR(alice_.Call("list-keys", {{"marker", -1}}), 400, "KMS.1602");
+  EXPECT_KMS_ERROR(alice_.Call("list-keys", {{"key_state", 6}}), 400, "KMS.0308");
+  EXPECT_KMS_ERROR(alice_.Call("list-keys", {{"limit", 1.5}}), 400, "KMS.0202");
+  const std::string key = alice_.CreateKey(UniqueAlias());
+  EXPECT_KMS_ERROR(alice_.Call("schedule-key-deletion", {{"key_id", key}, {"pending_days", 6}}), 400, "KMS.1401");
+  KmsReply scheduled = alice_.Call("schedule-key-deletion", {{"key_id", key}, {"pending_days", 7}});
+  ASSERT_EQ(scheduled.status, 200) << scheduled.raw;
+  EXPECT_EQ(scheduled.body["key_state"], "4");
+  EXPECT_EQ(alice_.Call("list-grants", {{"key_id", key}, {"limit", 5}}).status, 200);
 }
 
 TEST_F(KmsdKeyActionsTest, EnableAndDisableFollowTheStateMachine) {
@@ -281,7 +299,7 @@ TEST_F(KmsdKeyActionsTest, GenRandomReturnsHexOfTheRequestedLength) {
   EXPECT_KMS_ERROR(alice_.Call("gen-random", {{"random_data_length", "8200"}}), 400, "KMS.1801");
   EXPECT_KMS_ERROR(alice_.Call("gen-random", {{"random_data_length", "12"}}), 400, "KMS.1802");
   EXPECT_KMS_ERROR(alice_.Call("gen-random", Json::object()), 400, "KMS.0204");
-  EXPECT_KMS_ERROR(alice_.Call("gen-random", {{"random_data_length", 512}}), 400, "KMS.0202");
+  EXPECT_KMS_ERROR(alice_.Call("gen-random", {{"random_data_length", 512.0}}), 400, "KMS.0202");
 }
 
 }  // namespace

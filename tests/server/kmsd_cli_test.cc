@@ -211,6 +211,50 @@ TEST(KmsdCliTest, RefusesRootKeyReadableByOthers) {
   EXPECT_EQ(r.out, "");
 }
 
+TEST(KmsdCliTest, RefusesADataDirectoryOthersMayWrite) {
+  TempDir dir;
+  ASSERT_EQ(::mkdir(dir.Join("data").c_str(), 0700), 0);
+  ASSERT_EQ(::chmod(dir.Join("data").c_str(), 0777), 0);
+  RunResult r = RunKmsd({"--listen", "127.0.0.1:0", "--data", dir.Join("data")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("group or others may write it"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("chmod 700"), std::string::npos) << r.err;
+  EXPECT_EQ(::access(dir.Join("data/root.key").c_str(), F_OK), -1) << "nothing is created in it";
+}
+
+TEST(KmsdCliTest, RefusesASymbolicLinkPlantedInTheDataDirectory) {
+  auto kmsd = KmsdProcess::Start({});
+  ASSERT_NE(kmsd, nullptr);
+  ASSERT_EQ(kmsd->Stop(), 0);
+  const std::string db = kmsd->data_dir() + "/kmsd.db";
+  ASSERT_EQ(::rename(db.c_str(), (db + ".moved").c_str()), 0);
+  ASSERT_EQ(::symlink((db + ".moved").c_str(), db.c_str()), 0);
+  RunResult r = RunKmsd({"--listen", "127.0.0.1:0", "--data", kmsd->data_dir()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("kmsd.db is a symbolic link"), std::string::npos) << r.err;
+}
+
+TEST(KmsdCliTest, RefusesAUsersFileOthersMayChangeOrRead) {
+  TempDir dir;
+  const std::string users = dir.Join("users.json");
+  WriteFileOrDie(users, R"([{"name":"x","password":"pw","id":"x1","project_id":"p","domain":"d"}])");
+  ASSERT_EQ(::chmod(users.c_str(), 0666), 0);
+  RunResult writable = RunKmsd({"--listen", "127.0.0.1:0", "--data", dir.Join("data"), "--users", users});
+  EXPECT_EQ(writable.exit_code, 2);
+  EXPECT_NE(writable.err.find("may write it and so add users"), std::string::npos) << writable.err;
+  ASSERT_EQ(::chmod(users.c_str(), 0644), 0);
+  RunResult readable = RunKmsd({"--listen", "127.0.0.1:0", "--data", dir.Join("data"), "--users", users});
+  EXPECT_EQ(readable.exit_code, 2);
+  EXPECT_NE(readable.err.find("plain passwords or secret keys others may read"), std::string::npos) << readable.err;
+}
+
+TEST(KmsdCliTest, VersionPrintsTheVersion) {
+  RunResult r = RunKmsd({"--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(std::regex_match(r.out, std::regex("kmsd [0-9]+\\.[0-9]+\\.[0-9]+\n"))) << r.out;
+}
+
 TEST(KmsdCliTest, RefusesRootKeyOfWrongSize) {
   TempDir dir;
   ASSERT_EQ(::mkdir(dir.Join("data").c_str(), 0700), 0);

@@ -89,5 +89,52 @@ TEST(KmsdRequestTest, ContextValuesMustBeStringsAndSmall) {
   EXPECT_EQ(Canonical(fits).size(), 8008u);
 }
 
+TEST(KmsdRequestTest, DecimalFieldsTakeNumericStringsOrJsonIntegers) {
+  constexpr FieldSpec kNumbers[] = {{"n", FieldType::kDecimal, false}};
+  auto field = [&](std::string_view body, bool empty_is_absent = false) {
+    auto r = Request::Parse(body, kNumbers);
+    EXPECT_TRUE(r.ok()) << body;
+    return r->DecimalField("n", empty_is_absent);
+  };
+  EXPECT_EQ(field(R"({"n":"512"})").value, 512);
+  EXPECT_EQ(field(R"({"n":512})").value, 512);
+  EXPECT_EQ(field(R"({"n":0})").value, 0);
+  EXPECT_EQ(field(R"({"n":999999999999999})").value, 999999999999999);
+  for (const char* out_of_range : {R"({"n":-1})", R"({"n":1000000000000000})", R"({"n":18446744073709551615})",
+                                   R"({"n":"-1"})", R"({"n":"1e3"})", R"({"n":" 5"})", R"({"n":""})"}) {
+    const Request::Decimal d = field(out_of_range);
+    EXPECT_TRUE(d.present) << out_of_range;
+    EXPECT_FALSE(d.value.has_value()) << out_of_range;
+  }
+  EXPECT_FALSE(field(R"({})").present);
+  EXPECT_FALSE(field(R"({"n":null})").present);
+  EXPECT_FALSE(field(R"({"n":""})", /*empty_is_absent=*/true).present);
+  for (const char* wrong_type : {R"({"n":5.0})", R"({"n":5.5})", R"({"n":true})", R"({"n":[5]})", R"({"n":{}})"}) {
+    auto r = Request::Parse(wrong_type, kNumbers);
+    ASSERT_FALSE(r.ok()) << wrong_type;
+    EXPECT_EQ(r.status().kms_error_code(), "KMS.0202") << wrong_type;
+  }
+}
+
+TEST(KmsdRequestTest, BoundDataAddsAadUnambiguouslyAfterTheContext) {
+  constexpr FieldSpec kBound[] = {{"encryption_context", FieldType::kObject, false},
+                                  {"additional_authenticated_data", FieldType::kString, false}};
+  auto bound = [&](std::string_view body) {
+    auto r = Request::Parse(body, kBound);
+    EXPECT_TRUE(r.ok()) << body;
+    auto b = BoundData(*r);
+    return b.ok() ? *b : b.status().kms_error_code();
+  };
+  EXPECT_EQ(bound(R"({"encryption_context":{"a":"b"}})"), R"({"a":"b"})") << "no AAD: the context alone, as before";
+  EXPECT_EQ(bound(R"({"additional_authenticated_data":""})"), "");
+  EXPECT_EQ(bound(R"({"additional_authenticated_data":"xy"})"), std::string("\0\0\0\0\x02xy", 7));
+  // A context cannot pass for AAD or the other way round.
+  EXPECT_NE(bound(R"({"additional_authenticated_data":"{\"a\":\"b\"}"})"), bound(R"({"encryption_context":{"a":"b"}})"));
+  EXPECT_EQ(bound(R"({"encryption_context":{"a":"b"},"additional_authenticated_data":"z"})"),
+            std::string("{\"a\":\"b\"}\0\0\0\0\x01z", 15));
+  EXPECT_EQ(bound(R"({"additional_authenticated_data":")" + std::string(128, 'q') + "\"}").size(), 133u);
+  EXPECT_EQ(bound(R"({"additional_authenticated_data":")" + std::string(129, 'q') + "\"}"), "KMS.0308");
+}
+
 }  // namespace
 }  // namespace kmsfs::kms::server

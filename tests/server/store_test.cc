@@ -1,6 +1,7 @@
 #include "kms/server/store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "tests/testutil/temp_dir.h"
 
@@ -216,6 +217,45 @@ TEST_F(KmsdStoreTest, DataSurvivesReopening) {
   ASSERT_TRUE(reopened.ok());
   EXPECT_TRUE((*reopened)->GetKey("k1").value().has_value());
   EXPECT_EQ((*reopened)->GetMaterial("k1", 0).value().value(), (std::vector<uint8_t>{7, 7}));
+}
+
+// A database kmsd wrote before Argon2id, roles and project names (schema 1)
+// opens: its users keep their PBKDF2 verifiers until their next login and
+// get today's defaults.
+TEST(KmsdStoreUpgradeTest, SchemaOneDatabaseIsUpgradedInPlace) {
+  TempDir dir;
+  const std::string path = dir.Join("kmsd.db");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* v1 = R"sql(
+    CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+    CREATE TABLE users(id TEXT PRIMARY KEY, name TEXT NOT NULL, domain TEXT NOT NULL, domain_id TEXT NOT NULL,
+      project_id TEXT NOT NULL, salt BLOB NOT NULL, verifier BLOB NOT NULL, iterations INTEGER NOT NULL,
+      builtin INTEGER NOT NULL, active INTEGER NOT NULL);
+    CREATE TABLE tokens(hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, project_id TEXT NOT NULL,
+      issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL);
+    INSERT INTO meta VALUES('schema_version', '1');
+    INSERT INTO users VALUES('u1', 'admin', 'admin', 'd1', 'p1', x'0102', x'0304', 10000, 1, 1);
+    INSERT INTO tokens VALUES('h1', 'u1', 'p1', 1, 2);
+  )sql";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto store = Store::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto user = (*store)->FindUserById("u1");
+  ASSERT_TRUE(user.ok() && user->has_value());
+  EXPECT_EQ((*user)->iterations, 10000);
+  EXPECT_EQ((*user)->verifier, (std::vector<uint8_t>{3, 4}));
+  EXPECT_EQ((*user)->password_hash, "");
+  EXPECT_EQ((*user)->role, "kms_admin");
+  EXPECT_EQ((*user)->project_name, "p1");
+  auto token = (*store)->FindToken("h1");
+  ASSERT_TRUE(token.ok() && token->has_value());
+  EXPECT_EQ((*token)->methods, "password");
+  EXPECT_EQ(*(*store)->GetMeta("schema_version").value(), "2");
+  store->reset();
+  EXPECT_TRUE(Store::Open(path).ok()) << "and opens again as schema 2";
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sodium.h>
 #include <httplib.h>
 #include <poll.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -34,14 +36,27 @@ int WaitFor(pid_t pid, std::chrono::milliseconds limit) {
   }
 }
 
-std::string UsersJson(const std::vector<KmsdUser>& users) {
+// An Argon2id string for `password` at libsodium's minimum cost.
+std::string CheapHash(const std::string& password) {
+  char out[crypto_pwhash_STRBYTES];
+  if (sodium_init() < 0 || crypto_pwhash_str(out, password.data(), password.size(), crypto_pwhash_OPSLIMIT_MIN,
+                                             crypto_pwhash_MEMLIMIT_MIN) != 0) {
+    ADD_FAILURE() << "crypto_pwhash_str failed";
+    return "";
+  }
+  return out;
+}
+
+std::string UsersJson(const std::vector<KmsdUser>& users, bool cheap_hashes) {
   nlohmann::json list = nlohmann::json::array();
   for (const KmsdUser& u : users) {
-    list.push_back({{"name", u.name},
-                    {"password", u.password},
-                    {"id", u.id},
-                    {"project_id", u.project_id},
-                    {"domain", u.domain}});
+    nlohmann::json entry = {{"name", u.name}, {"id", u.id}, {"project_id", u.project_id}, {"domain", u.domain}};
+    if (cheap_hashes) {
+      entry["password_hash"] = CheapHash(u.password);
+    } else {
+      entry["password"] = u.password;
+    }
+    list.push_back(entry);
   }
   return list.dump(2);
 }
@@ -81,7 +96,19 @@ std::vector<KmsdUser> DefaultTestUsers() {
   };
 }
 
+struct KmsdProcess::Capture {
+  std::mutex mu;
+  std::string text;  // guarded by mu
+  std::vector<std::thread> readers;
+};
+
 KmsdProcess::KmsdProcess(Options opts) : options_(std::move(opts)) {}
+
+std::string KmsdProcess::output() const {
+  if (!capture_) return "";
+  std::lock_guard<std::mutex> lock(capture_->mu);
+  return capture_->text;
+}
 
 std::unique_ptr<KmsdProcess> KmsdProcess::Start(Options opts) {
   std::unique_ptr<KmsdProcess> p(new KmsdProcess(std::move(opts)));
@@ -89,7 +116,9 @@ std::unique_ptr<KmsdProcess> KmsdProcess::Start(Options opts) {
   p->data_dir_ = p->options_.data_dir.empty() ? p->temp_->Join("data") : p->options_.data_dir;
   if (!p->options_.users.empty()) {
     p->users_file_ = p->temp_->Join("users.json");
-    WriteFileOrDie(p->users_file_, UsersJson(p->options_.users));
+    WriteFileOrDie(p->users_file_, UsersJson(p->options_.users, p->options_.cheap_password_hashes));
+    // kmsd refuses a users file that others may read or write.
+    if (::chmod(p->users_file_.c_str(), 0600) != 0) ADD_FAILURE() << "chmod " << p->users_file_;
   }
   if (!p->Spawn()) return nullptr;
   return p;
@@ -129,6 +158,7 @@ bool KmsdProcess::Spawn() {
   }
   if (pid == 0) {
     ::dup2(fds[1], STDOUT_FILENO);
+    if (options_.capture_output) ::dup2(fds[1], STDERR_FILENO);
     ::execv(argv[0], argv.data());
     ::_exit(127);
   }
@@ -155,7 +185,27 @@ bool KmsdProcess::Spawn() {
     size_t at = startup_output_.find(marker);
     if (at != std::string::npos && startup_output_.find('\n', at) != std::string::npos) ready = true;
   }
-  ::close(fds[0]);
+  if (options_.capture_output && ready) {
+    if (!capture_) capture_ = std::make_unique<Capture>();
+    {
+      std::lock_guard<std::mutex> lock(capture_->mu);
+      capture_->text += startup_output_;
+    }
+    // Drains the pipe until kmsd exits (EOF), so kmsd never blocks writing.
+    capture_->readers.emplace_back([fd = fds[0], capture = capture_.get()] {
+      char buf[4096];
+      for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        std::lock_guard<std::mutex> lock(capture->mu);
+        capture->text.append(buf, static_cast<size_t>(n));
+      }
+      ::close(fd);
+    });
+  } else {
+    ::close(fds[0]);
+  }
   if (!ready) {
     ADD_FAILURE() << "kmsd did not become ready; it printed:\n" << startup_output_;
     Kill();
@@ -175,6 +225,7 @@ bool KmsdProcess::Spawn() {
 
 KmsdProcess::~KmsdProcess() {
   if (running()) Stop();
+  JoinReaders();
 }
 
 std::string KmsdProcess::endpoint() const {
@@ -188,6 +239,14 @@ void KmsdProcess::Kill() {
   while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
+  JoinReaders();
+}
+
+void KmsdProcess::JoinReaders() {
+  if (!capture_) return;
+  // kmsd has exited, so its end of the pipe is closed: the readers finish.
+  for (std::thread& t : capture_->readers) t.join();
+  capture_->readers.clear();
 }
 
 int KmsdProcess::Stop() { return StopWith(SIGTERM); }
@@ -202,6 +261,7 @@ int KmsdProcess::StopWith(int signal) {
     return -1;
   }
   pid_ = -1;
+  JoinReaders();
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -40,6 +40,12 @@ class KmsdProcess {
     std::string tls_cert;  // with tls_key: serve HTTPS (endpoint() is https://)
     std::string tls_key;
     std::vector<std::string> extra_args;  // appended to kmsd's command line
+    // The users file lists Argon2id hashes of the passwords at libsodium's
+    // minimum cost, so that logins in tests take milliseconds; false lists
+    // the passwords themselves (kmsd then hashes them at full cost).
+    bool cheap_password_hashes = true;
+    // Keep reading kmsd's stdout and stderr after start-up (output()).
+    bool capture_output = false;
   };
 
   // Starts kmsd; nullptr (after ADD_FAILURE with kmsd's output) on failure.
@@ -56,6 +62,9 @@ class KmsdProcess {
   bool running() const { return pid_ > 0; }
   // What kmsd printed on stdout up to and including the "listening on" line.
   const std::string& startup_output() const { return startup_output_; }
+  // With Options::capture_output: everything kmsd printed on stdout and
+  // stderr so far (complete once it has stopped).
+  std::string output() const;
 
   void Kill();     // SIGKILL (crash simulation), then reap
   // SIGTERM and wait; returns the exit code (-1 if it died by a signal or
@@ -71,6 +80,7 @@ class KmsdProcess {
  private:
   explicit KmsdProcess(Options opts);
   bool Spawn();
+  void JoinReaders();
 
   Options options_;
   std::unique_ptr<TempDir> temp_;  // holds the users file (and the data dir when private)
@@ -79,6 +89,9 @@ class KmsdProcess {
   std::string startup_output_;
   pid_t pid_ = -1;
   int port_ = 0;
+  // Options::capture_output: a thread draining kmsd's output into output_.
+  struct Capture;
+  std::unique_ptr<Capture> capture_;
 };
 
 // Raw HTTP for wire-level tests. status 0 means no HTTP answer (connection

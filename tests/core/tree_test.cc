@@ -1,0 +1,163 @@
+// Tree over a real temp directory, without FUSE: a million lookups and
+// forgets keep descriptors and memory bounded, and a directory node keeps
+// acting on its own backing directory after that directory is swapped for a
+// symlink to somewhere else.
+#include "fs/core/tree.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fs/core/key_service.h"
+#include "fs/format/block_codec.h"
+#include "tests/core/churn_util.h"
+#include "tests/core/fake_kms.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace kmsfs::core {
+namespace {
+
+namespace stdfs = std::filesystem;
+using kmsfs::testing::FakeKms;
+using kmsfs::testing::kKeyId;
+using kmsfs::testing::OpenFdCount;
+using kmsfs::testing::ResidentKib;
+using kmsfs::testing::TempDir;
+
+// Every name under `root` with its type, mode, owner, size and content.
+std::map<std::string, std::string> Snapshot(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& e : stdfs::recursive_directory_iterator(root)) {
+    struct stat st;
+    if (lstat(e.path().c_str(), &st) != 0) continue;
+    std::string d = std::to_string(st.st_mode) + " " + std::to_string(st.st_uid) + ":" + std::to_string(st.st_gid) +
+                    " " + std::to_string(st.st_size) + " " + std::to_string(st.st_nlink);
+    if (S_ISREG(st.st_mode)) d += " " + testing::ReadFile(e.path().string());
+    out[stdfs::relative(e.path(), root).string()] = d;
+  }
+  return out;
+}
+
+class TreeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    backing_ = dir_.Join("backing");
+    ASSERT_EQ(mkdir(backing_.c_str(), 0755), 0);
+    UniqueFd root(open(backing_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    ASSERT_TRUE(root.valid());
+    auto table = InodeTable::New(std::move(root));
+    ASSERT_TRUE(table.ok());
+    inodes_ = std::move(table).value();
+    KeyServiceOptions ko;
+    ko.pool.target = 0;
+    keys_ = std::make_unique<KeyService>(kKeyId, std::vector<std::string>{kKeyId}, crypto::CipherSuite::kAes256Gcm,
+                                         4096, kms_, ko);
+    files_ = std::make_unique<OpenFileTable>(keys_.get());
+    auto geometry = format::GeometryFor(crypto::CipherSuite::kAes256Gcm, 4096);
+    ASSERT_TRUE(geometry.ok());
+    tree_ = std::make_unique<Tree>(inodes_.get(), &names_, files_.get(), *geometry, TreeOptions{});
+  }
+
+  const Inode& Root() { return *inodes_->root(); }
+
+  TempDir dir_;
+  std::string backing_;
+  std::shared_ptr<FakeKms> kms_ = std::make_shared<FakeKms>();
+  std::unique_ptr<InodeTable> inodes_;
+  std::unique_ptr<KeyService> keys_;
+  std::unique_ptr<OpenFileTable> files_;
+  PlaintextNames names_;
+  std::unique_ptr<Tree> tree_;
+};
+
+TEST_F(TreeTest, AMillionLookupsAndForgetsKeepDescriptorsAndMemoryBounded) {
+  constexpr int kNames = 500;
+  constexpr int kCycles = 1000000;
+  auto d = tree_->MakeDir(Root(), "d", 0755, Caller{});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  for (int i = 0; i < kNames; ++i) {
+    auto f = tree_->MakeNode(*d->inode, "n" + std::to_string(i), S_IFREG | 0644, 0, Caller{});
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    tree_->Forget(f->inode->id(), 1);
+  }
+  std::vector<NodeId> ids(kNames);
+  auto batch = [&] {
+    for (int i = 0; i < kNames; ++i) {
+      auto e = tree_->Lookup(*d->inode, "n" + std::to_string(i));
+      ASSERT_TRUE(e.ok()) << e.status().ToString();
+      ids[i] = e->inode->id();
+    }
+    // The names that do not exist make no node and keep no descriptor.
+    ASSERT_EQ(ToErrno(tree_->Lookup(*d->inode, "missing").status()), ENOENT);
+    ASSERT_EQ(inodes_->stats().nodes, kNames + 2u);
+    for (NodeId id : ids) tree_->Forget(id, 1);
+    ASSERT_EQ(inodes_->stats().nodes, 2u);
+  };
+  batch();
+  const int fds = OpenFdCount();
+  const long rss = ResidentKib();
+  for (int cycle = kNames; cycle < kCycles; cycle += kNames) {
+    batch();
+    if (HasFatalFailure()) return;
+  }
+  EXPECT_EQ(inodes_->stats().nodes, 2u);
+  EXPECT_EQ(OpenFdCount(), fds);
+  if (kmsfs::testing::kResidentMemoryIsMeaningful) {
+    EXPECT_LT(ResidentKib() - rss, 16 * 1024) << "resident memory grew from " << rss << " KiB";
+  }
+}
+
+// The attack of issue 18 without the kernel: a writer of the backing
+// directory renames a directory the mount has a node for and puts a symlink
+// to an outside directory in its place. Every namespace operation on the old
+// node acts on the renamed directory (the node's own object) or fails; none
+// reaches the outside directory.
+TEST_F(TreeTest, ADirectoryNodeSwappedForASymlinkNeverReachesTheSymlinksTarget) {
+  const std::string outside = dir_.Join("outside");
+  ASSERT_EQ(mkdir(outside.c_str(), 0755), 0);
+  testing::WriteFileOrDie(outside + "/canary", "must not change");
+  testing::WriteFileOrDie(outside + "/victim", "must not be unlinked");
+  ASSERT_EQ(mkdir((outside + "/victim-dir").c_str(), 0755), 0);
+  const auto before = Snapshot(outside);
+
+  auto d = tree_->MakeDir(Root(), "d", 0755, Caller{});
+  ASSERT_TRUE(d.ok());
+  auto keep = tree_->MakeNode(*d->inode, "victim", S_IFREG | 0644, 0, Caller{});
+  ASSERT_TRUE(keep.ok());
+  ASSERT_EQ(rename((backing_ + "/d").c_str(), (backing_ + "/d.moved").c_str()), 0);
+  ASSERT_EQ(symlink(outside.c_str(), (backing_ + "/d").c_str()), 0);
+
+  const Inode& node = *d->inode;
+  EXPECT_TRUE(tree_->MakeDir(node, "made-dir", 0755, Caller{}).ok());
+  EXPECT_TRUE(tree_->MakeNode(node, "made-file", S_IFREG | 0644, 0, Caller{}).ok());
+  EXPECT_TRUE(tree_->MakeSymlink(node, "made-link", "/etc/passwd", Caller{}).ok());
+  EXPECT_TRUE(tree_->Unlink(node, "victim").ok());
+  EXPECT_EQ(ToErrno(tree_->Unlink(node, "canary")), ENOENT);
+  EXPECT_EQ(ToErrno(tree_->RemoveDir(node, "victim-dir")), ENOENT);
+  EXPECT_EQ(ToErrno(tree_->Rename(node, "canary", Root(), "stolen", 0)), ENOENT);
+  EXPECT_TRUE(tree_->Rename(node, "made-file", Root(), "moved-out", 0).ok());
+  EXPECT_TRUE(tree_->Rename(Root(), "moved-out", node, "moved-in", 0).ok());
+  auto lookup = tree_->Lookup(Root(), "d");
+  ASSERT_TRUE(lookup.ok());
+  EXPECT_TRUE(lookup->inode->is_symlink()) << "a fresh lookup sees the symlink, and does not follow it";
+  EXPECT_FALSE(tree_->MakeNode(*lookup->inode, "through-link", S_IFREG | 0644, 0, Caller{}).ok());
+
+  EXPECT_EQ(Snapshot(outside), before);
+  // What happened, happened in the directory the node names.
+  EXPECT_TRUE(stdfs::exists(backing_ + "/d.moved/made-dir"));
+  EXPECT_TRUE(stdfs::exists(backing_ + "/d.moved/moved-in"));
+  EXPECT_TRUE(stdfs::is_symlink(backing_ + "/d.moved/made-link"));
+  EXPECT_FALSE(stdfs::exists(backing_ + "/d.moved/victim"));
+}
+
+}  // namespace
+}  // namespace kmsfs::core

@@ -1,0 +1,101 @@
+#include "kms/server/password_hasher.h"
+
+#include <gtest/gtest.h>
+#include <sodium.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "kms/server/crypto_util.h"
+
+namespace kmsfs::kms::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Cheap enough for tests, costly enough to be timed.
+PasswordHasher::Options Moderate() {
+  PasswordHasher::Options o;
+  o.opslimit = 2;
+  o.memlimit = 8u << 20;
+  return o;
+}
+
+std::span<const uint8_t> Bytes(std::string_view s) { return AsBytes(s); }
+
+TEST(KmsdPasswordHasherTest, HashesAreArgon2idAndVerify) {
+  PasswordHasher h(Moderate());
+  auto hash = h.Hash(Bytes("correct horse"));
+  ASSERT_TRUE(hash.ok());
+  EXPECT_EQ(hash->rfind("$argon2id$v=19$m=8192,t=2,p=1$", 0), 0u) << *hash;
+  EXPECT_TRUE(PasswordHasher::IsArgon2idString(*hash));
+  EXPECT_TRUE(h.Verify(*hash, Bytes("correct horse")).value());
+  EXPECT_FALSE(h.Verify(*hash, Bytes("correct horsf")).value());
+  auto again = h.Hash(Bytes("correct horse"));
+  EXPECT_NE(*again, *hash) << "every hash has its own salt";
+}
+
+TEST(KmsdPasswordHasherTest, MalformedHashesNeverVerify) {
+  PasswordHasher h(Moderate());
+  for (const char* bad : {"", "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA", "$argon2id$v=19$m=8,t=1,p=2$c2FsdA$aA",
+                          "$argon2id$v=19$m=8,t=1,p=1$!!$aA", "$argon2id$v=19$m=8,t=1,p=1", "plaintext"}) {
+    EXPECT_FALSE(PasswordHasher::IsArgon2idString(bad)) << bad;
+    EXPECT_FALSE(h.Verify(bad, Bytes("x")).value()) << bad;
+  }
+}
+
+TEST(KmsdPasswordHasherTest, UnknownUsersCostWhatTheStrongestKnownHashCosts) {
+  PasswordHasher h(Moderate());
+  PasswordHasher::Options stronger = Moderate();
+  stronger.memlimit = 32u << 20;
+  stronger.opslimit = 3;
+  auto strong = PasswordHasher(stronger).Hash(Bytes("pw"));
+  ASSERT_TRUE(strong.ok());
+  h.MatchCostOf(*strong);
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  std::vector<double> known, unknown;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = Clock::now();
+    EXPECT_FALSE(h.Verify(*strong, Bytes("wrong")).value());
+    auto t1 = Clock::now();
+    EXPECT_FALSE(h.VerifyUnknown(Bytes("wrong")).value());
+    auto t2 = Clock::now();
+    known.push_back(std::chrono::duration<double>(t1 - t0).count());
+    unknown.push_back(std::chrono::duration<double>(t2 - t1).count());
+  }
+  EXPECT_GT(median(unknown), 0.6 * median(known));
+  EXPECT_LT(median(unknown), 1.6 * median(known));
+}
+
+TEST(KmsdPasswordHasherTest, ConcurrentHashesAreBoundedAndTheRestRefusedInTime) {
+  PasswordHasher::Options o;
+  o.opslimit = 3;
+  o.memlimit = 64u << 20;
+  o.max_concurrent = 1;
+  o.max_wait = std::chrono::milliseconds(1);
+  PasswordHasher h(o);
+  auto hash = h.Hash(Bytes("pw"));
+  ASSERT_TRUE(hash.ok());
+  std::atomic<int> refused{0}, done{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&] {
+      auto r = h.Verify(*hash, Bytes("pw"));
+      if (!r.ok() && r.status().code() == StatusCode::kResourceExhausted) ++refused;
+      if (r.ok()) ++done;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GE(done.load(), 1);
+  EXPECT_GE(refused.load(), 1) << "four verifications at once with room for one";
+  EXPECT_EQ(done.load() + refused.load(), 4);
+}
+
+}  // namespace
+}  // namespace kmsfs::kms::server
