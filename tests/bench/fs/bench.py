@@ -236,7 +236,10 @@ class Run:
             (self.run_dir, o.reps, ",".join(o.backings), ",".join(o.systems), ",".join(o.workloads)))
         for backing in o.backings:
             self.backing(backing)
-        text = "\n".join(self.header(started)) + "\n" + "\n".join(t for _, _, t in self.sections)
+        parts = [t for _, _, t in self.sections]
+        if len(self.sections) > 1:
+            parts.append(report.summary([(b, r) for b, r, _ in self.sections], o.latency_ms))
+        text = "\n".join(self.header(started)) + "\n" + "\n".join(parts)
         sys.stdout.write("\n" + text)
         sys.stdout.flush()
         if o.out:

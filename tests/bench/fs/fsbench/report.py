@@ -194,3 +194,41 @@ def render(results, header_lines, latency_ms):
                  for g in goals(results, latency_ms)]
     out += _table(["goal", "value", "verdict"], goal_rows, align="lrl")
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def summary(sections, latency_ms):
+    """One table over every backing: kmsfs's ratios to gocryptfs and to
+    passthrough per workload, then every goal with its value on each backing
+    and a verdict that holds only when it is met on all of them.
+    `sections` is [(backing name, Results)]."""
+    if not sections:
+        return ""
+    names = [b for b, _ in sections]
+    header = ["workload", "unit"]
+    for b in names:
+        header += ["%s: kmsfs" % b, "%s: kmsfs/gocryptfs" % b, "%s: kmsfs/passthrough" % b]
+    rows = []
+    for m in METRICS:
+        if not any(r.has("kmsfs", m.name) for _, r in sections):
+            continue
+        row = [m.label, m.unit]
+        for _, r in sections:
+            row.append(_cell(r, "kmsfs", m.name, m.unit))
+            for other in ("gocryptfs", "passthrough"):
+                x = r.ratio(m.name, "kmsfs", other)
+                row.append("—" if x is None else "{:.2f}×".format(x))
+        rows.append(row)
+    out = ["## Summary over %s" % " and ".join(names), ""]
+    if rows:
+        out += _table(header, rows)
+    per_backing = [goals(r, latency_ms) for _, r in sections]
+    goal_rows = []
+    for i, g in enumerate(per_backing[0]):
+        same = [gs[i] for gs in per_backing]
+        verdicts = {x.met for x in same if x.met is not None}
+        verdict = ("not measured" if not verdicts else "met" if verdicts == {True}
+                   else "**not met**" if verdicts == {False} else "**not met** on " +
+                   ", ".join(b for b, x in zip(names, same) if x.met is False))
+        goal_rows.append([g.text] + ["—" if x.value is None else "{:.2f}".format(x.value) for x in same] + [verdict])
+    out += _table(["goal"] + names + ["verdict"], goal_rows, align="l" + "r" * len(names) + "l")
+    return "\n".join(out).rstrip("\n") + "\n"

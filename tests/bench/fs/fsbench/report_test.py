@@ -118,5 +118,28 @@ class RenderTest(unittest.TestCase):
         self.assertTrue(text.rstrip().endswith("|"))
 
 
+
+class SummaryTest(unittest.TestCase):
+    def sections(self):
+        disk = results(kmsfs__small_create=[0.7], gocryptfs__small_create=[1.0], passthrough__small_create=[0.5],
+                       kmsfs__untar=[0.7], gocryptfs__untar=[1.0])
+        tmpfs = results(kmsfs__small_create=[0.9], gocryptfs__small_create=[1.0], passthrough__small_create=[0.6],
+                        kmsfs__untar=[0.5], gocryptfs__untar=[1.0])
+        return [("disk", disk), ("tmpfs", tmpfs)]
+
+    def test_one_row_per_workload_with_each_backings_ratios(self):
+        text = report.summary(self.sections(), 20)
+        self.assertIn("| small files: create | s | 0.70 | 0.70× | 1.40× | 0.90 | 0.90× | 1.50× |", text)
+
+    def test_a_goal_holds_only_when_met_on_every_backing(self):
+        text = report.summary(self.sections(), 20)
+        create = next(ln for ln in text.splitlines() if ln.startswith("| small files: create time"))
+        self.assertTrue(create.endswith("| 0.70 | 0.90 | **not met** on tmpfs |"), create)
+        untar = next(ln for ln in text.splitlines() if ln.startswith("| untar header tree time"))
+        self.assertTrue(untar.endswith("| 0.70 | 0.50 | met |"), untar)
+        unmeasured = next(ln for ln in text.splitlines() if ln.startswith("| random read"))
+        self.assertTrue(unmeasured.endswith("| — | — | not measured |"), unmeasured)
+
+
 if __name__ == "__main__":
     unittest.main()
