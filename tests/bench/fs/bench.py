@@ -32,7 +32,6 @@ class Run:
     def __init__(self, opts, undo):
         self.o = opts
         self.undo = undo
-        self.failed = False
         self.run_dir = None      # on DIR's filesystem: tools, kmsd, logs, the tarball
         self.log_dir = None
         self.kmsd = None
@@ -83,7 +82,9 @@ class Run:
         run_dir = self.run_dir
 
         def remove_run_dir():
-            if o.keep or self.failed:
+            # After a failure the daemons' last log lines are shown first
+            # (show_daemon_logs); --keep keeps the whole logs too.
+            if o.keep:
                 say("run directory kept: %s" % run_dir)
             elif run_dir.exists():
                 shutil.rmtree(run_dir)
@@ -283,7 +284,6 @@ def main(argv):
             traceback.print_exc()
             code = 1
         if code != 0:
-            run.failed = True
             run.show_daemon_logs()
     finally:
         if undo.unwind() and code == 0:
