@@ -431,6 +431,10 @@ void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   std::shared_ptr<core::Inode> node;
   if (!NodeOrReply(req, ino, &node)) return;
   if (ino == core::kRootId && std::strcmp(name, kStatusXattrName) == 0) {
+    // The counters name the backing directory, the key and the volume: for
+    // the mounting user and root, not every user of an allow_other mount.
+    const uid_t caller = fuse_req_ctx(req)->uid;
+    if (caller != 0 && caller != geteuid()) return (void)fuse_reply_err(req, EACCES);
     return ReplyXattr(req, Self(req)->volume()->StatusJson(), size);
   }
   auto value = TreeOf(req).GetXattr(*node, name, size);

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -119,6 +120,15 @@ TEST_F(FuseOptionsTest, AllowOtherAloneBringsDefaultPermissions) {
   EXPECT_EQ(open_as_nobody(v->Path("public"), O_WRONLY), EACCES);
   EXPECT_EQ(RunAsNobody([&] { return unlink(v->Path("public").c_str()) == 0 ? 0 : errno; }), EACCES);
   EXPECT_EQ(ReadFile(v->Path("private")), "root only");
+  // The mount's status (backing directory, key, volume, counters) is the
+  // mounting user's, not every local user's.
+  char status[8192];
+  EXPECT_GT(getxattr(v->mountpoint().c_str(), "user.kmsfs.status", status, sizeof status), 0);
+  EXPECT_EQ(RunAsNobody([&] {
+              char buf[8192];
+              return getxattr(v->mountpoint().c_str(), "user.kmsfs.status", buf, sizeof buf) >= 0 ? 0 : errno;
+            }),
+            EACCES);
 }
 
 // The backing path reaches libfuse inside fsname=...; unescaped, a comma in
