@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <ctime>
 
 #include "fs/base/hex.h"
 #include "fs/base/logging.h"
@@ -104,7 +105,8 @@ HttpClient::HttpClient(const ConnectionConfig& config, std::unique_ptr<HttpTrans
       retry_(config.retry),
       host_(UrlHostPort(endpoint_)),
       transport_(std::move(transport)),
-      auth_(*transport_, config) {}
+      auth_(*transport_, config),
+      signer_(config.uses_access_key() ? std::make_unique<RequestSigner>(config) : nullptr) {}
 
 HttpClient::~HttpClient() = default;
 
@@ -117,9 +119,17 @@ ClientStats HttpClient::stats() const {
   return s;
 }
 
-std::string HttpClient::PrincipalDescription() const { return auth_.Description(); }
+std::string HttpClient::PrincipalDescription() const {
+  if (signer_) return "access key " + signer_->access_key();
+  return auth_.Description();
+}
 
-StatusOr<std::string> HttpClient::UserId() { return auth_.UserId(); }
+StatusOr<std::string> HttpClient::UserId() {
+  if (signer_) {
+    return Status::FailedPrecondition("the IAM user id is not known to a client signing with an access key (AK/SK)");
+  }
+  return auth_.UserId();
+}
 
 std::string HttpClient::Context(std::string_view action, std::string_view key_id) const {
   std::string out(action);
@@ -142,13 +152,25 @@ StatusOr<HttpResponse> HttpClient::Call(std::string_view action, std::string_vie
   request.body = body;
   bool refreshed = false;
   while (true) {
-    StatusOr<TokenRef> token = auth_.Token();
-    if (!token.ok()) {
-      errors_.fetch_add(1);
-      return token.status().Annotate(Context(action, key_id));
+    StatusOr<TokenRef> token = Status::Unavailable("no token: the request is signed");
+    if (signer_) {
+      // Signed afresh for each round (its date must be recent); retries of
+      // the same round resend the same signature, well within its 15 minutes.
+      auto headers = signer_->Headers(request.url, body, static_cast<int64_t>(std::time(nullptr)));
+      if (!headers.ok()) {
+        errors_.fetch_add(1);
+        return headers.status().Annotate(Context(action, key_id));
+      }
+      request.headers = std::move(headers).value();
+    } else {
+      token = auth_.Token();
+      if (!token.ok()) {
+        errors_.fetch_add(1);
+        return token.status().Annotate(Context(action, key_id));
+      }
+      request.headers.clear();
+      request.headers.push_back(SecretHeader("X-Auth-Token", **token));
     }
-    request.headers.clear();
-    request.headers.push_back(SecretHeader("X-Auth-Token", **token));
 
     Backoff backoff(retry_);
     StatusOr<HttpResponse> r = Status::Unavailable("not sent");
@@ -173,7 +195,7 @@ StatusOr<HttpResponse> HttpClient::Call(std::string_view action, std::string_vie
     if (r->status >= 200 && r->status <= 299) return r;
 
     const ErrorBody err = ParseErrorBody(r->body);
-    if (!refreshed && IsTokenRejection(r->status, err.code) && auth_.Rejected(*token)) {
+    if (!refreshed && !signer_ && IsTokenRejection(r->status, err.code) && auth_.Rejected(*token)) {
       refreshed = true;
       KMSFS_LOG(kInfo) << Context(action, key_id) << ": token refused (" << (err.code.empty() ? "HTTP 401" : err.code)
                        << "), logging in again";
@@ -191,7 +213,10 @@ StatusOr<HttpResponse> HttpClient::Call(std::string_view action, std::string_vie
     if (!r->request_id.empty()) msg += ", request " + r->request_id;
     msg += tries + ")";
     if (r->status >= 300 && r->status < 400) msg += "; is the KMS endpoint right?";
-    if (CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated && !auth_.can_refresh()) {
+    if (signer_ && CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated) {
+      msg += "; the access key was refused: check HUAWEICLOUD_SDK_AK/SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN for a "
+             "temporary key) and this machine's clock";
+    } else if (CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated && !auth_.can_refresh()) {
       msg += "; the given token was refused: get a new one (OS_AUTH_TOKEN, --credentials or --token)";
     }
     return Status(CodeFor(action, r->status, err.code), msg).WithKmsError(err.code, r->status);

@@ -34,6 +34,7 @@
 #include "kms/connection_config.h"
 #include "kms/http_transport.h"
 #include "kms/iam_auth.h"
+#include "kms/request_signer.h"
 #include "kms/kms_client.h"
 
 namespace kmsfs::kms {
@@ -111,6 +112,8 @@ class HttpClient : public Client {
   const std::string host_;
   const std::unique_ptr<HttpTransport> transport_;
   IamAuth auth_;
+  // Set when requests are signed with AK/SK instead of carrying a token.
+  const std::unique_ptr<RequestSigner> signer_;
   std::atomic<uint64_t> calls_{0};
   std::atomic<uint64_t> errors_{0};
   std::atomic<uint64_t> retries_{0};

@@ -18,6 +18,11 @@ packages=(
   # packaging/: man pages from --help, `systemd-analyze verify` of the units
   # (tests/packaging), dpkg-shlibdeps for the .deb's dependencies.
   help2man systemd dpkg-dev
+  # tests/compat/: the official KMS clients (from ../shared/third_party) in a
+  # venv over Debian's Python, with the dependencies Debian packages.
+  python3-venv python3-pip python3-setuptools python3-wheel
+  python3-openstacksdk python3-openstackclient python3-requests-toolbelt python3-simplejson
+  python3-yaml python3-pyasn1 python3-certifi python3-defusedxml python3-six python3-pymongo python3-pbr
 )
 # AES-256-GCM through intel-ipsec-mb (fs/crypto/aes_gcm_backend.h); Debian
 # builds it for amd64 only, and CMake leaves it out elsewhere.

@@ -57,6 +57,9 @@ constexpr char kUsageTail[] = R"(
 Connection (flags override a credentials file, which overrides the environment):
   --kms-endpoint URL   KMSFS_KMS_ENDPOINT   KMS base URL, e.g. http://127.0.0.1:8765; plain
                                             http:// only to loopback (127.0.0.0/8, ::1, localhost)
+  --region NAME        -                    the region's public KMS endpoint (and IAM endpoint
+                                            for password login), e.g. eu-de, cn-north-4;
+                                            --kms-endpoint and --auth-url win over it
   --project-id ID      OS_PROJECT_ID        project in the URL path
   --token T            OS_AUTH_TOKEN        a ready IAM token (taken out of the process's command
                                             line at once; the environment or a file is safer)
@@ -64,7 +67,9 @@ Connection (flags override a credentials file, which overrides the environment):
   --user NAME          OS_USERNAME
   --password-file F    OS_PASSWORD          (a password is never accepted on the command line)
   --domain NAME        OS_USER_DOMAIN_NAME
-  -                    HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_SECURITY_TOKEN
+  -                    HUAWEICLOUD_SDK_AK   access key: requests are signed with AK/SK
+  -                    HUAWEICLOUD_SDK_SK   (SDK-HMAC-SHA256) instead of carrying a token
+  -                    HUAWEICLOUD_SDK_SECURITY_TOKEN   with a temporary AK/SK
   --ca-file F          KMSFS_CA_FILE        CA bundle to verify a TLS endpoint
   --credentials F      KMSFS_CREDENTIALS    a file of NAME=VALUE lines setting any of the variables
                                             above; yours, mode 0600 or stricter, not a symlink

@@ -99,8 +99,8 @@ TEST_F(KmsdAuthTest, BadCredentialsAre401WithKeystoneError) {
 TEST_F(KmsdAuthTest, ScopeToAnotherUsersProjectIs401) {
   KmsReply r = Login(*kmsd_, PasswordBody(users_[0], {{"project", {{"id", users_[1].project_id}}}}));
   EXPECT_EQ(r.status, 401) << r.raw;
-  KmsReply domain_scope = Login(*kmsd_, PasswordBody(users_[0], {{"domain", {{"name", "alice-domain"}}}}));
-  EXPECT_EQ(domain_scope.status, 401);
+  KmsReply other_domain = Login(*kmsd_, PasswordBody(users_[0], {{"domain", {{"name", "bob-domain"}}}}));
+  EXPECT_EQ(other_domain.status, 401) << other_domain.raw;
 }
 
 TEST_F(KmsdAuthTest, MalformedLoginBodiesAre400) {
@@ -154,7 +154,7 @@ TEST_F(KmsdAuthTest, TokenChecksComeBeforeBodyChecks) {
 
 TEST_F(KmsdAuthTest, UnknownActionIs0201BeforeTokenChecks) {
   KmsWire none(kmsd_->endpoint(), users_[0], "");
-  EXPECT_KMS_ERROR(none.Call("update-key-alias", Json::object()), 400, "KMS.0201");
+  EXPECT_KMS_ERROR(none.Call("no-such-action", Json::object()), 400, "KMS.0201");
   EXPECT_KMS_ERROR(alice_.Call("no-such-action", Json::object()), 400, "KMS.0201");
   EXPECT_KMS_ERROR(alice_.Call("create-key/extra", Json::object()), 400, "KMS.0201");
 }
@@ -168,8 +168,21 @@ TEST_F(KmsdAuthTest, WrongMethodIs0215) {
   }
 }
 
+TEST_F(KmsdAuthTest, KmsApisKmsdLacksGetTheGatewaysUnpublishedApiAnswer) {
+  for (const std::string& path : {"/v1.0/" + users_[0].project_id + "/kms/sign",
+                                 "/v1.0/" + users_[0].project_id + "/kms/key-policies/x",
+                                 "/v1.0/" + users_[0].project_id + "/keystores", std::string("/v2/p/kms/keys")}) {
+    HttpReply r = SendHttp(kmsd_->endpoint(), "POST", path, "{}", {{"X-Auth-Token", alice_.token()}});
+    EXPECT_EQ(r.status, 404) << path;
+    const Json body = Json::parse(r.body, nullptr, false);
+    EXPECT_EQ(body.value("error_code", std::string()), "APIGW.0101") << path << ": " << r.body;
+    EXPECT_EQ(body.value("error_msg", std::string()),
+              "The API does not exist or has not been published in the environment");
+  }
+}
+
 TEST_F(KmsdAuthTest, UnknownPathsAreJson404) {
-  HttpReply r = SendHttp(kmsd_->endpoint(), "GET", "/v2/whatever", "", {});
+  HttpReply r = SendHttp(kmsd_->endpoint(), "GET", "/v9/whatever", "", {});
   EXPECT_EQ(r.status, 404);
   EXPECT_NE(r.body.find("KMS.0201"), std::string::npos);
   EXPECT_EQ(r.headers["X-Request-Id"].size(), 32u);
