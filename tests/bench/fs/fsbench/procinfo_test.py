@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 import unittest
+import time
 import uuid
 
 from fsbench import procinfo
@@ -51,6 +52,12 @@ class ProcInfoTest(unittest.TestCase):
         arg = "/tmp/kmsfs-bench-%s/mnt" % uuid.uuid4().hex
         p = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()", arg], stdin=subprocess.PIPE)
         try:
+            # The child shows its arguments once it has exec'd (and, under a
+            # launcher such as pyenv's, once the launcher has exec'd the
+            # interpreter): wait for that, with a deadline.
+            deadline = time.monotonic() + 10
+            while not procinfo.pids_with_argument(arg) and time.monotonic() < deadline:
+                time.sleep(0.01)
             self.assertEqual(procinfo.pids_with_argument(arg), [p.pid])
             self.assertEqual(procinfo.pids_with_argument(arg[:-1]), [])
             self.assertEqual(procinfo.pids_mentioning(arg[:-4]), [p.pid])
