@@ -16,6 +16,7 @@
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "fs/base/unique_fd.h"
@@ -94,6 +95,44 @@ std::string Fix(const Status& s) {
   }
 }
 
+// The errors and warnings in the end of the mount daemon's log (its lines:
+// "2026-12-06T10:00:00Z E message").
+void CheckDaemonLog(const std::string& log_file, Report& report) {
+  if (log_file.empty()) {
+    return report.Ok("daemon log", "the daemon logs to syslog: journalctl -t kmsfs shows it");
+  }
+  constexpr off_t kTail = 256 * 1024;
+  UniqueFd fd(open(log_file.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st;
+  if (!fd.valid() || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return report.Warn("daemon log", "cannot read " + log_file + ": " + std::strerror(errno));
+  }
+  const off_t from = st.st_size > kTail ? st.st_size - kTail : 0;
+  std::string text(static_cast<size_t>(st.st_size - from), '\0');
+  const ssize_t n = pread(fd.get(), text.data(), text.size(), from);
+  text.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  size_t errors = 0, warnings = 0;
+  std::string last;  // the last error, else the last warning
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    const size_t space = line.find(' ');
+    if (space == std::string::npos || space + 2 >= line.size() || line[space + 2] != ' ') continue;
+    if (line[space + 1] == 'E') {
+      ++errors;
+      last = line;
+    } else if (line[space + 1] == 'W') {
+      ++warnings;
+      if (errors == 0) last = line;
+    }
+  }
+  const std::string counts = std::to_string(errors) + " errors, " + std::to_string(warnings) + " warnings in the end of " +
+                             log_file;
+  if (errors == 0 && warnings == 0) return report.Ok("daemon log", counts);
+  if (last.size() > 300) last = last.substr(0, 300) + "...";
+  report.Warn("daemon log", counts + "; the last " + (errors > 0 ? "error" : "warning") + ": " + last +
+                                " (the line names the file or call and why)");
+}
+
 void CheckMount(const std::string& mountpoint, const std::string& backing_real, Report& report) {
   std::string buf(64 * 1024, '\0');
   const ssize_t n = getxattr(mountpoint.c_str(), fuse::kStatusXattrName, buf.data(), buf.size());
@@ -117,8 +156,12 @@ void CheckMount(const std::string& mountpoint, const std::string& backing_real, 
   const unsigned long long errors = kms.is_object() ? kms.value("errors", 0ULL) : 0ULL;
   const std::string detail = std::string("alive, ") + (j.value("read_only", false) ? "read-only" : "read-write") +
                              ", " + std::to_string(errors) + " KMS errors so far";
-  if (errors > 0) return report.Warn("mount", detail + ": see its log (--log-file, else syslog)");
-  report.Ok("mount", detail);
+  if (errors > 0) {
+    report.Warn("mount", detail + ": see its log (--log-file, else syslog)");
+  } else {
+    report.Ok("mount", detail);
+  }
+  CheckDaemonLog(j.value("log_file", std::string()), report);
 }
 
 }  // namespace

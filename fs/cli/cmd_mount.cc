@@ -234,6 +234,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
 
   const MountOptions& o = plan.options;
   core::VolumeOptions vopts;
+  vopts.log_file = o.log_file;
   vopts.keys.cache.ttl = std::chrono::seconds(o.cache_ttl);
   vopts.keys.cache.max_entries = static_cast<size_t>(o.cache_max);
   // Pooled DEKs are plaintext keys in memory too: they age out with the

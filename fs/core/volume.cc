@@ -42,6 +42,7 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
     options.hints.prefetch.concurrency = 0;
   }
   options.hints.prefetch.header = c.header;
+  v->log_file_ = options.log_file;
   v->hints_ = std::make_unique<Hints>(options.hints, v->keys_.get());
   v->tree_->set_observer(v->hints_.get());
   return v;
@@ -71,6 +72,7 @@ std::string Volume::StatusJson() const {
       {"names", format::NameModeName(config().names)},
       {"header", format::HeaderModeName(config().header)},
       {"read_only", read_only()},
+      {"log_file", log_file_},
       {"cache", {{"entries", k.cache.entries}, {"hits", k.cache.hits}, {"misses", k.cache.misses},
                  {"evictions", k.cache.evictions}, {"loads", k.cache.loads}, {"load_errors", k.cache.load_errors}}},
       {"kms", {{"calls", k.kms_calls}, {"errors", k.kms_errors}}},

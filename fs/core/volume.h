@@ -29,6 +29,7 @@ struct VolumeOptions {
   KeyServiceOptions keys;
   HintsOptions hints;
   TreeOptions tree;
+  std::string log_file;  // where the daemon logs ("": syslog), for the status
 };
 
 class Volume {
@@ -68,6 +69,7 @@ class Volume {
   std::unique_ptr<NameMapper> names_;
   std::unique_ptr<Tree> tree_;
   std::unique_ptr<Hints> hints_;
+  std::string log_file_;
 };
 
 }  // namespace kmsfs::core

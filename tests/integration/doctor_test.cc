@@ -1,5 +1,6 @@
 // kmsfs doctor BACKING_DIR [MOUNTPOINT]: a row per check, with what to do
 // about each failure; exit 1 when something failed.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -84,6 +85,24 @@ TEST_F(DoctorTest, EachFailureNamesItsFix) {
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_TRUE(StartsWith(Row(r.out, "volume"), "FAILED")) << r.out;
   EXPECT_NE(Row(r.out, "volume").find("kmsfs init"), std::string::npos) << r.out;
+}
+
+// The daemon's own log, read where the mount says it writes it: a clean
+// mount says so, and an error there is shown with its line.
+TEST_F(DoctorTest, ErrorsInTheDaemonLogAreShownWithTheirLine) {
+  auto v = StartPlainNamesVolume();
+  ASSERT_NE(v, nullptr);
+  CommandResult r = RunKmsfs({"doctor", v->backing_dir(), v->mountpoint()}, v->Env());
+  EXPECT_TRUE(StartsWith(Row(r.out, "daemon log"), "ok")) << r.out;
+  EXPECT_NE(Row(r.out, "daemon log").find("0 errors"), std::string::npos) << r.out;
+  EXPECT_NE(Row(r.out, "daemon log").find(v->log_file()), std::string::npos) << r.out;
+  // A backing file without a header: opening it fails and the daemon logs why.
+  WriteFileOrDie(v->backing_dir() + "/no-header", "not sealed");
+  EXPECT_LT(open(v->Path("no-header").c_str(), O_RDONLY | O_CLOEXEC), 0);
+  r = RunKmsfs({"doctor", v->backing_dir(), v->mountpoint()}, v->Env());
+  const std::string row = Row(r.out, "daemon log");
+  EXPECT_TRUE(StartsWith(row, "warning")) << r.out;
+  EXPECT_NE(row.find("no-header"), std::string::npos) << r.out;
 }
 
 TEST_F(DoctorTest, UsageErrorsExitTwo) {
