@@ -12,6 +12,7 @@
 #include <ctime>
 
 #include "fs/core/crypt_file.h"
+#include "fs/core/dir_entries.h"
 #include "fs/core/dir_values.h"
 #include "fs/core/header_io.h"
 #include "fs/core/name_mapper.h"
@@ -37,29 +38,6 @@ std::string NowRfc3339() {
   return buf;
 }
 
-// The entries of the directory `fd`, sorted ("." and ".." left out).
-StatusOr<std::vector<std::string>> ListEntries(int fd) {
-  const int copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (copy < 0) return Status::FromErrno(errno, "open directory");
-  DIR* d = fdopendir(copy);
-  if (d == nullptr) {
-    const Status s = Status::FromErrno(errno, "open directory");
-    close(copy);
-    return s;
-  }
-  std::vector<std::string> out;
-  errno = 0;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") out.push_back(name);
-    errno = 0;
-  }
-  const int err = errno;
-  closedir(d);
-  if (err != 0) return Status::FromErrno(err, "read directory");
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // Whether the backing entry `name` of a directory is one of the tree's
 // names (not the volume's own files, sidecars or temporaries).
@@ -112,7 +90,7 @@ Status ExportHeaders(const std::string& backing_dir, const format::VolumeConfig&
         summary->missing.push_back(Shown(path) + ": " + value.status().message());
       }
     }
-    KMSFS_ASSIGN_OR_RETURN(std::vector<std::string> entries, ListEntries(dir->get()));
+    KMSFS_ASSIGN_OR_RETURN(std::vector<std::string> entries, ListDirEntries(dir->get()));
     std::vector<std::pair<std::shared_ptr<UniqueFd>, std::string>> subdirs;
     for (const std::string& name : entries) {
       if (!IsTreeEntry(name, path.empty(), encrypted)) continue;
@@ -257,7 +235,7 @@ ImportSummary HeaderImporter::summary() const {
 }
 
 bool HeaderImporter::ValueFitsNames(int dir_fd, const format::DirValue& value) const {
-  auto entries = ListEntries(dir_fd);
+  auto entries = ListDirEntries(dir_fd);
   if (!entries.ok()) return false;
   size_t tried = 0;
   for (const std::string& name : *entries) {

@@ -13,6 +13,7 @@
 #include <set>
 
 #include "fs/core/crypt_file.h"
+#include "fs/core/dir_entries.h"
 #include "fs/core/encrypted_names.h"
 #include "fs/core/header_io.h"
 #include "fs/core/name_mapper.h"
@@ -27,29 +28,6 @@ constexpr uint64_t kCheckChunk = 1 << 20;
 
 std::string Join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
 
-// The entries of the directory `fd` (a copy is read, `fd` stays usable).
-StatusOr<std::vector<std::string>> ListEntries(int fd) {
-  const int copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (copy < 0) return Status::FromErrno(errno, "open directory");
-  DIR* d = fdopendir(copy);
-  if (d == nullptr) {
-    const Status s = Status::FromErrno(errno, "open directory");
-    close(copy);
-    return s;
-  }
-  std::vector<std::string> out;
-  errno = 0;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") out.push_back(name);
-    errno = 0;
-  }
-  const int err = errno;
-  closedir(d);
-  if (err != 0) return Status::FromErrno(err, "read directory");
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 }  // namespace
 
@@ -111,7 +89,7 @@ Status VolumeCheck::Walk() {
 void VolumeCheck::WalkDir(const std::shared_ptr<UniqueFd>& dir, const std::string& path, bool is_root,
                           std::vector<std::pair<std::shared_ptr<UniqueFd>, std::string>>* subdirs,
                           std::vector<std::string>* stored_targets) {
-  auto entries = ListEntries(dir->get());
+  auto entries = ListDirEntries(dir->get());
   if (!entries.ok()) return Problem(path, entries.status().message());
   std::optional<format::DirValue> value;
   if (names_ != nullptr) {
@@ -224,7 +202,7 @@ void VolumeCheck::CheckTargetStore(const std::vector<std::string>& referenced) {
   const std::set<std::string> wanted(referenced.begin(), referenced.end());
   std::set<std::string> present;
   if (store.valid()) {
-    auto ids = ListEntries(store.get());
+    auto ids = ListDirEntries(store.get());
     if (ids.ok()) present.insert(ids->begin(), ids->end());
   }
   for (const std::string& id : wanted) {
