@@ -174,15 +174,23 @@ void IamRoutes::ListCredentials(const Request& req, Response& res) {
   SendJson(res, 200, {{"credentials", list}}, request_id);
 }
 
+std::optional<AccessKeyRecord> IamRoutes::OwnAccessKey(const Request& req, const Caller& caller, Response& res,
+                                                       const std::string& request_id) {
+  auto key = ctx_.access_keys->Get(std::string(req.matches[1]));
+  // Another user's key is answered like one that does not exist.
+  if (!key.ok() || key->user_id != caller.user_id) {
+    SendKeystoneError(res, 404, "Could not find the access key.", request_id);
+    return std::nullopt;
+  }
+  return std::move(key).value();
+}
+
 void IamRoutes::ShowCredential(const Request& req, Response& res) {
   const std::string request_id = NewRequestId();
   std::optional<Caller> caller = CallerOf(req, "", res, request_id);
   if (!caller) return;
-  auto key = ctx_.access_keys->Get(std::string(req.matches[1]));
-  // Another user's key is answered like one that does not exist.
-  if (!key.ok() || key->user_id != caller->user_id) {
-    return SendKeystoneError(res, 404, "Could not find the access key.", request_id);
-  }
+  std::optional<AccessKeyRecord> key = OwnAccessKey(req, *caller, res, request_id);
+  if (!key) return;
   SendJson(res, 200, {{"credential", AccessKeys::CredentialJson(*key)}}, request_id);
 }
 
@@ -193,10 +201,8 @@ void IamRoutes::UpdateCredential(const Request& req, Response& res, const Reader
   if (!doc) return;
   std::optional<Caller> caller = CallerOf(req, std::string_view(raw.data(), raw.size()), res, request_id);
   if (!caller) return;
-  auto key = ctx_.access_keys->Get(std::string(req.matches[1]));
-  if (!key.ok() || key->user_id != caller->user_id) {
-    return SendKeystoneError(res, 404, "Could not find the access key.", request_id);
-  }
+  std::optional<AccessKeyRecord> key = OwnAccessKey(req, *caller, res, request_id);
+  if (!key) return;
   const Json* credential = doc->contains("credential") ? &(*doc)["credential"] : nullptr;
   if (credential == nullptr || !credential->is_object()) {
     return SendKeystoneError(res, 400, "Expecting to find credential in the request body.", request_id);
@@ -224,10 +230,8 @@ void IamRoutes::DeleteCredential(const Request& req, Response& res) {
   const std::string request_id = NewRequestId();
   std::optional<Caller> caller = CallerOf(req, "", res, request_id);
   if (!caller) return;
-  auto key = ctx_.access_keys->Get(std::string(req.matches[1]));
-  if (!key.ok() || key->user_id != caller->user_id) {
-    return SendKeystoneError(res, 404, "Could not find the access key.", request_id);
-  }
+  std::optional<AccessKeyRecord> key = OwnAccessKey(req, *caller, res, request_id);
+  if (!key) return;
   if (Status st = ctx_.access_keys->Delete(key->access); !st.ok()) return SendError(res, st, request_id);
   res.status = 204;
   res.set_header("X-Request-Id", request_id);

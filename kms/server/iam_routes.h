@@ -56,6 +56,10 @@ class IamRoutes {
 
   // Sends a failure of Identity/AccessKeys/Authenticator.
   void SendError(Response& res, const Status& st, const std::string& request_id) const;
+  // The access key named by the route's first match, if it is the caller's
+  // own; otherwise answers 404 (as for a key that does not exist).
+  std::optional<AccessKeyRecord> OwnAccessKey(const Request& req, const Caller& caller, Response& res,
+                                              const std::string& request_id);
   // The caller of an IAM call; on failure the answer is sent already.
   std::optional<Caller> CallerOf(const Request& req, std::string_view body, Response& res,
                                  const std::string& request_id) const;
