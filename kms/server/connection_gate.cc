@@ -226,6 +226,7 @@ struct ConnectionGate::Impl {
     kHandling,   // a worker has the request
     kWriting,    // sending an answer
     kLingering,  // answer sent, connection closing: reading and discarding
+    kClosed,     // closed; freed at the end of this loop turn
   };
 
   struct Conn {
@@ -268,6 +269,10 @@ struct ConnectionGate::Impl {
 
   // Event-loop state: touched by the loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;
+  // Closed connections live until the loop turn ends: a Close() deep in a call
+  // chain (Frame -> Refuse -> Flush -> Linger -> Close) must not free the Conn
+  // its callers still look at.
+  std::vector<std::unique_ptr<Conn>> closed;
   std::set<std::pair<TimePoint, uint64_t>> deadlines;
   std::unordered_map<std::string, size_t> per_peer;
   uint64_t next_id = 2;
@@ -456,7 +461,10 @@ void ConnectionGate::Impl::Loop() {
       }
       for (Conn* c : idle) Close(*c);
     }
-    if (stopping && conns.empty()) return;
+    if (stopping && conns.empty()) {
+      closed.clear();
+      return;
+    }
 
     // Sleep until the next deadline (or a retry of accept after running out of descriptors).
     TimePoint next = Clock::now() + std::chrono::seconds(1);
@@ -492,6 +500,7 @@ void ConnectionGate::Impl::Loop() {
         OnDeadline(*it->second);
       }
     }
+    closed.clear();  // destroys each: SSL object, socket, wiped buffers
     if (!listener_armed && listener.valid() && !stopping && conns.size() < max_connections &&
         (listener_retry == TimePoint{} || listener_retry <= now)) {
       listener_retry = TimePoint{};
@@ -575,6 +584,7 @@ void ConnectionGate::Impl::OnEvent(Conn& c, uint32_t events) {
     case Phase::kLingering:
       return Linger(c);
     case Phase::kHandling:
+    case Phase::kClosed:
       return;
   }
 }
@@ -587,6 +597,7 @@ void ConnectionGate::Impl::OnDeadline(Conn& c) {
       if (c.framer.started() && !stopping) return Refuse(c, 408);
       return Close(c);
     case Phase::kHandling:
+    case Phase::kClosed:
       return;
     default:
       return Close(c);
@@ -856,6 +867,7 @@ void ConnectionGate::Impl::ClearDeadline(Conn& c) {
 }
 
 void ConnectionGate::Impl::Close(Conn& c) {
+  if (c.phase == Phase::kClosed) return;
   if (c.phase == Phase::kHandling) {
     // A worker holds the request: close once its answer comes back.
     c.close_after_write = true;
@@ -868,7 +880,11 @@ void ConnectionGate::Impl::Close(Conn& c) {
     auto it = per_peer.find(PeerBucket(c.peer_ip));
     if (it != per_peer.end() && --it->second == 0) per_peer.erase(it);
   }
-  conns.erase(c.id);  // destroys c: SSL object, socket, wiped buffers
+  c.phase = Phase::kClosed;
+  auto it = conns.find(c.id);
+  if (it == conns.end()) return;
+  closed.push_back(std::move(it->second));
+  conns.erase(it);
 }
 
 }  // namespace kmsfs::kms::server

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -122,6 +124,32 @@ TEST_F(KmsdAbuseTest, MalformedHttpGetsJsonErrors) {
                                              "Connection: close\r\n\r\n")}) {
     std::string reply = RawExchange(kmsd_->port(), req);
     EXPECT_EQ(reply.find(" 500 "), std::string::npos) << reply;
+  }
+  ExpectAlive();
+}
+
+// A request refused while it arrives, together with the client's end of
+// stream, closes the connection deep inside the read path; the server must
+// not touch that connection afterwards (it once did: a use after free that
+// AddressSanitizer caught).
+TEST_F(KmsdAbuseTest, ARequestRefusedAsTheClientHangsUpNeverHurtsTheServer) {
+  const std::string bad = "POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+  for (int i = 0; i < 200; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    struct sockaddr_in addr {};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(kmsd_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << std::strerror(errno);
+    struct timeval tv = {10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ASSERT_EQ(::send(fd, bad.data(), bad.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bad.size()));
+    ::shutdown(fd, SHUT_WR);
+    char buf[4096];
+    while (::recv(fd, buf, sizeof(buf), 0) > 0) {
+    }
+    ::close(fd);
   }
   ExpectAlive();
 }
