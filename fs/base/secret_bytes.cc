@@ -12,11 +12,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "fs/base/logging.h"
+#include "fs/base/mutex.h"
 
 namespace kmsfs {
 namespace {
@@ -84,7 +84,7 @@ class SecretSlabs {
   }
 
   uint8_t* Allocate() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (free_.empty() && !Grow()) return nullptr;
     uint8_t* slot = free_.back();
     free_.pop_back();
@@ -93,14 +93,14 @@ class SecretSlabs {
 
   // `slot` has been wiped by the caller.
   void Free(uint8_t* slot) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     free_.push_back(slot);
   }
 
  private:
   explicit SecretSlabs(size_t slot_size) : slot_size_(slot_size) {}
 
-  bool Grow() {
+  bool Grow() KMSFS_REQUIRES(mu_) {
     void* region = LockedAlloc(kSlabBytes);
     if (region == nullptr) return false;
     auto* base = static_cast<uint8_t*>(region);
@@ -112,8 +112,8 @@ class SecretSlabs {
   }
 
   const size_t slot_size_;
-  std::mutex mu_;
-  std::vector<uint8_t*> free_;
+  Mutex mu_;
+  std::vector<uint8_t*> free_ KMSFS_GUARDED_BY(mu_);
 };
 }  // namespace
 

@@ -5,7 +5,7 @@
 namespace kmsfs::core {
 
 void FaultyBackingFile::Inject(Fault fault) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   fault_ = fault;
   fault_call_ = calls_ + (fault.call == 0 ? 1 : fault.call);
   fault_hit_ = false;
@@ -13,39 +13,39 @@ void FaultyBackingFile::Inject(Fault fault) {
 }
 
 void FaultyBackingFile::SetSpaceLimit(std::optional<uint64_t> limit) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   space_limit_ = limit;
 }
 
 void FaultyBackingFile::SetReserveUnsupported(bool unsupported) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   reserve_unsupported_ = unsupported;
 }
 
 void FaultyBackingFile::ClearFaults() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   fault_call_.reset();
   fail_next_err_ = 0;
   space_limit_.reset();
 }
 
 uint64_t FaultyBackingFile::calls() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return calls_;
 }
 
 uint64_t FaultyBackingFile::calls(Call kind) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return calls_by_kind_[static_cast<size_t>(kind)];
 }
 
 bool FaultyBackingFile::fault_hit() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return fault_hit_;
 }
 
 FaultyBackingFile::Verdict FaultyBackingFile::Next(Call kind, size_t write_len, uint64_t offset) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   ++calls_;
   ++calls_by_kind_[static_cast<size_t>(kind)];
   Verdict v;
@@ -91,7 +91,7 @@ Status FaultyBackingFile::Reserve(uint64_t offset, uint64_t length) {
   const Verdict v = Next(Call::kReserve);
   if (v.err != 0) return Status::FromErrno(v.err, "reserve space (injected)");
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (reserve_unsupported_) return Status::Unimplemented("reserve space: not supported (injected)");
     if (space_limit_ && length > 0 && offset + length > *space_limit_) {
       return Status::FromErrno(ENOSPC, "reserve space (injected full disk)");

@@ -17,9 +17,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 
+#include "fs/base/mutex.h"
 #include "fs/core/backing_file.h"
 
 namespace kmsfs::core {
@@ -79,15 +79,15 @@ class FaultyBackingFile final : public BackingFile {
   Verdict Next(Call kind, size_t write_len = 0, uint64_t offset = 0);
 
   const std::unique_ptr<BackingFile> base_;
-  mutable std::mutex mu_;
-  uint64_t calls_ = 0;                  // guarded by mu_
-  std::array<uint64_t, kCallKinds> calls_by_kind_{};  // guarded by mu_
-  std::optional<uint64_t> fault_call_;  // guarded by mu_; absolute call number
-  Fault fault_;                         // guarded by mu_
-  bool fault_hit_ = false;              // guarded by mu_
-  int fail_next_err_ = 0;               // guarded by mu_; after a short write
-  std::optional<uint64_t> space_limit_; // guarded by mu_
-  bool reserve_unsupported_ = false;    // guarded by mu_
+  mutable Mutex mu_;
+  uint64_t calls_ KMSFS_GUARDED_BY(mu_) = 0;
+  std::array<uint64_t, kCallKinds> calls_by_kind_ KMSFS_GUARDED_BY(mu_){};
+  std::optional<uint64_t> fault_call_ KMSFS_GUARDED_BY(mu_);  // absolute call number
+  Fault fault_ KMSFS_GUARDED_BY(mu_);
+  bool fault_hit_ KMSFS_GUARDED_BY(mu_) = false;
+  int fail_next_err_ KMSFS_GUARDED_BY(mu_) = 0;  // after a short write
+  std::optional<uint64_t> space_limit_ KMSFS_GUARDED_BY(mu_);
+  bool reserve_unsupported_ KMSFS_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace kmsfs::core

@@ -27,7 +27,7 @@ StatusOr<std::unique_ptr<AesGcmAead>> AesGcmAead::New(const SecretBytes& key) {
 
 StatusOr<CipherCtxPtr> AesGcmAead::Lease() const {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (!idle_.empty()) {
       CipherCtxPtr ctx = std::move(idle_.back());
       idle_.pop_back();
@@ -44,7 +44,7 @@ StatusOr<CipherCtxPtr> AesGcmAead::Lease() const {
 }
 
 void AesGcmAead::Return(CipherCtxPtr ctx) const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (idle_.size() < kMaxIdleContexts) idle_.push_back(std::move(ctx));
 }
 

@@ -16,9 +16,9 @@
 #include <openssl/evp.h>
 
 #include <memory>
-#include <mutex>
 #include <vector>
 
+#include "fs/base/mutex.h"
 #include "fs/base/secret_bytes.h"
 #include "fs/crypto/aead.h"
 
@@ -49,8 +49,8 @@ class AesGcmAead final : public Aead {
   void Return(CipherCtxPtr ctx) const;
 
   const SecretBytes key_;
-  mutable std::mutex mu_;
-  mutable std::vector<CipherCtxPtr> idle_;  // guarded by mu_
+  mutable Mutex mu_;
+  mutable std::vector<CipherCtxPtr> idle_ KMSFS_GUARDED_BY(mu_);
 };
 
 }  // namespace kmsfs::crypto
