@@ -47,7 +47,7 @@
 #include <memory>
 #include <string>
 
-#include "cache/clock.h"
+#include "fs/base/clock.h"
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
 

@@ -49,7 +49,7 @@
 #include <thread>
 #include <vector>
 
-#include "cache/clock.h"
+#include "fs/base/clock.h"
 #include "cache/concurrency_limit.h"
 #include "fs/base/mutex.h"
 #include "fs/base/secret_bytes.h"

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "cache/clock.h"
+#include "fs/base/clock.h"
 #include "fs/base/hex.h"
 #include "tests/cache/free_recorder.h"
 
