@@ -153,12 +153,7 @@ Status ConnectionConfig::Validate() const {
   if (access_key.empty() && !secret_key.empty()) {
     return Status::InvalidArgument("incomplete AK/SK: HUAWEICLOUD_SDK_SK is set but HUAWEICLOUD_SDK_AK is not");
   }
-  if (uses_access_key()) {
-    return Status::InvalidArgument(
-        "AK/SK request signing (HUAWEICLOUD_SDK_AK/SK) is not available in this build: use a token (OS_AUTH_TOKEN) "
-        "or password login (OS_AUTH_URL, OS_USERNAME, OS_PASSWORD, OS_USER_DOMAIN_NAME)");
-  }
-  if (token.empty()) {
+  if (token.empty() && !uses_access_key()) {
     std::vector<std::string> missing;
     if (auth_url.empty()) missing.push_back("OS_AUTH_URL (--auth-url)");
     if (username.empty()) missing.push_back("OS_USERNAME (--user)");
@@ -322,7 +317,35 @@ Status ApplyCredentialsFile(const std::string& path, ConnectionConfig& c) {
   return Status::Ok();
 }
 
+StatusOr<RegionEndpoints> EndpointsForRegion(std::string_view region) {
+  // Two lower-case letters, then one or more "-part" of lower-case letters and digits.
+  bool ok = region.size() >= 4 && region.size() <= 64 && region[2] == '-' && region.back() != '-';
+  for (size_t i = 0; ok && i < region.size(); ++i) {
+    const char ch = region[i];
+    const bool lower = ch >= 'a' && ch <= 'z';
+    if (i < 2) {
+      ok = lower;
+    } else {
+      ok = lower || (ch >= '0' && ch <= '9') || (ch == '-' && region[i - 1] != '-');
+    }
+  }
+  if (!ok) {
+    return Status::InvalidArgument("--region \"" + std::string(region) +
+                                   "\" is not a region name (e.g. eu-de, eu-nl, cn-north-4)");
+  }
+  const std::string r(region);
+  std::string domain = r + ".myhuaweicloud.com";
+  if (r == "eu-de" || r == "eu-nl") domain = r + ".otc.t-systems.com";
+  if (r == "eu-ch2") domain = r + ".sc.otc.t-systems.com";
+  return RegionEndpoints{"https://kms." + domain, "https://iam." + domain + "/v3"};
+}
+
 Status ApplyOverrides(const ConnectionOverrides& o, ConnectionConfig& c) {
+  if (o.region) {
+    KMSFS_ASSIGN_OR_RETURN(RegionEndpoints region, EndpointsForRegion(*o.region));
+    c.endpoint = region.kms;
+    c.auth_url = region.iam;
+  }
   if (o.endpoint) c.endpoint = *o.endpoint;
   if (o.project_id) c.project_id = *o.project_id;
   if (!o.token.empty()) c.token = o.token.Clone();

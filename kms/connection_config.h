@@ -127,8 +127,12 @@ struct ConnectionOverrides {
   std::optional<std::string> domain;
   std::optional<std::string> ca_file;
   std::optional<bool> insecure_skip_tls_verify;
+  // --region: the region's KMS endpoint, and its IAM endpoint as auth URL,
+  // unless `endpoint` / `auth_url` are given too.
+  std::optional<std::string> region;
 };
-// Applies `overrides` to `config`; fails only when the password file cannot be read.
+// Applies `overrides` to `config`; fails only when the password file cannot be
+// read or the region is not a region's name.
 Status ApplyOverrides(const ConnectionOverrides& overrides, ConnectionConfig& config);
 
 // Reads a password from the first line of `path` (trailing "\n" or "\r\n"
@@ -137,6 +141,18 @@ StatusOr<SecretBytes> ReadPasswordFile(const std::string& path);
 
 // Copies `text` into secure memory (for secrets that arrive as text).
 SecretBytes SecretFromText(std::string_view text);
+
+// The public KMS and IAM endpoints of a cloud region (the --region shortcut):
+// Open Telekom Cloud for eu-de and eu-nl ("https://kms.eu-de.otc.t-systems.com",
+// "https://iam.eu-de.otc.t-systems.com/v3"), Swiss Open Telekom Cloud for
+// eu-ch2 (kms.eu-ch2.sc.otc.t-systems.com), Huawei Cloud for every other
+// region ("https://kms.ap-southeast-1.myhuaweicloud.com"). kInvalidArgument
+// for a name that is not of a region's form (e.g. eu-de, cn-north-4).
+struct RegionEndpoints {
+  std::string kms;
+  std::string iam;
+};
+StatusOr<RegionEndpoints> EndpointsForRegion(std::string_view region);
 
 // True when `host` (as in a URL: "127.0.0.1", "[::1]", "localhost") can only
 // mean this machine: an IPv4 literal in 127.0.0.0/8, the IPv6 literal ::1 (or

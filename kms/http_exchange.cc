@@ -166,6 +166,10 @@ StatusOr<std::unique_ptr<HttpExchange>> HttpExchange::New(CURL* curl, const Http
   curl_easy_setopt(curl, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  // Plain HTTP is allowed only to loopback (ConnectionConfig refuses the
+  // rest): it must stay on this machine, never go through a proxy named by
+  // http_proxy and friends, which would see passwords, tokens and keys.
+  if (request.url.rfind("http://", 0) == 0) curl_easy_setopt(curl, CURLOPT_PROXY, "");
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "kmsfs/0.1");

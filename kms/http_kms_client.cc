@@ -96,7 +96,8 @@ StatusOr<std::unique_ptr<HttpClient>> HttpClient::New(ConnectionConfig config, K
   EnsureSodiumInitialized();
   std::unique_ptr<HttpClient> client(new HttpClient(config));
   KMSFS_ASSIGN_OR_RETURN(client->executor_,
-                         KmsExecutor::New(std::move(topts), config.retry, &client->auth_, executor));
+                         KmsExecutor::New(std::move(topts), config.retry, &client->auth_, client->signer_.get(),
+                                          std::move(executor)));
   return client;
 }
 
@@ -104,7 +105,8 @@ HttpClient::HttpClient(const ConnectionConfig& config)
     : endpoint_(StripTrailingSlashes(config.endpoint)),
       project_id_(config.project_id),
       host_(UrlHostPort(endpoint_)),
-      auth_(config) {}
+      auth_(config),
+      signer_(config.uses_access_key() ? std::make_unique<RequestSigner>(config) : nullptr) {}
 
 // The executor goes first: it ends the calls still running, whose
 // completions use the client.
@@ -119,9 +121,15 @@ ClientStats HttpClient::stats() const {
   return s;
 }
 
-std::string HttpClient::PrincipalDescription() const { return auth_.Description(); }
+std::string HttpClient::PrincipalDescription() const {
+  if (signer_) return "access key " + signer_->access_key();
+  return auth_.Description();
+}
 
 StatusOr<std::string> HttpClient::UserId() {
+  if (signer_) {
+    return Status::FailedPrecondition("the IAM user id is not known to a client signing with an access key (AK/SK)");
+  }
   if (std::string id = auth_.CachedUserId(); !id.empty()) return id;
   KmsCall call;
   if (auth_.static_token() != nullptr) {
@@ -163,6 +171,7 @@ KmsCall HttpClient::MakeCall(std::string_view action, std::string_view key_id, S
   call.what = Context(action, key_id);
   call.url = endpoint_ + "/v1.0/" + project_id_ + "/kms/" + std::string(action);
   call.body = std::move(body);
+  call.auth = signer_ ? CallAuth::kSigned : CallAuth::kToken;
   call.priority = priority;
   return call;
 }
@@ -199,7 +208,10 @@ StatusOr<HttpResponse> HttpClient::Result(std::string_view action, std::string_v
   if (!r->request_id.empty()) msg += ", request " + r->request_id;
   msg += tries + ")";
   if (r->status >= 300 && r->status < 400) msg += "; is the KMS endpoint right?";
-  if (CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated && !auth_.can_refresh()) {
+  if (signer_ && CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated) {
+    msg += "; the access key was refused: check HUAWEICLOUD_SDK_AK/SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN for a "
+           "temporary key) and this machine's clock";
+  } else if (CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated && !auth_.can_refresh()) {
     msg += "; the given token was refused: get a new one (OS_AUTH_TOKEN, --credentials or --token)";
   }
   return Status(CodeFor(action, r->status, err.code), msg).WithKmsError(err.code, r->status);

@@ -2,8 +2,9 @@
 // (spec/kms-api.md), with IAM token handling, retries and error mapping.
 //
 // Every call is POST $endpoint/v1.0/$project_id/kms/<action> with a JSON body
-// and the token in X-Auth-Token. Network failures, 429 and 5xx are retried
-// with backoff (RetryPolicy); a 401 or 403 KMS.0302/KMS.0303 makes a
+// and the token in X-Auth-Token, or, with an access key (AK/SK), signed with
+// SDK-HMAC-SHA256 (kms/request_signer.h), afresh for each attempt. Network
+// failures, 429 and 5xx are retried with backoff (RetryPolicy); a 401 or 403 KMS.0302/KMS.0303 makes a
 // password-login client log in again and retry the call once. Every failure
 // is a Status with kms_error_code()/http_status() set when the KMS answered,
 // and a message naming the action, the key, the endpoint and the KMS's
@@ -41,6 +42,7 @@
 #include "kms/iam_auth.h"
 #include "kms/kms_client.h"
 #include "kms/kms_executor.h"
+#include "kms/request_signer.h"
 
 namespace kmsfs::kms {
 
@@ -132,6 +134,8 @@ class HttpClient : public Client {
   const std::string project_id_;
   const std::string host_;
   IamAuth auth_;
+  // Set when requests are signed with AK/SK instead of carrying a token.
+  const std::unique_ptr<RequestSigner> signer_;
   std::atomic<uint64_t> calls_{0};
   std::atomic<uint64_t> errors_{0};
   std::unique_ptr<KmsExecutor> executor_;  // last: its calls use everything above

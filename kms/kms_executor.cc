@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <ctime>
 #include <exception>
 #include <mutex>
 #include <unordered_map>
@@ -68,17 +69,18 @@ struct KmsExecutor::Call : CallHandle::Control, std::enable_shared_from_this<Cal
 };
 
 StatusOr<std::unique_ptr<KmsExecutor>> KmsExecutor::New(TransportOptions transport, RetryPolicy retry, IamAuth* auth,
-                                                        KmsExecutorOptions options) {
+                                                        const RequestSigner* signer, KmsExecutorOptions options) {
   KMSFS_ASSIGN_OR_RETURN(std::unique_ptr<HttpTransport> t, HttpTransport::New(std::move(transport)));
-  return std::unique_ptr<KmsExecutor>(new KmsExecutor(std::move(t), std::move(retry), auth, options));
+  return std::unique_ptr<KmsExecutor>(new KmsExecutor(std::move(t), std::move(retry), auth, signer, std::move(options)));
 }
 
 KmsExecutor::KmsExecutor(std::unique_ptr<HttpTransport> transport, RetryPolicy retry, IamAuth* auth,
-                         KmsExecutorOptions options)
+                         const RequestSigner* signer, KmsExecutorOptions options)
     : transport_(std::move(transport)),
       retry_(std::move(retry)),
       auth_(auth),
-      options_(options),
+      signer_(signer),
+      options_(std::move(options)),
       anchor_(std::make_shared<Anchor>()) {
   anchor_->executor = this;
 }
@@ -195,7 +197,7 @@ void KmsExecutor::Dispatch() {
 }
 
 void KmsExecutor::Start(const std::shared_ptr<Call>& call) {
-  if (call->spec.auth != CallAuth::kNone) {
+  if (call->spec.auth == CallAuth::kToken || call->spec.auth == CallAuth::kTokenLookup) {
     TokenRef token = call->granted ? std::move(call->granted) : auth_->CurrentToken();
     call->granted.reset();
     if (token == nullptr) {
@@ -215,7 +217,16 @@ void KmsExecutor::Start(const std::shared_ptr<Call>& call) {
   call->http.method = call->spec.method;
   call->http.url = call->spec.url;
   call->http.body = std::string_view(call->spec.body.data(), call->spec.body.size());
-  SetRequestHeaders(call->http, call->spec.auth, call->token);
+  // Made afresh for every attempt: a signature carries the moment it is sent.
+  const int64_t now_sec = options_.unix_seconds ? options_.unix_seconds() : static_cast<int64_t>(std::time(nullptr));
+  if (Status headers = SetRequestHeaders(call->http, call->spec.auth, call->token, signer_, now_sec); !headers.ok()) {
+    KmsOutcome outcome;
+    outcome.response = std::move(headers);
+    outcome.attempts = call->attempts;
+    outcome.auth_failed = true;
+    Complete(call, std::move(outcome));
+    return;
+  }
   ++call->attempts;
   call->state = State::kSending;
   call->sent_as = IndexOf(call->priority);

@@ -24,7 +24,9 @@
 // waiting call or ends each with the login's error.
 //
 // Headers are made for every attempt by SetRequestHeaders
-// (kms/request_headers.h), the one place credentials go into a request.
+// (kms/request_headers.h), the one place credentials go into a request: a
+// call signed with an access key (CallAuth::kSigned) needs no token and is
+// signed again, with the time of sending, for each attempt.
 // Bodies are owned by the call and wiped once it is done.
 //
 // Shutdown: the destructor ends every call not done yet with kUnavailable
@@ -53,6 +55,7 @@
 #include "kms/iam_auth.h"
 #include "kms/kms_client.h"
 #include "kms/request_headers.h"
+#include "kms/request_signer.h"
 #include "kms/retry.h"
 #include "kms/secure_string.h"
 
@@ -84,6 +87,9 @@ struct KmsExecutorOptions {
   size_t max_in_flight = 160;   // Default: 160 calls on the wire at once
   size_t max_background = 128;  // Default: of those, 128 refill and prefetch calls together
   size_t max_prefetch = 32;     // Default: of those, 32 prefetch calls
+  // The Unix time (seconds) an AK/SK signature is made at. Default (empty):
+  // the system clock.
+  std::function<int64_t()> unix_seconds = nullptr;
 };
 
 struct KmsExecutorStats {
@@ -101,9 +107,10 @@ class KmsExecutor {
  public:
   using Done = std::function<void(KmsOutcome)>;
 
-  // Starts the transport's loop thread. `auth` must outlive the executor.
+  // Starts the transport's loop thread. `auth` and `signer` (null when no
+  // call is signed) must outlive the executor.
   static StatusOr<std::unique_ptr<KmsExecutor>> New(TransportOptions transport, RetryPolicy retry, IamAuth* auth,
-                                                    KmsExecutorOptions options = {});
+                                                    const RequestSigner* signer, KmsExecutorOptions options = {});
   ~KmsExecutor();
   KmsExecutor(const KmsExecutor&) = delete;
   KmsExecutor& operator=(const KmsExecutor&) = delete;
@@ -121,7 +128,7 @@ class KmsExecutor {
   enum class State { kQueued, kWaitingForToken, kSending, kBackingOff, kDone };
 
   KmsExecutor(std::unique_ptr<HttpTransport> transport, RetryPolicy retry, IamAuth* auth,
-              KmsExecutorOptions options);
+              const RequestSigner* signer, KmsExecutorOptions options);
 
   // --- loop thread only
   void Enqueue(const std::shared_ptr<Call>& call, bool first);
@@ -141,6 +148,7 @@ class KmsExecutor {
   std::unique_ptr<HttpTransport> transport_;  // reset first by the destructor: it runs the loop
   const RetryPolicy retry_;
   IamAuth* const auth_;
+  const RequestSigner* const signer_;
   const KmsExecutorOptions options_;
   const std::shared_ptr<Anchor> anchor_;  // lets handles reach the loop while the executor lives
 

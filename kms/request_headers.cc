@@ -11,16 +11,26 @@ SecureString SecretHeader(std::string_view name, const SecretBytes& value) {
   return line;
 }
 
-void SetRequestHeaders(HttpRequest& request, CallAuth auth, const TokenRef& token) {
+Status SetRequestHeaders(HttpRequest& request, CallAuth auth, const TokenRef& token, const RequestSigner* signer,
+                         int64_t now_sec) {
   request.headers.clear();
   request.headers.emplace_back("Accept: application/json");
   if (request.method == "POST") request.headers.emplace_back("Content-Type: application/json");
-  // AK/SK signing hooks in here, as a CallAuth of its own: it adds X-Sdk-Date
-  // (and X-Security-Token) first, then signs the final method, URL, body and
-  // these header lines (fs/crypto/sdk_hmac_signer.h) into Authorization.
-  if (auth == CallAuth::kNone || token == nullptr) return;
-  request.headers.push_back(SecretHeader("X-Auth-Token", *token));
-  if (auth == CallAuth::kTokenLookup) request.headers.push_back(SecretHeader("X-Subject-Token", *token));
+  switch (auth) {
+    case CallAuth::kNone:
+      return Status::Ok();
+    case CallAuth::kToken:
+    case CallAuth::kTokenLookup:
+      if (token == nullptr) return Status::Internal("a request that carries a token has none");
+      request.headers.push_back(SecretHeader("X-Auth-Token", *token));
+      if (auth == CallAuth::kTokenLookup) request.headers.push_back(SecretHeader("X-Subject-Token", *token));
+      return Status::Ok();
+    case CallAuth::kSigned:
+      if (signer == nullptr) return Status::Internal("a request to be signed has no access key to sign with");
+      // Last: the signature covers every header line above.
+      return signer->Sign(request, now_sec);
+  }
+  return Status::Internal("unknown request authentication");
 }
 
 }  // namespace kmsfs::kms

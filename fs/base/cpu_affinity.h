@@ -1,15 +1,14 @@
 // CPU affinity for the daemons' background work.
 //
 // Why: the mount's background threads (DEK pool refills and their KMS calls,
-// files made ahead, deferred unlinks, key prefetch, readahead, the tick) hand
-// work to each other and to a local kmsd, and every hand-over wakes a thread.
-// Left to the scheduler, those threads and kmsd's spread over all CPUs, and a
-// wake-up that lands on an idle vCPU costs a hypervisor exit on the 2-vCPU VM
-// measured (it halts idle vCPUs without polling). Kept on one CPU (the last
-// one, where kmsd also runs by default), 5 000 small-file creates took
-// 0.75-1.07 s instead of 1.01-1.24 s and an untar 1.30-1.90 s instead of
-// 1.66-2.27 s (docs/BENCHMARKS.md). The FUSE threads stay free: sequential
-// reads need every CPU.
+// key prefetch, readahead, the tick) hand work to each other and to a local
+// kmsd, and every hand-over wakes a thread. Left to the scheduler, those
+// threads and kmsd's spread over all CPUs, and a wake-up that lands on an
+// idle vCPU costs a hypervisor exit on a VM that halts idle vCPUs without
+// polling. Kept on one CPU (the last one, where kmsd also runs by default),
+// they hand over locally and leave the other CPUs to the program and the
+// FUSE threads (docs/design/cpu-placement.md). The FUSE threads stay free:
+// sequential reads need every CPU.
 //
 // Thread-safety: SetBackgroundCpu is called once at start-up, before any
 // background thread starts; everything else is thread-safe.

@@ -58,7 +58,27 @@ void LogToSyslog(const char* ident) {
   g_syslog.store(true);
 }
 
-void LogLine(LogLevel level, std::string_view line) {
+// One log line stays one line: names from the backing directory are
+// hostile, and a newline in one would let it write a line of its choosing
+// (into whatever file the log is). Control bytes are shown as \xNN.
+std::string OneLine(std::string_view line) {
+  std::string out;
+  out.reserve(line.size());
+  for (unsigned char c : line) {
+    if (c < 0x20 || c == 0x7f) {
+      char esc[5];
+      std::snprintf(esc, sizeof esc, "\\x%02x", c);
+      out += esc;
+    } else {
+      out.push_back(static_cast<char>(c));
+    }
+  }
+  return out;
+}
+
+void LogLine(LogLevel level, std::string_view raw) {
+  const std::string escaped = OneLine(raw);
+  const std::string_view line = escaped;
   if (g_syslog.load()) {
     syslog(SyslogPriority(level), "%.*s", static_cast<int>(line.size()), line.data());
     return;

@@ -21,6 +21,9 @@ LogLevel GetLogLevel();
 // Route lines to syslog (used once the mount daemonizes); `ident` names the program.
 void LogToSyslog(const char* ident);
 void LogLine(LogLevel level, std::string_view line);
+// `line` with every control byte (newlines included) shown as \xNN: what
+// LogLine writes, so that one call is always one line.
+std::string OneLine(std::string_view line);
 
 class LogMessage {
  public:

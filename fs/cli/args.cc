@@ -18,7 +18,8 @@ std::string AbsolutePath(const std::string& path) {
 const std::set<std::string>& ConnectionFlags() {
   // --token is not here: main() takes it out of argv before any command runs (argv_secrets.h).
   static const std::set<std::string> flags = {"--kms-endpoint", "--project-id",    "--auth-url", "--user",
-                                              "--password-file", "--domain",       "--ca-file",  "--credentials"};
+                                              "--password-file", "--domain",       "--ca-file",  "--credentials",
+                                              "--region"};
   return flags;
 }
 

@@ -1,6 +1,10 @@
 #include "fs/cli/backing.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+
+#include <fstream>
 
 #include <cerrno>
 
@@ -20,6 +24,18 @@ StatusOr<format::VolumeConfig> LoadBackingConfig(const std::string& backing_dir)
   auto config = format::VolumeConfig::Load(backing_dir);
   if (!config.ok()) return config.status().Annotate("cannot read " + config_path);
   return config;
+}
+
+bool IsMountedBacking(const std::string& backing_dir) {
+  char real[PATH_MAX];
+  if (realpath(backing_dir.c_str(), real) == nullptr) return false;
+  std::ifstream mounts("/proc/mounts");
+  std::string source, target, type;
+  std::string rest;
+  while (mounts >> source >> target >> type && std::getline(mounts, rest)) {
+    if (type == "fuse.kmsfs" && source == real) return true;
+  }
+  return false;
 }
 
 }  // namespace kmsfs::cli

@@ -14,6 +14,9 @@ namespace kmsfs::cli {
 // that says what to run.
 StatusOr<format::VolumeConfig> LoadBackingConfig(const std::string& backing_dir);
 
+// Whether a kmsfs mount of `backing_dir` is in /proc/mounts.
+bool IsMountedBacking(const std::string& backing_dir);
+
 
 }  // namespace kmsfs::cli
 

@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "fs/base/unique_fd.h"
@@ -20,7 +21,7 @@
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
-#include "fs/core/encrypted_names.h"
+#include "fs/core/dir_values.h"
 #include "fs/core/key_service.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_access.h"
@@ -45,8 +46,9 @@ StatusOr<bool> IsEmptyDir(const std::string& dir) {
   return empty;
 }
 
-// Headers live in user xattrs; find out now rather than on the first file.
-Status ProbeUserXattrs(const std::string& dir) {
+// Xattr headers live in user xattrs; find out now rather than on the first
+// file. False when the filesystem has none (ENOTSUP).
+StatusOr<bool> HasUserXattrs(const std::string& dir) {
   const std::string probe = dir + "/.kmsfs-xattr-probe";
   UniqueFd fd(open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
   if (!fd.valid()) return Status::FromErrno(errno, "create a probe file in " + dir);
@@ -55,14 +57,10 @@ Status ProbeUserXattrs(const std::string& dir) {
   int err = errno;
   unlink(probe.c_str());
   if (rc != 0) {
-    if (err == ENOTSUP) {
-      return Status::FailedPrecondition("the filesystem holding " + dir +
-                                        " does not support user extended attributes, which kmsfs needs for "
-                                        "file headers: use ext4, xfs, btrfs, or tmpfs on Linux 6.6+");
-    }
+    if (err == ENOTSUP) return false;
     return Status::FromErrno(err, "set a user xattr in " + dir);
   }
-  return Status::Ok();
+  return true;
 }
 
 std::string NowRfc3339() {
@@ -88,11 +86,11 @@ int InitCommand(const Words& words) {
   format::VolumeConfig config;
   config.key_id = key_id;
   config.names = args->Has("--plaintext-names") ? format::NameMode::kPlaintext : format::NameMode::kEncrypted;
-  const std::string header = args->Get("--header").value_or("xattr");
+  const std::optional<std::string> header = args->Get("--header");
   if (header == "inline") {
-    return Fail(kExitUsage, "--header inline is not available in this build");
-  } else if (header != "xattr") {
-    return Fail(kExitUsage, "--header wants xattr or inline, got '" + header + "'");
+    config.header = format::HeaderMode::kInline;
+  } else if (header && *header != "xattr") {
+    return Fail(kExitUsage, "--header wants xattr or inline, got '" + *header + "'");
   }
   config.suite = crypto::PreferredCipherSuite();
   if (auto name = args->Get("--cipher")) {
@@ -118,7 +116,21 @@ int InitCommand(const Words& words) {
     }
     return Fail(kExitUsage, "backing directory " + dir + " is not empty: kmsfs init needs an empty directory");
   }
-  if (Status s = ProbeUserXattrs(dir); !s.ok()) return Fail(s, "cannot use " + dir);
+  std::string header_note;
+  if (config.header == format::HeaderMode::kXattr) {
+    auto xattrs = HasUserXattrs(dir);
+    if (!xattrs.ok()) return Fail(xattrs.status(), "cannot use " + dir);
+    if (!*xattrs && header) {
+      return Fail(kExitUsage, "the filesystem holding " + dir +
+                                  " has no user extended attributes, which --header xattr needs: use --header "
+                                  "inline, or a filesystem with them (ext4, xfs, btrfs, tmpfs)");
+    }
+    if (!*xattrs) {
+      config.header = format::HeaderMode::kInline;
+      header_note = "; the filesystem holding it has no user extended attributes, so file headers are kept "
+                    "inline, at the start of each file (--header inline)";
+    }
+  }
   char real[PATH_MAX];
   if (realpath(dir.c_str(), real) == nullptr) return Fail(kExitUsage, "cannot resolve " + dir);
 
@@ -148,13 +160,18 @@ int InitCommand(const Words& words) {
     // associated data, like every directory's.
     UniqueFd root(open(real, O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root.valid()) return Fail(kExitUsage, "cannot open " + dir);
-    if (Status s = core::WriteNewDirValue(root.get()); !s.ok()) return Fail(s, "cannot set the root's name value");
+    format::DirValue value;
+    crypto::RandomBytes(value);
+    if (Status s = core::DirValueStoreFor(config.header)->WriteNew(root.get(), value); !s.ok()) {
+      return Fail(s, "cannot set the root's name value");
+    }
   }
   if (Status s = config.Store(dir); !s.ok()) return Fail(s, "cannot write " + dir + "/" + format::kConfigFileName);
   if (Status s = pins->Put(real, core::PinOf(config)); !s.ok()) return Fail(s, "cannot pin the volume's key");
-  std::printf("initialised %s with key %s (%s, %u-byte blocks, %s names)\n", dir.c_str(), key_id.c_str(),
-              std::string(crypto::CipherSuiteName(config.suite)).c_str(), config.block_size,
-              std::string(format::NameModeName(config.names)).c_str());
+  std::printf("initialised %s with key %s (%s, %u-byte blocks, %s names, %s headers)%s\n", dir.c_str(),
+              key_id.c_str(), std::string(crypto::CipherSuiteName(config.suite)).c_str(), config.block_size,
+              std::string(format::NameModeName(config.names)).c_str(),
+              std::string(format::HeaderModeName(config.header)).c_str(), header_note.c_str());
   return kExitOk;
 }
 

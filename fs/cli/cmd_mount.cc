@@ -130,6 +130,22 @@ void RaiseOpenFileLimit() {
   }
 }
 
+// The daemon (often root) appends to --log-file: it must be a regular file
+// of the daemon's own user with a single link, reached without following a
+// symlink, or another user could point it at a file of root's.
+StatusOr<int> OpenLogFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+  if (fd < 0) return Status::FromErrno(errno, "cannot open the log file " + path);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid != geteuid()) {
+    close(fd);
+    return Status::InvalidArgument("the log file " + path +
+                                   " must be a regular file of the mounting user with one link (not a link or a "
+                                   "file of another user)");
+  }
+  return fd;
+}
+
 // Redirects the daemon's stdio once the parent has its answer.
 void Detach(const std::string& log_file) {
   int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -137,7 +153,11 @@ void Detach(const std::string& log_file) {
     dup2(null_fd, STDIN_FILENO);
     dup2(null_fd, STDOUT_FILENO);
   }
-  int log_fd = log_file.empty() ? -1 : open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int log_fd = -1;
+  if (!log_file.empty()) {
+    auto opened = OpenLogFile(log_file);
+    if (opened.ok()) log_fd = *opened;
+  }
   if (log_fd >= 0) {
     dup2(log_fd, STDERR_FILENO);
     close(log_fd);
@@ -189,6 +209,12 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
     std::fprintf(stderr, "kmsfs: first mount of %s here: pinned key %s for it in %s\n", plan.backing_dir.c_str(),
                  unlocked->pin.key_id.c_str(), pins->path().c_str());
   }
+  if (unlocked->config.version < 2) {
+    std::fprintf(stderr,
+                 "kmsfs: %s is a version 1 volume: its .kmsfs.json is not authenticated and names are not "
+                 "encrypted; 'kmsfs rewrap %s --to-key %s' upgrades it to version 2\n",
+                 plan.backing_dir.c_str(), plan.backing_dir.c_str(), unlocked->config.key_id.c_str());
+  }
 
   bool read_only = plan.options.explicit_ro;
   std::string note;
@@ -208,6 +234,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
 
   const MountOptions& o = plan.options;
   core::VolumeOptions vopts;
+  vopts.log_file = o.log_file;
   vopts.keys.cache.ttl = std::chrono::seconds(o.cache_ttl);
   vopts.keys.cache.max_entries = static_cast<size_t>(o.cache_max);
   // Pooled DEKs are plaintext keys in memory too: they age out with the
@@ -335,6 +362,11 @@ int MountCommand(const Words& words) {
   if (!options.ok()) return Fail(kExitUsage, options.status().message() + " (see kmsfs --help)");
   plan.options = std::move(options).value();
   AddDefaultPermissionsToAllowOther(plan.options.fuse_opts);
+  if (!plan.options.log_file.empty()) {
+    auto log = OpenLogFile(plan.options.log_file);
+    if (!log.ok()) return Fail(kExitUsage, log.status().message());
+    close(*log);
+  }
 
   if (plan.options.foreground) {
     Reporter reporter(-1);

@@ -8,14 +8,13 @@
 // .kmsfs.json moves to the new key only after every file has, and the user's
 // pin follows; a rerun skips files already on the new key, so a killed run
 // resumes. A version 1 volume becomes version 2 (plaintext names) on the way.
+// An inline header is replaced by one 512-byte write at offset 0.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <climits>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -27,6 +26,7 @@
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/file_walk.h"
+#include "fs/core/header_io.h"
 #include "fs/core/key_service.h"
 #include "fs/core/open_file_table.h"
 #include "fs/core/volume_access.h"
@@ -34,22 +34,6 @@
 #include "fs/crypto/kdf.h"
 
 namespace kmsfs::cli {
-namespace {
-
-// A mounted volume's files may be open with their old headers cached; refuse.
-bool IsMounted(const std::string& backing_dir) {
-  char real[PATH_MAX];
-  if (realpath(backing_dir.c_str(), real) == nullptr) return false;
-  std::ifstream mounts("/proc/mounts");
-  std::string source, target, type;
-  std::string rest;
-  while (mounts >> source >> target >> type && std::getline(mounts, rest)) {
-    if (type == "fuse.kmsfs" && source == real) return true;
-  }
-  return false;
-}
-
-}  // namespace
 
 int RewrapCommand(const Words& words) {
   auto args = ParseKmsCommandArgs(words, {"--to-key", "--threads"});
@@ -63,7 +47,8 @@ int RewrapCommand(const Words& words) {
   if (!threads.ok()) return Fail(kExitUsage, threads.status().message());
   auto config_or = LoadBackingConfig(dir);
   if (!config_or.ok()) return Fail(kExitUsage, config_or.status().message());
-  if (IsMounted(dir)) return Fail(kExitUsage, dir + " is mounted: unmount it before rewrapping");
+  // A mounted volume's files may be open with their old headers cached.
+  if (IsMountedBacking(dir)) return Fail(kExitUsage, dir + " is mounted: unmount it before rewrapping");
   auto kms_or = ConnectKms(*args, config_or->project_id);
   if (!kms_or.ok()) return Fail(kms_or.status(), "KMS connection");
   std::shared_ptr<kms::Client> kms = *kms_or;
@@ -102,6 +87,17 @@ int RewrapCommand(const Words& words) {
     config.rewrap = format::VolumeConfig::Rewrap{new_key, *new_wrapped};
     if (Status s = config.Seal(volume_key); !s.ok()) return Fail(s, "cannot seal the volume config");
     if (Status s = config.Store(dir); !s.ok()) return Fail(s, "cannot update " + dir + "/.kmsfs.json");
+    // This user's pin names the target while the rewrap runs: their mounts
+    // accept headers already moved to it (a target the pin does not name is
+    // never trusted).
+    core::Pin pin = core::PinOf(config);
+    pin.rewrap_key = new_key;
+    if (Status s = pins->Put(unlocked->backing_dir, pin); !s.ok()) return Fail(s, "cannot update the key pin");
+  } else if (!unlocked->rewrap_trusted) {
+    // Resuming a rewrap this user asked for again by naming its target.
+    core::Pin pin = unlocked->pin;
+    pin.rewrap_key = new_key;
+    if (Status s = pins->Put(unlocked->backing_dir, pin); !s.ok()) return Fail(s, "cannot update the key pin");
   }
 
   // The volume's regular files, found as fsck finds them (by descriptor,
@@ -123,9 +119,11 @@ int RewrapCommand(const Words& words) {
   RunParallel(labels, static_cast<int>(*threads), "rewrapped", [&](const std::string& label) {
     const core::FileToCheck& file = files[std::stoul(label)];
     const std::string& rel = file.path;
-    UniqueFd fd(openat(file.dir->get(), file.backing_name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+    // An inline header is rewritten in the file's data; an xattr needs no write access to it.
+    const int access = config.header == format::HeaderMode::kInline ? O_RDWR : O_RDONLY;
+    UniqueFd fd(openat(file.dir->get(), file.backing_name.c_str(), access | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd.valid()) return fail(rel, std::string("cannot open: ") + std::strerror(errno));
-    auto header = core::ReadFileHeader(fd.get());
+    auto header = core::ReadFileHeader(fd.get(), config.header);
     if (!header.ok()) return fail(rel, header.status().message());
     if (header->key_id == new_key) {
       skipped.fetch_add(1);
@@ -145,7 +143,7 @@ int RewrapCommand(const Words& words) {
     updated.version = format::FileHeader::kVersion;
     updated.key_id = new_key;
     updated.wrapped_dek = *wrapped;
-    if (Status s = core::WriteFileHeader(fd.get(), updated, false); !s.ok()) return fail(rel, s.message());
+    if (Status s = core::WriteFileHeader(fd.get(), updated, config.header); !s.ok()) return fail(rel, s.message());
     rewrapped.fetch_add(1);
   });
 

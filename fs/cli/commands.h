@@ -20,6 +20,8 @@ int StatusCommand(const Words& words);
 int GrantCommand(const Words& words);
 int FsckCommand(const Words& words);
 int RewrapCommand(const Words& words);
+int HeadersCommand(const Words& words);
+int DoctorCommand(const Words& words);
 
 // Prints "kmsfs: <message>" on stderr and returns `code`.
 int Fail(int code, const std::string& message);

@@ -33,6 +33,7 @@ StatusOr<kms::ConnectionConfig> ConnectionConfigFor(const Args& args, const std:
   flags.password_file = args.Get("--password-file");
   flags.domain = args.Get("--domain");
   flags.ca_file = args.Get("--ca-file");
+  flags.region = args.Get("--region");
   KMSFS_RETURN_IF_ERROR(kms::ApplyOverrides(flags, config));
   if (config.project_id.empty()) config.project_id = volume_project_id;
   return config;

@@ -25,8 +25,9 @@ constexpr char kUsage[] = R"(Usage: kmsfs key create [--alias NAME] [--origin km
   or:  kmsfs key import KEY_ID --material FILE [--wrapping RSAES_OAEP_SHA_256|RSAES_OAEP_SHA_1|RSAES_PKCS1_V1_5]
   or:  kmsfs key rotate KEY_ID
   or:  kmsfs key delete-material KEY_ID
-  or:  kmsfs init BACKING_DIR --key KEY_ID [--plaintext-names] [--header xattr]
+  or:  kmsfs init BACKING_DIR --key KEY_ID [--plaintext-names] [--header xattr|inline]
   or:  kmsfs mount BACKING_DIR MOUNTPOINT [-f] [-o ro,allow_other,...] [MOUNT OPTIONS]
+  or:  mount -t fuse.kmsfs BACKING_DIR MOUNTPOINT -o credentials=FILE[,OPTION...]   (also in fstab)
   or:  kmsfs umount MOUNTPOINT
   or:  kmsfs status MOUNTPOINT [--json]
   or:  kmsfs grant create BACKING_DIR --grantee USER_ID [--access read|write] [--name NAME] [--retiring USER_ID]
@@ -35,6 +36,9 @@ constexpr char kUsage[] = R"(Usage: kmsfs key create [--alias NAME] [--origin km
   or:  kmsfs grant retire BACKING_DIR GRANT_ID
   or:  kmsfs fsck BACKING_DIR [--quick]
   or:  kmsfs rewrap BACKING_DIR --to-key KEY_ID
+  or:  kmsfs headers export BACKING_DIR FILE
+  or:  kmsfs headers import BACKING_DIR FILE [--threads N]
+  or:  kmsfs doctor BACKING_DIR [MOUNTPOINT]
   or:  kmsfs --version
 Every command that talks to the KMS also takes the connection options below.
 
@@ -42,6 +46,10 @@ kmsfs is an encrypted filesystem whose keys live in a KMS: every file has its
 own data key, wrapped by a master key (CMK) in a KMS speaking the Huawei Cloud /
 Open Telekom Cloud KMS v1.0 API. key rotate enables rotation (new wraps use a
 new material version); key delete-material deletes imported (BYOK) material.
+headers export saves every file header and directory name value of an xattr
+volume into FILE (wrapped keys only: keep it beside the backup); headers import
+puts them back on a copy that lost its xattrs (rsync without -X, tar without
+--xattrs). Volumes made with --header inline keep headers inside their files.
 
 )";
 
@@ -49,6 +57,9 @@ constexpr char kUsageTail[] = R"(
 Connection (flags override a credentials file, which overrides the environment):
   --kms-endpoint URL   KMSFS_KMS_ENDPOINT   KMS base URL, e.g. http://127.0.0.1:8765; plain
                                             http:// only to loopback (127.0.0.0/8, ::1, localhost)
+  --region NAME        -                    the region's public KMS endpoint (and IAM endpoint
+                                            for password login), e.g. eu-de, cn-north-4;
+                                            --kms-endpoint and --auth-url win over it
   --project-id ID      OS_PROJECT_ID        project in the URL path
   --token T            OS_AUTH_TOKEN        a ready IAM token (taken out of the process's command
                                             line at once; the environment or a file is safer)
@@ -56,7 +67,9 @@ Connection (flags override a credentials file, which overrides the environment):
   --user NAME          OS_USERNAME
   --password-file F    OS_PASSWORD          (a password is never accepted on the command line)
   --domain NAME        OS_USER_DOMAIN_NAME
-  -                    HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK, HUAWEICLOUD_SDK_SECURITY_TOKEN
+  -                    HUAWEICLOUD_SDK_AK   access key: requests are signed with AK/SK
+  -                    HUAWEICLOUD_SDK_SK   (SDK-HMAC-SHA256) instead of carrying a token
+  -                    HUAWEICLOUD_SDK_SECURITY_TOKEN   with a temporary AK/SK
   --ca-file F          KMSFS_CA_FILE        CA bundle to verify a TLS endpoint
   --credentials F      KMSFS_CREDENTIALS    a file of NAME=VALUE lines setting any of the variables
                                             above; yours, mode 0600 or stricter, not a symlink
@@ -74,7 +87,7 @@ void PrintUsage(std::FILE* out) {
 
 // Subcommands that hold a token, a password or unwrapped keys.
 bool HandlesSecrets(const std::string& cmd) {
-  for (const char* c : {"key", "init", "mount", "grant", "fsck", "rewrap"}) {
+  for (const char* c : {"key", "init", "mount", "grant", "fsck", "rewrap", "headers", "doctor"}) {
     if (cmd == c) return true;
   }
   return false;
@@ -101,6 +114,14 @@ int main(int argc, char** argv) {
   if (command_line->words.empty()) {
     PrintUsage(stderr);
     return kExitUsage;
+  }
+  // mount -t fuse.kmsfs and fstab lines reach kmsfs through mount.fuse3 as
+  // `kmsfs BACKING_DIR MOUNTPOINT -o OPTIONS`: the same as `kmsfs mount`.
+  if (IsMountHelperCall(command_line->words)) {
+    auto mount_words = MountHelperWords(command_line->words);
+    if (!mount_words.ok()) return Fail(kExitUsage, mount_words.status().message());
+    command_line->words = std::move(*mount_words);
+    command_line->words.insert(command_line->words.begin(), "mount");
   }
   const std::string cmd = command_line->words.front();
   if (cmd == "--help" || cmd == "-h" || cmd == "help") {
@@ -135,5 +156,7 @@ int main(int argc, char** argv) {
   if (cmd == "grant") return GrantCommand(words);
   if (cmd == "fsck") return FsckCommand(words);
   if (cmd == "rewrap") return RewrapCommand(words);
+  if (cmd == "headers") return HeadersCommand(words);
+  if (cmd == "doctor") return DoctorCommand(words);
   return Fail(kExitUsage, "unknown command '" + cmd + "': run 'kmsfs --help' for the list");
 }

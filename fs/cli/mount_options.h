@@ -45,6 +45,21 @@ std::string MountOptionsHelp();
 // The README's table of mount options (Markdown), made from the same table.
 std::string MountOptionsMarkdown();
 
+// mount(8) runs mount.fuse3 for `mount -t fuse.kmsfs BACKING MOUNTPOINT -o
+// OPTS` and for fstab lines of type fuse.kmsfs, and mount.fuse3 runs
+// `kmsfs BACKING MOUNTPOINT -o OPTS`. Such a call: a first word that is a path
+// (has a '/'; mount(8) passes absolute paths), never a command name.
+bool IsMountHelperCall(const std::vector<std::string>& words);
+// The words of the `kmsfs mount` the call means: each option in the table's
+// `-o` name column becomes its flag (cache-ttl=300 -> --cache-ttl 300,
+// shared-storage, tune.prefetch=8 -> --tune prefetch=8), credentials=FILE
+// becomes --credentials FILE, what mount(8) and mount.fuse3 handle
+// themselves is dropped (_netdev, nofail, auto, noauto, user, users, nouser,
+// owner, group, defaults, x-*, comment=*, and dev, suid, rw, which they add
+// on their own), and the rest goes to FUSE as -o (ro, allow_other, ...).
+// kInvalidArgument for a known option without its value or a stray argument.
+StatusOr<std::vector<std::string>> MountHelperWords(const std::vector<std::string>& words);
+
 }  // namespace kmsfs::cli
 
 #endif  // KMSFS_FS_CLI_MOUNT_OPTIONS_H_

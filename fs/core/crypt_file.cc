@@ -45,18 +45,31 @@ std::vector<uint8_t>& UndoScratch() {
 
 }  // namespace
 
+namespace {
+
+format::Geometry WithDataOffset(format::Geometry g, uint32_t data_offset) {
+  g.data_offset = data_offset;
+  return g;
+}
+
+}  // namespace
+
 CryptFile::CryptFile(UniqueFd fd, format::FileHeader header, std::unique_ptr<format::BlockCodec> codec,
-                     cache::DekCache::Handle key)
+                     cache::DekCache::Handle key, uint32_t data_offset)
     : CryptFile(std::make_unique<FdBackingFile>(std::move(fd)), std::move(header), std::move(codec),
-                std::move(key)) {}
+                std::move(key), data_offset) {}
 
 CryptFile::CryptFile(std::unique_ptr<BackingFile> file, format::FileHeader header,
-                     std::unique_ptr<format::BlockCodec> codec, cache::DekCache::Handle key)
-    : file_(std::move(file)), header_(std::move(header)), codec_(std::move(codec)), key_(std::move(key)) {}
+                     std::unique_ptr<format::BlockCodec> codec, cache::DekCache::Handle key, uint32_t data_offset)
+    : file_(std::move(file)),
+      header_(std::move(header)),
+      codec_(std::move(codec)),
+      geometry_(WithDataOffset(codec_->geometry(), data_offset)),
+      key_(std::move(key)) {}
 
 StatusOr<CryptFile::Sizes> CryptFile::SizesLocked() {
   KMSFS_ASSIGN_OR_RETURN(uint64_t backing, file_->Size());
-  return Sizes{backing, format::VisiblePlainSize(backing, codec_->geometry())};
+  return Sizes{backing, format::VisiblePlainSize(backing, geometry_)};
 }
 
 StatusOr<uint64_t> CryptFile::Size() {
@@ -73,7 +86,7 @@ StatusOr<size_t> CryptFile::Read(uint64_t offset, std::span<uint8_t> out) {
 
 StatusOr<size_t> CryptFile::ReadLocked(uint64_t offset, std::span<uint8_t> out, uint64_t size) {
   if (offset >= size || out.empty()) return size_t{0};
-  const format::Geometry& g = codec_->geometry();
+  const format::Geometry& g = geometry_;
   const uint64_t end = std::min<uint64_t>(size, offset + out.size());
   const uint64_t first = format::BlockIndex(offset, g);
   const uint64_t last = format::BlockIndex(end - 1, g);
@@ -81,7 +94,7 @@ StatusOr<size_t> CryptFile::ReadLocked(uint64_t offset, std::span<uint8_t> out, 
   const uint64_t plain_begin = first * g.block_size;
   const uint64_t plain_end = std::min<uint64_t>((last + 1) * g.block_size, size);
   const uint64_t plain_len = plain_end - plain_begin;
-  const uint64_t sealed_len = format::BackingSize(plain_len, g);
+  const uint64_t sealed_len = format::SealedSize(plain_len, g);
 
   std::vector<uint8_t>& sealed = SealedScratch(sealed_len);
   KMSFS_ASSIGN_OR_RETURN(size_t got, PreadAll(*file_, {sealed.data(), sealed_len}, format::BackingOffset(first, g)));
@@ -103,13 +116,13 @@ StatusOr<size_t> CryptFile::ReadLocked(uint64_t offset, std::span<uint8_t> out, 
 
 StatusOr<size_t> CryptFile::Write(uint64_t offset, std::span<const uint8_t> data) {
   if (data.empty()) return size_t{0};
-  const format::Geometry& g = codec_->geometry();
+  const format::Geometry& g = geometry_;
   if (offset % g.block_size == 0 && data.size() % g.block_size == 0) {
     // Whole blocks (the kernel's page writeback): nothing to merge, so the
     // blocks are sealed before the file's lock is taken and concurrent
     // writeback requests for one file encrypt in parallel.
     const uint64_t first = offset / g.block_size;
-    const uint64_t sealed_len = format::BackingSize(data.size(), g);
+    const uint64_t sealed_len = format::SealedSize(data.size(), g);
     std::vector<uint8_t>& sealed = WriteScratch(sealed_len);
     KMSFS_RETURN_IF_ERROR(codec_->Seal(first, data, {sealed.data(), sealed_len}));
     std::unique_lock lock(content_mu_);
@@ -135,7 +148,7 @@ StatusOr<uint64_t> CryptFile::Append(std::span<const uint8_t> data) {
 }
 
 Status CryptFile::WriteLocked(BackingEdit& edit, uint64_t offset, std::span<const uint8_t> data, uint64_t size) {
-  const format::Geometry& g = codec_->geometry();
+  const format::Geometry& g = geometry_;
   const uint64_t bs = g.block_size;
   const uint64_t end = offset + data.size();
   const uint64_t first = offset / bs;
@@ -175,7 +188,7 @@ Status CryptFile::WriteLocked(BackingEdit& edit, uint64_t offset, std::span<cons
   if (!covers_blocks) std::memcpy(plain.data() + (offset - plain_begin), data.data(), data.size());
   std::span<const uint8_t> plain_blocks = covers_blocks ? data : std::span<const uint8_t>(plain.data(), plain_len);
 
-  const uint64_t sealed_len = format::BackingSize(plain_len, g);
+  const uint64_t sealed_len = format::SealedSize(plain_len, g);
   std::vector<uint8_t>& sealed = WriteScratch(sealed_len);
   KMSFS_RETURN_IF_ERROR(codec_->Seal(first, plain_blocks, {sealed.data(), sealed_len}));
   return StoreSealedLocked(edit, first, {sealed.data(), sealed_len}, size);
@@ -183,7 +196,7 @@ Status CryptFile::WriteLocked(BackingEdit& edit, uint64_t offset, std::span<cons
 
 Status CryptFile::StoreSealedLocked(BackingEdit& edit, uint64_t first, std::span<const uint8_t> sealed,
                                     uint64_t size) {
-  const format::Geometry& g = codec_->geometry();
+  const format::Geometry& g = geometry_;
   const uint64_t bs = g.block_size;
   const uint64_t write_at = format::BackingOffset(first, g);
   const uint64_t write_end = write_at + sealed.size();
@@ -207,13 +220,13 @@ Status CryptFile::StoreSealedLocked(BackingEdit& edit, uint64_t first, std::span
 }
 
 Status CryptFile::ResizeBlockLocked(BackingEdit& edit, uint64_t block, uint32_t old_len, uint32_t new_len) {
-  const format::Geometry& g = codec_->geometry();
+  const format::Geometry& g = geometry_;
   const uint64_t b_begin = block * g.block_size;
   std::vector<uint8_t>& plain = PlainScratch(std::max(old_len, new_len));
   KMSFS_ASSIGN_OR_RETURN(size_t n, ReadLocked(b_begin, {plain.data(), old_len}, b_begin + old_len));
   if (n != old_len) return Status::DataLoss("short read of block " + std::to_string(block));
   if (new_len > old_len) std::memset(plain.data() + old_len, 0, new_len - old_len);
-  const uint64_t sealed_len = format::BackingSize(new_len, g);
+  const uint64_t sealed_len = format::SealedSize(new_len, g);
   std::vector<uint8_t>& sealed = SealedScratch(sealed_len);
   KMSFS_RETURN_IF_ERROR(codec_->Seal(block, {plain.data(), new_len}, {sealed.data(), sealed_len}));
   const uint64_t at = format::BackingOffset(block, g);
@@ -230,7 +243,7 @@ Status CryptFile::Truncate(uint64_t size) {
 }
 
 Status CryptFile::GrowLocked(BackingEdit& edit, uint64_t size, uint64_t new_size) {
-  const format::Geometry& g = codec_->geometry();
+  const format::Geometry& g = geometry_;
   const uint64_t bs = g.block_size;
   if (size % bs != 0) {
     const uint64_t block = size / bs;
@@ -242,7 +255,7 @@ Status CryptFile::GrowLocked(BackingEdit& edit, uint64_t size, uint64_t new_size
 }
 
 Status CryptFile::ShrinkLocked(BackingEdit& edit, uint64_t size, uint64_t new_size) {
-  const format::Geometry& g = codec_->geometry();
+  const format::Geometry& g = geometry_;
   const uint64_t bs = g.block_size;
   const uint64_t block = new_size / bs;
   const uint32_t keep = static_cast<uint32_t>(new_size % bs);
@@ -257,7 +270,7 @@ Status CryptFile::ShrinkLocked(BackingEdit& edit, uint64_t size, uint64_t new_si
 
 Status CryptFile::Allocate(uint64_t offset, uint64_t length) {
   if (length == 0) return Status::InvalidArgument("fallocate of zero bytes");
-  const format::Geometry& g = codec_->geometry();
+  const format::Geometry& g = geometry_;
   const uint64_t bs = g.block_size;
   std::unique_lock lock(content_mu_);
   KMSFS_ASSIGN_OR_RETURN(Sizes sizes, SizesLocked());

@@ -4,7 +4,9 @@
 //
 // Plaintext size is derived from the backing size alone
 // (format::VisiblePlainSize: a file cut inside a block reports that block as
-// one byte, so reading to the end gives EIO there). Writes are
+// one byte, so reading to the end gives EIO there). In an inline-header
+// volume the blocks start after the header region (`data_offset` bytes),
+// which no CryptFile call ever writes, moves or cuts. Writes are
 // read-modify-write at block granularity: the head and tail blocks a write
 // only partly covers are opened, merged and re-sealed; a block that was the
 // partial last block and is no longer last is padded with zeros and re-sealed
@@ -46,12 +48,13 @@ namespace kmsfs::core {
 class CryptFile {
  public:
   // `fd` is the backing file opened O_RDWR (O_RDONLY on a read-only backing
-  // filesystem). `key` pins the DEK for this object's lifetime.
+  // filesystem). `key` pins the DEK for this object's lifetime. Block 0
+  // starts at `data_offset` (format::Geometry::data_offset).
   CryptFile(UniqueFd fd, format::FileHeader header, std::unique_ptr<format::BlockCodec> codec,
-            cache::DekCache::Handle key);
+            cache::DekCache::Handle key, uint32_t data_offset = 0);
   // The same over any BackingFile (tests pass a FaultyBackingFile).
   CryptFile(std::unique_ptr<BackingFile> file, format::FileHeader header, std::unique_ptr<format::BlockCodec> codec,
-            cache::DekCache::Handle key);
+            cache::DekCache::Handle key, uint32_t data_offset = 0);
   CryptFile(const CryptFile&) = delete;
   CryptFile& operator=(const CryptFile&) = delete;
 
@@ -73,6 +76,8 @@ class CryptFile {
 
   int fd() const { return file_->fd(); }
   const format::FileHeader& header() const { return header_; }
+  // The backing file's layout: the codec's blocks after data_offset bytes.
+  const format::Geometry& geometry() const { return geometry_; }
 
  private:
   // The backing size (fstat) and the plaintext size it gives.
@@ -101,6 +106,7 @@ class CryptFile {
   const std::unique_ptr<BackingFile> file_;
   const format::FileHeader header_;
   const std::unique_ptr<format::BlockCodec> codec_;
+  const format::Geometry geometry_;
   const cache::DekCache::Handle key_;
   std::shared_mutex content_mu_;  // guards the backing file's content and size
 };

@@ -1,8 +1,9 @@
 #include "fs/core/encrypted_names.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -21,7 +22,6 @@ constexpr char kTempPrefix[] = "kmsfs.tmp.";
 constexpr size_t kMaxSidecar = 1024;
 constexpr size_t kMaxStoredTargetFile = 8192;
 
-std::string ProcPath(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
 // Reads a small regular file `name` of `dir_fd` whole (never following a
 // symlink, never blocking on a FIFO), at most `max` bytes.
@@ -47,6 +47,13 @@ Status WriteNewFile(int dir_fd, const std::string& name, std::string_view conten
   return s;
 }
 
+// A fresh name for a directory on its way in or out, never a name of the tree.
+std::string TempName() {
+  uint8_t random[8];
+  crypto::RandomBytes(random);
+  return kTempPrefix + HexEncode(random);
+}
+
 bool IsInternal(std::string_view backing) {
   // Encoded names are base64url: no '.' ever. Everything with one is the
   // volume's own (its config, long names' sidecars, temporaries, the target
@@ -56,35 +63,14 @@ bool IsInternal(std::string_view backing) {
 
 }  // namespace
 
-StatusOr<format::DirValue> ReadDirValue(int dir_fd) {
-  uint8_t buf[format::kDirValueXattrSize + 1];
-  const ssize_t n = getxattr(ProcPath(dir_fd).c_str(), format::kHeaderXattrName, buf, sizeof buf);
-  if (n < 0) {
-    if (errno == ENODATA) return Status::DataLoss("directory has no name value (xattr user.kmsfs)");
-    if (errno == ERANGE) return Status::DataLoss("directory name value is too large");
-    return Status::FromErrno(errno, "read directory name value");
-  }
-  return format::DecodeDirValue({buf, static_cast<size_t>(n)});
-}
-
-Status WriteNewDirValue(int dir_fd) {
-  format::DirValue value;
-  crypto::RandomBytes(value);
-  const std::vector<uint8_t> encoded = format::EncodeDirValue(value);
-  if (setxattr(ProcPath(dir_fd).c_str(), format::kHeaderXattrName, encoded.data(), encoded.size(), XATTR_CREATE) !=
-      0) {
-    return Status::FromErrno(errno, "set directory name value");
-  }
-  return Status::Ok();
-}
-
-EncryptedNames::EncryptedNames(std::unique_ptr<format::NameCodec> codec, int root_fd)
-    : codec_(std::move(codec)), root_fd_(root_fd) {}
+EncryptedNames::EncryptedNames(std::unique_ptr<format::NameCodec> codec, int root_fd,
+                               std::unique_ptr<DirValueStore> values)
+    : codec_(std::move(codec)), root_fd_(root_fd), values_(std::move(values)) {}
 
 StatusOr<format::DirValue> EncryptedNames::DirValueOf(const Inode& dir) {
   if (!dir.is_dir()) return Status::FromErrno(ENOTDIR, "name");
   if (auto cached = std::static_pointer_cast<const format::DirValue>(dir.mapper_state())) return *cached;
-  KMSFS_ASSIGN_OR_RETURN(format::DirValue value, ReadDirValue(dir.fd()));
+  KMSFS_ASSIGN_OR_RETURN(format::DirValue value, values_->Read(dir.fd()));
   dir.set_mapper_state(std::make_shared<const format::DirValue>(value));
   return value;
 }
@@ -163,19 +149,95 @@ void EncryptedNames::AfterRemove(const Inode& dir, const BackingName& name) {
 Status EncryptedNames::MakeDirectory(const Inode& dir, const BackingName& name, mode_t mode) {
   // Made under a temporary name with its value set, then renamed into place:
   // the named directory never exists without its value.
-  uint8_t random[8];
-  crypto::RandomBytes(random);
-  const std::string temp = kTempPrefix + HexEncode(random);
+  const std::string temp = TempName();
   if (mkdirat(dir.fd(), temp.c_str(), mode) != 0) return Status::FromErrno(errno, "mkdir");
+  UniqueFd made(openat(dir.fd(), temp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   auto undo = [&](const Status& s) {
+    if (values_->file_name() != nullptr && made.valid()) unlinkat(made.get(), values_->file_name(), 0);
     unlinkat(dir.fd(), temp.c_str(), AT_REMOVEDIR);
     return s;
   };
-  UniqueFd made(openat(dir.fd(), temp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!made.valid()) return undo(Status::FromErrno(errno, "open new directory"));
-  if (Status s = WriteNewDirValue(made.get()); !s.ok()) return undo(s);
+  format::DirValue value;
+  crypto::RandomBytes(value);
+  if (Status s = values_->WriteNew(made.get(), value); !s.ok()) return undo(s);
   if (renameat2(dir.fd(), temp.c_str(), dir.fd(), name.name.c_str(), RENAME_NOREPLACE) != 0) {
     return undo(Status::FromErrno(errno, "mkdir"));
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::string> EncryptedNames::MoveAsideIfEmpty(int dir_fd, const std::string& name) {
+  UniqueFd victim(openat(dir_fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!victim.valid()) return Status::FromErrno(errno == ELOOP ? ENOTDIR : errno, "rmdir");
+  DIR* d = fdopendir(victim.get());
+  if (d == nullptr) return Status::FromErrno(errno, "rmdir");
+  victim.Release();  // the stream owns it now
+  bool empty = true;
+  errno = 0;
+  while (dirent* e = readdir(d)) {
+    const std::string_view entry = e->d_name;
+    if (entry == "." || entry == ".." || entry == values_->file_name()) continue;
+    empty = false;
+    break;
+  }
+  const int err = errno;
+  closedir(d);
+  if (err != 0) return Status::FromErrno(err, "rmdir");
+  if (!empty) return Status::FromErrno(ENOTEMPTY, "rmdir");
+  // The kernel holds the directory's lock for the whole rmdir or rename, so
+  // nothing made through the mount appears in it between this check and the
+  // removal.
+  const std::string temp = TempName();
+  if (renameat2(dir_fd, name.c_str(), dir_fd, temp.c_str(), RENAME_NOREPLACE) != 0) {
+    return Status::FromErrno(errno, "rmdir");
+  }
+  return temp;
+}
+
+Status EncryptedNames::RemoveAside(int dir_fd, const std::string& temp) {
+  UniqueFd aside(openat(dir_fd, temp.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (aside.valid() && unlinkat(aside.get(), values_->file_name(), 0) != 0 && errno != ENOENT) {
+    return Status::FromErrno(errno, "remove directory name value");
+  }
+  if (unlinkat(dir_fd, temp.c_str(), AT_REMOVEDIR) != 0) return Status::FromErrno(errno, "rmdir");
+  return Status::Ok();
+}
+
+Status EncryptedNames::RemoveDirectory(const Inode& dir, const BackingName& name) {
+  if (values_->file_name() == nullptr) return NameMapper::RemoveDirectory(dir, name);
+  KMSFS_ASSIGN_OR_RETURN(std::string temp, MoveAsideIfEmpty(dir.fd(), name.name));
+  if (Status s = RemoveAside(dir.fd(), temp); !s.ok()) {
+    // The name is gone as asked; what is left is a temporary directory
+    // that fsck reports.
+    KMSFS_LOG(kWarning) << "rmdir left " << temp << " in directory inode " << dir.ino() << ": " << s.message();
+  }
+  return Status::Ok();
+}
+
+Status EncryptedNames::Rename(const Inode& from_dir, const BackingName& from, const Inode& to_dir,
+                              const BackingName& to, unsigned int flags) {
+  // Only a rename that would replace a directory needs room made: the
+  // target holds its value file, so the backing filesystem sees it as not
+  // empty.
+  struct stat from_st, to_st;
+  const bool replaces_dir = values_->file_name() != nullptr && (flags & (RENAME_EXCHANGE | RENAME_NOREPLACE)) == 0 &&
+                            fstatat(to_dir.fd(), to.name.c_str(), &to_st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            S_ISDIR(to_st.st_mode) &&
+                            fstatat(from_dir.fd(), from.name.c_str(), &from_st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                            S_ISDIR(from_st.st_mode) &&
+                            (from_st.st_dev != to_st.st_dev || from_st.st_ino != to_st.st_ino);
+  if (!replaces_dir) return NameMapper::Rename(from_dir, from, to_dir, to, flags);
+  KMSFS_ASSIGN_OR_RETURN(std::string temp, MoveAsideIfEmpty(to_dir.fd(), to.name));
+  if (renameat2(from_dir.fd(), from.name.c_str(), to_dir.fd(), to.name.c_str(), RENAME_NOREPLACE) != 0) {
+    const Status s = Status::FromErrno(errno, "rename");
+    if (renameat2(to_dir.fd(), temp.c_str(), to_dir.fd(), to.name.c_str(), RENAME_NOREPLACE) != 0) {
+      KMSFS_LOG(kWarning) << "rename could not put back " << temp << " in directory inode " << to_dir.ino();
+    }
+    return s;
+  }
+  if (Status s = RemoveAside(to_dir.fd(), temp); !s.ok()) {
+    KMSFS_LOG(kWarning) << "rename left " << temp << " in directory inode " << to_dir.ino() << ": " << s.message();
   }
   return Status::Ok();
 }

@@ -5,8 +5,8 @@
 #include <utility>
 
 #include "fs/base/logging.h"
+#include "fs/core/header_io.h"
 #include "fs/core/listed_file.h"
-#include "fs/core/open_file_table.h"
 
 namespace kmsfs::core {
 
@@ -97,7 +97,7 @@ void KeyPrefetcher::Process(Item item) {
       Finish(item, started, Outcome::kSkipped);
       return;
     }
-    header = ReadFileHeader(fd->get());
+    header = ReadFileHeader(fd->get(), options_.header);
     // The file is closed here: the KMS call needs none open.
   }
   if (!header.ok()) {

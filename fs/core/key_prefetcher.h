@@ -52,6 +52,7 @@
 #include "fs/base/unique_fd.h"
 #include "fs/base/work_queue.h"
 #include "fs/format/file_header.h"
+#include "fs/format/volume_config.h"
 
 namespace kmsfs::core {
 
@@ -62,6 +63,8 @@ struct KeyPrefetcherOptions {
   // many as load one key per interval at the KMS's measured latency
   // (cache::ConcurrencyLimit, fed by the calls that loaded a key).
   std::chrono::microseconds interval{0};
+  // Where the volume keeps file headers. Default: the xattr.
+  format::HeaderMode header = format::HeaderMode::kXattr;
 };
 
 struct KeyPrefetchStats {

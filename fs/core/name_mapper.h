@@ -47,6 +47,13 @@ class NameMapper {
   // Makes the directory `name` in `dir` (with whatever value it needs, so
   // that no crash leaves a directory without it).
   virtual Status MakeDirectory(const Inode& dir, const BackingName& name, mode_t mode) = 0;
+  // Removes the directory `name` of `dir` (rmdir: ENOTEMPTY unless it holds
+  // nothing of the tree). Default: unlinkat(AT_REMOVEDIR).
+  virtual Status RemoveDirectory(const Inode& dir, const BackingName& name);
+  // renameat2 of `from` in `from_dir` to `to` in `to_dir` with `flags`.
+  // Default: exactly that.
+  virtual Status Rename(const Inode& from_dir, const BackingName& from, const Inode& to_dir, const BackingName& to,
+                        unsigned int flags);
 
   // What a symlink holds for `target`, and back.
   virtual StatusOr<std::string> ToBackingTarget(std::string_view target) = 0;

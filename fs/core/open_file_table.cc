@@ -1,7 +1,6 @@
 #include "fs/core/open_file_table.h"
 
 #include <fcntl.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,9 +13,10 @@ namespace kmsfs::core {
 namespace {
 
 StatusOr<std::shared_ptr<CryptFile>> MakeCryptFile(UniqueFd fd, format::FileHeader header,
-                                                   cache::DekCache::Handle key) {
+                                                   cache::DekCache::Handle key, format::HeaderMode mode) {
   KMSFS_ASSIGN_OR_RETURN(auto codec, format::BlockCodec::New(header.suite, header.block_size, key.key(), header.file_id));
-  return std::make_shared<CryptFile>(std::move(fd), std::move(header), std::move(codec), std::move(key));
+  return std::make_shared<CryptFile>(std::move(fd), std::move(header), std::move(codec), std::move(key),
+                                     DataOffset(mode));
 }
 
 // Gives the nameless file `fd` the name `name` in `dir_fd`. AT_EMPTY_PATH
@@ -44,29 +44,6 @@ Status SetOwnerKeepingMode(int fd, Owner owner, mode_t mode) {
 }
 
 }  // namespace
-
-StatusOr<format::FileHeader> ReadFileHeader(int fd) {
-  std::vector<uint8_t> buf(format::FileHeader::kMaxEncodedSize);
-  ssize_t n = fgetxattr(fd, format::kHeaderXattrName, buf.data(), buf.size());
-  if (n < 0) {
-    if (errno == ENODATA) return Status::DataLoss("header (xattr user.kmsfs) is missing");
-    if (errno == ERANGE) return Status::DataLoss("header (xattr user.kmsfs) is too large");
-    return Status::FromErrno(errno, "read header xattr");
-  }
-  buf.resize(static_cast<size_t>(n));
-  return format::FileHeader::Decode(buf);
-}
-
-Status WriteFileHeader(int fd, const format::FileHeader& header, bool create_only) {
-  // A wrapped key the KMS returned malformed must not become an empty header.
-  KMSFS_RETURN_IF_ERROR(header.Validate());
-  const std::vector<uint8_t> encoded = header.Encode();
-  if (fsetxattr(fd, format::kHeaderXattrName, encoded.data(), encoded.size(), create_only ? XATTR_CREATE : 0) != 0) {
-    if (errno == ENOTSUP) return Status::FromErrno(errno, "backing filesystem has no user xattrs: write header");
-    return Status::FromErrno(errno, "write header");
-  }
-  return Status::Ok();
-}
 
 std::shared_ptr<CryptFile> OpenFileTable::FindSharing(const struct stat& st, const format::FileHeader& header) {
   MutexLock lock(&mu_);
@@ -109,11 +86,12 @@ StatusOr<std::shared_ptr<CryptFile>> OpenFileTable::Open(const std::string& proc
   struct stat st;
   if (fstat(backing.get(), &st) != 0) return Status::FromErrno(errno, "fstat backing file");
   if (!S_ISREG(st.st_mode)) return Status::FromErrno(EINVAL, "open: not a regular file");
-  KMSFS_ASSIGN_OR_RETURN(format::FileHeader header, ReadFileHeader(backing.get()));
+  KMSFS_ASSIGN_OR_RETURN(format::FileHeader header, ReadFileHeader(backing.get(), header_mode_));
   if (auto shared = FindSharing(st, header)) return shared;
   if (on_key_miss && !keys_->IsCached(header)) on_key_miss();
   KMSFS_ASSIGN_OR_RETURN(cache::DekCache::Handle key, keys_->KeyFor(header));
-  KMSFS_ASSIGN_OR_RETURN(auto file, MakeCryptFile(std::move(backing), std::move(header), std::move(key)));
+  KMSFS_ASSIGN_OR_RETURN(auto file,
+                         MakeCryptFile(std::move(backing), std::move(header), std::move(key), header_mode_));
   return ShareOrRegister(st, std::move(file));
 }
 
@@ -135,7 +113,9 @@ StatusOr<CreatedFile> OpenFileTable::Create(int dir_fd, const std::string& name,
   auto undo = [&] {
     if (named) unlinkat(dir_fd, name.c_str(), 0);
   };
-  Status made = WriteFileHeader(file.get(), key.header, false);
+  // Inline: the region is the file's first bytes, written while it is
+  // still empty and nameless.
+  Status made = WriteFileHeader(file.get(), key.header, header_mode_);
   if (made.ok()) made = SetOwnerKeepingMode(file.get(), owner, mode);
   if (!made.ok()) {
     undo();
@@ -153,7 +133,8 @@ StatusOr<CreatedFile> OpenFileTable::Create(int dir_fd, const std::string& name,
   const int path_fd = open(proc_path, O_PATH | O_CLOEXEC);
   if (path_fd < 0) return Status::FromErrno(errno, "reopen new file");
   out.path_fd = UniqueFd(path_fd);
-  KMSFS_ASSIGN_OR_RETURN(auto crypt, MakeCryptFile(std::move(file), std::move(key.header), std::move(key.key)));
+  KMSFS_ASSIGN_OR_RETURN(auto crypt,
+                         MakeCryptFile(std::move(file), std::move(key.header), std::move(key.key), header_mode_));
   out.file = ShareOrRegister(out.st, std::move(crypt));
   return out;
 }

@@ -4,7 +4,7 @@
 // update to a shared block (as gocryptfs's openfiletable).
 //
 // Open reads the file's header from the backing file every time (one xattr
-// read): an object already open is shared only while its header is still the
+// read, or one 512-byte read of an inline region): an object already open is shared only while its header is still the
 // one on disk, and a header changed behind the mount (a rewrap, a planted
 // header) is checked again before any key is used. Create makes the backing
 // file nameless (O_TMPFILE) with its header in place and only then links it
@@ -29,17 +29,12 @@
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
 #include "fs/core/crypt_file.h"
+#include "fs/core/header_io.h"
 #include "fs/core/key_service.h"
 #include "fs/format/file_header.h"
+#include "fs/format/volume_config.h"
 
 namespace kmsfs::core {
-
-// Reads and decodes the `user.kmsfs` header of an open backing file; a
-// missing or undecodable header is kDataLoss.
-StatusOr<format::FileHeader> ReadFileHeader(int fd);
-// Replaces (or with `create_only`, adds) the header of an open backing file.
-// One xattr write, so readers see the old or the new header, never a mix.
-Status WriteFileHeader(int fd, const format::FileHeader& header, bool create_only);
 
 // Who a new node belongs to: (-1, -1) leaves the daemon's own.
 struct Owner {
@@ -56,7 +51,9 @@ struct CreatedFile {
 
 class OpenFileTable {
  public:
-  explicit OpenFileTable(KeyService* keys) : keys_(keys) {}
+  // `header_mode`: where the volume keeps file headers (its config's "header").
+  explicit OpenFileTable(KeyService* keys, format::HeaderMode header_mode = format::HeaderMode::kXattr)
+      : keys_(keys), header_mode_(header_mode) {}
   OpenFileTable(const OpenFileTable&) = delete;
   OpenFileTable& operator=(const OpenFileTable&) = delete;
 
@@ -85,6 +82,7 @@ class OpenFileTable {
   std::shared_ptr<CryptFile> FindSharing(const struct stat& st, const format::FileHeader& header);
 
   KeyService* const keys_;
+  const format::HeaderMode header_mode_;
   mutable Mutex mu_;
   std::map<Id, std::weak_ptr<CryptFile>> files_ KMSFS_GUARDED_BY(mu_);
 };

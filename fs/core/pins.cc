@@ -80,6 +80,10 @@ StatusOr<std::optional<Pin>> PinFromJson(const Json& j, const std::string& path)
     if (it == j.end() || !it->is_string()) return Status::DataLoss(path + ": a pin lacks \"" + field + "\"");
     *out = it->get<std::string>();
   }
+  if (auto it = j.find("rewrap_key"); it != j.end()) {
+    if (!it->is_string()) return Status::DataLoss(path + ": a pin's \"rewrap_key\" is not a string");
+    pin.rewrap_key = it->get<std::string>();
+  }
   return std::optional<Pin>(std::move(pin));
 }
 
@@ -128,6 +132,7 @@ Status Pins::Put(const std::string& backing_dir, const Pin& pin) const {
     return Status::FromErrno(errno, "open " + path_);
   }
   j[backing_dir] = {{"key_id", pin.key_id}, {"volume_id", pin.volume_id}, {"project_id", pin.project_id}};
+  if (!pin.rewrap_key.empty()) j[backing_dir]["rewrap_key"] = pin.rewrap_key;
   const std::string text = j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
   const std::string tmp = path_ + ".tmp";
   unlink(tmp.c_str());  // a leftover of a crash; we hold the lock

@@ -29,6 +29,11 @@ struct Pin {
   std::string key_id;
   std::string volume_id;   // hex; empty for version 1 volumes
   std::string project_id;
+  // The key a `kmsfs rewrap` run by this user is moving the volume to, while
+  // it runs: headers under it are the volume's own. A rewrap target that a
+  // .kmsfs.json names and the pin does not is not trusted (anyone able to
+  // decrypt the volume key could have written it there).
+  std::string rewrap_key;
   bool operator==(const Pin&) const = default;
 };
 

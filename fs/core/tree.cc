@@ -5,6 +5,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -244,7 +245,7 @@ Status Tree::Unlink(const Inode& parent, std::string_view name) {
 
 Status Tree::RemoveDir(const Inode& parent, std::string_view name) {
   KMSFS_ASSIGN_OR_RETURN(BackingName backing, OldName(parent, name));
-  if (unlinkat(parent.fd(), backing.name.c_str(), AT_REMOVEDIR) != 0) return Errno("rmdir");
+  KMSFS_RETURN_IF_ERROR(names_->RemoveDirectory(parent, backing));
   names_->AfterRemove(parent, backing);
   if (observer_) observer_->OnNamespaceChange(parent);
   return Status::Ok();
@@ -257,8 +258,7 @@ Status Tree::Rename(const Inode& parent, std::string_view name, const Inode& new
   KMSFS_RETURN_IF_ERROR(names_->BeforeCreate(new_parent, to));
   // A symlink the rename replaces may hold the last link to a stored target.
   const TargetWatch replaced = (flags & RENAME_EXCHANGE) ? TargetWatch{} : WatchTarget(new_parent, to.name);
-  if (renameat2(parent.fd(), from.name.c_str(), new_parent.fd(), to.name.c_str(), flags) != 0) {
-    const Status s = Errno("rename");
+  if (Status s = names_->Rename(parent, from, new_parent, to, flags); !s.ok()) {
     ForgetNameIfGone(new_parent, to);
     return s;
   }
@@ -282,8 +282,25 @@ StatusOr<std::string> Tree::ReadLink(const Inode& node) {
   return names_->FromBackingTarget(stored);
 }
 
+namespace {
+
+// The mode check the kernel makes for an open (default_permissions), for
+// the one open the kernel cannot check: a name that appeared between its
+// lookup and the create. Root passes, as CAP_DAC_OVERRIDE does for files.
+bool CallerMayOpen(const struct stat& st, const Caller& caller, int accmode) {
+  if (caller.uid == 0) return true;
+  const bool member = st.st_gid == caller.gid ||
+                      std::find(caller.groups.begin(), caller.groups.end(), st.st_gid) != caller.groups.end();
+  const mode_t bits = st.st_uid == caller.uid ? (st.st_mode >> 6) & 7 : member ? (st.st_mode >> 3) & 7 : st.st_mode & 7;
+  const bool read = accmode == O_RDONLY || accmode == O_RDWR;
+  const bool write = accmode == O_WRONLY || accmode == O_RDWR;
+  return (!read || (bits & 4) != 0) && (!write || (bits & 2) != 0);
+}
+
+}  // namespace
+
 StatusOr<Tree::Created> Tree::Create(const Inode& parent, std::string_view name, mode_t mode, bool exclusive,
-                                     Caller caller) {
+                                     Caller caller, int accmode) {
   KMSFS_ASSIGN_OR_RETURN(BackingName backing, NewName(parent, name));
   KMSFS_RETURN_IF_ERROR(names_->BeforeCreate(parent, backing));
   auto made = files_->Create(parent.fd(), backing.name, mode, NewNodeOwner(parent, caller));
@@ -307,6 +324,10 @@ StatusOr<Tree::Created> Tree::Create(const Inode& parent, std::string_view name,
   if (!entry.inode->is_regular()) {
     inodes_->Forget(entry.inode->id(), 1);
     return Status::FromErrno(entry.inode->is_dir() ? EISDIR : EEXIST, "create");
+  }
+  if (!CallerMayOpen(entry.attr, caller, accmode)) {
+    inodes_->Forget(entry.inode->id(), 1);
+    return Status::FromErrno(EACCES, "create: the name exists and the caller may not open it");
   }
   auto file = Open(*entry.inode, true);
   if (!file.ok()) {

@@ -20,6 +20,7 @@
 #define KMSFS_FS_CORE_TREE_H_
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
@@ -30,6 +31,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
 
 #include "fs/base/mutex.h"
 #include "fs/base/status.h"
@@ -51,6 +53,7 @@ struct TreeOptions {
 struct Caller {
   uid_t uid = 0;
   gid_t gid = 0;
+  std::vector<gid_t> groups;  // supplementary groups, when known
 };
 
 // A node handed to the kernel with one lookup counted, and its attributes.
@@ -139,7 +142,10 @@ class Tree {
   };
   // kAlreadyExists when the name exists and `exclusive`; otherwise an
   // existing file is opened (for writing) instead.
-  StatusOr<Created> Create(const Inode& parent, std::string_view name, mode_t mode, bool exclusive, Caller caller);
+  // `accmode` is the open's O_RDONLY/O_WRONLY/O_RDWR: when the name turns out
+  // to exist, the caller must have that access to the existing file.
+  StatusOr<Created> Create(const Inode& parent, std::string_view name, mode_t mode, bool exclusive, Caller caller,
+                           int accmode = O_RDWR);
   StatusOr<std::shared_ptr<CryptFile>> Open(const Inode& node, bool for_write);
 
   StatusOr<std::unique_ptr<DirStream>> OpenDir(std::shared_ptr<Inode> dir);

@@ -5,7 +5,9 @@
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
+#include "fs/core/dir_values.h"
 #include "fs/core/encrypted_names.h"
+#include "fs/core/header_io.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/name_codec.h"
 
@@ -15,21 +17,23 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
                                                VolumeOptions options) {
   const format::VolumeConfig& config = unlocked.config;
   KMSFS_ASSIGN_OR_RETURN(format::Geometry geometry, format::GeometryFor(config.suite, config.block_size));
+  geometry.data_offset = DataOffset(config.header);
   const int fd = open(unlocked.backing_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open backing directory " + unlocked.backing_dir);
   std::unique_ptr<Volume> v(new Volume(std::move(unlocked)));
   v->work_ = std::make_unique<WorkQueue>(options.work);
   KMSFS_ASSIGN_OR_RETURN(v->inodes_, InodeTable::New(UniqueFd(fd)));
   const format::VolumeConfig& c = v->config();
-  v->keys_ = std::make_unique<KeyService>(c.key_id, c.AcceptedKeyIds(), c.suite, c.block_size, std::move(kms),
+  v->keys_ = std::make_unique<KeyService>(c.key_id, v->unlocked_.AcceptedKeyIds(), c.suite, c.block_size, std::move(kms),
                                           options.keys, v->work_.get());
-  v->files_ = std::make_unique<OpenFileTable>(v->keys_.get());
+  v->files_ = std::make_unique<OpenFileTable>(v->keys_.get(), c.header);
   if (c.names == format::NameMode::kEncrypted) {
     KMSFS_ASSIGN_OR_RETURN(auto codec, format::NameCodec::New(v->unlocked_.volume_key, c.volume_id, c.suite));
+    std::unique_ptr<DirValueStore> values = DirValueStoreFor(c.header);
     // The root's own name value is set by init; check it now rather than at
     // the first lookup.
-    KMSFS_RETURN_IF_ERROR(ReadDirValue(v->inodes_->root()->fd()).status().Annotate("backing root"));
-    v->names_ = std::make_unique<EncryptedNames>(std::move(codec), v->inodes_->root()->fd());
+    KMSFS_RETURN_IF_ERROR(values->Read(v->inodes_->root()->fd()).status().Annotate("backing root"));
+    v->names_ = std::make_unique<EncryptedNames>(std::move(codec), v->inodes_->root()->fd(), std::move(values));
   } else {
     v->names_ = std::make_unique<PlaintextNames>();
   }
@@ -38,6 +42,8 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
   if (options.keys.cache.ttl.count() == 0 || options.keys.cache.max_entries == 0) {
     options.hints.prefetch.concurrency = 0;
   }
+  options.hints.prefetch.header = c.header;
+  v->log_file_ = options.log_file;
   v->hints_ = std::make_unique<Hints>(options.hints, v->keys_.get(), v->work_.get());
   v->tree_->set_observer(v->hints_.get());
   if (options.tick_interval.count() > 0) {
@@ -80,7 +86,9 @@ std::string Volume::StatusJson() const {
       {"volume_id", unlocked_.pin.volume_id},
       {"format_version", config().version},
       {"names", format::NameModeName(config().names)},
+      {"header", format::HeaderModeName(config().header)},
       {"read_only", read_only()},
+      {"log_file", log_file_},
       {"cache", {{"entries", k.cache.entries}, {"hits", k.cache.hits}, {"misses", k.cache.misses},
                  {"evictions", k.cache.evictions}, {"loads", k.cache.loads}, {"load_errors", k.cache.load_errors}}},
       {"kms", {{"calls", k.kms_calls}, {"errors", k.kms_errors}, {"in_flight", k.kms_in_flight},

@@ -34,6 +34,7 @@ struct VolumeOptions {
   TreeOptions tree;
   WorkQueueOptions work;                            // the threads of every background job
   std::chrono::milliseconds tick_interval{1000};    // Default: Tick() once a second; 0 = never by itself
+  std::string log_file;  // where the daemon logs ("": syslog), for the status
 };
 
 class Volume {
@@ -78,6 +79,7 @@ class Volume {
   std::unique_ptr<NameMapper> names_;
   std::unique_ptr<Tree> tree_;
   std::unique_ptr<Hints> hints_;
+  std::string log_file_;
   std::unique_ptr<WorkQueue::Scope> ticks_;
 };
 

@@ -54,7 +54,7 @@ std::string AccessDeniedMessage(kms::Client& kms, const std::string& operation, 
 }
 
 Pin PinOf(const format::VolumeConfig& config) {
-  return {config.key_id, config.version >= 2 ? format::VolumeIdHex(config.volume_id) : "", config.project_id};
+  return {config.key_id, config.version >= 2 ? format::VolumeIdHex(config.volume_id) : "", config.project_id, ""};
 }
 
 StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Client& kms, const Pins& pins,
@@ -72,6 +72,14 @@ StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Clien
   KMSFS_ASSIGN_OR_RETURN(std::optional<Pin> pinned, pins.Find(out.backing_dir));
   const Pin wanted = PinOf(config);
   bool repin = !pinned.has_value();
+  if (pinned && !pinned->volume_id.empty() && config.version < 2) {
+    // A version 1 config carries no MAC: anyone who can write the backing
+    // directory can make one from a file's header. Never a step back.
+    return Status::FailedPrecondition(
+        out.backing_dir + " has a version 1 .kmsfs.json, but this user pinned version 2 " + Describe(*pinned) +
+        " for it (" + pins.path() + "): a volume never goes back to version 1, so the file was replaced by "
+        "someone else. Restore the volume's own .kmsfs.json from a backup");
+  }
   if (pinned && !PinMatches(*pinned, config)) {
     // Only the config's own key: accepting a key it names as a rewrap target
     // would pin the other one.
@@ -99,11 +107,22 @@ StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Clien
     if (!canary.ok()) return KmsFailure(kms, "decrypt-datakey", config.key_id, canary.status());
   }
 
-  if (repin) {
-    KMSFS_RETURN_IF_ERROR(pins.Put(out.backing_dir, wanted));
+  // A rewrap target is the volume's only if this user's pin names it (a
+  // rewrap this user runs), or the config is trusted whole on first use.
+  // Anyone who can decrypt the volume key (a read grant) can re-MAC a config
+  // naming a key of theirs as a rewrap target: never on the config's word.
+  Pin recorded = pinned && !repin ? *pinned : wanted;
+  if (config.rewrap) {
+    out.rewrap_trusted = !pinned.has_value() || pinned->rewrap_key == config.rewrap->to_key;
+    recorded.rewrap_key = out.rewrap_trusted ? config.rewrap->to_key : "";
+  } else {
+    recorded.rewrap_key.clear();
+  }
+  if (repin || (pinned && recorded != *pinned)) {
+    KMSFS_RETURN_IF_ERROR(pins.Put(out.backing_dir, recorded));
     out.newly_pinned = !pinned.has_value();
   }
-  out.pin = wanted;
+  out.pin = recorded;
 
   // 4. Whether new files may be wrapped: as a new file would be.
   if (options.probe_write) {
@@ -122,6 +141,12 @@ StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Clien
     }
   }
   return out;
+}
+
+std::vector<std::string> UnlockedVolume::AcceptedKeyIds() const {
+  std::vector<std::string> keys = {config.key_id};
+  if (config.rewrap && rewrap_trusted && config.rewrap->to_key != config.key_id) keys.push_back(config.rewrap->to_key);
+  return keys;
 }
 
 StatusOr<Pin> TrustedPin(const std::string& backing_dir, kms::Client& kms, const Pins& pins) {

@@ -20,6 +20,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
@@ -43,6 +44,12 @@ struct UnlockedVolume {
   SecretBytes volume_key;   // version 2: 32 bytes; version 1: empty
   Pin pin;                  // as recorded now
   bool newly_pinned = false;
+  // Whether the config's rewrap target is trusted: named by this user's pin,
+  // or the whole config was trusted on first use.
+  bool rewrap_trusted = false;
+  // The keys whose file headers are the volume's own: its key, and a
+  // trusted rewrap target.
+  std::vector<std::string> AcceptedKeyIds() const;
   // With probe_write: whether encrypt-datakey was allowed, and if not, why.
   bool writable = false;
   Status write_refusal;

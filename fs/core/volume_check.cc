@@ -13,7 +13,9 @@
 #include <set>
 
 #include "fs/core/crypt_file.h"
+#include "fs/core/dir_entries.h"
 #include "fs/core/encrypted_names.h"
+#include "fs/core/header_io.h"
 #include "fs/core/name_mapper.h"
 #include "fs/core/open_file_table.h"
 #include "fs/format/block_codec.h"
@@ -26,34 +28,14 @@ constexpr uint64_t kCheckChunk = 1 << 20;
 
 std::string Join(const std::string& dir, const std::string& name) { return dir.empty() ? name : dir + "/" + name; }
 
-// The entries of the directory `fd` (a copy is read, `fd` stays usable).
-StatusOr<std::vector<std::string>> ListEntries(int fd) {
-  const int copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (copy < 0) return Status::FromErrno(errno, "open directory");
-  DIR* d = fdopendir(copy);
-  if (d == nullptr) {
-    const Status s = Status::FromErrno(errno, "open directory");
-    close(copy);
-    return s;
-  }
-  std::vector<std::string> out;
-  errno = 0;
-  while (dirent* e = readdir(d)) {
-    const std::string name = e->d_name;
-    if (name != "." && name != "..") out.push_back(name);
-    errno = 0;
-  }
-  const int err = errno;
-  closedir(d);
-  if (err != 0) return Status::FromErrno(err, "read directory");
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 }  // namespace
 
 VolumeCheck::VolumeCheck(const UnlockedVolume& volume, bool quick)
-    : config_(volume.config), backing_dir_(volume.backing_dir), quick_(quick) {}
+    : config_(volume.config),
+      backing_dir_(volume.backing_dir),
+      quick_(quick),
+      dir_values_(DirValueStoreFor(volume.config.header)) {}
 
 StatusOr<std::unique_ptr<VolumeCheck>> VolumeCheck::New(const UnlockedVolume& volume,
                                                         std::shared_ptr<kms::Client> kms, bool quick) {
@@ -66,7 +48,7 @@ StatusOr<std::unique_ptr<VolumeCheck>> VolumeCheck::New(const UnlockedVolume& vo
   options.cache.ttl = std::chrono::seconds(0);  // one unwrap per file, nothing kept
   options.pool.target = 0;
   options.read_only = true;
-  check->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.config.AcceptedKeyIds(),
+  check->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.AcceptedKeyIds(),
                                               volume.config.suite, volume.config.block_size, std::move(kms), options,
                                               /*queue=*/nullptr);
   return check;
@@ -108,13 +90,17 @@ Status VolumeCheck::Walk() {
 void VolumeCheck::WalkDir(const std::shared_ptr<UniqueFd>& dir, const std::string& path, bool is_root,
                           std::vector<std::pair<std::shared_ptr<UniqueFd>, std::string>>* subdirs,
                           std::vector<std::string>* stored_targets) {
-  auto entries = ListEntries(dir->get());
+  auto entries = ListDirEntries(dir->get());
   if (!entries.ok()) return Problem(path, entries.status().message());
   std::optional<format::DirValue> value;
   if (names_ != nullptr) {
-    auto v = ReadDirValue(dir->get());
+    auto v = dir_values_->Read(dir->get());
     if (v.ok()) {
       value = *v;
+    } else if (config_.header == format::HeaderMode::kXattr) {
+      Problem(path, "directory name value: " + v.status().message() +
+                        " (its names cannot be read; if a copy tool dropped xattrs, restore them with 'kmsfs "
+                        "headers import " + backing_dir_ + " EXPORT_FILE')");
     } else {
       Problem(path, "directory name value: " + v.status().message() + " (its names cannot be read)");
     }
@@ -123,6 +109,7 @@ void VolumeCheck::WalkDir(const std::shared_ptr<UniqueFd>& dir, const std::strin
   std::map<std::string, std::string> seen;  // plaintext name -> backing name
   for (const std::string& backing : *entries) {
     if (is_root && (IsVolumeFileName(backing) || (names_ != nullptr && backing == format::kTargetStoreDir))) continue;
+    if (names_ != nullptr && dir_values_->file_name() != nullptr && backing == dir_values_->file_name()) continue;
     std::string shown = backing;  // the entry's name in reports
     if (names_ != nullptr) {
       std::string encoded;
@@ -149,24 +136,29 @@ void VolumeCheck::WalkDir(const std::shared_ptr<UniqueFd>& dir, const std::strin
         continue;
       } else if (backing.find('.') != std::string::npos) {
         Problem(Join(path, backing), backing.starts_with("kmsfs.tmp.")
-                                         ? "leftover of an interrupted mkdir (safe to remove from the backing directory)"
+                                         ? "leftover of an interrupted mkdir, rmdir or rename (safe to remove from "
+                                           "the backing directory)"
                                          : "an entry kmsfs did not make (not an encrypted name)");
         continue;
       } else {
         encoded = backing;
       }
-      if (!value) continue;
-      auto name = names_->Decrypt(*value, encoded);
-      if (!name.ok()) {
-        Problem(Join(path, backing), "name does not decrypt in this directory (tampered, or moved from another "
-                                     "directory): " + name.status().message());
-        continue;
+      // Without the directory's value its names cannot be read, but what is
+      // in it is still checked under its backing names, so a copy that lost
+      // every xattr gets every file named.
+      if (value) {
+        auto name = names_->Decrypt(*value, encoded);
+        if (!name.ok()) {
+          Problem(Join(path, backing), "name does not decrypt in this directory (tampered, or moved from another "
+                                       "directory): " + name.status().message());
+          continue;
+        }
+        if (auto [it, fresh] = seen.emplace(*name, backing); !fresh) {
+          Problem(Join(path, *name), "two backing entries (" + it->second + ", " + backing + ") decrypt to this name");
+          continue;
+        }
+        shown = *name;
       }
-      if (auto [it, fresh] = seen.emplace(*name, backing); !fresh) {
-        Problem(Join(path, *name), "two backing entries (" + it->second + ", " + backing + ") decrypt to this name");
-        continue;
-      }
-      shown = *name;
     }
     const std::string entry_path = Join(path, shown);
     struct stat st;
@@ -211,7 +203,7 @@ void VolumeCheck::CheckTargetStore(const std::vector<std::string>& referenced) {
   const std::set<std::string> wanted(referenced.begin(), referenced.end());
   std::set<std::string> present;
   if (store.valid()) {
-    auto ids = ListEntries(store.get());
+    auto ids = ListDirEntries(store.get());
     if (ids.ok()) present.insert(ids->begin(), ids->end());
   }
   for (const std::string& id : wanted) {
@@ -247,11 +239,20 @@ void VolumeCheck::CheckFile(const FileToCheck& file) {
   if (!fd.valid()) return Problem(file.path, std::string("cannot open: ") + std::strerror(errno));
   struct stat st;
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return Problem(file.path, "not a regular file any more");
-  auto header = ReadFileHeader(fd.get());
-  if (!header.ok()) return Problem(file.path, header.status().message());
+  auto present = ReadFileHeaderIfPresent(fd.get(), config_.header);
+  if (!present.ok()) return Problem(file.path, present.status().message());
+  if (!present->has_value()) {
+    if (config_.header == format::HeaderMode::kInline) {
+      return Problem(file.path, "no header: the backing file is empty, its inline header region is gone");
+    }
+    return Problem(file.path, "no header (xattr user.kmsfs is missing: a copy tool dropped it?); restore it with "
+                              "'kmsfs headers import " + backing_dir_ + " EXPORT_FILE'");
+  }
+  StatusOr<format::FileHeader> header = std::move(**present);
   if (Status s = keys_->CheckBelongs(*header); !s.ok()) return Problem(file.path, s.message());
   auto geometry = format::GeometryFor(header->suite, header->block_size);
   if (!geometry.ok()) return Problem(file.path, geometry.status().message());
+  geometry->data_offset = DataOffset(config_.header);
   bool cut = false;
   if (auto size = format::PlainSize(static_cast<uint64_t>(st.st_size), *geometry); !size.ok()) {
     Problem(file.path, size.status().message() + " (the file was cut inside a block)");
@@ -271,7 +272,8 @@ void VolumeCheck::CheckFile(const FileToCheck& file) {
   if (quick_) return;
   auto codec = format::BlockCodec::New(header->suite, header->block_size, key->key(), header->file_id);
   if (!codec.ok()) return Problem(file.path, codec.status().message());
-  CryptFile crypt(std::move(fd), std::move(header).value(), std::move(codec).value(), std::move(key).value());
+  CryptFile crypt(std::move(fd), std::move(header).value(), std::move(codec).value(), std::move(key).value(),
+                  geometry->data_offset);
   auto size = crypt.Size();
   if (!size.ok()) return Problem(file.path, size.status().message());
   const uint64_t bs = geometry->block_size;

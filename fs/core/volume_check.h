@@ -7,7 +7,8 @@
 // name has its sidecar and every sidecar its entry, every symlink target
 // decrypts and every stored target is referenced. It lists the regular
 // files; CheckFile (safe to run on several threads) then checks each one's
-// header: present, well-formed, naming the volume's key (a foreign header is
+// header (in its xattr or inline region, as the volume keeps them): present
+// (a missing xattr points to `kmsfs headers import`), well-formed, naming the volume's key (a foreign header is
 // reported and never unwrapped: it must not make this user's credentials act
 // on a key of someone else's choosing), unwrapping, and unless `quick`, every
 // block through CryptFile, the mount's own read path.
@@ -28,6 +29,7 @@
 #include "fs/base/mutex.h"
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
+#include "fs/core/dir_values.h"
 #include "fs/core/key_service.h"
 #include "fs/core/volume_access.h"
 #include "fs/format/name_codec.h"
@@ -69,6 +71,7 @@ class VolumeCheck {
   const format::VolumeConfig config_;
   const std::string backing_dir_;
   const bool quick_;
+  const std::unique_ptr<DirValueStore> dir_values_;
   std::unique_ptr<format::NameCodec> names_;  // null for plaintext names
   std::unique_ptr<KeyService> keys_;
   std::vector<FileToCheck> files_;

@@ -1,7 +1,7 @@
 // AesGcmAead: AES-256-GCM (12-byte nonce, 16-byte tag) through OpenSSL EVP.
 //
-// Setting a key on an EVP context costs a key schedule and the GHASH tables
-// (~0.2 us), which is a large share of sealing one 4 KiB block, so each object
+// Setting a key on an EVP context costs a key schedule and the GHASH tables,
+// a large share of sealing one 4 KiB block, so each object
 // keeps a small pool of contexts that already hold its key. A call leases one
 // context, sets only the nonce, and gives it back; contexts never hold two
 // keys and are freed (OpenSSL cleanses them) with the object. The raw key is

@@ -1,10 +1,10 @@
 // Which library computes AES-256-GCM.
 //
 // Both produce the same bytes (AES-256-GCM, 12-byte nonce, 16-byte tag), so
-// the choice is only one of speed. OpenSSL 3.0 seals a 4 KiB block in about
-// 1 us on the machines measured (docs/BENCHMARKS.md); intel-ipsec-mb's GCM
-// takes 0.76 us with AVX2 and 0.22 us with AVX-512 and VAES, and its SSE and
-// AVX code is no faster than OpenSSL's. Aead::New therefore uses
+// the choice is only one of speed. OpenSSL 3.0 has no VAES/AVX-512 code for
+// GCM; intel-ipsec-mb's AVX2 and AVX-512 code seals a 4 KiB block faster,
+// while its SSE and AVX code is no faster than OpenSSL's
+// (docs/design/aes-gcm-backend.md). Aead::New therefore uses
 // intel-ipsec-mb where kmsfs was built with it (KMSFS_HAVE_IPSEC_MB) and the
 // library picks its AVX2 or AVX-512 code for this CPU, OpenSSL otherwise.
 //

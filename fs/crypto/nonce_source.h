@@ -1,7 +1,7 @@
 // FillNonce: fresh random AEAD nonces, cheaply, from an injectable source.
 //
-// A CSPRNG call costs far more than sealing a 4 KiB block with AES-NI
-// (RAND_bytes ~0.5 us per call here), so the system source (SystemRandom)
+// A CSPRNG call costs far more than sealing a 4 KiB block with AES-NI, so
+// the system source (SystemRandom)
 // cuts bytes from a per-thread buffer that OpenSSL's RAND_bytes refills 4 KiB
 // at a time. Every byte is handed out once and then overwritten. After fork()
 // the child discards any buffered bytes (pthread_atfork bumps a generation

@@ -69,10 +69,10 @@ BlockCodec::BlockCodec(std::unique_ptr<crypto::Aead> aead, Geometry geometry,
 
 Status BlockCodec::Seal(uint64_t first_block, std::span<const uint8_t> plain,
                         std::span<uint8_t> out) const {
-  if (out.size() != BackingSize(plain.size(), geometry_)) {
+  if (out.size() != SealedSize(plain.size(), geometry_)) {
     return Status::InvalidArgument("BlockCodec::Seal: output size " + std::to_string(out.size()) +
                                    " != sealed size " +
-                                   std::to_string(BackingSize(plain.size(), geometry_)));
+                                   std::to_string(SealedSize(plain.size(), geometry_)));
   }
   const size_t bs = geometry_.block_size;
   const size_t oh = geometry_.overhead;

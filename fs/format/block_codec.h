@@ -48,7 +48,7 @@ class BlockCodec {
 
   // Seals consecutive plaintext blocks starting at block `first_block`, each
   // with a fresh random nonce. plain.size() may end in a partial block;
-  // out.size() must be BackingSize(plain.size()) (kInvalidArgument otherwise).
+  // out.size() must be SealedSize(plain.size()) (kInvalidArgument otherwise).
   // out must not overlap plain.
   Status Seal(uint64_t first_block, std::span<const uint8_t> plain, std::span<uint8_t> out) const;
   // Opens consecutive sealed blocks; sealed may end in a partial block.

@@ -43,6 +43,10 @@ inline constexpr size_t kDirValueSize = 16;
 using DirValue = std::array<uint8_t, kDirValueSize>;
 // The `user.kmsfs` xattr of a backing directory: "KMSD" | version u16 = 1 | value (16).
 inline constexpr size_t kDirValueXattrSize = 4 + 2 + kDirValueSize;
+// Inline-header volumes need no xattrs at all: each backing directory keeps
+// the same 22 bytes in a file of this name inside it instead (docs/FORMAT.md
+// §13). Its '.' keeps it out of every listing, as no encoded name has one.
+inline constexpr char kDirValueFileName[] = ".kmsfs.dir";
 std::vector<uint8_t> EncodeDirValue(const DirValue& value);
 // kDataLoss naming the fault for anything but a well-formed value.
 StatusOr<DirValue> DecodeDirValue(std::span<const uint8_t> bytes);

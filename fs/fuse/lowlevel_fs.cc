@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -34,7 +35,24 @@ core::DirStream* DirOf(const fuse_file_info* fi) { return reinterpret_cast<core:
 
 core::Caller CallerOf(fuse_req_t req) {
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  return {ctx->uid, ctx->gid};
+  return {ctx->uid, ctx->gid, {}};
+}
+
+// The caller with its supplementary groups, for the few checks the daemon
+// makes itself (reading /proc costs a syscall or two: not for every request).
+core::Caller CallerWithGroupsOf(fuse_req_t req) {
+  core::Caller caller = CallerOf(req);
+  std::vector<gid_t> groups(64);
+  int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+  if (n > static_cast<int>(groups.size())) {
+    groups.resize(static_cast<size_t>(n));
+    n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+  }
+  if (n > 0) {
+    groups.resize(std::min(static_cast<size_t>(n), groups.size()));
+    caller.groups = std::move(groups);
+  }
+  return caller;
 }
 
 // Where a node's backing object is now, for log lines (its path as the
@@ -254,7 +272,8 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
 void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi) {
   std::shared_ptr<core::Inode> dir;
   if (!NodeOrReply(req, parent, &dir)) return;
-  auto made = TreeOf(req).Create(*dir, name, mode, (fi->flags & O_EXCL) != 0, CallerOf(req));
+  auto made = TreeOf(req).Create(*dir, name, mode, (fi->flags & O_EXCL) != 0, CallerWithGroupsOf(req),
+                                 fi->flags & O_ACCMODE);
   if (!made.ok()) return ReplyError(req, made.status(), "create", dir.get());
   if ((fi->flags & O_TRUNC) && (fi->flags & O_ACCMODE) != O_RDONLY) {
     Status s = made->file->Truncate(0);
@@ -412,6 +431,10 @@ void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   std::shared_ptr<core::Inode> node;
   if (!NodeOrReply(req, ino, &node)) return;
   if (ino == core::kRootId && std::strcmp(name, kStatusXattrName) == 0) {
+    // The counters name the backing directory, the key and the volume: for
+    // the mounting user and root, not every user of an allow_other mount.
+    const uid_t caller = fuse_req_ctx(req)->uid;
+    if (caller != 0 && caller != geteuid()) return (void)fuse_reply_err(req, EACCES);
     return ReplyXattr(req, Self(req)->volume()->StatusJson(), size);
   }
   auto value = TreeOf(req).GetXattr(*node, name, size);

@@ -4,9 +4,10 @@
 // lets the FUSE_INIT reply only lower it, so sequential reads arrive as
 // 128 KiB requests, one or two in flight, however large max_readahead is.
 // Raising /sys/class/bdi/MAJ:MIN/read_ahead_kb of the mount's device lets the
-// kernel ask for 1 MiB at a time with more requests in flight: on this
-// project's benchmark disk, sequential reads went from 370-870 MB/s to
-// 1.1-1.2 GB/s. Writing that file needs root; without it the default stays.
+// kernel ask for 1 MiB at a time with more requests in flight, which keeps
+// the disk busy where 128 KiB requests left it waiting between them
+// (docs/design/kernel-caching.md). Writing that file needs root; without it
+// the default stays.
 //
 // Thread-safety: stateless functions.
 #ifndef KMSFS_FS_FUSE_READAHEAD_H_

@@ -7,14 +7,18 @@
 
 namespace kmsfs::kms::server {
 
-Status InstallFileUsers(Store* store, Identity* identity, const std::vector<UserSpec>& users) {
+Status InstallFileUsers(Store* store, Identity* identity, const AccessKeys& access_keys,
+                        const std::vector<UserSpec>& users) {
   std::vector<UserRecord> records;
+  std::vector<AccessKeyRecord> keys;
   for (const UserSpec& spec : users) {
     KMSFS_ASSIGN_OR_RETURN(UserRecord rec, identity->MakeUserRecord(spec, /*builtin=*/false));
     records.push_back(std::move(rec));
+    for (const AccessKeySpec& key : spec.access_keys) keys.push_back(access_keys.FileKey(spec.id, key));
   }
   return store->RunInTransaction([&]() -> Status {
     KMSFS_RETURN_IF_ERROR(store->ReplaceFileUsers(records));
+    KMSFS_RETURN_IF_ERROR(store->ReplaceFileAccessKeys(keys));
     return store->SetBuiltinUsersActive(false);
   });
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "fs/base/status.h"
+#include "kms/server/access_keys.h"
 #include "kms/server/data_dir.h"
 #include "kms/server/identity.h"
 #include "kms/server/service.h"
@@ -22,7 +23,9 @@
 
 namespace kmsfs::kms::server {
 
-Status InstallFileUsers(Store* store, Identity* identity, const std::vector<UserSpec>& users);
+// Also replaces the access keys the users file gave before by those it gives now.
+Status InstallFileUsers(Store* store, Identity* identity, const AccessKeys& access_keys,
+                        const std::vector<UserSpec>& users);
 
 struct AdminUser {
   UserRecord user;

@@ -117,6 +117,26 @@ void Consume(SecureString& s, size_t n) {
 // Empties `s` and releases (wipes) its buffer; clear() would keep the bytes.
 void Discard(SecureString& s) { SecureString().swap(s); }
 
+}  // namespace
+
+std::string PeerBucket(const std::string& ip) {
+  struct in_addr v4;
+  if (::inet_pton(AF_INET, ip.c_str(), &v4) == 1) {
+    return (ntohl(v4.s_addr) >> 24) == 127 ? "loopback" : ip;
+  }
+  struct in6_addr v6;
+  if (::inet_pton(AF_INET6, ip.c_str(), &v6) == 1) {
+    if (IN6_IS_ADDR_LOOPBACK(&v6)) return "loopback";
+    char buf[INET6_ADDRSTRLEN];
+    std::memset(&v6.s6_addr[8], 0, 8);
+    ::inet_ntop(AF_INET6, &v6, buf, sizeof buf);
+    return std::string(buf) + "/64";
+  }
+  return ip;
+}
+
+namespace {
+
 // The peer's address as text; an IPv4 address mapped into IPv6 as IPv4.
 void AddressText(const sockaddr_storage& ss, std::string* ip, int* port) {
   char buf[INET6_ADDRSTRLEN] = {0};
@@ -206,6 +226,7 @@ struct ConnectionGate::Impl {
     kHandling,   // a worker has the request
     kWriting,    // sending an answer
     kLingering,  // answer sent, connection closing: reading and discarding
+    kClosed,     // closed; freed at the end of this loop turn
   };
 
   struct Conn {
@@ -248,6 +269,10 @@ struct ConnectionGate::Impl {
 
   // Event-loop state: touched by the loop thread only.
   std::unordered_map<uint64_t, std::unique_ptr<Conn>> conns;
+  // Closed connections live until the loop turn ends: a Close() deep in a call
+  // chain (Frame -> Refuse -> Flush -> Linger -> Close) must not free the Conn
+  // its callers still look at.
+  std::vector<std::unique_ptr<Conn>> closed;
   std::set<std::pair<TimePoint, uint64_t>> deadlines;
   std::unordered_map<std::string, size_t> per_peer;
   uint64_t next_id = 2;
@@ -436,7 +461,10 @@ void ConnectionGate::Impl::Loop() {
       }
       for (Conn* c : idle) Close(*c);
     }
-    if (stopping && conns.empty()) return;
+    if (stopping && conns.empty()) {
+      closed.clear();
+      return;
+    }
 
     // Sleep until the next deadline (or a retry of accept after running out of descriptors).
     TimePoint next = Clock::now() + std::chrono::seconds(1);
@@ -472,6 +500,7 @@ void ConnectionGate::Impl::Loop() {
         OnDeadline(*it->second);
       }
     }
+    closed.clear();  // destroys each: SSL object, socket, wiped buffers
     if (!listener_armed && listener.valid() && !stopping && conns.size() < max_connections &&
         (listener_retry == TimePoint{} || listener_retry <= now)) {
       listener_retry = TimePoint{};
@@ -512,7 +541,7 @@ void ConnectionGate::Impl::Accept() {
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof yes);
     Conn& conn = *c;
     conns.emplace(conn.id, std::move(c));
-    size_t& from_peer = per_peer[conn.peer_ip];
+    size_t& from_peer = per_peer[PeerBucket(conn.peer_ip)];
     if (from_peer >= options.max_connections_per_peer) {
       if (tls) {
         Close(conn);
@@ -555,6 +584,7 @@ void ConnectionGate::Impl::OnEvent(Conn& c, uint32_t events) {
     case Phase::kLingering:
       return Linger(c);
     case Phase::kHandling:
+    case Phase::kClosed:
       return;
   }
 }
@@ -567,6 +597,7 @@ void ConnectionGate::Impl::OnDeadline(Conn& c) {
       if (c.framer.started() && !stopping) return Refuse(c, 408);
       return Close(c);
     case Phase::kHandling:
+    case Phase::kClosed:
       return;
     default:
       return Close(c);
@@ -836,6 +867,7 @@ void ConnectionGate::Impl::ClearDeadline(Conn& c) {
 }
 
 void ConnectionGate::Impl::Close(Conn& c) {
+  if (c.phase == Phase::kClosed) return;
   if (c.phase == Phase::kHandling) {
     // A worker holds the request: close once its answer comes back.
     c.close_after_write = true;
@@ -845,10 +877,14 @@ void ConnectionGate::Impl::Close(Conn& c) {
   Unwatch(c);
   budget_used -= std::min(budget_used, c.budgeted);
   if (c.counted_for_peer) {
-    auto it = per_peer.find(c.peer_ip);
+    auto it = per_peer.find(PeerBucket(c.peer_ip));
     if (it != per_peer.end() && --it->second == 0) per_peer.erase(it);
   }
-  conns.erase(c.id);  // destroys c: SSL object, socket, wiped buffers
+  c.phase = Phase::kClosed;
+  auto it = conns.find(c.id);
+  if (it == conns.end()) return;
+  closed.push_back(std::move(it->second));
+  conns.erase(it);
 }
 
 }  // namespace kmsfs::kms::server

@@ -40,6 +40,12 @@
 
 namespace kmsfs::kms::server {
 
+// The client a peer address counts as, for per-client limits (connections,
+// login throttling): every loopback address (all of 127.0.0.0/8 and ::1) is
+// one client, since any local user may bind any of them; an IPv6 address
+// counts by its /64, which one host usually holds whole; IPv4 as it is.
+std::string PeerBucket(const std::string& ip);
+
 using SecureString = kms::SecureString;
 
 // One framed request, handed to the handler on a worker thread.

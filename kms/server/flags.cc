@@ -79,6 +79,9 @@ Options:
   --max-connections-per-peer N
                             open connections from one address; more are
                             answered 429 (default 1024)
+  --region NAME             the region kmsd stands for: the realm of new keys
+                            and the region of the endpoints in tokens'
+                            service catalogs (default local), e.g. eu-de
   --version                 print the version
   -h, --help                print this help
 
@@ -113,7 +116,7 @@ StatusOr<KmsdFlags> ParseKmsdFlags(const std::vector<std::string>& args) {
     }
     static const char* const kValued[] = {"--listen",   "--data",    "--users",     "--latency-ms",
                                           "--tls-cert", "--tls-key", "--token-ttl", "--import-token-ttl",
-                                          "--cpu",    "--request-timeout-ms", "--max-connections-per-peer"};
+                                          "--cpu",    "--request-timeout-ms", "--max-connections-per-peer", "--region"};
     bool known = false;
     for (const char* k : kValued) known = known || arg == k;
     if (!known) return Bad("unknown argument '" + args[i] + "'");
@@ -146,6 +149,9 @@ StatusOr<KmsdFlags> ParseKmsdFlags(const std::vector<std::string>& args) {
     } else if (arg == "--request-timeout-ms") {
       KMSFS_ASSIGN_OR_RETURN(int64_t v, ParseRange(arg, value, 100, 600000));
       f.request_timeout_ms = static_cast<int>(v);
+    } else if (arg == "--region") {
+      if (!IsSimpleName(value)) return Bad("--region: expected a name of letters, digits, '-' and '_', e.g. eu-de");
+      f.region = value;
     } else if (arg == "--max-connections-per-peer") {
       KMSFS_ASSIGN_OR_RETURN(int64_t v, ParseRange(arg, value, 1, 1000000));
       f.max_connections_per_peer = static_cast<int>(v);

@@ -29,6 +29,7 @@ struct KmsdFlags {
   std::optional<int> cpu;    // --cpu last|none|N (default last): where every kmsd thread runs
   int request_timeout_ms = 10000;          // --request-timeout-ms N: a request's first to last byte
   int max_connections_per_peer = 1024;     // --max-connections-per-peer N
+  std::string region = "local";            // --region NAME: of new keys and token catalogs
   bool help = false;         // --help / -h
   bool version = false;      // --version
 };

@@ -6,25 +6,20 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
-#include <optional>
 #include <thread>
 
-#include "fs/base/hex.h"
 #include "fs/base/logging.h"
 #include "kms/server/api_error.h"
 #include "kms/server/connection_gate.h"
-#include "kms/server/crypto_util.h"
+#include "kms/server/http_common.h"
+#include "kms/server/iam_routes.h"
 #include "kms/server/json.h"
 
 namespace kmsfs::kms::server {
 namespace {
 
-constexpr const char* kJson = "application/json;charset=UTF-8";
 constexpr size_t kStackToClear = 64 * 1024;
-
-std::string RequestId() { return HexEncode(RandomVector(16)); }
 
 // httplib's request processing, run on a request the gate has framed.
 class Router : public httplib::Server {
@@ -89,105 +84,31 @@ class MemoryStream : public httplib::Stream {
   __asm__ __volatile__("" : : "r"(stack) : "memory");
 }
 
-// The answer body in a wiping buffer that httplib reads through a content
-// provider: httplib never holds a copy of it in its Response.
-void SendJson(httplib::Response& res, int status, const Json& body) {
-  res.status = status;
-  res.set_header("X-Request-Id", RequestId());
-  auto text = std::make_shared<SecureString>(DumpJson(body));
-  const size_t size = text->size();
-  res.set_content_provider(size, kJson, [text](size_t offset, size_t length, httplib::DataSink& sink) {
-    return sink.write(text->data() + offset, length);
-  });
+// Routes of the KMS API that the official SDK offers but kmsd does not
+// implement: the cloud's API gateway answers such a call with 404
+// APIGW.0101 (docs/KMSD.md lists them).
+const char* const kUnsupportedKmsPaths[] = {
+    R"(/v1\.0/[^/]*/kms/(create-ec-datakey-pair|create-rsa-datakey-pair|create-pin|derive-shared-secret|generate-mac|verify-mac|get-publickey|re-encrypt|sign|verify))",
+    R"(/v1\.0/[^/]*/kms/datakey-capsule/(create|decrypt))",
+    R"(/v1\.0/[^/]*/kms/access-points(/.*)?)",
+    R"(/v1\.0/[^/]*/kms/key-policies(/.*)?)",
+    R"(/v1\.0/[^/]*/keystores(/.*)?)",
+    R"(/v2/.*)",
+};
+
+Status Unsupported() {
+  return Status::NotFound("The API does not exist or has not been published in the environment")
+      .WithKmsError("APIGW.0101", 404);
 }
 
-void SendKmsError(httplib::Response& res, const Status& st) { SendJson(res, HttpStatusFor(st), ErrorBody(st)); }
-
-std::string_view KeystoneTitle(int http) {
-  switch (http) {
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 429: return "Too Many Requests";
-    default: return "Internal Server Error";
-  }
-}
-
-void SendKeystoneError(httplib::Response& res, int http, const std::string& message) {
-  res.set_header("WWW-Authenticate", "Keystone uri=\"/v3\"");
-  SendJson(res, http, {{"error", {{"code", http}, {"title", KeystoneTitle(http)}, {"message", message}}}});
-}
-
-int KeystoneStatus(const Status& st) {
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument: return 400;
-    case StatusCode::kUnauthenticated: return 401;
-    case StatusCode::kNotFound: return 404;
-    case StatusCode::kResourceExhausted: return 429;
-    default: return 500;
-  }
-}
-
-// Content-Length as a number; nullopt when absent or not a plain decimal.
-std::optional<uint64_t> ContentLength(const httplib::Request& req) {
-  if (!req.has_header("Content-Length")) return std::nullopt;
-  const std::string cl = req.get_header_value("Content-Length");
-  if (cl.empty() || cl.size() > 19 || cl.find_first_not_of("0123456789") != std::string::npos) {
-    return std::nullopt;
-  }
-  return std::strtoull(cl.c_str(), nullptr, 10);
-}
-
-// Reads the request body into `body` (at most `max` bytes). Returns false
-// when it could not; `too_large` tells whether the limit was the reason.
-// httplib hands the body over in its own stack buffer: each piece is wiped
-// there once copied.
-bool ReadBody(const httplib::Request& req, const httplib::ContentReader& reader, size_t max, SecureString* body,
-              bool* too_large) {
-  *too_large = false;
-  const bool chunked = req.get_header_value("Transfer-Encoding").find("chunked") != std::string::npos;
-  if (!req.has_header("Content-Length") && !chunked) return true;  // no body
-  const std::optional<uint64_t> length = ContentLength(req);
-  if (req.has_header("Content-Length") && !length) return false;
-  if (length && *length <= max) body->reserve(static_cast<size_t>(*length));
-  auto receive = [&](const char* data, size_t n) {
-    const bool fits = body->size() + n <= max;
-    if (fits) body->append(data, n);
-    // `data` points into a buffer of httplib's that outlives this call.
-    sodium_memzero(const_cast<char*>(data), n);
-    if (!fits) *too_large = true;
-    return fits;
-  };
-  bool ok = false;
-  try {
-    if (req.is_multipart_form_data()) {
-      // Not an API format, but drain it so the connection stays in sync.
-      ok = reader([](const httplib::MultipartFormData&) { return true; }, receive);
-    } else {
-      ok = reader(receive);
-    }
-  } catch (...) {
-    ok = false;
-  }
-  if (!ok && length && *length > max) *too_large = true;
-  return ok;
-}
-
-// Wipes every string in `doc` (a login body held a password).
-void WipeStrings(Json& doc) {
-  std::vector<Json*> stack = {&doc};
-  while (!stack.empty()) {
-    Json* j = stack.back();
-    stack.pop_back();
-    if (j->is_string()) {
-      auto& s = j->get_ref<Json::string_t&>();
-      sodium_memzero(s.data(), s.size());
-    }
-    if (j->is_structured()) {
-      for (auto& child : *j) stack.push_back(&child);
-    }
-  }
+// The API version document of the KMS (GET / and GET /v1.0).
+Json KmsVersion(const std::string& base) {
+  return {{"id", "v1.0"},
+          {"links", Json::array({{{"href", base + "/v1.0/"}, {"rel", "self"}}})},
+          {"version", ""},
+          {"status", "CURRENT"},
+          {"updated", "2017-06-30T00:00:00Z"},
+          {"min_version", ""}};
 }
 
 }  // namespace
@@ -196,13 +117,17 @@ struct HttpServer::Impl {
   Options options;
   Service* service = nullptr;
   Identity* identity = nullptr;
+  AccessKeys* access_keys = nullptr;
+  std::unique_ptr<Authenticator> authenticator;
+  std::unique_ptr<IamRoutes> iam;
   Router router;
   std::unique_ptr<ConnectionGate> gate;
 
   void Serve(Exchange& ex);
-  void HandleKms(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
-  void HandleLogin(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader);
-  void HandleIntrospect(const httplib::Request& req, httplib::Response& res);
+  // The common path of every KMS call: body, latency, authentication,
+  // project, the action and the answer.
+  void KmsCall(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+               std::string_view action);
   void InstallRoutes();
 };
 
@@ -216,136 +141,142 @@ void HttpServer::Impl::Serve(Exchange& ex) {
   ClearStackBelow();
 }
 
-void HttpServer::Impl::HandleKms(const httplib::Request& req, httplib::Response& res,
-                                 const httplib::ContentReader& reader) {
-  SecureString body;
+void HttpServer::Impl::KmsCall(const httplib::Request& req, httplib::Response& res,
+                               const httplib::ContentReader& reader, std::string_view action) {
+  const std::string request_id = NewRequestId();
+  SecureString raw;
   bool too_large = false;
-  const bool read_ok = ReadBody(req, reader, options.max_body_bytes, &body, &too_large);
+  const bool read_ok = ReadBody(req, reader, options.max_body_bytes, &raw, &too_large);
   if (options.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.latency_ms));
 
-  const std::string project = req.matches[1];
-  const std::string action = req.matches[2];
-  if (!Service::IsKnownAction(action)) return SendKmsError(res, KmsError("KMS.0201"));
-  auto caller = identity->Authenticate(req.get_header_value("X-Auth-Token"));
-  if (!caller.ok()) return SendKmsError(res, caller.status());
-  if (caller->project_id != project) return SendKmsError(res, KmsError("KMS.0321"));
-  if (too_large) return SendKmsError(res, KmsError("KMS.0203"));
-  if (!read_ok) return SendKmsError(res, KmsError("KMS.0202"));
+  auto fail = [&](const Status& st) { SendKmsError(res, st, request_id); };
+  auto caller = authenticator->Authenticate(req, std::string_view(raw.data(), raw.size()));
+  if (!caller.ok()) return fail(caller.status());
+  // A domain-scoped token names no project.
+  if (caller->project_id.empty()) return fail(KmsError("KMS.0305"));
+  if (caller->project_id != std::string(req.matches[1])) return fail(KmsError("KMS.0321"));
+  if (too_large) return fail(KmsError("KMS.0203"));
+  if (!read_ok) return fail(KmsError("KMS.0202"));
 
-  auto result = service->Handle(*caller, action, std::string_view(body.data(), body.size()));
+  auto result = service->Handle(*caller, action, std::string_view(raw.data(), raw.size()));
   if (!result.ok()) {
     if (result.status().kms_error_code().empty()) {
       KMSFS_LOG(kError) << "kms " << action << ": " << result.status().ToString();
     }
-    return SendKmsError(res, result.status());
+    return fail(result.status());
   }
-  SendJson(res, 200, *result);
-}
-
-void HttpServer::Impl::HandleLogin(const httplib::Request& req, httplib::Response& res,
-                                   const httplib::ContentReader& reader) {
-  SecureString body;
-  bool too_large = false;
-  const bool read_ok = ReadBody(req, reader, options.max_body_bytes, &body, &too_large);
-  if (too_large) return SendKeystoneError(res, 400, "Request body too large.");
-  Json doc = ParseJson(std::string_view(body.data(), body.size()));
-  if (!read_ok || doc.is_discarded() || !doc.is_object()) {
-    return SendKeystoneError(res, 400, "The request body is not a JSON object.");
-  }
-  std::chrono::milliseconds retry_after(0);
-  auto token = identity->Login(doc, req.remote_addr, &retry_after);
-  WipeStrings(doc);
-  if (!token.ok()) {
-    const int http = KeystoneStatus(token.status());
-    if (http == 429) {
-      const auto seconds = std::max<int64_t>(1, (retry_after.count() + 999) / 1000);
-      res.set_header("Retry-After", std::to_string(seconds));
-    }
-    if (http == 500) KMSFS_LOG(kError) << "login: " << token.status().ToString();
-    return SendKeystoneError(res, http, http == 500 ? "An unexpected error occurred." : token.status().message());
-  }
-  res.set_header("X-Subject-Token", token->token);
-  SendJson(res, 201, Identity::TokenBody(*token));
-  WipeString(token->token);
-}
-
-void HttpServer::Impl::HandleIntrospect(const httplib::Request& req, httplib::Response& res) {
-  auto token = identity->Describe(req.get_header_value("X-Auth-Token"), req.get_header_value("X-Subject-Token"));
-  if (!token.ok()) return SendKeystoneError(res, KeystoneStatus(token.status()), token.status().message());
-  res.set_header("X-Subject-Token", req.get_header_value("X-Subject-Token"));
-  SendJson(res, 200, Identity::TokenBody(*token));
+  SendJson(res, 200, *result, request_id);
 }
 
 void HttpServer::Impl::InstallRoutes() {
   httplib::Server& s = router;
-  const std::string kms_path = R"(/v1\.0/([^/]*)/kms/(.*))";
-  s.Post(kms_path, [this](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& r) {
-    HandleKms(req, res, r);
-  });
-  auto kms_wrong_method = [](const httplib::Request& req, httplib::Response& res) {
+  using Req = httplib::Request;
+  using Res = httplib::Response;
+  using Reader = httplib::ContentReader;
+  const std::string p = R"(/v1\.0/([^/]*)/kms)";
+
+  for (const char* path : kUnsupportedKmsPaths) {
+    auto unsupported = [](const Req&, Res& res) { SendKmsError(res, Unsupported(), NewRequestId()); };
+    s.Get(path, unsupported);
+    // POST routes that read their body are tried before all others, so this
+    // one must be such a route to come before the /kms/{action} route.
+    s.Post(path, [](const Req&, Res& res, const Reader& reader) {
+      reader([](const char*, size_t) { return true; });
+      SendKmsError(res, Unsupported(), NewRequestId());
+    });
+    s.Put(path, unsupported);
+    s.Delete(path, unsupported);
+    s.Patch(path, unsupported);
+  }
+
+  // POST /v1.0/{project_id}/kms/{action}
+  const std::string kms_path = p + "/(.*)";
+  s.Post(kms_path, [this](const Req& req, Res& res, const Reader& r) {
     const std::string action = req.matches[2];
-    SendKmsError(res, KmsError(Service::IsKnownAction(action) ? "KMS.0215" : "KMS.0201"));
+    if (!Service::IsKnownAction(action)) return SendKmsError(res, KmsError("KMS.0201"), NewRequestId());
+    KmsCall(req, res, r, action);
+  });
+  auto kms_wrong_method = [](const Req& req, Res& res) {
+    const std::string action = req.matches[2];
+    SendKmsError(res, KmsError(Service::IsKnownAction(action) ? "KMS.0215" : "KMS.0201"), NewRequestId());
   };
   s.Get(kms_path, kms_wrong_method);
   s.Put(kms_path, kms_wrong_method);
   s.Delete(kms_path, kms_wrong_method);
   s.Patch(kms_path, kms_wrong_method);
 
-  s.Post("/v3/auth/tokens", [this](const httplib::Request& req, httplib::Response& res,
-                                   const httplib::ContentReader& r) { HandleLogin(req, res, r); });
-  s.Get("/v3/auth/tokens", [this](const httplib::Request& req, httplib::Response& res) { HandleIntrospect(req, res); });
-  auto auth_wrong_method = [](const httplib::Request&, httplib::Response& res) {
-    SendKeystoneError(res, 405, "Method not allowed.");
-  };
-  s.Put("/v3/auth/tokens", auth_wrong_method);
-  s.Delete("/v3/auth/tokens", auth_wrong_method);
-  s.Patch("/v3/auth/tokens", auth_wrong_method);
-
-  s.Get("/health", [](const httplib::Request&, httplib::Response& res) {
-    SendJson(res, 200, {{"status", "ok"}});
+  // The version documents of the KMS API (the SDK's show_versions and
+  // show_version); no authentication, as in the cloud.
+  const bool tls = !options.tls_cert.empty();
+  s.Get("/", [tls](const Req& req, Res& res) {
+    SendJson(res, 200, {{"versions", Json::array({KmsVersion(BaseUrl(req, tls))})}}, NewRequestId());
   });
+  s.Get(R"(/v1(\.0)?/?)", [tls](const Req& req, Res& res) {
+    SendJson(res, 200, {{"version", KmsVersion(BaseUrl(req, tls))}}, NewRequestId());
+  });
+
+  iam->Install(s);
+
+  s.Get("/health", [](const Req&, Res& res) { SendJson(res, 200, {{"status", "ok"}}, NewRequestId()); });
 
   // Compressed request bodies would be inflated in httplib's buffers, out of
   // reach of the wiping above; no client of the API compresses them.
-  s.set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+  s.set_pre_routing_handler([](const Req& req, Res& res) {
+    // No answer is served in parts (the API has no use for it, and httplib
+    // trusts a Range header's offsets): ranges are dropped before any
+    // handler runs, so every answer goes out whole with 200. The request is
+    // httplib's own mutable object, handed to this hook as const.
+    const_cast<Req&>(req).ranges.clear();
     const std::string encoding = req.get_header_value("Content-Encoding");
     if (encoding.empty() || encoding == "identity") return httplib::Server::HandlerResponse::Unhandled;
-    SendKmsError(res, KmsError("KMS.0202"));
+    SendKmsError(res, KmsError("KMS.0202"), NewRequestId());
     return httplib::Server::HandlerResponse::Handled;
   });
 
   // Errors httplib produces itself (no route, body too large, bad request
   // line), and any handler that left an error without a body. Every answer
   // of kmsd's own carries X-Request-Id.
-  s.set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request&, httplib::Response& res) {
+  s.set_error_handler(httplib::Server::HandlerWithResponse([](const Req&, Res& res) {
     if (res.has_header("X-Request-Id")) return httplib::Server::HandlerResponse::Unhandled;
+    const std::string request_id = NewRequestId();
     switch (res.status) {
-      case 413: SendKmsError(res, KmsError("KMS.0203")); break;
-      case 404: SendKmsError(res, KmsError("KMS.0201").WithKmsError("KMS.0201", 404)); break;
-      case 405: SendKmsError(res, KmsError("KMS.0215")); break;
-      case 400: SendKmsError(res, KmsError("KMS.0202")); break;
-      case 414: SendKmsError(res, KmsError("KMS.0201")); break;
+      case 413: SendKmsError(res, KmsError("KMS.0203"), request_id); break;
+      case 404: SendKmsError(res, KmsError("KMS.0201").WithKmsError("KMS.0201", 404), request_id); break;
+      case 405: SendKmsError(res, KmsError("KMS.0215"), request_id); break;
+      case 400: SendKmsError(res, KmsError("KMS.0202"), request_id); break;
+      case 416: SendKmsError(res, KmsError("KMS.0202"), request_id); break;  // a Range header httplib cannot parse
+      case 414: SendKmsError(res, KmsError("KMS.0201"), request_id); break;
       default: {
         const int status = res.status;
-        SendKmsError(res, KmsError("KMS.0103"));
+        SendKmsError(res, KmsError("KMS.0103"), request_id);
         if (status >= 400 && status < 500) res.status = status;
         break;
       }
     }
     return httplib::Server::HandlerResponse::Handled;
   }));
-  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr) {
+  s.set_exception_handler([](const Req& req, Res& res, std::exception_ptr) {
     KMSFS_LOG(kError) << "unexpected exception serving " << req.method << " " << req.path;
-    SendKmsError(res, KmsError("KMS.0103"));
+    SendKmsError(res, KmsError("KMS.0103"), NewRequestId());
   });
 }
 
-StatusOr<std::unique_ptr<HttpServer>> HttpServer::New(const Options& options, Service* service,
-                                                      Identity* identity) {
+StatusOr<std::unique_ptr<HttpServer>> HttpServer::New(const Options& options, Service* service, Identity* identity,
+                                                      AccessKeys* access_keys) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->service = service;
   impl->identity = identity;
+  impl->access_keys = access_keys;
+  impl->authenticator = std::make_unique<Authenticator>(identity, access_keys);
+  IamContext iam;
+  iam.identity = identity;
+  iam.access_keys = access_keys;
+  iam.authenticator = impl->authenticator.get();
+  iam.max_body_bytes = options.max_body_bytes;
+  iam.tls = !options.tls_cert.empty();
+  iam.region = options.region;
+  impl->iam = std::make_unique<IamRoutes>(iam);
   impl->router.set_payload_max_length(options.max_body_bytes);
   impl->InstallRoutes();
 

@@ -1,12 +1,15 @@
 // HttpServer: kmsd's HTTP(S) front end (cpp-httplib).
 //
-// Routes:
+// Routes (docs/KMSD.md "The API it serves"):
 //   POST /v1.0/{project_id}/kms/{action}   KMS API (Service), spec §1.8 order:
 //        unknown action 400 KMS.0201 (other methods 405 KMS.0215) ->
-//        X-Auth-Token 403 KMS.0301/0302/0303 -> project 403 KMS.0321 ->
-//        body > 1 MiB 400 KMS.0203 -> the action's own checks
-//   POST /v3/auth/tokens                   IAM password login (201, X-Subject-Token)
-//   GET  /v3/auth/tokens                   token introspection (X-Subject-Token)
+//        authentication (X-Auth-Token: 403 KMS.0301/0302/0303; AK/SK
+//        signature: 401 APIGW.0301) -> project 403 KMS.0321 (a
+//        domain-scoped token KMS.0305) -> body > 1 MiB 400 KMS.0203 -> the
+//        action's own checks
+//   KMS APIs of the SDK that kmsd lacks    404 APIGW.0101, as the cloud's gateway
+//   GET / and GET /v1.0                    the KMS API version documents
+//   the IAM routes of iam_routes.h (/v3, /v3.0/OS-CREDENTIAL)
 //   GET  /health                           200
 //   anything else                          404 KMS.0201
 // Every answer is JSON with an X-Request-Id header (32 hex). Nothing thrown
@@ -29,6 +32,7 @@
 #include <string>
 
 #include "fs/base/status.h"
+#include "kms/server/access_keys.h"
 #include "kms/server/identity.h"
 #include "kms/server/service.h"
 
@@ -49,11 +53,12 @@ class HttpServer {
     // A request must be complete this long after its first byte (else 408).
     std::chrono::milliseconds request_timeout{10000};
     size_t max_connections_per_peer = 1024;  // more from one address: 429
+    std::string region = "local";             // of the endpoints in token catalogs
   };
 
   // Sets up routes and binds the listening socket (kUnavailable if it cannot).
-  static StatusOr<std::unique_ptr<HttpServer>> New(const Options& options, Service* service,
-                                                   Identity* identity);
+  static StatusOr<std::unique_ptr<HttpServer>> New(const Options& options, Service* service, Identity* identity,
+                                                   AccessKeys* access_keys);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

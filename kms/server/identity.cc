@@ -1,5 +1,6 @@
 #include "kms/server/identity.h"
 
+#include <algorithm>
 #include <ctime>
 
 #include "fs/base/hex.h"
@@ -98,36 +99,55 @@ StatusOr<bool> Identity::CheckPassword(UserRecord& user, std::span<const uint8_t
   return true;
 }
 
+namespace {
+
+std::string JoinMethods(const std::vector<std::string>& methods) {
+  std::string out;
+  for (const std::string& m : methods) out += (out.empty() ? "" : ",") + m;
+  return out;
+}
+
+std::vector<std::string> SplitMethods(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    const size_t comma = text.find(',');
+    if (comma != 0) out.emplace_back(text.substr(0, comma));
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  if (out.empty()) out.push_back("password");
+  return out;
+}
+
+Caller CallerOf(const UserRecord& user, std::string_view project_id) {
+  Caller c{user.id, user.name, user.domain_id, user.domain, std::string(project_id), user.role};
+  c.project_name = project_id == user.project_id ? user.project_name : std::string(project_id);
+  return c;
+}
+
+}  // namespace
+
 StatusOr<IssuedToken> Identity::IssueToken(const UserRecord& user) {
+  return IssueToken(user, user.project_id, {"password"});
+}
+
+StatusOr<IssuedToken> Identity::IssueToken(const UserRecord& user, std::string_view project_id,
+                                           std::vector<std::string> methods) {
   IssuedToken t;
   t.token = NewTokenString();
-  t.caller = Caller{user.id, user.name, user.domain_id, user.domain, user.project_id, user.role, user.project_name};
+  t.caller = CallerOf(user, project_id);
   t.issued_ms = clock_->NowMs();
   t.expires_ms = t.issued_ms + token_ttl_ms_;
-  KMSFS_RETURN_IF_ERROR(store_->PutToken(TokenHash(t.token),
-                                         TokenRecord{user.id, user.project_id, t.issued_ms, t.expires_ms}));
+  t.methods = std::move(methods);
+  KMSFS_RETURN_IF_ERROR(store_->PutToken(
+      TokenHash(t.token), TokenRecord{user.id, std::string(project_id), t.issued_ms, t.expires_ms, JoinMethods(t.methods)}));
   // Forget tokens that expired more than a day ago, so the table stays small.
   (void)store_->PurgeTokensExpiredBefore(t.issued_ms - 86'400'000);
   return t;
 }
 
-StatusOr<IssuedToken> Identity::Login(const Json& body, std::string_view peer,
-                                      std::chrono::milliseconds* retry_after) {
-  *retry_after = std::chrono::milliseconds(0);
-  const Json* auth = Child(&body, "auth");
-  if (auth == nullptr || !auth->is_object()) return BadRequest("Expecting to find auth in request body.");
-  const Json* identity = Child(auth, "identity");
-  if (identity == nullptr || !identity->is_object()) {
-    return BadRequest("Expecting to find identity in auth.");
-  }
-  const Json* methods = Child(identity, "methods");
-  if (methods == nullptr || !methods->is_array()) return BadRequest("Expecting to find methods in identity.");
-  bool has_password = false;
-  for (const auto& m : *methods) {
-    if (m.is_string() && m.get_ref<const Json::string_t&>() == "password") has_password = true;
-  }
-  if (!has_password) return Status::Unauthenticated("Only the password method is supported.");
-  const Json* user = Child(Child(identity, "password"), "user");
+StatusOr<UserRecord> Identity::PasswordUser(const Json& identity, std::string_view peer,
+                                            std::chrono::milliseconds* retry_after) {
+  const Json* user = Child(Child(&identity, "password"), "user");
   if (user == nullptr || !user->is_object()) return BadRequest("Expecting to find user in password.");
   const Json::string_t* password = StringChild(user, "password");
   if (password == nullptr) return BadRequest("Expecting to find password in user.");
@@ -170,20 +190,83 @@ StatusOr<IssuedToken> Identity::Login(const Json& body, std::string_view peer,
     return Unauthorized();
   }
   throttle_.RecordSuccess(peer, login);
+  return *std::move(record);
+}
+
+StatusOr<IssuedToken> Identity::Login(const Json& body, std::string_view header_token, std::string_view peer,
+                                      std::chrono::milliseconds* retry_after) {
+  *retry_after = std::chrono::milliseconds(0);
+  const Json* auth = Child(&body, "auth");
+  if (auth == nullptr || !auth->is_object()) return BadRequest("Expecting to find auth in request body.");
+  const Json* identity = Child(auth, "identity");
+  if (identity == nullptr || !identity->is_object()) {
+    return BadRequest("Expecting to find identity in auth.");
+  }
+  const Json* methods = Child(identity, "methods");
+  if (methods == nullptr || !methods->is_array()) return BadRequest("Expecting to find methods in identity.");
+  bool by_password = false, by_token = false;
+  for (const auto& m : *methods) {
+    if (!m.is_string()) continue;
+    by_password = by_password || m.get_ref<const Json::string_t&>() == "password";
+    by_token = by_token || m.get_ref<const Json::string_t&>() == "token";
+  }
+  if (by_password == by_token) {
+    return Status::Unauthenticated("Give one of the methods kmsd supports: password or token.");
+  }
+
+  UserRecord user;
+  std::string project_id;  // without a scope: the user's project (password), the token's scope (token)
+  std::vector<std::string> issued_methods;
+  if (by_password) {
+    KMSFS_ASSIGN_OR_RETURN(user, PasswordUser(*identity, peer, retry_after));
+    project_id = user.project_id;
+    issued_methods = {"password"};
+  } else {
+    // A token for a token: the id in the body, else the X-Auth-Token header.
+    const Json::string_t* id = StringChild(Child(identity, "token"), "id");
+    const std::string_view presented = id ? std::string_view(*id) : header_token;
+    bool expired = false;
+    auto old = Lookup(presented, &expired);
+    if (!old.ok() || expired) return Unauthorized();
+    KMSFS_ASSIGN_OR_RETURN(std::optional<UserRecord> found, store_->FindUserById(old->caller.user_id));
+    if (!found || !found->active) return Unauthorized();
+    user = *std::move(found);
+    project_id = old->caller.project_id;
+    issued_methods = {"token"};
+  }
 
   if (const Json* scope = Child(auth, "scope")) {
-    const Json* project = Child(scope, "project");
-    if (project == nullptr || !project->is_object()) {
-      return Status::Unauthenticated("kmsd issues project-scoped tokens only; scope a project.");
+    if (!scope->is_object()) return BadRequest("scope must be an object.");
+    if (const Json* project = Child(scope, "project")) {
+      if (!project->is_object()) return BadRequest("scope.project must be an object.");
+      const Json::string_t* pid = StringChild(project, "id");
+      const Json::string_t* pname = StringChild(project, "name");
+      if (pid == nullptr && pname == nullptr) return BadRequest("Expecting to find project id or name in scope.");
+      // A project given by name may name its domain; it must be the user's.
+      if (const Json* domain = Child(project, "domain")) {
+        const Json::string_t* did = StringChild(domain, "id");
+        const Json::string_t* dname = StringChild(domain, "name");
+        if ((did && std::string_view(*did) != user.domain_id) || (dname && std::string_view(*dname) != user.domain)) {
+          return Status::Unauthenticated("User has no access to project.");
+        }
+      }
+      const bool by_id = pid != nullptr && std::string_view(*pid) == user.project_id;
+      const bool by_name = pid == nullptr && std::string_view(*pname) == user.project_name;
+      if (!by_id && !by_name) return Status::Unauthenticated("User has no access to project.");
+      project_id = user.project_id;
+    } else if (const Json* domain = Child(scope, "domain")) {
+      if (!domain->is_object()) return BadRequest("scope.domain must be an object.");
+      const Json::string_t* did = StringChild(domain, "id");
+      const Json::string_t* dname = StringChild(domain, "name");
+      if (did == nullptr && dname == nullptr) return BadRequest("Expecting to find domain id or name in scope.");
+      const bool ok = did ? std::string_view(*did) == user.domain_id : std::string_view(*dname) == user.domain;
+      if (!ok) return Status::Unauthenticated("User has no access to domain.");
+      project_id.clear();
+    } else {
+      return Status::Unauthenticated("kmsd scopes tokens to a project or a domain.");
     }
-    const Json::string_t* pid = StringChild(project, "id");
-    const Json::string_t* pname = StringChild(project, "name");
-    if (pid == nullptr && pname == nullptr) return BadRequest("Expecting to find project id or name in scope.");
-    const bool by_id = pid != nullptr && std::string_view(*pid) == record->project_id;
-    const bool by_name = pid == nullptr && std::string_view(*pname) == record->project_name;
-    if (!by_id && !by_name) return Status::Unauthenticated("User has no access to project.");
   }
-  return IssueToken(*record);
+  return IssueToken(user, project_id, issued_methods);
 }
 
 StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) const {
@@ -203,10 +286,10 @@ StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) co
   if (!user || !user->active) return Status::NotFound("token of an unknown user");
   if (rec->expires_ms <= clock_->NowMs()) *expired = true;
   IssuedToken t;
-  t.caller = Caller{user->id, user->name, user->domain_id, user->domain, rec->project_id, user->role,
-                    rec->project_id == user->project_id ? user->project_name : rec->project_id};
+  t.caller = CallerOf(*user, rec->project_id);
   t.issued_ms = rec->issued_ms;
   t.expires_ms = rec->expires_ms;
+  t.methods = SplitMethods(rec->methods);
   std::lock_guard<std::mutex> lock(known_mu_);
   if (known_.size() >= kMaxKnownTokens) known_.clear();
   known_.emplace(hash, t);
@@ -227,6 +310,23 @@ StatusOr<Caller> Identity::Authenticate(std::string_view token) const {
   return t->caller;
 }
 
+StatusOr<Caller> Identity::CallerForUser(std::string_view user_id) const {
+  KMSFS_ASSIGN_OR_RETURN(std::optional<UserRecord> user, store_->FindUserById(user_id));
+  if (!user || !user->active) return Status::NotFound("no such active user");
+  return CallerOf(*user, user->project_id);
+}
+
+StatusOr<std::vector<std::pair<std::string, std::string>>> Identity::ProjectsOf(std::string_view domain_id) const {
+  KMSFS_ASSIGN_OR_RETURN(std::vector<UserRecord> users, store_->ListActiveUsers());
+  std::vector<std::pair<std::string, std::string>> projects;
+  for (const UserRecord& u : users) {
+    if (u.domain_id != domain_id) continue;
+    std::pair<std::string, std::string> p{u.project_id, u.project_name.empty() ? u.project_id : u.project_name};
+    if (std::find(projects.begin(), projects.end(), p) == projects.end()) projects.push_back(std::move(p));
+  }
+  return projects;
+}
+
 StatusOr<IssuedToken> Identity::Describe(std::string_view auth_token, std::string_view subject_token) const {
   bool expired = false;
   auto auth = Lookup(auth_token, &expired);
@@ -236,17 +336,41 @@ StatusOr<IssuedToken> Identity::Describe(std::string_view auth_token, std::strin
   return subject;
 }
 
-Json Identity::TokenBody(const IssuedToken& t) {
+Json Identity::TokenBody(const IssuedToken& t, const Catalog& catalog) {
   const Caller& c = t.caller;
-  Json domain = {{"id", c.domain_id}, {"name", c.domain_name}};
-  return {{"token",
-           {{"expires_at", Iso8601Utc(t.expires_ms)},
-            {"issued_at", Iso8601Utc(t.issued_ms)},
-            {"methods", Json::array({"password"})},
-            {"project", {{"id", c.project_id},
-                         {"name", c.project_name.empty() ? c.project_id : c.project_name},
-                         {"domain", domain}}},
-            {"user", {{"id", c.user_id}, {"name", c.user_name}, {"domain", domain}}}}}};
+  const Json domain = {{"id", c.domain_id}, {"name", c.domain_name}};
+  const std::string identity_url = catalog.base_url + "/v3";
+  Json services = Json::array();
+  auto service = [&](const std::string& type, const std::string& name, const std::string& url) {
+    // Stable ids: the same service has the same id in every token.
+    const std::string id = HexEncode(std::span<const uint8_t>(Sha256(AsBytes("kmsd-service:" + type)).data(), 16));
+    services.push_back({{"type", type},
+                        {"name", name},
+                        {"id", id},
+                        {"endpoints", Json::array({{{"id", id},
+                                                    {"interface", "public"},
+                                                    {"region", catalog.region},
+                                                    {"region_id", catalog.region},
+                                                    {"url", url}}})}});
+  };
+  service("identity", "keystone", identity_url);
+  Json token = {{"expires_at", Iso8601Utc(t.expires_ms)},
+                {"issued_at", Iso8601Utc(t.issued_ms)},
+                {"methods", t.methods},
+                {"roles", Json::array({{{"id", HexEncode(std::span<const uint8_t>(
+                                                  Sha256(AsBytes("kmsd-role:" + c.role)).data(), 16))},
+                                        {"name", c.role}}})},
+                {"user", {{"id", c.user_id}, {"name", c.user_name}, {"domain", domain}}}};
+  if (c.project_id.empty()) {
+    token["domain"] = domain;
+  } else {
+    token["project"] = {{"id", c.project_id},
+                        {"name", c.project_name.empty() ? c.project_id : c.project_name},
+                        {"domain", domain}};
+    service("kms", "kms", catalog.base_url + "/v1.0/" + c.project_id);
+  }
+  token["catalog"] = std::move(services);
+  return {{"token", std::move(token)}};
 }
 
 }  // namespace kmsfs::kms::server

@@ -27,6 +27,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
+#include <optional>
 
 #include "fs/base/status.h"
 #include "kms/server/json.h"
@@ -47,13 +49,22 @@ struct Caller {
   std::string project_id;
   std::string role = std::string(kRoleAdmin);  // users_file.h kRole*
   std::string project_name{};                  // empty: the project id
+  std::string access_key{};                    // the AK of an AK/SK-signed call; empty with a token
 };
 
 struct IssuedToken {
   std::string token;  // empty when describing an existing token
-  Caller caller;
+  Caller caller;      // project_id is empty for a domain-scoped token
   int64_t issued_ms = 0;
   int64_t expires_ms = 0;
+  std::vector<std::string> methods = {"password"};
+};
+
+// Where a token's service catalog points: kmsd itself, as the client reached
+// it ("http://127.0.0.1:8765"), in `region`.
+struct Catalog {
+  std::string base_url;
+  std::string region;
 };
 
 class Identity {
@@ -66,22 +77,37 @@ class Identity {
 
   Identity(Store* store, const WallClock* clock, Options options);
 
-  // Keystone v3 password authentication (spec §1.2) from the client at
-  // `peer`. The scope may name the project by id or by name; without a scope
-  // the token is scoped to the user's project. When refused for repeated
-  // failures (kResourceExhausted), *retry_after says how long to wait.
-  StatusOr<IssuedToken> Login(const Json& body, std::string_view peer, std::chrono::milliseconds* retry_after);
-  // A fresh token for `user` (DATA/admin.token at start-up).
+  // Keystone v3 authentication (spec §1.2) from the client at `peer`, with
+  // the password method or the token method (a token for a token: its id in
+  // the body, else `header_token`, the X-Auth-Token header). The scope may
+  // name the user's project (by id, or by name with an optional domain) or
+  // its domain (a domain-scoped token, for IAM calls only); without a scope
+  // the token is scoped to the user's project (password) or as the given
+  // token was (token). When refused for repeated failures
+  // (kResourceExhausted), *retry_after says how long to wait.
+  StatusOr<IssuedToken> Login(const Json& body, std::string_view header_token, std::string_view peer,
+                              std::chrono::milliseconds* retry_after);
+  // A fresh token for `user` scoped to its project (DATA/admin.token at start-up).
   StatusOr<IssuedToken> IssueToken(const UserRecord& user);
+  // The same for `project_id` ("" for the user's domain), obtained by `methods`.
+  StatusOr<IssuedToken> IssueToken(const UserRecord& user, std::string_view project_id,
+                                   std::vector<std::string> methods);
   // KMS call authentication: 403 KMS.0301 (missing), KMS.0302 (unknown, or
   // its user is gone), KMS.0303 (expired).
   StatusOr<Caller> Authenticate(std::string_view token) const;
   // GET /v3/auth/tokens: details of `subject_token` for a caller holding a
   // valid `auth_token` (401 otherwise; 404 for an unknown or expired subject).
   StatusOr<IssuedToken> Describe(std::string_view auth_token, std::string_view subject_token) const;
+  // The caller an AK/SK-signed request of `user_id` acts as (its project);
+  // kNotFound when the user is gone.
+  StatusOr<Caller> CallerForUser(std::string_view user_id) const;
+  // (id, name) of the projects of `domain_id`.
+  StatusOr<std::vector<std::pair<std::string, std::string>>> ProjectsOf(std::string_view domain_id) const;
 
-  // {"token":{"expires_at","issued_at","methods","project","user"}}
-  static Json TokenBody(const IssuedToken& token);
+  // {"token":{"expires_at","issued_at","methods","roles","user","project" or
+  // "domain","catalog"}}; the catalog lists kmsd as identity service and, for
+  // a project-scoped token, as kms service of that project.
+  static Json TokenBody(const IssuedToken& token, const Catalog& catalog);
   // A user row for `spec`: its password hashed with Argon2id, or its given hash.
   StatusOr<UserRecord> MakeUserRecord(const UserSpec& spec, bool builtin);
   // Makes unknown login names cost what the most expensive stored hash costs.
@@ -89,6 +115,9 @@ class Identity {
 
  private:
   StatusOr<IssuedToken> Lookup(std::string_view token, bool* expired) const;
+  // The user a password identity names, if the password is right (and the
+  // throttle lets the attempt through).
+  StatusOr<UserRecord> PasswordUser(const Json& identity, std::string_view peer, std::chrono::milliseconds* retry_after);
   // Checks `password` for `user`; an old PBKDF2 verifier is replaced by an
   // Argon2id hash when it matches.
   StatusOr<bool> CheckPassword(UserRecord& user, std::span<const uint8_t> password);

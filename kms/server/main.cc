@@ -16,6 +16,7 @@
 #include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
 #include "fs/base/secret_bytes.h"
+#include "kms/server/access_keys.h"
 #include "kms/server/bootstrap.h"
 #include "kms/server/data_dir.h"
 #include "kms/server/flags.h"
@@ -87,13 +88,17 @@ int Main(int argc, char** argv) {
   Identity identity(store->get(), WallClock::Real(), identity_options);
   Service::Options service_options;
   service_options.import_token_ttl_sec = flags->import_token_ttl_sec;
+  service_options.realm = flags->region;
   Service service(store->get(), keyring->get(), WallClock::Real(), service_options);
+  AccessKeys access_keys(store->get(), keyring->get(), WallClock::Real());
 
   std::optional<AdminUser> admin;
   if (!flags->users_file.empty()) {
     auto users = LoadUsersFile(flags->users_file);
     if (!users.ok()) return Fail(users.status().message());
-    if (Status st = InstallFileUsers(store->get(), &identity, *users); !st.ok()) return Fail(st.ToString());
+    if (Status st = InstallFileUsers(store->get(), &identity, access_keys, *users); !st.ok()) {
+      return Fail(st.ToString());
+    }
   } else {
     auto a = EnsureAdminUser(store->get(), &identity, *data);
     if (!a.ok()) return Fail(a.status().ToString());
@@ -110,7 +115,8 @@ int Main(int argc, char** argv) {
   http.latency_ms = flags->latency_ms;
   http.request_timeout = std::chrono::milliseconds(flags->request_timeout_ms);
   http.max_connections_per_peer = static_cast<size_t>(flags->max_connections_per_peer);
-  auto server = HttpServer::New(http, &service, &identity);
+  http.region = flags->region;
+  auto server = HttpServer::New(http, &service, &identity, &access_keys);
   if (!server.ok()) return Fail(server.status().message());
 
   if (admin) {

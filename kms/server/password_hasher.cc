@@ -105,6 +105,21 @@ void PasswordHasher::MatchCostOf(std::string_view hash) {
   unknown_cost_ = cost;
 }
 
+std::string PasswordHasher::ParametersOf(std::string_view hash) {
+  // "$argon2id$v=19$m=65536,t=2,p=1$salt$digest": up to the fourth '$'.
+  size_t end = 0;
+  for (int field = 0; field < 3; ++field) {
+    end = hash.find('$', end + 1);
+    if (end == std::string_view::npos) return "";
+  }
+  return std::string(hash.substr(0, end));
+}
+
+std::string PasswordHasher::UnknownHashParameters() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ParametersOf(unknown_hash_);
+}
+
 bool PasswordHasher::Acquire() {
   std::unique_lock<std::mutex> lock(mu_);
   if (!cv_.wait_for(lock, options_.max_wait, [&] { return busy_ < options_.max_concurrent; })) return false;

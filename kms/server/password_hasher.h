@@ -49,6 +49,11 @@ class PasswordHasher {
   // Makes VerifyUnknown cost what verifying `hash` costs, if that is more
   // than it costs now.
   void MatchCostOf(std::string_view hash);
+  // "$argon2id$v=19$m=…,t=…,p=…" of the hash VerifyUnknown verifies against:
+  // the work it does is the work these parameters set.
+  std::string UnknownHashParameters();
+  // The same part of any Argon2id string ("" when it has none).
+  static std::string ParametersOf(std::string_view hash);
 
   // An Argon2id string libsodium can verify (syntax only).
   static bool IsArgon2idString(std::string_view hash);

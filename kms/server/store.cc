@@ -645,6 +645,73 @@ Status Store::DeleteGrant(std::string_view grant_id) {
   return s.Run("delete grant");
 }
 
+// --- access keys
+
+namespace {
+constexpr const char* kAccessKeyColumns =
+    "access, user_id, sealed_secret, description, status, created_ms, expires_ms, security_token_hash, source";
+
+AccessKeyRecord ReadAccessKey(const Stmt& s) {
+  AccessKeyRecord k;
+  k.access = s.Text(0);
+  k.user_id = s.Text(1);
+  k.sealed_secret = s.Blob(2);
+  k.description = s.Text(3);
+  k.status = s.Text(4);
+  k.created_ms = s.Int(5);
+  k.expires_ms = s.Int(6);
+  k.security_token_hash = s.Text(7);
+  k.source = s.Text(8);
+  return k;
+}
+}  // namespace
+
+Status Store::PutAccessKey(const AccessKeyRecord& k) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  std::string sql = std::string("INSERT OR REPLACE INTO access_keys(") + kAccessKeyColumns + ") VALUES(?,?,?,?,?,?,?,?,?)";
+  Stmt s(*statements_, sql);
+  s.Bind(1, k.access).Bind(2, k.user_id).BindBlob(3, k.sealed_secret).Bind(4, k.description).Bind(5, k.status);
+  s.Bind(6, k.created_ms).Bind(7, k.expires_ms).Bind(8, k.security_token_hash).Bind(9, k.source);
+  return s.Run("write access key");
+}
+
+StatusOr<std::optional<AccessKeyRecord>> Store::GetAccessKey(std::string_view access) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  Stmt s(*statements_, std::string("SELECT ") + kAccessKeyColumns + " FROM access_keys WHERE access = ?");
+  s.Bind(1, access);
+  return First(Query<AccessKeyRecord>(db_, s, "read access key", ReadAccessKey));
+}
+
+StatusOr<std::vector<AccessKeyRecord>> Store::ListAccessKeys(std::string_view user_id) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  Stmt s(*statements_, std::string("SELECT ") + kAccessKeyColumns + " FROM access_keys WHERE user_id = ? ORDER BY rowid");
+  s.Bind(1, user_id);
+  return Query<AccessKeyRecord>(db_, s, "list access keys", ReadAccessKey);
+}
+
+Status Store::DeleteAccessKey(std::string_view access) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  Stmt s(*statements_, "DELETE FROM access_keys WHERE access = ?");
+  s.Bind(1, access);
+  return s.Run("delete access key");
+}
+
+Status Store::ReplaceFileAccessKeys(const std::vector<AccessKeyRecord>& keys) {
+  return RunInTransaction([&]() -> Status {
+    Stmt del(*statements_, "DELETE FROM access_keys WHERE source = 'file'");
+    KMSFS_RETURN_IF_ERROR(del.Run("delete access keys"));
+    for (const AccessKeyRecord& k : keys) KMSFS_RETURN_IF_ERROR(PutAccessKey(k));
+    return Status::Ok();
+  });
+}
+
+Status Store::PurgeAccessKeysExpiredBefore(int64_t ms) {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  Stmt s(*statements_, "DELETE FROM access_keys WHERE expires_ms > 0 AND expires_ms < ?");
+  s.Bind(1, ms);
+  return s.Run("purge access keys");
+}
+
 // --- import tokens
 
 Status Store::PutImportToken(const ImportTokenRecord& t) {

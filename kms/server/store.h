@@ -102,6 +102,19 @@ struct GrantRecord {
   int64_t creation_ms = 0;
 };
 
+// An IAM access key (AK/SK). The secret key is sealed under the root key.
+struct AccessKeyRecord {
+  std::string access;                  // the AK
+  std::string user_id;
+  std::vector<uint8_t> sealed_secret;  // RootKeyring::Seal of the SK
+  std::string description;
+  std::string status = "active";       // "active" | "inactive"
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;              // 0: permanent
+  std::string security_token_hash;     // temporary keys: SHA-256 hex of the security token
+  std::string source;                  // "file" (users file), "api" (credentials API), "temporary"
+};
+
 struct ImportTokenRecord {
   std::string token_id;  // 64 lower-case hex
   std::string key_id;
@@ -167,6 +180,15 @@ class Store {
   StatusOr<std::vector<GrantRecord>> ListGrantsInvolving(std::string_view user_id, std::string_view domain_id);
   StatusOr<int64_t> CountGrantsForKey(std::string_view key_id);
   Status DeleteGrant(std::string_view grant_id);
+
+  // --- access keys
+  Status PutAccessKey(const AccessKeyRecord& key);  // insert or replace by access
+  StatusOr<std::optional<AccessKeyRecord>> GetAccessKey(std::string_view access);
+  StatusOr<std::vector<AccessKeyRecord>> ListAccessKeys(std::string_view user_id);  // creation order
+  Status DeleteAccessKey(std::string_view access);
+  // Replaces every access key from the users file by `keys`.
+  Status ReplaceFileAccessKeys(const std::vector<AccessKeyRecord>& keys);
+  Status PurgeAccessKeysExpiredBefore(int64_t ms);
 
   // --- import tokens
   Status PutImportToken(const ImportTokenRecord& token);

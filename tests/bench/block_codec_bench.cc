@@ -2,7 +2,7 @@
 // (4 KiB and 128 KiB, the FUSE layer's common read/write sizes) for each
 // suite, next to memcpy of the same bytes as the ceiling for a copy.
 //   build-rel/tests/bench/block_codec_bench
-// Results and the machine they came from: docs/BENCHMARKS.md "Block cipher".
+// Results and the machine they came from: docs/BENCHMARKS.md "Block codec".
 #include <benchmark/benchmark.h>
 
 #include <cstring>

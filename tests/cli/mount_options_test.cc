@@ -70,5 +70,57 @@ TEST(MountOptionsTest, ReadmeShowsTheTableAsGenerated) {
   EXPECT_NE(MountOptionsHelp().find("--tune KEY=VALUE"), std::string::npos);
 }
 
+using Words = std::vector<std::string>;
+
+TEST(MountOptionsTest, MountFuse3CallBecomesKmsfsMount) {
+  // What mount.fuse3 runs for `mount -t fuse.kmsfs /srv/b /mnt/v -o ...`.
+  auto w = MountHelperWords({"/srv/b", "/mnt/v", "-o",
+                             "rw,credentials=/etc/kmsfs/alice.env,cache-ttl=60,shared-storage,tune.prefetch=8,"
+                             "allow_other,default_permissions,dev,suid"});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(*w, (Words{"/srv/b", "/mnt/v", "--credentials", "/etc/kmsfs/alice.env", "--cache-ttl", "60",
+                       "--shared-storage", "--tune", "prefetch=8", "-o", "allow_other", "-o", "default_permissions"}));
+  // The result parses as `kmsfs mount` words do.
+  Words flags(w->begin() + 2, w->end());
+  std::erase(flags, "--credentials");
+  std::erase(flags, "/etc/kmsfs/alice.env");
+  auto o = Parse(flags);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->cache_ttl, 60);
+  EXPECT_EQ(o->prefetch, 8);
+  EXPECT_TRUE(o->shared_storage);
+}
+
+TEST(MountOptionsTest, MountHelperDropsWhatMountItselfHandles) {
+  auto w = MountHelperWords({"/b", "/m", "-o",
+                             "_netdev,nofail,auto,noauto,user,users,nouser,owner,group,defaults,x-systemd.automount,"
+                             "comment=x,dev,suid,rw,,ro,noatime",
+                             "-n", "-v"});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(*w, (Words{"/b", "/m", "-o", "ro", "-o", "noatime"}));
+  auto bare = MountHelperWords({"/b", "/m"});
+  ASSERT_TRUE(bare.ok());
+  EXPECT_EQ(*bare, (Words{"/b", "/m"}));
+}
+
+TEST(MountOptionsTest, MountHelperRefusesOptionsWithoutTheirValues) {
+  for (const char* opts : {"credentials", "credentials=", "cache-ttl", "log-file=", "tune.readahead",
+                           "shared-storage=1"}) {
+    auto w = MountHelperWords({"/b", "/m", "-o", opts});
+    EXPECT_FALSE(w.ok()) << opts;
+  }
+  EXPECT_FALSE(MountHelperWords({"/b", "/m", "--token", "x"}).ok());
+  EXPECT_FALSE(MountHelperWords({"/b", "/m", "extra"}).ok());
+}
+
+TEST(MountOptionsTest, OnlyAPathFirstIsAMountHelperCall) {
+  EXPECT_TRUE(IsMountHelperCall({"/srv/b", "/mnt/v", "-o", "ro"}));
+  EXPECT_TRUE(IsMountHelperCall({"./b", "m"}));
+  EXPECT_FALSE(IsMountHelperCall({"mount", "/srv/b", "/mnt/v"}));
+  EXPECT_FALSE(IsMountHelperCall({"status", "/mnt/v"}));
+  EXPECT_FALSE(IsMountHelperCall({"/srv/b"}));
+  EXPECT_FALSE(IsMountHelperCall({"--credentials=/x", "/m"}));
+}
+
 }  // namespace
 }  // namespace kmsfs::cli

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <functional>
+#include <ostream>
 #include <random>
 #include <set>
 #include <string>
@@ -22,7 +23,23 @@
 namespace kmsfs::core {
 namespace {
 
-class CryptFileTest : public ::testing::TestWithParam<crypto::CipherSuite> {
+// A suite, and where block 0 starts: 0 (xattr headers) or after a 512-byte
+// inline header region.
+struct Layout {
+  crypto::CipherSuite suite;
+  uint32_t data_offset;
+};
+
+void PrintTo(const Layout& layout, std::ostream* os) {
+  *os << crypto::CipherSuiteName(layout.suite) << ", blocks from byte " << layout.data_offset;
+}
+
+std::string LayoutName(const ::testing::TestParamInfo<Layout>& info) {
+  return std::string(info.param.suite == crypto::CipherSuite::kAes256Gcm ? "AesGcm" : "XChaCha") +
+         (info.param.data_offset == 0 ? "" : "Inline");
+}
+
+class CryptFileTest : public ::testing::TestWithParam<Layout> {
  protected:
   std::unique_ptr<CryptFile> Make(const std::string& name) { return MakeOver(name, nullptr); }
 
@@ -45,7 +62,7 @@ class CryptFileTest : public ::testing::TestWithParam<crypto::CipherSuite> {
     int fd = open(path_.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600);
     EXPECT_GE(fd, 0);
     format::FileHeader header;
-    header.suite = GetParam();
+    header.suite = GetParam().suite;
     header.block_size = 4096;
     for (size_t i = 0; i < header.file_id.size(); ++i) header.file_id[i] = static_cast<uint8_t>(i * 7 + 1);
     header.key_id = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
@@ -54,13 +71,25 @@ class CryptFileTest : public ::testing::TestWithParam<crypto::CipherSuite> {
     auto codec = format::BlockCodec::New(header.suite, header.block_size, dek, header.file_id);
     EXPECT_TRUE(codec.ok()) << codec.status().ToString();
     cache::DekCache::Handle key = cache_.Insert(name, std::move(dek));
+    // What an inline header region holds does not matter here, only that
+    // nothing ever changes it.
+    const std::string region = Region();
+    EXPECT_EQ(pwrite(fd, region.data(), region.size(), 0), static_cast<ssize_t>(region.size()));
     std::unique_ptr<BackingFile> backing = std::make_unique<FdBackingFile>(UniqueFd(fd));
     if (io != nullptr) {
       auto faulty = std::make_unique<FaultyBackingFile>(std::move(backing));
       *io = faulty.get();
       backing = std::move(faulty);
     }
-    return std::make_unique<CryptFile>(std::move(backing), header, std::move(codec).value(), std::move(key));
+    return std::make_unique<CryptFile>(std::move(backing), header, std::move(codec).value(), std::move(key),
+                                       GetParam().data_offset);
+  }
+
+  // The bytes before block 0 (none without a header region).
+  static std::string Region() { return Pattern(GetParam().data_offset, 4242); }
+  // The backing file still starts with Region().
+  void ExpectRegionIntact(const std::string& path) {
+    EXPECT_EQ(Backing(path).substr(0, GetParam().data_offset), Region());
   }
 
   std::string ReadAll(CryptFile& f) {
@@ -180,9 +209,11 @@ class CryptFileTest : public ::testing::TestWithParam<crypto::CipherSuite> {
       const DryRun dry = Measure(c, reserve_unsupported);
       std::set<uint64_t> limits;
       for (uint64_t d = 0; d <= 64; ++d) limits.insert(dry.backing_before + d);
-      const uint64_t sealed = format::BackingOffset(1, MakeGeometry());
-      for (uint64_t b = 0; b * sealed <= dry.backing_after; ++b) {
-        for (int64_t d : {-41, -40, -29, -28, -1, 0, 1, 28, 29, 40, 41}) limits.insert(b * sealed + static_cast<uint64_t>(d));
+      const format::Geometry g = MakeGeometry();
+      for (uint64_t b = 0; format::BackingOffset(b, g) <= dry.backing_after; ++b) {
+        for (int64_t d : {-41, -40, -29, -28, -1, 0, 1, 28, 29, 40, 41}) {
+          limits.insert(format::BackingOffset(b, g) + static_cast<uint64_t>(d));
+        }
       }
       limits.insert(dry.backing_after - 1);
       for (uint64_t limit : limits) {
@@ -211,7 +242,8 @@ class CryptFileTest : public ::testing::TestWithParam<crypto::CipherSuite> {
   }
 
   format::Geometry MakeGeometry() const {
-    return format::Geometry{4096, GetParam() == crypto::CipherSuite::kAes256Gcm ? 28u : 40u};
+    return format::Geometry{4096, GetParam().suite == crypto::CipherSuite::kAes256Gcm ? 28u : 40u,
+                            GetParam().data_offset};
   }
 
   // setup: the file holds `pieces` (offset, length) of pattern bytes.
@@ -260,7 +292,28 @@ TEST_P(CryptFileTest, EmptyFileHasNoBlocks) {
   EXPECT_EQ(*f->Size(), 0u);
   struct stat st;
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
-  EXPECT_EQ(st.st_size, 0);
+  EXPECT_EQ(st.st_size, GetParam().data_offset);
+}
+
+TEST_P(CryptFileTest, HeaderRegionIsNeverWrittenMovedOrCut) {
+  auto f = Make("region");
+  const std::string data = Pattern(3 * 4096 + 700, 11);
+  ASSERT_TRUE(f->Write(0, Bytes(data)).ok());
+  ExpectRegionIntact(path_);
+  ASSERT_TRUE(f->Write(100, Bytes("head")).ok());
+  ASSERT_TRUE(f->Append(Bytes("tail")).ok());
+  ASSERT_TRUE(f->Allocate(0, 9 * 4096).ok());
+  ExpectRegionIntact(path_);
+  ASSERT_TRUE(f->Truncate(5).ok());
+  ExpectRegionIntact(path_);
+  // Cut to nothing, the file is its region alone, and grows back after it.
+  ASSERT_TRUE(f->Truncate(0).ok());
+  EXPECT_EQ(Backing(path_), Region());
+  EXPECT_EQ(*f->Size(), 0u);
+  ASSERT_TRUE(f->Write(4096, Bytes("again")).ok());
+  ExpectRegionIntact(path_);
+  EXPECT_EQ(ReadAll(*f), std::string(4096, '\0') + "again");
+  EXPECT_EQ(Backing(path_).size(), format::BackingSize(4096 + 5, MakeGeometry()));
 }
 
 TEST_P(CryptFileTest, WritePastEndLeavesHoleThatReadsAsZeros) {
@@ -296,7 +349,7 @@ TEST_P(CryptFileTest, AppendWritesAtEnd) {
 
 TEST_P(CryptFileTest, RandomOperationsMatchModel) {
   auto f = Make("random");
-  std::mt19937_64 rng(GetParam() == crypto::CipherSuite::kAes256Gcm ? 1 : 2);
+  std::mt19937_64 rng((GetParam().suite == crypto::CipherSuite::kAes256Gcm ? 1 : 2) + GetParam().data_offset);
   std::string model;
   for (int op = 0; op < 3000; ++op) {
     switch (rng() % 4) {
@@ -328,6 +381,7 @@ TEST_P(CryptFileTest, RandomOperationsMatchModel) {
     }
   }
   EXPECT_EQ(ReadAll(*f), model);
+  ExpectRegionIntact(path_);
 }
 
 TEST_P(CryptFileTest, FlippedByteFailsReadOfThatBlockOnly) {
@@ -336,12 +390,13 @@ TEST_P(CryptFileTest, FlippedByteFailsReadOfThatBlockOnly) {
   ASSERT_TRUE(f->Write(0, Bytes(data)).ok());
   struct stat st;
   ASSERT_EQ(stat(path_.c_str(), &st), 0);
-  const off_t sealed_block = st.st_size / 3;
+  const off_t at = static_cast<off_t>(format::BackingOffset(1, MakeGeometry())) + 50;
+  ASSERT_EQ(static_cast<uint64_t>(st.st_size), format::BackingSize(3 * 4096, MakeGeometry()));
   int fd = open(path_.c_str(), O_RDWR);
   char c;
-  ASSERT_EQ(pread(fd, &c, 1, sealed_block + 50), 1);
+  ASSERT_EQ(pread(fd, &c, 1, at), 1);
   c ^= 4;
-  ASSERT_EQ(pwrite(fd, &c, 1, sealed_block + 50), 1);
+  ASSERT_EQ(pwrite(fd, &c, 1, at), 1);
   close(fd);
   std::string buf(4096, '\0');
   auto span = std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf.data()), buf.size());
@@ -557,8 +612,7 @@ TEST_P(CryptFileTest, FileCutInsideLastBlocksOverheadReadsIntactBlocksAndFailsLa
   auto f = Make("cut-in-nonce");
   const std::string data = Pattern(3 * 4096 + 500, 5);
   ASSERT_TRUE(f->Write(0, Bytes(data)).ok());
-  const uint64_t sealed = format::BackingOffset(1, MakeGeometry());
-  ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(3 * sealed + 10)), 0);
+  ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(format::BackingOffset(3, MakeGeometry()) + 10)), 0);
   // The cut block counts as one byte: a reader reaching it gets an error.
   ASSERT_EQ(*f->Size(), 3 * 4096 + 1u);
   std::string buf(3 * 4096, '\0');
@@ -578,7 +632,7 @@ TEST_P(CryptFileTest, FileCutInsideLastBlocksDataReadsIntactBlocksAndFailsLastBl
   const std::string data = Pattern(3 * 4096 + 500, 6);
   ASSERT_TRUE(f->Write(0, Bytes(data)).ok());
   const format::Geometry g = MakeGeometry();
-  ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(3 * g.sealed_block_size() + g.overhead + 50)), 0);
+  ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(format::BackingOffset(3, g) + g.overhead + 50)), 0);
   ASSERT_EQ(*f->Size(), 3 * 4096 + 50u);
   std::string buf(4096, '\0');
   auto span = std::span<uint8_t>(reinterpret_cast<uint8_t*>(buf.data()), buf.size());
@@ -593,7 +647,7 @@ TEST_P(CryptFileTest, CutBlockIsNeverResealedButCanBeCutAway) {
   auto f = Make("cut-then-change");
   const std::string data = Pattern(2 * 4096 + 500, 7);
   ASSERT_TRUE(f->Write(0, Bytes(data)).ok());
-  const uint64_t cut = 2 * format::BackingOffset(1, MakeGeometry()) + 5;
+  const uint64_t cut = format::BackingOffset(2, MakeGeometry()) + 5;
   ASSERT_EQ(truncate(path_.c_str(), static_cast<off_t>(cut)), 0);
   const std::string backing = Backing(path_);
   // Growing needs the cut block's plaintext: refused, nothing written.
@@ -607,8 +661,12 @@ TEST_P(CryptFileTest, CutBlockIsNeverResealedButCanBeCutAway) {
   EXPECT_EQ(ReadAll(*f), data.substr(0, 4096 + 10));
 }
 
-INSTANTIATE_TEST_SUITE_P(BothSuites, CryptFileTest,
-                         ::testing::Values(crypto::CipherSuite::kAes256Gcm, crypto::CipherSuite::kXChaCha20Poly1305));
+INSTANTIATE_TEST_SUITE_P(BothSuitesBothHeaderModes, CryptFileTest,
+                         ::testing::Values(Layout{crypto::CipherSuite::kAes256Gcm, 0},
+                                           Layout{crypto::CipherSuite::kXChaCha20Poly1305, 0},
+                                           Layout{crypto::CipherSuite::kAes256Gcm, 512},
+                                           Layout{crypto::CipherSuite::kXChaCha20Poly1305, 512}),
+                         LayoutName);
 
 }  // namespace
 }  // namespace kmsfs::core

@@ -159,5 +159,40 @@ TEST_F(TreeTest, ADirectoryNodeSwappedForASymlinkNeverReachesTheSymlinksTarget) 
   EXPECT_FALSE(stdfs::exists(backing_ + "/d.moved/victim"));
 }
 
+// O_CREAT without O_EXCL on a name that appeared after the kernel's lookup
+// (another client of shared storage, a backing writer): the kernel made no
+// mode check for that file, so the daemon does, as default_permissions would.
+TEST_F(TreeTest, ACreateThatFindsTheNameTakenChecksTheCallersAccessToThatFile) {
+  if (geteuid() != 0) GTEST_SKIP() << "files of other owners need root";
+  const Caller owner{1234, 1234, {}};
+  auto made = tree_->Create(Root(), "victim", 0600, true, owner);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  ASSERT_TRUE(made->file->Write(0, {reinterpret_cast<const uint8_t*>("secret"), 6}).ok());
+  made->file.reset();
+  tree_->Forget(made->entry.inode->id(), 1);
+  ASSERT_EQ(chown((backing_ + "/victim").c_str(), 1234, 1234), 0);
+
+  for (int accmode : {O_RDONLY, O_WRONLY, O_RDWR}) {
+    SCOPED_TRACE(accmode);
+    auto other = tree_->Create(Root(), "victim", 0666, false, Caller{2000, 2000, {}}, accmode);
+    ASSERT_FALSE(other.ok());
+    EXPECT_EQ(ToErrno(other.status()), EACCES) << other.status().ToString();
+  }
+  auto again = tree_->Create(Root(), "victim", 0600, false, owner, O_RDWR);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  again->file.reset();
+  tree_->Forget(again->entry.inode->id(), 1);
+
+  // Group access through a supplementary group, and read-only where only
+  // reading is allowed.
+  ASSERT_EQ(chmod((backing_ + "/victim").c_str(), 0640), 0);
+  auto member = tree_->Create(Root(), "victim", 0600, false, Caller{2000, 2000, {1234}}, O_RDONLY);
+  ASSERT_TRUE(member.ok()) << member.status().ToString();
+  member->file.reset();
+  tree_->Forget(member->entry.inode->id(), 1);
+  auto member_writes = tree_->Create(Root(), "victim", 0600, false, Caller{2000, 2000, {1234}}, O_WRONLY);
+  EXPECT_FALSE(member_writes.ok());
+}
+
 }  // namespace
 }  // namespace kmsfs::core

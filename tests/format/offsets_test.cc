@@ -119,6 +119,48 @@ TEST(OffsetsTest, LargeSizesDoNotOverflow) {
   }
 }
 
+TEST(OffsetsTest, HeaderRegionShiftsEveryBackingOffset) {
+  // An inline-header volume: the 512-byte region, then the same blocks.
+  const Geometry g{4096, 28, 512};
+  EXPECT_EQ(BackingSize(0, g), 512u);
+  EXPECT_EQ(BackingSize(44, g), 584u);
+  EXPECT_EQ(BackingSize(4097, g), 512 + 4153u);
+  EXPECT_EQ(SealedSize(44, g), 72u);
+  EXPECT_EQ(SealedSize(4097, g), 4153u);
+  EXPECT_EQ(BackingOffset(0, g), 512u);
+  EXPECT_EQ(BackingOffset(2, g), 512 + 2 * 4124u);
+  EXPECT_EQ(*PlainSize(512, g), 0u);
+  EXPECT_EQ(*PlainSize(584, g), 44u);
+  EXPECT_EQ(VisiblePlainSize(584, g), 44u);
+  for (Geometry geo : {Geometry{512, 28, 512}, Geometry{512, 40, 512}}) {
+    for (uint64_t plain = 0; plain <= 3 * 512 + 3; ++plain) {
+      const uint64_t backing = BackingSize(plain, geo);
+      EXPECT_EQ(backing, 512 + SealedSize(plain, Geometry{geo.block_size, geo.overhead}));
+      auto back = PlainSize(backing, geo);
+      ASSERT_TRUE(back.ok()) << plain;
+      EXPECT_EQ(*back, plain);
+      EXPECT_EQ(VisiblePlainSize(backing, geo), plain);
+    }
+  }
+}
+
+TEST(OffsetsTest, FileShorterThanItsHeaderRegionIsDataLossAndShowsEmpty) {
+  const Geometry g{4096, 28, 512};
+  for (uint64_t backing : {0u, 1u, 2u, 257u, 511u}) {
+    auto size = PlainSize(backing, g);
+    ASSERT_FALSE(size.ok()) << backing;
+    EXPECT_EQ(size.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(size.status().message().find("shorter than its 512-byte header region"), std::string::npos)
+        << size.status().message();
+    EXPECT_EQ(VisiblePlainSize(backing, g), 0u) << backing;
+  }
+  // Past the region, the rules of a file without one.
+  EXPECT_EQ(PlainSize(512 + 1, g).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(PlainSize(512 + 28, g).status().code(), StatusCode::kDataLoss);
+  EXPECT_EQ(VisiblePlainSize(512 + 28, g), 1u);
+  EXPECT_EQ(*PlainSize(512 + 29, g), 1u);
+}
+
 TEST(OffsetsTest, BlockSizeRule) {
   EXPECT_TRUE(IsValidBlockSize(512));
   EXPECT_TRUE(IsValidBlockSize(4096));

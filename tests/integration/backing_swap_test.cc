@@ -82,8 +82,11 @@ TEST_F(BackingSwapTest, OperationsThroughAHeldDirectoryNeverReachTheSymlinksTarg
 
   const auto before = Snapshot(outside);
   // The attacker's swap, in the backing directory.
-  ASSERT_EQ(rename(v->BackingPath("d").c_str(), v->BackingPath("d.moved").c_str()), 0);
-  ASSERT_EQ(symlink(outside.c_str(), v->BackingPath("d").c_str()), 0);
+  // (Backing paths by name: the volume has plaintext names, and after the
+  // rename the mount's own "d" is the moved directory.)
+  const std::string backing_d = v->backing_dir() + "/d";
+  ASSERT_EQ(rename(backing_d.c_str(), (backing_d + ".moved").c_str()), 0);
+  ASSERT_EQ(symlink(outside.c_str(), backing_d.c_str()), 0);
 
   // Names that exist only outside: each operation must fail as for a name
   // that does not exist (the daemon looks in the renamed directory).

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -119,6 +120,15 @@ TEST_F(FuseOptionsTest, AllowOtherAloneBringsDefaultPermissions) {
   EXPECT_EQ(open_as_nobody(v->Path("public"), O_WRONLY), EACCES);
   EXPECT_EQ(RunAsNobody([&] { return unlink(v->Path("public").c_str()) == 0 ? 0 : errno; }), EACCES);
   EXPECT_EQ(ReadFile(v->Path("private")), "root only");
+  // The mount's status (backing directory, key, volume, counters) is the
+  // mounting user's, not every local user's.
+  char status[8192];
+  EXPECT_GT(getxattr(v->mountpoint().c_str(), "user.kmsfs.status", status, sizeof status), 0);
+  EXPECT_EQ(RunAsNobody([&] {
+              char buf[8192];
+              return getxattr(v->mountpoint().c_str(), "user.kmsfs.status", buf, sizeof buf) >= 0 ? 0 : errno;
+            }),
+            EACCES);
 }
 
 // The backing path reaches libfuse inside fsname=...; unescaped, a comma in
@@ -148,6 +158,60 @@ TEST_F(FuseOptionsTest, ABackingPathWithACommaOrABackslashIsOnlyTheSource) {
     }
     ASSERT_TRUE(v->Unmount());
   }
+}
+
+// A mount point inside the backing directory would make the daemon serve its
+// own tree through itself (and the backing entries it makes appear in it).
+TEST_F(FuseOptionsTest, AMountPointInsideTheBackingDirectoryIsRefused) {
+  MountedVolume::Options o;
+  o.kmsd = kmsd_.get();
+  o.mount = false;
+  auto v = MountedVolume::Start(o);
+  ASSERT_NE(v, nullptr);
+  for (const std::string& inner : {v->backing_dir() + "/mnt", v->backing_dir()}) {
+    SCOPED_TRACE(inner);
+    std::error_code ec;
+    stdfs::create_directories(inner, ec);
+    CommandResult r = RunKmsfs({"mount", v->backing_dir(), inner}, v->Env());
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("must not be inside the backing directory"), std::string::npos) << r.err;
+    EXPECT_FALSE(FindMount(inner).found);
+  }
+}
+
+// The daemon, root here, appends to --log-file: a symlink planted at that
+// path, a hard link to another file, or a file of another user would let a
+// local user make root append to a file of their choosing.
+TEST_F(FuseOptionsTest, ALogFileThatIsASymlinkALinkOrAnotherUsersIsRefused) {
+  MountedVolume::Options o;
+  o.kmsd = kmsd_.get();
+  o.mount = false;
+  auto v = MountedVolume::Start(o);
+  ASSERT_NE(v, nullptr);
+  const std::string victim = dirs_.Join("authorized_keys");
+  WriteFileOrDie(victim, "root's own line\n");
+  ASSERT_EQ(chmod(victim.c_str(), 0600), 0);
+  const std::string via_symlink = dirs_.Join("log-symlink");
+  ASSERT_EQ(symlink(victim.c_str(), via_symlink.c_str()), 0);
+  const std::string via_link = dirs_.Join("log-hardlink");
+  ASSERT_EQ(link(victim.c_str(), via_link.c_str()), 0);
+  const std::string others = dirs_.Join("log-of-nobody");
+  WriteFileOrDie(others, "");
+  ASSERT_EQ(chown(others.c_str(), 65534, 65534), 0);
+  for (const std::string& log : {via_symlink, via_link, others}) {
+    SCOPED_TRACE(log);
+    CommandResult r = RunKmsfs({"mount", v->backing_dir(), v->mountpoint(), "--log-file", log}, v->Env());
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find("log file"), std::string::npos) << r.err;
+    EXPECT_FALSE(FindMount(v->mountpoint()).found);
+  }
+  EXPECT_EQ(ReadFile(victim), "root's own line\n");
+  EXPECT_EQ(ReadFile(others), "");
+  // A fresh path works.
+  CommandResult r = RunKmsfs({"mount", v->backing_dir(), v->mountpoint(), "--log-file", dirs_.Join("fresh.log")}, v->Env());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(FindMount(v->mountpoint()).found);
+  RunCommand({"/bin/fusermount3", "-u", v->mountpoint()});
 }
 
 }  // namespace

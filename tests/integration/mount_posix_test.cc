@@ -1,5 +1,8 @@
 // POSIX behaviour suite: every scenario runs once inside a kmsfs mount and
-// once in a plain directory; the recorded results and errnos must match.
+// once in a plain directory; the recorded results and errnos must match. Each
+// runs on a volume of either header mode: xattr headers, and inline headers
+// (whose directories hold their name values in files, so empty directories
+// are not empty to the backing filesystem).
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <linux/fs.h>
@@ -10,8 +13,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,33 +31,36 @@ namespace {
 
 using Scenario = std::function<void(PosixRecorder&)>;
 
-class MountPosixTest : public ::testing::Test {
+// The parameter is the volume's header mode (`kmsfs init --header`).
+class MountPosixTest : public ::testing::TestWithParam<std::string> {
  protected:
-  static void SetUpTestSuite() {
-    if (!FuseAvailable()) return;
-    kmsd_ = KmsdProcess::Start({}).release();
-    ASSERT_NE(kmsd_, nullptr);
-    MountedVolume::Options o;
-    o.kmsd = kmsd_;
-    o.init_args = {"--plaintext-names"};
-    volume_ = MountedVolume::Start(o).release();
-    ASSERT_NE(volume_, nullptr);
-  }
   static void TearDownTestSuite() {
-    delete volume_;
-    volume_ = nullptr;
+    for (auto& [mode, volume] : volumes_) delete volume;
+    volumes_.clear();
     delete kmsd_;
     kmsd_ = nullptr;
   }
+  // One kmsd and one volume per header mode, made when a test first needs them.
   void SetUp() override {
     KMSFS_REQUIRE_FUSE();
-    ASSERT_NE(volume_, nullptr);
+    if (kmsd_ == nullptr) kmsd_ = KmsdProcess::Start({}).release();
+    ASSERT_NE(kmsd_, nullptr);
+    MountedVolume*& volume = volumes_[GetParam()];
+    if (volume == nullptr) {
+      MountedVolume::Options o;
+      o.kmsd = kmsd_;
+      o.init_args = {"--header", GetParam()};
+      volume = MountedVolume::Start(o).release();
+    }
+    ASSERT_NE(volume, nullptr);
+    volume_ = volume;
   }
 
   // Runs `scenario` in a fresh subdirectory of the mount and of a plain
   // directory and compares the two logs.
   void ExpectSameAsPlainDirectory(const Scenario& scenario) {
-    const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '-');  // "Scenario/mode" is one directory
     const std::string mount_dir = volume_->Path(name);
     const std::string plain_dir = plain_.Join(name);
     ASSERT_EQ(mkdir(mount_dir.c_str(), 0755), 0);
@@ -64,14 +72,15 @@ class MountPosixTest : public ::testing::Test {
   }
 
   static KmsdProcess* kmsd_;
-  static MountedVolume* volume_;
+  static std::map<std::string, MountedVolume*> volumes_;
+  MountedVolume* volume_ = nullptr;
   TempDir plain_;
 };
 
 KmsdProcess* MountPosixTest::kmsd_ = nullptr;
-MountedVolume* MountPosixTest::volume_ = nullptr;
+std::map<std::string, MountedVolume*> MountPosixTest::volumes_;
 
-TEST_F(MountPosixTest, WritesAndReadsAtEveryOffsetAndSize) {
+TEST_P(MountPosixTest, WritesAndReadsAtEveryOffsetAndSize) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     int fd = r.Open("f", O_CREAT | O_RDWR, 0644);
     // Sizes and offsets around the 4 KiB block boundary, including partial
@@ -92,7 +101,7 @@ TEST_F(MountPosixTest, WritesAndReadsAtEveryOffsetAndSize) {
   });
 }
 
-TEST_F(MountPosixTest, AppendTruncateAndSparseFiles) {
+TEST_P(MountPosixTest, AppendTruncateAndSparseFiles) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     int fd = r.Open("a", O_CREAT | O_WRONLY | O_APPEND, 0600);
     for (int i = 0; i < 20; ++i) r.Write(fd, "append" + std::to_string(i), Pattern(777 * i + 1, i));
@@ -132,7 +141,7 @@ TEST_F(MountPosixTest, AppendTruncateAndSparseFiles) {
   });
 }
 
-TEST_F(MountPosixTest, NamespaceOperations) {
+TEST_P(MountPosixTest, NamespaceOperations) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     r.Rec("mkdir d", mkdir(r.P("d").c_str(), 0750));
     r.Rec("mkdir d again", mkdir(r.P("d").c_str(), 0750));
@@ -185,7 +194,7 @@ TEST_F(MountPosixTest, NamespaceOperations) {
   });
 }
 
-TEST_F(MountPosixTest, ModesOwnersTimesAndXattrs) {
+TEST_P(MountPosixTest, ModesOwnersTimesAndXattrs) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     int fd = r.Open("f", O_CREAT | O_WRONLY, 0666);
     r.Write(fd, "data", "some data");
@@ -222,7 +231,7 @@ TEST_F(MountPosixTest, ModesOwnersTimesAndXattrs) {
   });
 }
 
-TEST_F(MountPosixTest, SyncAllocateMmapAndManyHandles) {
+TEST_P(MountPosixTest, SyncAllocateMmapAndManyHandles) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     int fd = r.Open("f", O_CREAT | O_RDWR, 0644);
     r.Pwrite(fd, "base", Pattern(10000, 1), 0);
@@ -255,7 +264,7 @@ TEST_F(MountPosixTest, SyncAllocateMmapAndManyHandles) {
   });
 }
 
-TEST_F(MountPosixTest, ModesAreExactlyAsAskedWhateverTheDaemonsUmask) {
+TEST_P(MountPosixTest, ModesAreExactlyAsAskedWhateverTheDaemonsUmask) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     const mode_t old = umask(0);
     for (mode_t m : {0777, 0666, 0750, 02775, 0600}) {
@@ -272,7 +281,7 @@ TEST_F(MountPosixTest, ModesAreExactlyAsAskedWhateverTheDaemonsUmask) {
   });
 }
 
-TEST_F(MountPosixTest, LongNamesAndDeepPaths) {
+TEST_P(MountPosixTest, LongNamesAndDeepPaths) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     const std::string longname(255, 'n');
     int fd = r.Open(longname, O_CREAT | O_WRONLY, 0644);
@@ -292,7 +301,7 @@ TEST_F(MountPosixTest, LongNamesAndDeepPaths) {
   });
 }
 
-TEST_F(MountPosixTest, ErrorsMatchPlainDirectory) {
+TEST_P(MountPosixTest, ErrorsMatchPlainDirectory) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     r.Rec("mkdir d", mkdir(r.P("d").c_str(), 0755));
     int fd = r.Open("d", O_RDONLY | O_DIRECTORY);
@@ -316,7 +325,7 @@ TEST_F(MountPosixTest, ErrorsMatchPlainDirectory) {
   });
 }
 
-TEST_F(MountPosixTest, ConcurrentWritersToDifferentAndSameBlocks) {
+TEST_P(MountPosixTest, ConcurrentWritersToDifferentAndSameBlocks) {
   ExpectSameAsPlainDirectory([](PosixRecorder& r) {
     int fd = r.Open("f", O_CREAT | O_RDWR, 0644);
     r.Rec("ftruncate", ftruncate(fd, 8 * 65536));
@@ -339,14 +348,14 @@ TEST_F(MountPosixTest, ConcurrentWritersToDifferentAndSameBlocks) {
   });
 }
 
-TEST_F(MountPosixTest, StatfsAnswers) {
+TEST_P(MountPosixTest, StatfsAnswers) {
   KMSFS_REQUIRE_FUSE();
   struct statvfs sv;
   ASSERT_EQ(statvfs(volume_->mountpoint().c_str(), &sv), 0);
   EXPECT_GT(sv.f_blocks, 0u);
 }
 
-TEST_F(MountPosixTest, InodeNumbersAreStableAcrossLookups) {
+TEST_P(MountPosixTest, InodeNumbersAreStableAcrossLookups) {
   const std::string dir = volume_->Path("stable");
   ASSERT_EQ(mkdir(dir.c_str(), 0755), 0);
   ASSERT_EQ(close(open((dir + "/f").c_str(), O_CREAT | O_WRONLY, 0644)), 0);
@@ -363,6 +372,43 @@ TEST_F(MountPosixTest, InodeNumbersAreStableAcrossLookups) {
   EXPECT_EQ(a.st_ino, b.st_ino);
   EXPECT_EQ(a.st_ino, backing.st_ino);
 }
+
+TEST_P(MountPosixTest, EmptyDirectoriesAreRemovedAndReplacedAsOnAPlainDirectory) {
+  ExpectSameAsPlainDirectory([](PosixRecorder& r) {
+    for (const char* d : {"a", "b", "c", "full", "x", "y"}) r.Rec(std::string("mkdir ") + d, mkdir(r.P(d).c_str(), 0755));
+    int fd = r.Open("full/f", O_CREAT | O_WRONLY, 0644);
+    r.Write(fd, "f", "in full");
+    r.Close(fd);
+    fd = r.Open("file", O_CREAT | O_WRONLY, 0644);
+    r.Close(fd);
+    r.Rec("symlink to a dir", symlink("b", r.P("link").c_str()));
+    r.Rec("rmdir empty", rmdir(r.P("a").c_str()));
+    r.Rec("rmdir again", rmdir(r.P("a").c_str()));
+    r.Rec("rmdir non-empty", rmdir(r.P("full").c_str()));
+    r.Rec("rmdir a file", rmdir(r.P("file").c_str()));
+    r.Rec("rmdir a symlink", rmdir(r.P("link").c_str()));
+    r.Rec("rename dir over empty dir", rename(r.P("b").c_str(), r.P("c").c_str()));
+    r.Rec("rename dir over non-empty dir", rename(r.P("c").c_str(), r.P("full").c_str()));
+    r.Rec("rename non-empty dir over empty dir", rename(r.P("full").c_str(), r.P("x").c_str()));
+    r.ReadAll("x/f");
+    r.Rec("rename file over empty dir", rename(r.P("file").c_str(), r.P("y").c_str()));
+    r.Rec("rename empty dir over file", rename(r.P("y").c_str(), r.P("file").c_str()));
+    r.Rec("rename dir onto itself", rename(r.P("y").c_str(), r.P("y").c_str()));
+    r.Rec("renameat2 noreplace over empty dir",
+          renameat2(AT_FDCWD, r.P("c").c_str(), AT_FDCWD, r.P("y").c_str(), RENAME_NOREPLACE));
+    r.Rec("renameat2 exchange dirs", renameat2(AT_FDCWD, r.P("c").c_str(), AT_FDCWD, r.P("x").c_str(), RENAME_EXCHANGE));
+    r.List("c");
+    r.List("x");
+    r.Rec("mkdir in replaced", mkdir(r.P("y/sub").c_str(), 0700));
+    r.Rec("rmdir sub", rmdir(r.P("y/sub").c_str()));
+    r.Rec("rmdir y", rmdir(r.P("y").c_str()));
+    r.Rec("rmdir x (now empty)", rmdir(r.P("x").c_str()));
+    r.List(".");
+  });
+}
+
+INSTANTIATE_TEST_SUITE_P(HeaderModes, MountPosixTest, ::testing::Values("xattr", "inline"),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
 
 }  // namespace
 }  // namespace kmsfs::testing

@@ -46,7 +46,7 @@ std::map<std::string, uint64_t> HashTree(const std::string& root) {
 class MountTest : public KmsdMountTest {};
 
 TEST_F(MountTest, BackingFilesHoldNoPlaintextAndEveryOneHasAHeader) {
-  auto v = StartPlainNamesVolume();
+  auto v = StartVolume();
   ASSERT_NE(v, nullptr);
   const std::string marker = "KMSFS-PLAINTEXT-MARKER-0123456789";
   std::string body;

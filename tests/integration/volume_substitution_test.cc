@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "fs/base/hex.h"
 #include "fs/base/secret_bytes.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/offsets.h"
@@ -90,7 +91,8 @@ TEST_F(VolumeSubstitutionTest, FsckNamesAForeignHeaderWithBothKeys) {
     args.insert(args.end(), extra.begin(), extra.end());
     CommandResult r = AsAlice(args);
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-    EXPECT_NE(r.out.find("planted: foreign header"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("planted: "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("a foreign header"), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(bob->key_id()), std::string::npos) << r.out;
     EXPECT_NE(r.out.find(alice_vol_->key_id()), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("1 problem"), std::string::npos) << r.out;
@@ -192,6 +194,87 @@ TEST_F(VolumeSubstitutionTest, AConfigNamingThePinnedKeyOnlyAsItsRewrapTargetIsR
   EXPECT_NE(r.err.find("--accept-key"), std::string::npos) << r.err;
   r = AsAlice({"fsck", alice_vol_->backing_dir(), "--quick"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+}
+
+// Bob holds only a read grant on alice's key, and can write her backing
+// directory. Reading gives him her volume key, so he can re-MAC a config
+// that names a key of his as a rewrap target, and plant a file whose header
+// is under his key. Alice's mount and fsck treat that header as foreign:
+// a rewrap target is trusted only when her own pin names it.
+TEST_F(VolumeSubstitutionTest, ARewrapTargetAReadGranteeWroteIntoTheConfigIsNotTrusted) {
+  WriteFileOrDie(alice_vol_->Path("mine"), "alice's file");
+  ASSERT_TRUE(alice_vol_->Unmount());
+  CommandResult g = AsAlice({"grant", "create", alice_vol_->backing_dir(), "--grantee", bob_.id, "--access", "read"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  auto bob = BobsVolume(true);
+  ASSERT_NE(bob, nullptr);
+  WriteFileOrDie(bob->Path("bait"), "bob's content, which alice would take for her own");
+  ASSERT_TRUE(bob->Unmount());
+
+  auto config = format::VolumeConfig::Load(alice_vol_->backing_dir());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  KmsAsUser as_bob(*kmsd_, bob_);
+  const nlohmann::json volume_context = {{"kmsfs_volume_id", format::VolumeIdHex(config->volume_id)}};
+  auto [status, reply] = as_bob.Call("decrypt-datakey", {{"key_id", config->key_id},
+                                                         {"cipher_text", config->wrapped_volume_key},
+                                                         {"datakey_cipher_length", "32"},
+                                                         {"encryption_context", volume_context}});
+  ASSERT_EQ(status, 200) << reply.dump();
+  auto decoded = HexDecode(reply.value("data_key", ""));
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  const std::vector<uint8_t> volume_key = std::move(decoded).value();
+  format::VolumeConfig forged = *config;
+  forged.rewrap = format::VolumeConfig::Rewrap{bob->key_id(), as_bob.WrapKey(bob->key_id(), volume_key, volume_context)};
+  ASSERT_TRUE(forged.Seal(SecretBytes::CopyFrom(volume_key)).ok());
+  ASSERT_TRUE(forged.Store(alice_vol_->backing_dir()).ok());
+  stdfs::copy_file(bob->BackingPath("bait"), alice_vol_->BackingPath("planted"));
+  auto header = ReadBackingHeader(bob->BackingPath("bait"));
+  ASSERT_TRUE(header.has_value());
+  ASSERT_TRUE(WriteBackingHeader(alice_vol_->BackingPath("planted"), *header));
+
+  ASSERT_EQ(alice_vol_->Mount().exit_code, 0);
+  EXPECT_EQ(ReadFile(alice_vol_->Path("mine")), "alice's file");
+  const int fd = open(alice_vol_->Path("planted").c_str(), O_RDWR | O_CLOEXEC);
+  const int err = fd < 0 ? errno : 0;
+  if (fd >= 0) close(fd);
+  EXPECT_EQ(err, EIO) << "alice's mount opened a file under bob's key";
+  ASSERT_TRUE(alice_vol_->Unmount());
+  CommandResult r = AsAlice({"fsck", alice_vol_->backing_dir(), "--quick"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("planted: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a foreign header"), std::string::npos) << r.out;
+}
+
+// A version 1 .kmsfs.json has no MAC: a writer with no KMS rights makes one
+// from any file's header (its wrapped DEK serves as the canary). Over a
+// volume this user pinned as version 2 it is refused, --accept-key or not.
+TEST_F(VolumeSubstitutionTest, AVersion1ConfigOverAPinnedVersion2VolumeIsRefusedEvenWithAcceptKey) {
+  WriteFileOrDie(alice_vol_->Path("mine"), "alice's file");
+  ASSERT_TRUE(alice_vol_->Unmount());
+  auto config = format::VolumeConfig::Load(alice_vol_->backing_dir());
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  auto header = ReadBackingHeader(alice_vol_->BackingPath("mine"));
+  ASSERT_TRUE(header.has_value());
+  nlohmann::json v1 = {{"format", "kmsfs"},
+                       {"version", 1},
+                       {"key_id", config->key_id},
+                       {"project_id", config->project_id},
+                       {"cipher_suite", "AES-256-GCM"},
+                       {"block_size", 4096},
+                       {"created", "2026-01-01T00:00:00Z"},
+                       {"canary", {{"file_id", format::FileIdHex(header->file_id)}, {"wrapped_dek", header->wrapped_dek}}}};
+  WriteFileOrDie(alice_vol_->BackingPath(".kmsfs.json"), v1.dump(2) + "\n");
+  ASSERT_TRUE(format::VolumeConfig::Load(alice_vol_->backing_dir()).ok()) << "the forged v1 config does not parse";
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--accept-key", config->key_id}}) {
+    CommandResult r = alice_vol_->Mount(extra);
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_FALSE(alice_vol_->mounted());
+    EXPECT_NE(r.err.find("version 1"), std::string::npos) << r.err;
+    if (alice_vol_->mounted()) {
+      ASSERT_TRUE(alice_vol_->Unmount());
+    }
+  }
 }
 
 // Fields of a version 2 config edited by someone without the volume key:

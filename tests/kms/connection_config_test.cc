@@ -249,6 +249,46 @@ TEST(ConnectionConfigTest, HalfAnAccessKeyPairNamesTheMissingHalf) {
   EXPECT_NE(c.Validate().message().find("HUAWEICLOUD_SDK_AK is not"), std::string::npos);
 }
 
+TEST(ConnectionConfigTest, AnAccessKeyPairAloneIsEnoughCredentials) {
+  ConnectionConfig c = TokenConfig();
+  c.token = SecretBytes();
+  c.access_key = "AKID";
+  c.secret_key = SecretFromText("sk-secret");
+  EXPECT_TRUE(c.uses_access_key());
+  EXPECT_TRUE(c.Validate().ok()) << c.Validate().ToString();
+  // A token, when also given, wins.
+  c.token = SecretFromText("tok");
+  EXPECT_FALSE(c.uses_access_key());
+}
+
+TEST(ConnectionConfigTest, RegionGivesTheRegionsPublicEndpoints) {
+  auto otc = EndpointsForRegion("eu-de");
+  ASSERT_TRUE(otc.ok());
+  EXPECT_EQ(otc->kms, "https://kms.eu-de.otc.t-systems.com");
+  EXPECT_EQ(otc->iam, "https://iam.eu-de.otc.t-systems.com/v3");
+  EXPECT_EQ(EndpointsForRegion("eu-ch2")->kms, "https://kms.eu-ch2.sc.otc.t-systems.com");
+  EXPECT_EQ(EndpointsForRegion("cn-north-4")->kms, "https://kms.cn-north-4.myhuaweicloud.com");
+  EXPECT_EQ(EndpointsForRegion("ap-southeast-1")->iam, "https://iam.ap-southeast-1.myhuaweicloud.com/v3");
+  for (const char* bad : {"", "eu", "EU-DE", "eu-de.", "eu-de/x", "eu--de", "eu-", "e1-de", "eu-de@evil.com",
+                          "eu-de:443"}) {
+    auto r = EndpointsForRegion(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("--region"), std::string::npos) << bad;
+  }
+  // --kms-endpoint and --auth-url win over --region.
+  ConnectionConfig c = TokenConfig();
+  ConnectionOverrides o;
+  o.region = "eu-nl";
+  ASSERT_TRUE(ApplyOverrides(o, c).ok());
+  EXPECT_EQ(c.endpoint, "https://kms.eu-nl.otc.t-systems.com");
+  EXPECT_EQ(c.auth_url, "https://iam.eu-nl.otc.t-systems.com/v3");
+  o.endpoint = "http://127.0.0.1:1";
+  ASSERT_TRUE(ApplyOverrides(o, c).ok());
+  EXPECT_EQ(c.endpoint, "http://127.0.0.1:1");
+  o.region = "not a region";
+  EXPECT_FALSE(ApplyOverrides(o, c).ok());
+}
+
 // --- credentials files
 
 class CredentialsFileTest : public ::testing::Test {

@@ -1,6 +1,10 @@
 // HttpClient against the real kmsd: every action, the authorization matrix,
 // both auth modes, concurrency and TLS.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -392,6 +396,36 @@ TEST_F(HttpClientIntegrationTest, PasswordLoginAndStaticTokenBothWork) {
     EXPECT_TRUE(alice->DecryptDataKey(key, alice->EncryptDataKey(key, dek, {}).value(), 64, {}).value().Equals(dek));
     EXPECT_EQ(alice->stats().auth_refreshes, 0u);
   }
+}
+
+// Plain HTTP goes only to loopback; a proxy named in the environment would
+// see the password, the token and the keys in the clear, so it is never used.
+TEST_F(HttpClientIntegrationTest, PlainHttpToLoopbackNeverGoesThroughAProxy) {
+  const int proxy = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  ASSERT_GE(proxy, 0);
+  struct sockaddr_in addr {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(proxy, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(proxy, 16), 0);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::getsockname(proxy, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string proxy_url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+  struct EnvRestore {
+    ~EnvRestore() {
+      for (const char* name : {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"}) ::unsetenv(name);
+    }
+  } restore;
+  for (const char* name : {"http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"}) ::setenv(name, proxy_url.c_str(), 1);
+  auto alice = Client("alice", Auth::kPassword);
+  const std::string key = NewKey(*alice, "no-proxy");
+  SecretBytes dek = SecretBytes::Random(64);
+  EXPECT_TRUE(alice->DecryptDataKey(key, alice->EncryptDataKey(key, dek, {}).value(), 64, {}).value().Equals(dek));
+  // Nobody ever connected to the proxy.
+  const int conn = ::accept(proxy, nullptr, nullptr);
+  EXPECT_LT(conn, 0) << "the client connected to the proxy";
+  if (conn >= 0) ::close(conn);
+  ::close(proxy);
 }
 
 TEST_F(HttpClientIntegrationTest, WrongPasswordIsUnauthenticated) {

@@ -13,7 +13,9 @@
 #include <thread>
 #include <vector>
 
+#include "fs/crypto/sdk_hmac_signer.h"
 #include "kms/connection_config.h"
+#include "kms/request_signer.h"
 #include "tests/kms/fake_kms_server.h"
 
 namespace kmsfs::kms {
@@ -73,9 +75,17 @@ class KmsExecutorTest : public ::testing::Test {
     c.password = SecretFromText("pw");
     return c;
   }
+  ConnectionConfig AccessKeyConfig() {
+    ConnectionConfig c = TokenConfig();
+    c.token = SecretBytes();
+    c.access_key = "HPUAEXAMPLEACCESSKEY";
+    c.secret_key = SecretFromText("example-secret-key");
+    return c;
+  }
   void Start(ConnectionConfig config, KmsExecutorOptions options, RetryPolicy retry = {}) {
     auth_ = std::make_unique<IamAuth>(config);
-    auto e = KmsExecutor::New(TransportOptions{}, std::move(retry), auth_.get(), options);
+    if (config.uses_access_key()) signer_ = std::make_unique<RequestSigner>(config);
+    auto e = KmsExecutor::New(TransportOptions{}, std::move(retry), auth_.get(), signer_.get(), std::move(options));
     ASSERT_TRUE(e.ok()) << e.status().ToString();
     executor_ = std::move(e).value();
   }
@@ -126,6 +136,7 @@ class KmsExecutorTest : public ::testing::Test {
   std::condition_variable order_cv_;
   std::vector<std::string> order_;
   std::unique_ptr<IamAuth> auth_;
+  std::unique_ptr<RequestSigner> signer_;
   std::unique_ptr<KmsExecutor> executor_;  // destroyed before the server goes
   Outcomes outcomes_;
 
@@ -262,6 +273,64 @@ TEST_F(KmsExecutorTest, ARetryWaitsOnATimerAndFreesItsSlotMeanwhile) {
   EXPECT_EQ(order(), (std::vector<std::string>{"flaky", "other", "flaky"}));
   EXPECT_GE(took, milliseconds(300));
   EXPECT_EQ(executor_->stats().retries, 1u);
+}
+
+// The signature of `r` as received checks out under `secret`; the date it
+// names is returned ("" when it does not check out).
+std::string VerifiedSdkDate(const FakeRequest& r, const SecretBytes& secret) {
+  namespace sdk = crypto::sdk_hmac;
+  sdk::Request request;
+  request.method = r.method;
+  request.path = r.path;
+  request.headers = r.headers;
+  request.body = r.body;
+  const std::string* authorization = sdk::FindHeader(r.headers, "Authorization");
+  const std::string* date = sdk::FindHeader(r.headers, sdk::kDateHeader);
+  if (authorization == nullptr || date == nullptr) return "";
+  StatusOr<sdk::Authorization> parsed = sdk::ParseAuthorization(*authorization);
+  if (!parsed.ok()) return "";
+  StatusOr<bool> matches = sdk::SignatureMatches(request, *parsed, secret);
+  return matches.ok() && *matches ? *date : "";
+}
+
+TEST_F(KmsExecutorTest, EachAttemptOfASignedCallIsSignedAfreshWhenItIsSent) {
+  std::atomic<int> answered{0};
+  server_.On("x", [&](const FakeRequest&) {
+    if (answered++ == 0) return FakeReply::Error(503, "KMS.0104", "busy");
+    return FakeReply::Json({{"ok", true}});
+  });
+  // The wall clock moves a minute during the backoff.
+  std::atomic<int64_t> now{1'700'000'000};
+  RetryPolicy retry;
+  retry.on_backoff = [&](milliseconds) { now += 60; };
+  KmsExecutorOptions options;
+  options.unix_seconds = [&] { return now.load(); };
+  Start(AccessKeyConfig(), std::move(options), retry);
+  KmsCall call = Call("x", "signed", Priority::kInteractive);
+  call.auth = CallAuth::kSigned;
+  KmsOutcome outcome = executor_->Run(std::move(call));
+  ASSERT_TRUE(outcome.response.ok()) << outcome.response.status().ToString();
+  EXPECT_EQ(outcome.response->status, 200);
+  EXPECT_EQ(outcome.attempts, 2);
+  const std::vector<FakeRequest> sent = server_.requests("x");
+  ASSERT_EQ(sent.size(), 2u);
+  const SecretBytes secret = SecretFromText("example-secret-key");
+  EXPECT_EQ(VerifiedSdkDate(sent[0], secret), crypto::sdk_hmac::FormatSdkDate(1'700'000'000));
+  EXPECT_EQ(VerifiedSdkDate(sent[1], secret), crypto::sdk_hmac::FormatSdkDate(1'700'000'060));
+  for (const FakeRequest& r : sent) EXPECT_TRUE(r.auth_token.empty());
+  // An access key needs no IAM login.
+  EXPECT_EQ(server_.count("login"), 0);
+}
+
+TEST_F(KmsExecutorTest, ASignedCallWithoutAnAccessKeyEndsWithoutBeingSent) {
+  server_.On("x", [](const FakeRequest&) { return FakeReply::Json({}); });
+  Start(TokenConfig(), {});
+  KmsCall call = Call("x", "unsigned", Priority::kInteractive);
+  call.auth = CallAuth::kSigned;
+  KmsOutcome outcome = executor_->Run(std::move(call));
+  EXPECT_TRUE(outcome.auth_failed);
+  EXPECT_EQ(outcome.response.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(server_.count("x"), 0);
 }
 
 TEST_F(KmsExecutorTest, ManyCallsWaitingForATokenShareOneLogin) {

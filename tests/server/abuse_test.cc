@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <random>
 #include <thread>
 
@@ -126,6 +128,32 @@ TEST_F(KmsdAbuseTest, MalformedHttpGetsJsonErrors) {
   ExpectAlive();
 }
 
+// A request refused while it arrives, together with the client's end of
+// stream, closes the connection deep inside the read path; the server must
+// not touch that connection afterwards (it once did: a use after free that
+// AddressSanitizer caught).
+TEST_F(KmsdAbuseTest, ARequestRefusedAsTheClientHangsUpNeverHurtsTheServer) {
+  const std::string bad = "POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+  for (int i = 0; i < 200; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    struct sockaddr_in addr {};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(kmsd_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0) << std::strerror(errno);
+    struct timeval tv = {10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    ASSERT_EQ(::send(fd, bad.data(), bad.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bad.size()));
+    ::shutdown(fd, SHUT_WR);
+    char buf[4096];
+    while (::recv(fd, buf, sizeof(buf), 0) > 0) {
+    }
+    ::close(fd);
+  }
+  ExpectAlive();
+}
+
 // Values of every JSON type and some nasty strings.
 std::vector<Json> ValuePool(const std::string& key_id, const std::string& ext_key) {
   return {nullptr, true, false, 0, -1, 1.5, 1e308, 18446744073709551615ULL, -9223372036854775807LL,
@@ -228,6 +256,48 @@ TEST_F(KmsdAbuseTest, ConcurrentClientsGetConsistentAnswers) {
   }
   for (auto& th : threads) th.join();
   EXPECT_EQ(failures.load(), 0);
+}
+
+// A Range header must never make kmsd send bytes beyond an answer (that
+// would be heap memory: other users' tokens) or crash it. No KMS answer is
+// served in parts: every range, inside, across or far beyond the answer, one
+// or several, gets the whole answer.
+TEST_F(KmsdAbuseTest, RangeHeadersNeverSendBytesBeyondTheAnswer) {
+  const std::string plain = RawExchange(kmsd_->port(), "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  const size_t head_end = plain.find("\r\n\r\n");
+  ASSERT_NE(head_end, std::string::npos) << plain;
+  const std::string body = plain.substr(head_end + 4);
+  ASSERT_EQ(body, "{\"status\":\"ok\"}");
+  for (const std::string range : {"bytes=0-300", "bytes=0-999999999", "bytes=10-20", "bytes=100-200", "bytes=-5",
+                                  "bytes=5-", "bytes=0-1,3-300", "bytes=999999999-", "bytes=18446744073709551615-"}) {
+    SCOPED_TRACE(range);
+    std::string reply;
+    // Read until the server closes: every byte it sends is counted.
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr {};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(kmsd_->port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    struct timeval tv = {10, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    const std::string request = "GET /health HTTP/1.1\r\nHost: x\r\nRange: " + range + "\r\nConnection: close\r\n\r\n";
+    ASSERT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof(buf), 0)) > 0;) reply.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    // Ranges are ignored: the whole answer, as without the header; a range
+    // httplib cannot even parse is a bad request.
+    const size_t end = reply.find("\r\n\r\n");
+    ASSERT_NE(end, std::string::npos) << reply;
+    if (reply.rfind("HTTP/1.1 400", 0) == 0) {
+      EXPECT_EQ(Json::parse(reply.substr(end + 4))["error"]["error_code"], "KMS.0202") << reply;
+    } else {
+      EXPECT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
+      EXPECT_EQ(reply.substr(end + 4), body);
+    }
+    ExpectAlive();
+  }
 }
 
 }  // namespace

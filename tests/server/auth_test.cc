@@ -99,8 +99,8 @@ TEST_F(KmsdAuthTest, BadCredentialsAre401WithKeystoneError) {
 TEST_F(KmsdAuthTest, ScopeToAnotherUsersProjectIs401) {
   KmsReply r = Login(*kmsd_, PasswordBody(users_[0], {{"project", {{"id", users_[1].project_id}}}}));
   EXPECT_EQ(r.status, 401) << r.raw;
-  KmsReply domain_scope = Login(*kmsd_, PasswordBody(users_[0], {{"domain", {{"name", "alice-domain"}}}}));
-  EXPECT_EQ(domain_scope.status, 401);
+  KmsReply other_domain = Login(*kmsd_, PasswordBody(users_[0], {{"domain", {{"name", "bob-domain"}}}}));
+  EXPECT_EQ(other_domain.status, 401) << other_domain.raw;
 }
 
 TEST_F(KmsdAuthTest, MalformedLoginBodiesAre400) {
@@ -154,7 +154,7 @@ TEST_F(KmsdAuthTest, TokenChecksComeBeforeBodyChecks) {
 
 TEST_F(KmsdAuthTest, UnknownActionIs0201BeforeTokenChecks) {
   KmsWire none(kmsd_->endpoint(), users_[0], "");
-  EXPECT_KMS_ERROR(none.Call("update-key-alias", Json::object()), 400, "KMS.0201");
+  EXPECT_KMS_ERROR(none.Call("no-such-action", Json::object()), 400, "KMS.0201");
   EXPECT_KMS_ERROR(alice_.Call("no-such-action", Json::object()), 400, "KMS.0201");
   EXPECT_KMS_ERROR(alice_.Call("create-key/extra", Json::object()), 400, "KMS.0201");
 }
@@ -168,8 +168,21 @@ TEST_F(KmsdAuthTest, WrongMethodIs0215) {
   }
 }
 
+TEST_F(KmsdAuthTest, KmsApisKmsdLacksGetTheGatewaysUnpublishedApiAnswer) {
+  for (const std::string& path : {"/v1.0/" + users_[0].project_id + "/kms/sign",
+                                 "/v1.0/" + users_[0].project_id + "/kms/key-policies/x",
+                                 "/v1.0/" + users_[0].project_id + "/keystores", std::string("/v2/p/kms/keys")}) {
+    HttpReply r = SendHttp(kmsd_->endpoint(), "POST", path, "{}", {{"X-Auth-Token", alice_.token()}});
+    EXPECT_EQ(r.status, 404) << path;
+    const Json body = Json::parse(r.body, nullptr, false);
+    EXPECT_EQ(body.value("error_code", std::string()), "APIGW.0101") << path << ": " << r.body;
+    EXPECT_EQ(body.value("error_msg", std::string()),
+              "The API does not exist or has not been published in the environment");
+  }
+}
+
 TEST_F(KmsdAuthTest, UnknownPathsAreJson404) {
-  HttpReply r = SendHttp(kmsd_->endpoint(), "GET", "/v2/whatever", "", {});
+  HttpReply r = SendHttp(kmsd_->endpoint(), "GET", "/v9/whatever", "", {});
   EXPECT_EQ(r.status, 404);
   EXPECT_NE(r.body.find("KMS.0201"), std::string::npos);
   EXPECT_EQ(r.headers["X-Request-Id"].size(), 32u);
@@ -195,8 +208,9 @@ TEST_F(KmsdAuthTest, RepeatedFailedLoginsAreAnswered429UntilTheirDelayEnds) {
   EXPECT_EQ(StatusOf(refused), 429) << refused;
   EXPECT_NE(refused.find("Retry-After: 1"), std::string::npos) << refused;
   EXPECT_NE(refused.find("\"code\":429"), std::string::npos) << refused;
-  // The user is not locked out from elsewhere, and others are not delayed.
-  EXPECT_EQ(StatusOf(LoginFrom(*kmsd_, "127.0.0.2", PasswordBody(users_[0]))), 201);
+  // Every loopback address is one client (any local user may bind any of
+  // them): another one is delayed too. Other users are not delayed.
+  EXPECT_EQ(StatusOf(LoginFrom(*kmsd_, "127.0.0.2", PasswordBody(users_[0]))), 429);
   EXPECT_EQ(StatusOf(LoginFrom(*kmsd_, "127.0.0.1", PasswordBody(users_[1]))), 201);
   // The delay ends by itself.
   int status = 0;
@@ -219,28 +233,22 @@ class KmsdFullCostPasswordTest : public KmsdTest {
   }
 };
 
-TEST_F(KmsdFullCostPasswordTest, UnknownNamesTakeAsLongAsWrongPasswords) {
-  auto median_seconds = [&](const Json& body, int first_address) {
-    std::vector<double> took;
-    for (int i = 0; i < 3; ++i) {
-      // A new address each time, so that no attempt is throttled.
-      const std::string from = "127.0.0." + std::to_string(first_address + i);
-      const auto start = std::chrono::steady_clock::now();
-      EXPECT_EQ(StatusOf(LoginFrom(*kmsd_, from, body)), 401);
-      took.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    }
-    std::sort(took.begin(), took.end());
-    return took[1];
+// A login under an unknown name is answered exactly as one with a wrong
+// password (the same work is done: KmsdPasswordHasherTest.
+// UnknownUsersCostWhatTheStrongestKnownHashCosts), so the answer tells
+// nobody which names exist.
+TEST_F(KmsdFullCostPasswordTest, UnknownNamesAreAnsweredExactlyLikeWrongPasswords) {
+  auto answer = [&](const Json& body) {
+    const std::string reply = LoginFrom(*kmsd_, "127.0.0.1", body);
+    EXPECT_EQ(StatusOf(reply), 401) << reply;
+    const size_t end = reply.find("\r\n\r\n");
+    return end == std::string::npos ? reply : reply.substr(end + 4);
   };
   KmsdUser wrong = users_[0];
   wrong.password = "not-" + wrong.password;
   KmsdUser nobody = users_[0];
   nobody.name = "nobody-by-that-name";
-  const double wrong_password = median_seconds(PasswordBody(wrong), 10);
-  const double unknown_name = median_seconds(PasswordBody(nobody), 20);
-  EXPECT_GT(unknown_name, 0.5 * wrong_password)
-      << "unknown name " << unknown_name << " s, wrong password " << wrong_password << " s";
-  EXPECT_GT(wrong_password, 0.01) << "passwords are hashed with Argon2id at interactive cost";
+  EXPECT_EQ(answer(PasswordBody(nobody)), answer(PasswordBody(wrong)));
 }
 
 TEST_F(KmsdFullCostPasswordTest, ParallelLoginsDoNotExhaustMemory) {

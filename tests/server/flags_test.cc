@@ -11,7 +11,7 @@ namespace {
 TEST(KmsdFlagsTest, ParsesEveryFlagInBothForms) {
   auto f = ParseKmsdFlags({"--listen", "127.0.0.1:8765", "--data=/tmp/d", "--users", "u.json", "--latency-ms=5",
                            "--tls-cert", "c.pem", "--tls-key", "k.pem", "--token-ttl", "60",
-                           "--import-token-ttl=30", "--cpu", "none"});
+                           "--import-token-ttl=30", "--cpu", "none", "--region", "eu-de"});
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->listen_host, "127.0.0.1");
   EXPECT_EQ(f->listen_port, 8765);
@@ -23,6 +23,7 @@ TEST(KmsdFlagsTest, ParsesEveryFlagInBothForms) {
   EXPECT_EQ(f->token_ttl_sec, 60);
   EXPECT_EQ(f->import_token_ttl_sec, 30);
   EXPECT_EQ(f->cpu, std::nullopt);
+  EXPECT_EQ(f->region, "eu-de");
 }
 
 TEST(KmsdFlagsTest, DefaultsAndIpv6) {
@@ -34,6 +35,7 @@ TEST(KmsdFlagsTest, DefaultsAndIpv6) {
   EXPECT_EQ(f->import_token_ttl_sec, 86400);
   EXPECT_EQ(f->latency_ms, 0);
   EXPECT_TRUE(f->users_file.empty());
+  EXPECT_EQ(f->region, "local");
   // Every kmsd thread on the last CPU the process may use, where kmsfs keeps
   // its background threads.
   const std::vector<int> cpus = AllowedCpus();
@@ -69,6 +71,8 @@ TEST(KmsdFlagsTest, RejectsBadInputWithTheFlagName) {
       {{"--listen", "h:1", "--data", "d", "--cpu", "first"}, "--cpu"},
       {{"--listen", "h:1", "--data", "d", "--cpu", std::to_string(CPU_SETSIZE)}, "--cpu"},
       {{"--listen", "h:1", "--data", "d", "--cpu", "-1"}, "--cpu"},
+      {{"--listen", "h:1", "--data", "d", "--region", "eu/de"}, "--region"},
+      {{"--listen", "h:1", "--data", "d", "--region", ""}, "--region"},
   };
   for (const auto& [args, word] : cases) {
     auto f = ParseKmsdFlags(args);

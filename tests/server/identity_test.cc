@@ -34,7 +34,7 @@ class KmsdIdentityTest : public ::testing::Test {
 
   StatusOr<IssuedToken> Login(const Json& body, const std::string& peer = "10.0.0.1") {
     std::chrono::milliseconds retry(0);
-    return identity_->Login(body, peer, &retry);
+    return identity_->Login(body, "", peer, &retry);
   }
 
   TempDir dir_;
@@ -62,7 +62,7 @@ TEST_F(KmsdIdentityTest, PlainPasswordsAreStoredAsArgon2idHashes) {
   auto by_name = Login(PasswordLogin("alice", "wonder", "alice-pw", {{"project", {{"name", "eu-de"}}}}));
   ASSERT_TRUE(by_name.ok()) << by_name.status().ToString();
   EXPECT_EQ(by_name->caller.project_id, "p1");
-  EXPECT_EQ(Identity::TokenBody(*by_name)["token"]["project"]["name"], "eu-de");
+  EXPECT_EQ(Identity::TokenBody(*by_name, Catalog{"http://kmsd", "eu-de"})["token"]["project"]["name"], "eu-de");
   EXPECT_FALSE(Login(PasswordLogin("alice", "wonder", "alice-pw", {{"project", {{"name", "p1"}}}})).ok())
       << "a named project is not found by its id as a name";
 }
@@ -109,7 +109,7 @@ TEST_F(KmsdIdentityTest, OldPbkdf2VerifierIsReplacedByArgon2idAtTheNextLogin) {
 TEST_F(KmsdIdentityTest, ThrottledLoginSaysHowLongToWait) {
   for (int i = 0; i < 4; ++i) EXPECT_FALSE(Login(PasswordLogin("ghost", "d", "x")).ok());
   std::chrono::milliseconds retry(0);
-  auto r = identity_->Login(PasswordLogin("ghost", "d", "x"), "10.0.0.1", &retry);
+  auto r = identity_->Login(PasswordLogin("ghost", "d", "x"), "", "10.0.0.1", &retry);
   EXPECT_EQ(r.status().code(), StatusCode::kResourceExhausted);
   EXPECT_GT(retry.count(), 0);
   EXPECT_LE(retry.count(), 1000);

@@ -51,6 +51,9 @@ std::string UsersJson(const std::vector<KmsdUser>& users, bool cheap_hashes) {
   nlohmann::json list = nlohmann::json::array();
   for (const KmsdUser& u : users) {
     nlohmann::json entry = {{"name", u.name}, {"id", u.id}, {"project_id", u.project_id}, {"domain", u.domain}};
+    if (!u.role.empty()) entry["role"] = u.role;
+    if (!u.project_name.empty()) entry["project_name"] = u.project_name;
+    for (const auto& [ak, sk] : u.access_keys) entry["access_keys"].push_back({{"access", ak}, {"secret", sk}});
     if (cheap_hashes) {
       entry["password_hash"] = CheapHash(u.password);
     } else {

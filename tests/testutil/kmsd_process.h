@@ -24,6 +24,9 @@ namespace kmsfs::testing {
 
 struct KmsdUser {
   std::string name, password, id, project_id, domain;
+  std::string role{};          // users file "role"; empty: kmsd's default (kms_admin)
+  std::string project_name{};  // users file "project_name"; empty: none
+  std::vector<std::pair<std::string, std::string>> access_keys{};  // (AK, SK) pairs
 };
 
 // alice, bob and carol, each in a domain and project of their own.

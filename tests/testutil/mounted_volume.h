@@ -37,6 +37,9 @@ class MountedVolume {
     // plaintext name pass --plaintext-names
     std::vector<std::string> init_args;
     bool mount = true;                       // false: only key + init
+    // Set over KmsEnv's variables for every kmsfs command ("" unsets one),
+    // e.g. AK/SK credentials instead of the password login.
+    std::map<std::string, std::string> env_overrides{};
   };
   // Returns nullptr (after ADD_FAILURE with the command's output) on failure.
   static std::unique_ptr<MountedVolume> Start(Options options);
@@ -48,7 +51,11 @@ class MountedVolume {
   const std::string& backing_dir() const { return backing_dir_; }
   const std::string& key_id() const { return key_id_; }
   const std::string& log_file() const { return log_file_; }
-  std::map<std::string, std::string> Env() const { return KmsEnv(*options_.kmsd, options_.user); }
+  std::map<std::string, std::string> Env() const {
+    std::map<std::string, std::string> env = KmsEnv(*options_.kmsd, options_.user);
+    for (const auto& [name, value] : options_.env_overrides) env[name] = value;
+    return env;
+  }
   std::string Path(const std::string& rel) const { return mountpoint_ + "/" + rel; }
   // The backing object of the mount's `rel`: while mounted and `rel` exists,
   // the backing entry with its inode number (whatever the names look like

@@ -7,6 +7,24 @@
 
 namespace kmsfs::vectors {
 
+// The inline header region (FORMAT.md §12) of the example file of FORMAT.md
+// §6 in an inline-header volume: the length 00ff, then its 255-byte version 2
+// header (user.kmsfs of the same file in an xattr volume); the 255 bytes up
+// to 512 are zero. The file's sealed block follows at offset 512, unchanged.
+inline constexpr char kInlineRegionPrefixHex[] =
+    "00ff"
+    "4b4d53460002010100001000a0a1a2a3a4a5a6a7a8a9aaabacadaeaf24306430"
+    "34363662302d653732372d346439632d623335642d6638346262343734613337"
+    "6600bc020098000b30557a9fc4e90e33587da2c7ec11365b80a5caef14395e83"
+    "a8cdf2173c6186abd0f51a3f6489aed3f81d42678cb1d6fb20456a8fb4d9fe23"
+    "486d92b7dc01264b7095badf04294e7398bde2072c51769bc0e50a2f54799ec3"
+    "e80d32577ca1c6eb10355a7fa4c9ee13385d82a7ccf11630643034363662302d"
+    "653732372d346439632d623335642d6638346262343734613337660000000007"
+    "6cd1369b0065ca2f94f95ec3288df257bc2186eb50b51a7fe449ae1378dd42";
+// The directory value file (FORMAT.md §13) of the directory whose value is
+// 20 21 .. 2f: the same 22 bytes as its xattr would hold.
+inline constexpr char kExampleDirValueFileHex[] = "4b4d53440001202122232425262728292a2b2c2d2e2f";
+
 // Inputs: volume key 00..1f, volume id 10..1f, directory value 20..2f.
 // HKDF-SHA256(volume key, salt = volume id, "kmsfs v2 name key", 64).
 inline constexpr char kExampleNameKeyHex[] =

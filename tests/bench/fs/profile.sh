@@ -9,7 +9,7 @@
 #   tests/bench/fs/profile.sh [--build-dir D] [--files N] [--seq-mb N] [DIR]
 #
 # Uses the kmsfs and kmsd of the build dir (default REPO/build-bench, as
-# scripts/bench.sh builds it) and the tools scripts/bench.sh installs, plus
+# scripts/bench.sh builds it without --no-build) and the tools scripts/bench.sh installs, plus
 # perf (Debian: linux-perf). Needs root (perf on other processes, tracepoints,
 # dropping caches). Output: Markdown on stdout; perf data under the work dir
 # with --keep.
@@ -96,9 +96,9 @@ workload() {
   case $name in
     seq_write) dd if=/dev/zero of="$T/seq.bin" bs=1M count="$seq_mb" conv=fsync status=none ;;
     seq_read) dd if="$T/seq.bin" of=/dev/null bs=1M status=none ;;
-    small_create) python3 "$helpers/smallfiles.py" create "$T/small" "$dirs" "$files_per_dir" 4096 ;;
+    small_create) python3 "$helpers/fsbench/smallfiles.py" create "$T/small" "$dirs" "$files_per_dir" 4096 ;;
     small_ls) ls -lR "$T/small" >/dev/null ;;
-    small_read) python3 "$helpers/smallfiles.py" read "$T/small" ;;
+    small_read) python3 "$helpers/fsbench/smallfiles.py" read "$T/small" ;;
     small_delete) rm -rf "$T/small" ;;
     untar) mkdir "$T/tree" && tar -xf "${XDG_CACHE_HOME:-$HOME/.cache}/kmsfs-bench/headers.tar" -C "$T/tree" ;;
   esac
@@ -134,7 +134,7 @@ for w in "${workloads[@]}"; do
     seq_write) rm -f "$T/seq.bin" ;;
     seq_read | small_ls | small_read) drop_caches ;;
     small_create) rm -rf "$T/small" ;;
-    small_delete) python3 "$helpers/smallfiles.py" create "$T/small" "$dirs" "$files_per_dir" 4096; drop_caches ;;
+    small_delete) python3 "$helpers/fsbench/smallfiles.py" create "$T/small" "$dirs" "$files_per_dir" 4096; drop_caches ;;
     untar) rm -rf "$T/tree" ;;
   esac
   perf record -q -e cpu-clock -g -p "$kmsfs_pid" -o "$work/cpu-$w.data" >/dev/null 2>&1 &

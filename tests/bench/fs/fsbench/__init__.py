@@ -1,0 +1,1 @@
+"""The filesystem benchmark harness behind scripts/bench.sh (see bench.py)."""
