@@ -150,6 +150,8 @@ TEST(WorkQueueTest, MaxRunningCapsAScopesJobsAtOnce) {
   Log log;
   ASSERT_TRUE(other.Post([&] { log.Add("other"); }));
   ASSERT_TRUE(log.AwaitSize(1));
+  // Done with the other job (it counts as running until it has returned).
+  ASSERT_TRUE(other.WaitIdle(kPatience));
   EXPECT_EQ(queue.stats().running, 2u);
   gate.Open();
   ASSERT_TRUE(capped.WaitIdle(kPatience));
