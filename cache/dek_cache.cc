@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "fs/base/mutex.h"
 
@@ -55,6 +56,7 @@ class DekCache::Core : public std::enable_shared_from_this<Core> {
   ~Core() { DropAll(); }
 
   StatusOr<Handle> Get(const std::string& id, const Loader& loader) KMSFS_EXCLUDES(mu_);
+  void GetAsync(const std::string& id, const AsyncLoader& loader, GetDone done) KMSFS_EXCLUDES(mu_);
   bool Contains(const std::string& id) KMSFS_EXCLUDES(mu_);
   Handle Insert(const std::string& id, SecretBytes key) KMSFS_EXCLUDES(mu_);
   void Erase(const std::string& id) KMSFS_EXCLUDES(mu_);
@@ -66,14 +68,26 @@ class DekCache::Core : public std::enable_shared_from_this<Core> {
   void DropAll() KMSFS_EXCLUDES(mu_);
 
  private:
-  // One load in progress; waiters block on `cv` (with mu_) until `done`.
+  // One load in progress; waiters block on `cv` (with mu_) until `done`, or
+  // wait in `async_waiters`.
   struct Flight {
     std::condition_variable cv;
     bool done = false;
     bool cache_result = true;  // cleared by Erase/Clear/Insert during the load
     Status status;             // the loader's error, when it failed
     std::shared_ptr<Entry> entry;
+    std::vector<GetDone> async_waiters;
+    std::function<void()> hurry;  // from an async loader; called once a Get blocks on it
+    size_t blocked = 0;           // Gets waiting on `cv`
+    size_t joined = 0;            // GetAsyncs waiting in `async_waiters` for another caller's load
+    bool hurried = false;
   };
+
+  // Ends `flight` with `loaded`: caches it, wakes the blocked Gets and calls
+  // the async waiters (outside the lock). Returns a pinned handle for the
+  // caller that ran the load.
+  StatusOr<Handle> FinishLoad(const std::string& id, const std::shared_ptr<Flight>& flight,
+                              StatusOr<SecretBytes> loaded) KMSFS_EXCLUDES(mu_);
 
   bool enabled() const { return options_.ttl.count() > 0 && options_.max_entries > 0; }
   Handle PinLocked(const std::shared_ptr<Entry>& entry) KMSFS_REQUIRES(mu_);
@@ -197,38 +211,126 @@ StatusOr<DekCache::Handle> DekCache::Core::Get(const std::string& id, const Load
       std::shared_ptr<Flight> leader = f->second;
       ++stats_.coalesced;
       ++stats_.waiting;
+      ++leader->blocked;
+      // A background load now has somebody waiting for it.
+      if (leader->hurry && !leader->hurried) {
+        leader->hurried = true;
+        std::function<void()> hurry = leader->hurry;
+        lock.Unlock();
+        hurry();
+        lock.Lock();
+      }
       while (!leader->done) lock.Wait(leader->cv);
+      --leader->blocked;
       --stats_.waiting;
       if (!leader->status.ok()) return leader->status;
-      return PinLocked(leader->entry);
+      Handle handle = PinLocked(leader->entry);
+      // The last blocked caller lets go of the flight's hold on the key.
+      if (leader->blocked == 0) leader->entry.reset();
+      return handle;
     }
     flight = std::make_shared<Flight>();
     flight->cache_result = enabled();
     flights_.emplace(id, flight);
   }
+  return FinishLoad(id, flight, RunLoader(loader));
+}
 
-  StatusOr<SecretBytes> loaded = RunLoader(loader);
-
-  MutexLock lock(&mu_);
-  ++stats_.loads;
-  if (auto f = flights_.find(id); f != flights_.end() && f->second == flight) flights_.erase(f);
-  flight->done = true;
-  if (!loaded.ok()) {
-    ++stats_.load_errors;
-    flight->status = loaded.status();
-    flight->cv.notify_all();
-    return flight->status;
-  }
-  auto entry = std::make_shared<Entry>(id, std::move(loaded).value());
-  Handle handle = PinLocked(entry);
-  if (flight->cache_result) {
-    AddLocked(entry);
+void DekCache::Core::GetAsync(const std::string& id, const AsyncLoader& loader, GetDone done) {
+  std::shared_ptr<Flight> flight;
+  {
+    MutexLock lock(&mu_);
     EvictExpiredLocked(clock_->Now());
-    EnforceCapacityLocked();
+    if (auto it = entries_.find(id); it != entries_.end()) {
+      ++stats_.hits;
+      Handle handle = PinLocked(it->second);
+      lock.Unlock();
+      done(std::move(handle));
+      return;
+    }
+    ++stats_.misses;
+    if (auto f = flights_.find(id); f != flights_.end()) {
+      ++stats_.coalesced;
+      ++stats_.waiting;
+      ++f->second->joined;
+      f->second->async_waiters.push_back(std::move(done));
+      return;
+    }
+    flight = std::make_shared<Flight>();
+    flight->cache_result = enabled();
+    flight->async_waiters.push_back(std::move(done));
+    flights_.emplace(id, flight);
   }
-  flight->entry = std::move(entry);
-  flight->cv.notify_all();
-  return handle;
+  // The core outlives the cache while a load it started runs.
+  LoadDone finish = [self = shared_from_this(), id, flight](StatusOr<SecretBytes> loaded) {
+    (void)self->FinishLoad(id, flight, std::move(loaded));
+  };
+  std::function<void()> hurry;
+  if (!loader) {
+    finish(Status::Internal("DEK cache: no loader given"));
+  } else {
+    try {
+      hurry = loader(std::move(finish));
+    } catch (...) {
+      // The loader may have kept `finish`: end the flight only if it has not.
+      (void)FinishLoad(id, flight, Status::Internal("DEK cache: loader threw an exception"));
+    }
+  }
+  if (!hurry) return;
+  MutexLock lock(&mu_);
+  if (flight->done) return;
+  flight->hurry = std::move(hurry);
+  if (flight->blocked == 0 || flight->hurried) return;
+  // A Get came to wait before the loader had returned its hurry.
+  flight->hurried = true;
+  std::function<void()> now = flight->hurry;
+  lock.Unlock();
+  now();
+}
+
+StatusOr<DekCache::Handle> DekCache::Core::FinishLoad(const std::string& id, const std::shared_ptr<Flight>& flight,
+                                                      StatusOr<SecretBytes> loaded) {
+  std::vector<GetDone> waiters;
+  std::vector<Handle> handles;  // one per async waiter; dropped outside the lock
+  StatusOr<Handle> result = Status::Internal("DEK cache: load not finished");
+  std::function<void()> hurry;  // dropped outside the lock
+  {
+    MutexLock lock(&mu_);
+    if (flight->done) return Status::Internal("DEK cache: a load finished twice");
+    ++stats_.loads;
+    if (auto f = flights_.find(id); f != flights_.end() && f->second == flight) flights_.erase(f);
+    flight->done = true;
+    hurry = std::move(flight->hurry);
+    waiters.swap(flight->async_waiters);
+    stats_.waiting -= flight->joined;
+    flight->joined = 0;
+    if (!loaded.ok()) {
+      ++stats_.load_errors;
+      flight->status = loaded.status();
+      result = flight->status;
+    } else {
+      auto entry = std::make_shared<Entry>(id, std::move(loaded).value());
+      result = PinLocked(entry);
+      for (size_t i = 0; i < waiters.size(); ++i) handles.push_back(PinLocked(entry));
+      if (flight->cache_result) {
+        AddLocked(entry);
+        EvictExpiredLocked(clock_->Now());
+        EnforceCapacityLocked();
+      }
+      // Blocked callers pin it once they wake; nobody else needs the flight
+      // to keep the key (a loader may keep its flight alive for long).
+      if (flight->blocked > 0) flight->entry = std::move(entry);
+    }
+    flight->cv.notify_all();
+  }
+  for (size_t i = 0; i < waiters.size(); ++i) {
+    if (!result.ok()) {
+      waiters[i](result.status());
+    } else {
+      waiters[i](std::move(handles[i]));
+    }
+  }
+  return result;
 }
 
 bool DekCache::Core::Contains(const std::string& id) {
@@ -323,6 +425,10 @@ DekCache::~DekCache() { core_->DropAll(); }
 
 StatusOr<DekCache::Handle> DekCache::Get(const std::string& id, const Loader& loader) {
   return core_->Get(id, loader);
+}
+
+void DekCache::GetAsync(const std::string& id, const AsyncLoader& loader, GetDone done) {
+  core_->GetAsync(id, loader, std::move(done));
 }
 
 bool DekCache::Contains(const std::string& id) { return core_->Contains(id); }

@@ -16,6 +16,10 @@
 // the other callers block until it returns and get the same key, or the same
 // error. Errors are not cached: the next Get calls the loader again. The
 // loader runs with no lock held, so it may take as long as a KMS round trip.
+// GetAsync loads without blocking (a prefetch): its loader only starts the
+// load, which calls back when done, and it shares the single flight with Gets
+// both ways. A Get that comes to wait for such a load asks it to hurry (the
+// loader's hurry function, e.g. moving a KMS call up its queue), once.
 // An Erase(id), Clear() or Insert(id) during a load means its result is
 // handed to the callers already waiting for it but is not cached, and later
 // Gets start a fresh load.
@@ -32,7 +36,8 @@
 // Stats: entries (now cached), hits, misses (every Get that did not find a
 // cached key, including callers that waited on another caller's load),
 // coalesced (misses served by another caller's load), waiting (callers
-// blocked on a load right now), evictions (removals for TTL or capacity, not
+// waiting for another caller's load right now: blocked Gets and GetAsyncs
+// not yet called back), evictions (removals for TTL or capacity, not
 // Erase/Clear), loads (loader calls), load_errors.
 //
 // Thread-safety: all methods are thread-safe; no lock is held while a loader
@@ -47,7 +52,7 @@
 #include <memory>
 #include <string>
 
-#include "cache/clock.h"
+#include "fs/base/clock.h"
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
 
@@ -66,7 +71,7 @@ struct DekCacheStats {
   uint64_t loads = 0;
   uint64_t load_errors = 0;
   uint64_t coalesced = 0;  // misses that waited for another caller's load
-  uint64_t waiting = 0;    // callers blocked on a load right now
+  uint64_t waiting = 0;    // callers waiting for another caller's load right now (blocked or called back)
 };
 
 class DekCache {
@@ -90,6 +95,11 @@ class DekCache {
   };
 
   using Loader = std::function<StatusOr<SecretBytes>()>;
+  using LoadDone = std::function<void(StatusOr<SecretBytes>)>;
+  // Starts a load that calls `finish` exactly once (on any thread, possibly
+  // before returning); returns a function that asks the load to hurry, or null.
+  using AsyncLoader = std::function<std::function<void()>(LoadDone finish)>;
+  using GetDone = std::function<void(StatusOr<Handle>)>;
 
   explicit DekCache(DekCacheOptions options, Clock* clock = Clock::Real());
   ~DekCache();  // wipes every key no handle holds
@@ -99,6 +109,10 @@ class DekCache {
   // Returns the cached key for `id`, or runs `loader` once for all concurrent
   // callers missing on `id`, caches a success, and returns it.
   StatusOr<Handle> Get(const std::string& id, const Loader& loader);
+  // Like Get, without blocking: `done` gets what Get would return, once: at
+  // once on a hit, otherwise on the thread the load finishes on. No lock is
+  // held while `done` runs.
+  void GetAsync(const std::string& id, const AsyncLoader& loader, GetDone done);
   // True when a Get of `id` would hit now (expired entries are evicted
   // first). Does not pin the entry, count a hit or restart its TTL, so a
   // caller that only asks (a prefetch) does not keep a key alive.

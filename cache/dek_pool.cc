@@ -3,10 +3,12 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <atomic>
+#include <mutex>
+#include <stdexcept>
 #include <optional>
 #include <utility>
-
-#include "fs/base/cpu_affinity.h"
+#include <vector>
 
 namespace kmsfs::cache {
 namespace {
@@ -19,22 +21,20 @@ milliseconds MaxBackoff(const DekPoolOptions& o) { return std::max(o.max_backoff
 
 }  // namespace
 
-DekPool::DekPool(DekPoolOptions options, WrapFn wrap, Clock* clock)
+DekPool::DekPool(DekPoolOptions options, WrapFn wrap, WorkQueue* queue)
     : options_(options),
       wrap_(std::move(wrap)),
-      clock_(clock),
-      num_workers_(options.target == 0 ? 0 : std::max<size_t>(options.refill_concurrency, 1)),
-      refill_limit_(num_workers_, options.refill_interval) {
+      clock_(queue != nullptr ? queue->clock() : Clock::Real()),
+      max_in_flight_(std::max<size_t>(options.refill_concurrency, 1)),
+      refill_limit_(max_in_flight_, options.refill_interval) {
   EnsureSodiumInitialized();
-  {
-    MutexLock lock(&mu_);
-    jitter_.seed((uint64_t{randombytes_random()} << 32) | randombytes_random());
+  // One refill job at a time: it only starts wraps, which answer elsewhere.
+  if (options_.target > 0 && queue != nullptr) {
+    jobs_ = std::make_unique<WorkQueue::Scope>(queue, WorkQueue::ScopeOptions{.max_running = 1});
   }
-  workers_.reserve(num_workers_);
-  for (size_t i = 0; i < num_workers_; ++i) workers_.emplace_back([this] {
-    BecomeBackgroundThread("kmsfs-dek-pool");
-    WorkerLoop();
-  });
+  MutexLock lock(&mu_);
+  jitter_.seed((uint64_t{randombytes_random()} << 32) | randombytes_random());
+  MaybeRefillLocked(clock_->Now(), /*from_take=*/false);
 }
 
 DekPool::~DekPool() {
@@ -43,10 +43,13 @@ DekPool::~DekPool() {
     stop_ = true;
     ++generation_;
   }
-  room_cv_.notify_all();
-  backoff_cv_.notify_all();
   ready_cv_.notify_all();
-  for (std::thread& t : workers_) t.join();
+  // Drops a pending refill or backoff; waits for a refill that is starting wraps.
+  if (jobs_) jobs_->Close();
+  {
+    MutexLock lock(&mu_);
+    while (in_flight_ > 0) lock.Wait(idle_cv_);
+  }
   Drain();
 }
 
@@ -59,16 +62,24 @@ size_t DekPool::FreshCountLocked(Clock::TimePoint now) const {
       std::count_if(ready_.begin(), ready_.end(), [&](const Ready& r) { return !IsStale(r.made, now); }));
 }
 
-void DekPool::DiscardStaleLocked(Clock::TimePoint now) {
-  if (options_.max_age.count() == 0) return;
-  const size_t before = ready_.size();
+std::deque<DekPool::Ready> DekPool::TakeStaleLocked(Clock::TimePoint now) {
+  std::deque<Ready> stale;
+  if (options_.max_age.count() == 0) return stale;
   // Entries are only roughly ordered by start time (wraps finish out of
   // order), so look at all of them; there are at most `target`.
-  std::erase_if(ready_, [&](const Ready& r) { return IsStale(r.made, now); });
-  stats_.expired += before - ready_.size();
+  for (auto it = ready_.begin(); it != ready_.end();) {
+    if (IsStale(it->made, now)) {
+      stale.push_back(std::move(*it));
+      it = ready_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  stats_.expired += stale.size();
+  return stale;
 }
 
-void DekPool::BackOffLocked() {
+void DekPool::BackOffLocked(Clock::TimePoint now) {
   ++failures_;
   const nanoseconds lo_limit = MinBackoff(options_);
   const nanoseconds hi_limit = MaxBackoff(options_);
@@ -77,108 +88,123 @@ void DekPool::BackOffLocked() {
   base = std::min(base, hi_limit);
   const nanoseconds lo = std::max(lo_limit, base / 2);
   std::uniform_int_distribution<int64_t> pick(lo.count(), base.count());
-  retry_at_ = clock_->Now() + nanoseconds(pick(jitter_));
+  retry_at_ = now + nanoseconds(pick(jitter_));
+  if (backoff_posted_ || stop_ || !jobs_) return;
+  backoff_posted_ = jobs_->PostAfter(retry_at_ - now, [this] { Refill(/*after_backoff=*/true); });
 }
 
 void DekPool::ResetBackoffLocked() {
-  if (failures_ == 0) return;
   failures_ = 0;
   retry_at_ = Clock::TimePoint{};
-  backoff_cv_.notify_all();
 }
 
-bool DekPool::ClaimSleeperLocked(Clock::TimePoint now) {
-  if (sleeping_ <= waking_ || now < retry_at_) return false;
+void DekPool::MaybeRefillLocked(Clock::TimePoint now, bool from_take) {
+  if (stop_ || !jobs_ || refill_posted_ || now < retry_at_) return;
   const size_t room = options_.target - std::min(options_.target, ready_.size() + in_flight_);
   const size_t allowed = refill_limit_.Allowed();
+  if (room == 0 || in_flight_ >= allowed) return;
   // Batched refill, while one wrap at a time keeps up (a KMS that answers
   // fast): with nothing in flight and entries left, wait for a whole batch of
-  // room. A slow KMS needs its wraps started at once; and once a wrap runs,
-  // more workers join as below.
-  if (in_flight_ == 0 && !ready_.empty() && room < options_.refill_batch && allowed == 1) return false;
-  // Workers that are awake but not wrapping (just done, or just woken) will
-  // look at the pool again by themselves; wake a sleeper only for the room
-  // they will not fill, and only while more wraps may run.
-  const size_t can_start = std::min(room, allowed - std::min(allowed, in_flight_));
-  const size_t awake_idle = num_workers_ - sleeping_ - in_flight_;
-  if (can_start <= awake_idle + waking_) return false;
-  ++waking_;
-  return true;
+  // room. A slow KMS needs its wraps started at once.
+  if (from_take && in_flight_ == 0 && !ready_.empty() && room < options_.refill_batch && allowed == 1) return;
+  refill_posted_ = jobs_->Post([this] { Refill(/*after_backoff=*/false); });
 }
 
-StatusOr<PooledDek> DekPool::MakeEntry() const {
+PooledDek DekPool::NewEntry() const {
   PooledDek out;
   out.dek = SecretBytes::Random(options_.dek_size);
   randombytes_buf(out.file_id.data(), out.file_id.size());
-  StatusOr<std::string> wrapped = Status::Internal("DEK pool: no wrap function given");
-  if (wrap_) {
-    try {
-      wrapped = wrap_(out.dek, out.file_id);
-    } catch (...) {
-      wrapped = Status::Internal("DEK pool: wrap function threw an exception");
-    }
-  }
-  if (!wrapped.ok()) return wrapped.status();
-  out.wrapped_dek = std::move(wrapped).value();
   return out;
 }
 
-void DekPool::WorkerLoop() {
-  MutexLock lock(&mu_);
-  while (!stop_) {
+void DekPool::Refill(bool after_backoff) {
+  std::deque<Ready> stale;  // wiped after the lock is released
+  size_t start = 0;
+  uint64_t generation = 0;
+  {
+    MutexLock lock(&mu_);
+    (after_backoff ? backoff_posted_ : refill_posted_) = false;
     const Clock::TimePoint now = clock_->Now();
-    DiscardStaleLocked(now);
-    const bool full = ready_.size() + in_flight_ >= options_.target;
-    if (full || in_flight_ >= refill_limit_.Allowed()) {
-      // Full: sleep until Take/Drain makes room or the oldest entry ages out.
-      // Otherwise enough wraps run for the KMS's latency: sleep until a
-      // sleeper is claimed for more (ClaimSleeperLocked) or the pool stops.
-      ++sleeping_;
-      if (full && options_.max_age.count() > 0 && !ready_.empty()) {
-        Clock::TimePoint oldest = ready_.front().made;
-        for (const Ready& r : ready_) oldest = std::min(oldest, r.made);
-        const nanoseconds left = oldest + options_.max_age - now;
-        lock.WaitUntil(room_cv_, std::chrono::steady_clock::now() + left);
-      } else {
-        lock.Wait(room_cv_);
-      }
-      --sleeping_;
-      if (waking_ > 0) --waking_;
-      continue;
-    }
-    if (now < retry_at_) {
-      clock_->WaitFor(backoff_cv_, lock.native(), retry_at_ - now);
-      continue;
-    }
-
-    ++in_flight_;
-    const uint64_t generation = generation_;
-    const bool wake_another = ClaimSleeperLocked(now);
-    lock.Unlock();
-    if (wake_another) room_cv_.notify_one();
-    StatusOr<PooledDek> made = MakeEntry();
-    const Clock::TimePoint done = clock_->Now();
-    lock.Lock();
-    --in_flight_;
-
-    if (!made.ok()) {
-      ++stats_.wrap_errors;
-      BackOffLocked();
-      continue;
-    }
-    ResetBackoffLocked();
-    refill_limit_.NoteLatency(done - now);
-    // Drained or stopping meanwhile, or already too old: `made` is wiped here.
-    if (stop_ || generation != generation_ || IsStale(now, clock_->Now())) continue;
-    ready_.push_back(Ready{std::move(made).value(), now});
-    ready_cv_.notify_all();
+    stale = TakeStaleLocked(now);
+    if (stop_ || now < retry_at_) return;
+    const size_t room = options_.target - std::min(options_.target, ready_.size() + in_flight_);
+    const size_t allowed = refill_limit_.Allowed();
+    start = std::min(room, allowed - std::min(allowed, in_flight_));
+    in_flight_ += start;
+    generation = generation_;
   }
+  for (size_t i = 0; i < start; ++i) {
+    auto entry = std::make_shared<PooledDek>(NewEntry());
+    const Clock::TimePoint started = clock_->Now();
+    // A wrap is accounted for exactly once, even by a wrap function that
+    // throws after (or instead of) calling back.
+    auto answered = std::make_shared<std::atomic<bool>>(false);
+    WrapDone done = [this, entry, generation, started, answered](StatusOr<std::string> wrapped) {
+      if (!answered->exchange(true)) OnRefillWrapped(entry, generation, started, std::move(wrapped));
+    };
+    WrapDone fallback = done;
+    try {
+      if (!wrap_) throw std::invalid_argument("no wrap function");
+      wrap_(entry->dek, entry->file_id, WrapKind::kRefill, std::move(done));
+    } catch (...) {
+      fallback(Status::Internal("DEK pool: wrap function failed to start a wrap"));
+    }
+  }
+}
+
+void DekPool::OnRefillWrapped(std::shared_ptr<PooledDek> entry, uint64_t generation, Clock::TimePoint started,
+                              StatusOr<std::string> wrapped) {
+  std::deque<Ready> stale;  // wiped after the lock is released
+  MutexLock lock(&mu_);
+  const Clock::TimePoint now = clock_->Now();
+  --in_flight_;
+  if (!wrapped.ok()) {
+    ++stats_.wrap_errors;
+    BackOffLocked(now);
+  } else {
+    ResetBackoffLocked();
+    refill_limit_.NoteLatency(now - started);
+    if (!stop_ && generation == generation_ && !IsStale(started, now)) {
+      entry->wrapped_dek = std::move(wrapped).value();
+      ready_.push_back(Ready{std::move(*entry), started});
+      ready_cv_.notify_all();
+    }
+    stale = TakeStaleLocked(now);
+    MaybeRefillLocked(now, /*from_take=*/false);
+  }
+  // Failed, drained, stopping or already too old: wiped now, not whenever
+  // the wrap function lets go of its callback.
+  entry->dek = SecretBytes();
+  if (stop_ && in_flight_ == 0) idle_cv_.notify_all();
+}
+
+StatusOr<PooledDek> DekPool::WrapDirectly() {
+  PooledDek entry = NewEntry();
+  if (!wrap_) return Status::Internal("DEK pool: no wrap function given");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<StatusOr<std::string>> result;
+  try {
+    wrap_(entry.dek, entry.file_id, WrapKind::kDirect, [&](StatusOr<std::string> wrapped) {
+      std::lock_guard<std::mutex> lock(mu);
+      result = std::move(wrapped);
+      cv.notify_all();
+    });
+  } catch (...) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!result.has_value()) result = Status::Internal("DEK pool: wrap function threw an exception");
+  }
+  std::unique_lock<std::mutex> lock(mu);
+  // The wrap function's own timeouts bound this wait (the KMS client's).
+  cv.wait(lock, [&] { return result.has_value(); });
+  if (!result->ok()) return result->status();
+  entry.wrapped_dek = std::move(*result).value();
+  return entry;
 }
 
 StatusOr<PooledDek> DekPool::Take() {
   std::deque<Ready> stale;  // wiped after the lock is released
   std::optional<PooledDek> taken;
-  bool wake_one = false;
   {
     MutexLock lock(&mu_);
     const Clock::TimePoint now = clock_->Now();
@@ -194,34 +220,39 @@ StatusOr<PooledDek> DekPool::Take() {
       }
     }
     if (!taken.has_value()) ++stats_.direct;
-    wake_one = ClaimSleeperLocked(now);
+    MaybeRefillLocked(now, /*from_take=*/true);
   }
-  if (!stale.empty()) {
-    room_cv_.notify_all();
-    stale.clear();
-  } else if (wake_one) {
-    room_cv_.notify_one();
-  }
+  stale.clear();
   if (taken.has_value()) return std::move(*taken);
 
-  StatusOr<PooledDek> made = MakeEntry();
+  StatusOr<PooledDek> made = WrapDirectly();
   MutexLock lock(&mu_);
   if (!made.ok()) {
     ++stats_.wrap_errors;
   } else {
-    ResetBackoffLocked();  // the KMS answers again: workers need not wait out their backoff
+    // The KMS answers again: refills need not wait out their backoff.
+    ResetBackoffLocked();
+    MaybeRefillLocked(clock_->Now(), /*from_take=*/false);
   }
   return made;
 }
 
 void DekPool::Drain() {
   std::deque<Ready> dropped;  // wiped after the lock is released
-  {
-    MutexLock lock(&mu_);
-    ++generation_;
-    dropped.swap(ready_);
-  }
-  room_cv_.notify_all();
+  MutexLock lock(&mu_);
+  ++generation_;
+  dropped.swap(ready_);
+  MaybeRefillLocked(clock_->Now(), /*from_take=*/false);
+  lock.Unlock();
+}
+
+void DekPool::Tick() {
+  std::deque<Ready> stale;  // wiped after the lock is released
+  MutexLock lock(&mu_);
+  const Clock::TimePoint now = clock_->Now();
+  stale = TakeStaleLocked(now);
+  MaybeRefillLocked(now, /*from_take=*/false);
+  lock.Unlock();
 }
 
 DekPoolStats DekPool::stats() const {

@@ -7,33 +7,38 @@
 // file id (the wrap function puts it in the encryption context), so an entry
 // is used for exactly one file.
 //
-// Refill: `refill_concurrency` background workers keep `target` entries
-// ready, each with at most one wrap call in flight, which hides KMS latency
-// (at 20 ms per call, 4 in flight give about 200 wraps/s). With a
-// `refill_interval`, only as many run at once as the measured latency needs
-// (ConcurrencyLimit, fed by completed background wraps). While the wrap
-// function fails, workers back off exponentially with jitter: the n-th
-// consecutive failure waits a random time in [max(min, b/2), b] with
+// Refill: the wrap function only starts a wrap; its result arrives later, on
+// any thread (the KMS executor's), so many wraps are in flight without a
+// thread each. A refill job on the mount's WorkQueue starts as many as keep
+// `target` entries ready or in flight, at most `refill_concurrency` in
+// flight, which hides KMS latency (at 20 ms per call, 128 in flight give about
+// 6 400 wraps/s). With a `refill_interval`, only as many run at once as the
+// measured latency needs (ConcurrencyLimit, fed by completed background
+// wraps). A Take that leaves room and every completed wrap post the refill job
+// again (one waits at a time). While the wraps fail, refills back off
+// exponentially with jitter: after the n-th consecutive failure the next
+// refill waits a random time in [max(min, b/2), b] with
 // b = min(min_backoff * 2^(n-1), max_backoff), so every wait lies in
-// [min_backoff, max_backoff]; a success (also a direct one) resets it.
-// Waits go through the Clock (a FakeClock passes them instantly).
+// [min_backoff, max_backoff]; a success (also a direct one) resets it. The
+// wait is a delayed job on the queue's Clock (a FakeClock passes it at once).
 //
 // Take() pops the oldest ready entry without blocking when the pool has one
-// and otherwise wraps directly in the caller's thread (stats().direct),
-// returning that result or its error. Entries older than max_age (counted
-// from the start of their wrap) are discarded and wiped instead of returned,
-// so a revoked grant stops new files within max_age too. Drain() wipes the
-// ready entries and also discards wraps in flight when they return.
+// and otherwise wraps directly (WrapKind::kDirect: somebody waits for it) and
+// waits for that wrap (stats().direct), returning its result or its error.
+// Entries older than max_age (counted from the start of their wrap) are
+// discarded and wiped instead of returned, so a revoked grant stops new files
+// within max_age too; Tick() (the mount's, once a second) discards them from
+// an idle pool and refills. Drain() wipes the ready entries and also discards
+// wraps in flight when they return.
 //
-// Shutdown: the destructor wakes every worker (also one waiting out a
-// backoff), starts no new wrap, and joins the workers. A wrap already in
-// flight cannot be interrupted: the destructor waits for it to return (the
-// wrap function's own timeout bounds this, e.g. the KMS client's), because it
-// may use objects its owner destroys next. Its result is wiped, as are all
-// ready entries.
+// Shutdown: the destructor starts no new wrap, closes its work scope (a
+// pending refill or backoff is dropped) and waits for the wraps in flight to
+// call back, because the wrap function may use objects its owner destroys
+// next (the KMS client's timeouts bound the wait). Their results are wiped,
+// as are all ready entries.
 //
 // Thread-safety: all methods are thread-safe. The wrap function is called
-// from the worker threads and from Take() callers, concurrently.
+// from the work queue's threads and from Take() callers, concurrently.
 #ifndef KMSFS_CACHE_DEK_POOL_H_
 #define KMSFS_CACHE_DEK_POOL_H_
 
@@ -46,14 +51,13 @@
 #include <memory>
 #include <random>
 #include <string>
-#include <thread>
-#include <vector>
 
-#include "cache/clock.h"
 #include "cache/concurrency_limit.h"
+#include "fs/base/clock.h"
 #include "fs/base/mutex.h"
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
+#include "fs/base/work_queue.h"
 
 namespace kmsfs::cache {
 
@@ -65,17 +69,17 @@ struct PooledDek {
 
 struct DekPoolOptions {
   size_t target = 32;                               // Default: 32 entries kept ready; 0 = no pool
-  size_t refill_concurrency = 4;                    // Default: 4 wrap calls in flight while refilling (0 acts as 1)
+  size_t refill_concurrency = 4;                    // Default: 4 wraps in flight while refilling (0 acts as 1)
   // Default: 0 = refill_concurrency wraps in flight whenever there is room.
   // Otherwise as many as make one entry per interval at the wraps' measured
   // latency, at most refill_concurrency (see ConcurrencyLimit).
   std::chrono::microseconds refill_interval{0};
-  // Default: 1 = a Take that leaves room wakes a sleeping worker at once.
-  // Otherwise, while one wrap at a time keeps up (see refill_interval), no
-  // wrap runs and entries remain, a sleeping worker is woken only once this
-  // much room has opened up, and it then refills to the target: one wake-up
-  // per batch of Takes instead of one per Take, which a Take pays on the
-  // caller's (the file creation's) thread.
+  // Default: 1 = a Take that leaves room posts a refill at once. Otherwise,
+  // while one wrap at a time keeps up (see refill_interval), no wrap runs and
+  // entries remain, a refill is posted only once this much room has opened
+  // up, and it then refills to the target: one wake-up per batch of Takes
+  // instead of one per Take, which a Take pays on the caller's (the file
+  // creation's) thread.
   size_t refill_batch = 1;
   size_t dek_size = 64;                             // Default: 64-byte DEKs
   std::chrono::seconds max_age{300};                // Default: 300 s; 0 = no limit
@@ -93,19 +97,30 @@ struct DekPoolStats {
 
 class DekPool {
  public:
-  // Wraps `dek` for the file `file_id`; returns the KMS cipher_text.
-  using WrapFn =
-      std::function<StatusOr<std::string>(const SecretBytes& dek, const std::array<uint8_t, 16>& file_id)>;
+  enum class WrapKind {
+    kDirect,  // Take found the pool empty: a file creation waits for it
+    kRefill,  // background
+  };
+  using FileId = std::array<uint8_t, 16>;
+  using WrapDone = std::function<void(StatusOr<std::string>)>;
+  // Starts wrapping `dek` for the file `file_id`; `done` runs exactly once
+  // with the KMS cipher_text or the error, on any thread, possibly before the
+  // function returns. `dek` and `file_id` stay valid until `done` has run.
+  using WrapFn = std::function<void(const SecretBytes& dek, const FileId& file_id, WrapKind kind, WrapDone done)>;
 
-  // Starts the background workers (none when options.target == 0).
-  DekPool(DekPoolOptions options, WrapFn wrap, Clock* clock = Clock::Real());
-  ~DekPool();  // stops the workers, wipes the entries
+  // Starts filling the pool through jobs on `queue` (which must outlive the
+  // pool and may be null only when options.target == 0); backoffs wait on
+  // the queue's clock.
+  DekPool(DekPoolOptions options, WrapFn wrap, WorkQueue* queue);
+  ~DekPool();  // stops refilling, waits for the wraps in flight, wipes the entries
   DekPool(const DekPool&) = delete;
   DekPool& operator=(const DekPool&) = delete;
 
   StatusOr<PooledDek> Take();
   // Discards every ready entry (wiping them), e.g. when access may have changed.
   void Drain();
+  // Discards entries that have aged out and refills; the mount calls it about once a second.
+  void Tick();
   DekPoolStats stats() const;
   // Blocks until at least `count` entries are ready or `timeout` (real time)
   // has passed; returns whether they are. For a warm-up at mount, and tests.
@@ -117,32 +132,36 @@ class DekPool {
     Clock::TimePoint made;  // when its wrap started
   };
 
-  void WorkerLoop();
-  // Generates a file id and a DEK and wraps them; runs with no lock held.
-  StatusOr<PooledDek> MakeEntry() const;
+  // A fresh file id and DEK, not yet wrapped.
+  PooledDek NewEntry() const;
+  // Starts the background wraps a refill may start now (a job on the queue).
+  void Refill(bool after_backoff);
+  void OnRefillWrapped(std::shared_ptr<PooledDek> entry, uint64_t generation, Clock::TimePoint started,
+                       StatusOr<std::string> wrapped);
+  // Wraps one entry and waits for it (Take on an empty pool).
+  StatusOr<PooledDek> WrapDirectly();
   bool IsStale(Clock::TimePoint made, Clock::TimePoint now) const;
   size_t FreshCountLocked(Clock::TimePoint now) const KMSFS_REQUIRES(mu_);
-  void DiscardStaleLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
-  void BackOffLocked() KMSFS_REQUIRES(mu_);
+  // Moves the stale entries out (the caller wipes them once the lock is released).
+  std::deque<Ready> TakeStaleLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
+  void BackOffLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
   void ResetBackoffLocked() KMSFS_REQUIRES(mu_);
-  // Fan-out without a wake-up per Take: true (and counted in waking_) when a
-  // sleeping worker should be notified because the pool has room for more
-  // wraps than the workers already awake will start. Notify after unlocking.
-  bool ClaimSleeperLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
+  // Posts a refill when there is room for wraps that may start now. From a
+  // Take, a refill that one wrap at a time keeps up with waits for a batch.
+  void MaybeRefillLocked(Clock::TimePoint now, bool from_take) KMSFS_REQUIRES(mu_);
 
   const DekPoolOptions options_;
   const WrapFn wrap_;
   Clock* const clock_;
-  const size_t num_workers_;
+  const size_t max_in_flight_;
 
   mutable Mutex mu_;
-  std::condition_variable room_cv_;     // workers sleeping while the pool is full
-  std::condition_variable backoff_cv_;  // workers waiting out a backoff: reset, stop
-  std::condition_variable ready_cv_;    // WaitForReady: an entry arrived, stop
+  std::condition_variable ready_cv_;  // WaitForReady: an entry arrived, stop
+  std::condition_variable idle_cv_;   // the destructor: the last wrap in flight called back
   std::deque<Ready> ready_ KMSFS_GUARDED_BY(mu_);  // oldest first
-  size_t in_flight_ KMSFS_GUARDED_BY(mu_) = 0;     // background wraps running
-  size_t sleeping_ KMSFS_GUARDED_BY(mu_) = 0;      // workers waiting for room in the pool
-  size_t waking_ KMSFS_GUARDED_BY(mu_) = 0;        // of those, notified but not yet running
+  size_t in_flight_ KMSFS_GUARDED_BY(mu_) = 0;     // background wraps started and not yet called back
+  bool refill_posted_ KMSFS_GUARDED_BY(mu_) = false;   // a refill job waits on the queue
+  bool backoff_posted_ KMSFS_GUARDED_BY(mu_) = false;  // a delayed refill waits out a backoff
   uint64_t generation_ KMSFS_GUARDED_BY(mu_) = 0;  // bumped by Drain: older wraps are discarded
   bool stop_ KMSFS_GUARDED_BY(mu_) = false;
   uint32_t failures_ KMSFS_GUARDED_BY(mu_) = 0;    // consecutive wrap failures
@@ -151,7 +170,7 @@ class DekPool {
   std::mt19937_64 jitter_ KMSFS_GUARDED_BY(mu_);
   DekPoolStats stats_ KMSFS_GUARDED_BY(mu_);
 
-  std::vector<std::thread> workers_;  // last: started once everything above exists
+  std::unique_ptr<WorkQueue::Scope> jobs_;  // last: its jobs use everything above
 };
 
 }  // namespace kmsfs::cache

@@ -3,12 +3,12 @@
 #include <sodium.h>
 
 #include <array>
-#include <ctime>
 
 #include "fs/base/hex.h"
 #include "fs/base/logging.h"
 #include "kms/api_json.h"
 #include "kms/retry.h"
+#include "kms/secure_string.h"
 
 namespace kmsfs::kms {
 namespace {
@@ -25,11 +25,6 @@ bool IsOneOf(std::string_view code, std::initializer_list<std::string_view> code
     if (code == c) return true;
   }
   return false;
-}
-
-// The token was refused in a way a fresh login can cure.
-bool IsTokenRejection(int http_status, std::string_view kms_code) {
-  return http_status == 401 || (http_status == 403 && IsOneOf(kms_code, {"KMS.0302", "KMS.0303"}));
 }
 
 StatusCode CodeFor(std::string_view action, int http_status, std::string_view kms_code) {
@@ -82,39 +77,46 @@ KeyInfo KeyInfoOf(const json& answer) {
   return ParseKeyInfo(answer);
 }
 
+SecureString ToSecure(std::string_view text) { return SecureString(text.data(), text.size()); }
+
 }  // namespace
 
-StatusOr<std::unique_ptr<HttpClient>> HttpClient::New(ConnectionConfig config) {
+StatusOr<std::unique_ptr<HttpClient>> HttpClient::New(ConnectionConfig config, KmsExecutorOptions executor) {
   KMSFS_RETURN_IF_ERROR(config.Validate());
   TransportOptions topts;
   topts.connect_timeout = config.connect_timeout;
   topts.request_timeout = config.request_timeout;
   topts.ca_file = config.ca_file;
   topts.insecure_skip_tls_verify = config.insecure_skip_tls_verify;
-  KMSFS_ASSIGN_OR_RETURN(std::unique_ptr<HttpTransport> transport, HttpTransport::New(std::move(topts)));
+  // Room for every call in flight, each on a keep-alive connection of its own.
+  topts.max_connections = std::max<size_t>(topts.max_connections, executor.max_in_flight);
   if (config.insecure_skip_tls_verify) {
     KMSFS_LOG(kWarning) << "TLS certificate checks are off for " << UrlHostPort(config.endpoint);
   }
   EnsureSodiumInitialized();
-  return std::unique_ptr<HttpClient>(new HttpClient(config, std::move(transport)));
+  std::unique_ptr<HttpClient> client(new HttpClient(config));
+  KMSFS_ASSIGN_OR_RETURN(client->executor_,
+                         KmsExecutor::New(std::move(topts), config.retry, &client->auth_, client->signer_.get(),
+                                          std::move(executor)));
+  return client;
 }
 
-HttpClient::HttpClient(const ConnectionConfig& config, std::unique_ptr<HttpTransport> transport)
+HttpClient::HttpClient(const ConnectionConfig& config)
     : endpoint_(StripTrailingSlashes(config.endpoint)),
       project_id_(config.project_id),
-      retry_(config.retry),
       host_(UrlHostPort(endpoint_)),
-      transport_(std::move(transport)),
-      auth_(*transport_, config),
+      auth_(config),
       signer_(config.uses_access_key() ? std::make_unique<RequestSigner>(config) : nullptr) {}
 
-HttpClient::~HttpClient() = default;
+// The executor goes first: it ends the calls still running, whose
+// completions use the client.
+HttpClient::~HttpClient() { executor_.reset(); }
 
 ClientStats HttpClient::stats() const {
   ClientStats s;
   s.calls = calls_.load();
   s.errors = errors_.load();
-  s.retries = retries_.load();
+  s.retries = executor_->stats().retries;
   s.auth_refreshes = auth_.refreshes();
   return s;
 }
@@ -128,7 +130,25 @@ StatusOr<std::string> HttpClient::UserId() {
   if (signer_) {
     return Status::FailedPrecondition("the IAM user id is not known to a client signing with an access key (AK/SK)");
   }
-  return auth_.UserId();
+  if (std::string id = auth_.CachedUserId(); !id.empty()) return id;
+  KmsCall call;
+  if (auth_.static_token() != nullptr) {
+    call.what = auth_.LookupDescription();
+    call.method = "GET";
+    call.url = auth_.TokensUrl();
+    call.auth = CallAuth::kTokenLookup;
+    KmsOutcome outcome = executor_->Run(std::move(call));
+    KMSFS_RETURN_IF_ERROR(auth_.AcceptTokenLookup(outcome.response, outcome.attempts));
+  } else {
+    // A password login names its user: wait for one (or for the current token).
+    call.what = auth_.LoginDescription();
+    call.send = false;
+    KmsOutcome outcome = executor_->Run(std::move(call));
+    KMSFS_RETURN_IF_ERROR(outcome.response.status());
+  }
+  std::string id = auth_.CachedUserId();
+  if (id.empty()) return Status::Internal("IAM login answer names no token.user.id");
+  return id;
 }
 
 std::string HttpClient::Context(std::string_view action, std::string_view key_id) const {
@@ -145,87 +165,66 @@ Status HttpClient::Fail(StatusCode code, std::string_view action, std::string_vi
   return Status(code, Context(action, key_id) + ": " + std::string(what));
 }
 
-StatusOr<HttpResponse> HttpClient::Call(std::string_view action, std::string_view key_id, std::string_view body) {
-  calls_.fetch_add(1);
-  HttpRequest request;
-  request.url = endpoint_ + "/v1.0/" + project_id_ + "/kms/" + std::string(action);
-  request.body = body;
-  bool refreshed = false;
-  while (true) {
-    StatusOr<TokenRef> token = Status::Unavailable("no token: the request is signed");
-    if (signer_) {
-      // Signed afresh for each round (its date must be recent); retries of
-      // the same round resend the same signature, well within its 15 minutes.
-      auto headers = signer_->Headers(request.url, body, static_cast<int64_t>(std::time(nullptr)));
-      if (!headers.ok()) {
-        errors_.fetch_add(1);
-        return headers.status().Annotate(Context(action, key_id));
-      }
-      request.headers = std::move(headers).value();
-    } else {
-      token = auth_.Token();
-      if (!token.ok()) {
-        errors_.fetch_add(1);
-        return token.status().Annotate(Context(action, key_id));
-      }
-      request.headers.clear();
-      request.headers.push_back(SecretHeader("X-Auth-Token", **token));
-    }
+KmsCall HttpClient::MakeCall(std::string_view action, std::string_view key_id, SecureString body,
+                             Priority priority) const {
+  KmsCall call;
+  call.what = Context(action, key_id);
+  call.url = endpoint_ + "/v1.0/" + project_id_ + "/kms/" + std::string(action);
+  call.body = std::move(body);
+  call.auth = signer_ ? CallAuth::kSigned : CallAuth::kToken;
+  call.priority = priority;
+  return call;
+}
 
-    Backoff backoff(retry_);
-    StatusOr<HttpResponse> r = Status::Unavailable("not sent");
-    int attempt = 1;
-    for (;; ++attempt) {
-      r = transport_->Send(request);
-      const bool retryable = !r.ok() || IsRetryableHttpStatus(r->status);
-      if (!retryable || attempt >= retry_.max_attempts) break;
-      const auto delay = backoff.Next(r.ok() ? r->retry_after_seconds : -1);
-      KMSFS_LOG(kDebug) << Context(action, key_id) << ": attempt " << attempt << " failed ("
-                        << (r.ok() ? "HTTP " + std::to_string(r->status) : r.status().message()) << "), retrying in "
-                        << delay.count() << " ms";
-      retries_.fetch_add(1);
-      backoff.Sleep(delay);
-    }
-    const std::string tries = attempt > 1 ? ", gave up after " + std::to_string(attempt) + " attempts" : "";
-    if (!r.ok()) {
-      errors_.fetch_add(1);
-      return Status::Unavailable(Context(action, key_id) + ": cannot reach the KMS at " + endpoint_ + ": " +
-                                 r.status().message() + (tries.empty() ? "" : " (" + tries.substr(2) + ")"));
-    }
-    if (r->status >= 200 && r->status <= 299) return r;
-
-    const ErrorBody err = ParseErrorBody(r->body);
-    if (!refreshed && !signer_ && IsTokenRejection(r->status, err.code) && auth_.Rejected(*token)) {
-      refreshed = true;
-      KMSFS_LOG(kInfo) << Context(action, key_id) << ": token refused (" << (err.code.empty() ? "HTTP 401" : err.code)
-                       << "), logging in again";
-      continue;
-    }
+StatusOr<HttpResponse> HttpClient::Result(std::string_view action, std::string_view key_id, KmsOutcome outcome) {
+  if (outcome.auth_failed) {
     errors_.fetch_add(1);
-    std::string msg = Context(action, key_id) + ": ";
-    if (err.code.empty() && err.message.empty()) {
-      msg += "the KMS answered HTTP " + std::to_string(r->status) + " without an error body";
-    } else {
-      if (!err.code.empty()) msg += err.code + " ";
-      msg += err.message.empty() ? "(no message)" : err.message;
-    }
-    msg += " (HTTP " + std::to_string(r->status);
-    if (!r->request_id.empty()) msg += ", request " + r->request_id;
-    msg += tries + ")";
-    if (r->status >= 300 && r->status < 400) msg += "; is the KMS endpoint right?";
-    if (signer_ && CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated) {
-      msg += "; the access key was refused: check HUAWEICLOUD_SDK_AK/SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN for a "
-             "temporary key) and this machine's clock";
-    } else if (CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated && !auth_.can_refresh()) {
-      msg += "; the given token was refused: get a new one (OS_AUTH_TOKEN, --credentials or --token)";
-    }
-    return Status(CodeFor(action, r->status, err.code), msg).WithKmsError(err.code, r->status);
+    return outcome.response.status().Annotate(Context(action, key_id));
   }
+  StatusOr<HttpResponse>& r = outcome.response;
+  const std::string tries =
+      outcome.attempts > 1 ? ", gave up after " + std::to_string(outcome.attempts) + " attempts" : "";
+  if (!r.ok()) {
+    errors_.fetch_add(1);
+    std::string why = r.status().message();
+    // The executor's own endings (cancelled, shutting down) already name the call.
+    const std::string context = Context(action, key_id);
+    if (why.rfind(context, 0) == 0) return Status::Unavailable(why);
+    return Status::Unavailable(context + ": cannot reach the KMS at " + endpoint_ + ": " + why +
+                               (tries.empty() ? "" : " (" + tries.substr(2) + ")"));
+  }
+  if (r->status >= 200 && r->status <= 299) return std::move(r);
+
+  errors_.fetch_add(1);
+  const ErrorBody err = ParseErrorBody(r->body);
+  std::string msg = Context(action, key_id) + ": ";
+  if (err.code.empty() && err.message.empty()) {
+    msg += "the KMS answered HTTP " + std::to_string(r->status) + " without an error body";
+  } else {
+    if (!err.code.empty()) msg += err.code + " ";
+    msg += err.message.empty() ? "(no message)" : err.message;
+  }
+  msg += " (HTTP " + std::to_string(r->status);
+  if (!r->request_id.empty()) msg += ", request " + r->request_id;
+  msg += tries + ")";
+  if (r->status >= 300 && r->status < 400) msg += "; is the KMS endpoint right?";
+  if (signer_ && CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated) {
+    msg += "; the access key was refused: check HUAWEICLOUD_SDK_AK/SK (and HUAWEICLOUD_SDK_SECURITY_TOKEN for a "
+           "temporary key) and this machine's clock";
+  } else if (CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated && !auth_.can_refresh()) {
+    msg += "; the given token was refused: get a new one (OS_AUTH_TOKEN, --credentials or --token)";
+  }
+  return Status(CodeFor(action, r->status, err.code), msg).WithKmsError(err.code, r->status);
+}
+
+StatusOr<HttpResponse> HttpClient::Call(std::string_view action, std::string_view key_id, SecureString body) {
+  calls_.fetch_add(1);
+  KmsOutcome outcome = executor_->Run(MakeCall(action, key_id, std::move(body), Priority::kInteractive));
+  return Result(action, key_id, std::move(outcome));
 }
 
 StatusOr<json> HttpClient::CallJson(std::string_view action, std::string_view key_id, const json& body) {
-  const std::string text = body.dump();
-  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(action, key_id, text));
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(action, key_id, ToSecure(body.dump())));
   std::optional<json> parsed = ParseObject(r.body);
   if (!parsed) return Fail(StatusCode::kInternal, action, key_id, "the KMS answer is not a JSON object");
   return std::move(*parsed);
@@ -302,8 +301,7 @@ StatusOr<DataKey> HttpClient::CreateDataKey(std::string_view key_id, size_t leng
   constexpr std::string_view kAction = "create-datakey";
   json body = {{"key_id", key_id}, {"datakey_length", std::to_string(8 * length_bytes)}};
   PutContext(body, ctx);
-  const std::string text = body.dump();
-  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, text));
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, ToSecure(body.dump())));
   StatusOr<DataKey> key = ParseCreateDataKeyAnswer(r.body, length_bytes);
   if (!key.ok()) return Fail(key.status().code(), kAction, key_id, key.status().message());
   return key;
@@ -314,17 +312,15 @@ StatusOr<std::string> HttpClient::CreateDataKeyWithoutPlaintext(std::string_view
   constexpr std::string_view kAction = "create-datakey-without-plaintext";
   json body = {{"key_id", key_id}, {"datakey_length", std::to_string(8 * length_bytes)}};
   PutContext(body, ctx);
-  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, body.dump()));
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, ToSecure(body.dump())));
   StatusOr<std::string> cipher = ParseCipherTextAnswer(r.body);
   if (!cipher.ok()) return Fail(cipher.status().code(), kAction, key_id, cipher.status().message());
   return cipher;
 }
 
-StatusOr<std::string> HttpClient::EncryptDataKey(std::string_view key_id, const SecretBytes& dek,
-                                                 const EncryptionContext& ctx) {
-  constexpr std::string_view kAction = "encrypt-datakey";
-  if (dek.empty()) return Fail(StatusCode::kInvalidArgument, kAction, key_id, "empty data key");
-  // plain_text = hex(DEK || SHA-256(DEK)), written straight into wiped memory.
+// plain_text = hex(DEK || SHA-256(DEK)), written straight into wiped memory.
+SecureString HttpClient::EncryptDataKeyBody(std::string_view key_id, const SecretBytes& dek,
+                                            const EncryptionContext& ctx) {
   std::array<uint8_t, crypto_hash_sha256_BYTES> digest = Sha256(dek.span());
   SecureString hex;
   hex.reserve(2 * (dek.size() + digest.size()));
@@ -333,23 +329,78 @@ StatusOr<std::string> HttpClient::EncryptDataKey(std::string_view key_id, const 
   sodium_memzero(digest.data(), digest.size());
   json rest = {{"key_id", key_id}, {"datakey_plain_length", std::to_string(dek.size())}};
   PutContext(rest, ctx);
-  const SecureString body = SpliceSecretMember("plain_text", hex, rest);
-  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, std::string_view(body.data(), body.size())));
+  return SpliceSecretMember("plain_text", hex, rest);
+}
+
+SecureString HttpClient::DecryptDataKeyBody(std::string_view key_id, std::string_view cipher_text,
+                                            size_t dek_length, const EncryptionContext& ctx) {
+  json body = {{"key_id", key_id}, {"cipher_text", cipher_text}, {"datakey_cipher_length", std::to_string(dek_length)}};
+  PutContext(body, ctx);
+  return ToSecure(body.dump());
+}
+
+StatusOr<std::string> HttpClient::EncryptDataKeyResult(std::string_view key_id, KmsOutcome outcome) {
+  constexpr std::string_view kAction = "encrypt-datakey";
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Result(kAction, key_id, std::move(outcome)));
   StatusOr<std::string> cipher = ParseCipherTextAnswer(r.body);
   if (!cipher.ok()) return Fail(cipher.status().code(), kAction, key_id, cipher.status().message());
   return cipher;
 }
 
-StatusOr<SecretBytes> HttpClient::DecryptDataKey(std::string_view key_id, std::string_view cipher_text,
-                                                 size_t dek_length, const EncryptionContext& ctx) {
+StatusOr<SecretBytes> HttpClient::DecryptDataKeyResult(std::string_view key_id, size_t dek_length,
+                                                       KmsOutcome outcome) {
   constexpr std::string_view kAction = "decrypt-datakey";
-  json body = {{"key_id", key_id}, {"cipher_text", cipher_text}, {"datakey_cipher_length", std::to_string(dek_length)}};
-  PutContext(body, ctx);
-  const std::string text = body.dump();
-  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, text));
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Result(kAction, key_id, std::move(outcome)));
   StatusOr<SecretBytes> dek = ParseDecryptDataKeyAnswer(r.body, dek_length);
   if (!dek.ok()) return Fail(dek.status().code(), kAction, key_id, dek.status().message());
   return dek;
+}
+
+StatusOr<std::string> HttpClient::EncryptDataKey(std::string_view key_id, const SecretBytes& dek,
+                                                 const EncryptionContext& ctx) {
+  constexpr std::string_view kAction = "encrypt-datakey";
+  calls_.fetch_add(1);
+  if (dek.empty()) return Fail(StatusCode::kInvalidArgument, kAction, key_id, "empty data key");
+  KmsOutcome outcome =
+      executor_->Run(MakeCall(kAction, key_id, EncryptDataKeyBody(key_id, dek, ctx), Priority::kInteractive));
+  return EncryptDataKeyResult(key_id, std::move(outcome));
+}
+
+StatusOr<SecretBytes> HttpClient::DecryptDataKey(std::string_view key_id, std::string_view cipher_text,
+                                                 size_t dek_length, const EncryptionContext& ctx) {
+  constexpr std::string_view kAction = "decrypt-datakey";
+  calls_.fetch_add(1);
+  KmsOutcome outcome = executor_->Run(
+      MakeCall(kAction, key_id, DecryptDataKeyBody(key_id, cipher_text, dek_length, ctx), Priority::kInteractive));
+  return DecryptDataKeyResult(key_id, dek_length, std::move(outcome));
+}
+
+CallHandle HttpClient::EncryptDataKeyAsync(std::string_view key_id, const SecretBytes& dek,
+                                           const EncryptionContext& ctx, Priority priority,
+                                           Callback<std::string> done) {
+  constexpr std::string_view kAction = "encrypt-datakey";
+  calls_.fetch_add(1);
+  if (dek.empty()) {
+    done(Fail(StatusCode::kInvalidArgument, kAction, key_id, "empty data key"));
+    return CallHandle();
+  }
+  return executor_->Submit(
+      MakeCall(kAction, key_id, EncryptDataKeyBody(key_id, dek, ctx), priority),
+      [this, key = std::string(key_id), done = std::move(done)](KmsOutcome outcome) {
+        done(EncryptDataKeyResult(key, std::move(outcome)));
+      });
+}
+
+CallHandle HttpClient::DecryptDataKeyAsync(std::string_view key_id, std::string_view cipher_text, size_t dek_length,
+                                           const EncryptionContext& ctx, Priority priority,
+                                           Callback<SecretBytes> done) {
+  constexpr std::string_view kAction = "decrypt-datakey";
+  calls_.fetch_add(1);
+  return executor_->Submit(
+      MakeCall(kAction, key_id, DecryptDataKeyBody(key_id, cipher_text, dek_length, ctx), priority),
+      [this, key = std::string(key_id), dek_length, done = std::move(done)](KmsOutcome outcome) {
+        done(DecryptDataKeyResult(key, dek_length, std::move(outcome)));
+      });
 }
 
 StatusOr<std::string> HttpClient::EncryptData(std::string_view key_id, std::string_view plain_text,
@@ -364,8 +415,9 @@ StatusOr<std::string> HttpClient::EncryptData(std::string_view key_id, std::stri
     calls_.fetch_add(1);
     return Fail(StatusCode::kInvalidArgument, kAction, key_id, "plain_text is not valid UTF-8 text");
   }
-  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, text));
+  SecureString secure = ToSecure(text);
   WipeString(text);
+  KMSFS_ASSIGN_OR_RETURN(HttpResponse r, Call(kAction, key_id, std::move(secure)));
   StatusOr<std::string> cipher = ParseCipherTextAnswer(r.body);
   if (!cipher.ok()) return Fail(cipher.status().code(), kAction, key_id, cipher.status().message());
   return cipher;

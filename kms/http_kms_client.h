@@ -2,8 +2,9 @@
 // (spec/kms-api.md), with IAM token handling, retries and error mapping.
 //
 // Every call is POST $endpoint/v1.0/$project_id/kms/<action> with a JSON body
-// and the token in X-Auth-Token. Network failures, 429 and 5xx are retried
-// with backoff (RetryPolicy); a 401 or 403 KMS.0302/KMS.0303 makes a
+// and the token in X-Auth-Token, or, with an access key (AK/SK), signed with
+// SDK-HMAC-SHA256 (kms/request_signer.h), afresh for each attempt. Network
+// failures, 429 and 5xx are retried with backoff (RetryPolicy); a 401 or 403 KMS.0302/KMS.0303 makes a
 // password-login client log in again and retry the call once. Every failure
 // is a Status with kms_error_code()/http_status() set when the KMS answered,
 // and a message naming the action, the key, the endpoint and the KMS's
@@ -15,11 +16,17 @@
 // misplaced ciphertext, wrong encryption context) -> kDataLoss; a data key
 // that does not match its datakey_dgst -> kDataLoss.
 //
+// Every call goes through one KmsExecutor (kms/kms_executor.h): the
+// synchronous calls are submit-and-wait at kInteractive priority (the calling
+// thread blocks, nothing else does), EncryptDataKeyAsync and
+// DecryptDataKeyAsync queue at the priority given and answer on the
+// executor's thread. Calls in flight share one thread and keep-alive
+// connections.
+//
 // DEKs travel only in SecureString bodies and SecretBytes; bodies are never
 // logged.
 //
-// Thread-safety: safe for concurrent use; calls from many threads proceed in
-// parallel over separate keep-alive connections.
+// Thread-safety: safe for concurrent use.
 #ifndef KMSFS_KMS_HTTP_KMS_CLIENT_H_
 #define KMSFS_KMS_HTTP_KMS_CLIENT_H_
 
@@ -32,10 +39,10 @@
 #include <nlohmann/json.hpp>
 
 #include "kms/connection_config.h"
-#include "kms/http_transport.h"
 #include "kms/iam_auth.h"
-#include "kms/request_signer.h"
 #include "kms/kms_client.h"
+#include "kms/kms_executor.h"
+#include "kms/request_signer.h"
 
 namespace kmsfs::kms {
 
@@ -49,12 +56,14 @@ struct ClientStats {
 
 class HttpClient : public Client {
  public:
-  // Validates `config` (see ConnectionConfig::Validate) and prepares the
-  // transport. Does not contact the KMS: the first call (or UserId) logs in.
-  static StatusOr<std::unique_ptr<HttpClient>> New(ConnectionConfig config);
+  // Validates `config` (see ConnectionConfig::Validate) and starts the
+  // executor. Does not contact the KMS: the first call (or UserId) logs in.
+  static StatusOr<std::unique_ptr<HttpClient>> New(ConnectionConfig config, KmsExecutorOptions executor = {});
+  // Ends the calls still running (their callbacks run with kUnavailable).
   ~HttpClient() override;
 
   ClientStats stats() const;
+  KmsExecutorStats executor_stats() const { return executor_->stats(); }
   // The endpoint as configured, without trailing slashes.
   const std::string& endpoint() const { return endpoint_; }
 
@@ -79,6 +88,10 @@ class HttpClient : public Client {
                                        const EncryptionContext& ctx) override;
   StatusOr<SecretBytes> DecryptDataKey(std::string_view key_id, std::string_view cipher_text, size_t dek_length,
                                        const EncryptionContext& ctx) override;
+  CallHandle EncryptDataKeyAsync(std::string_view key_id, const SecretBytes& dek, const EncryptionContext& ctx,
+                                 Priority priority, Callback<std::string> done) override;
+  CallHandle DecryptDataKeyAsync(std::string_view key_id, std::string_view cipher_text, size_t dek_length,
+                                 const EncryptionContext& ctx, Priority priority, Callback<SecretBytes> done) override;
   StatusOr<std::string> EncryptData(std::string_view key_id, std::string_view plain_text,
                                     const EncryptionContext& ctx) override;
   StatusOr<std::string> DecryptData(std::string_view cipher_text, const EncryptionContext& ctx) override;
@@ -95,12 +108,23 @@ class HttpClient : public Client {
   Status DeleteImportedKeyMaterial(std::string_view key_id) override;
 
  private:
-  HttpClient(const ConnectionConfig& config, std::unique_ptr<HttpTransport> transport);
+  explicit HttpClient(const ConnectionConfig& config);
 
-  // One API call: retries, auth refresh, error mapping. Returns the 2xx answer.
-  StatusOr<HttpResponse> Call(std::string_view action, std::string_view key_id, std::string_view body);
+  // The executor's call for `action` on `key_id` with `body`.
+  KmsCall MakeCall(std::string_view action, std::string_view key_id, SecureString body, Priority priority) const;
+  // The 2xx answer of a finished call, or its error mapped to a Status
+  // (counted as an error).
+  StatusOr<HttpResponse> Result(std::string_view action, std::string_view key_id, KmsOutcome outcome);
+  // One interactive API call, waited for. Returns the 2xx answer.
+  StatusOr<HttpResponse> Call(std::string_view action, std::string_view key_id, SecureString body);
   // Call with a non-secret JSON body; returns the parsed answer object.
   StatusOr<nlohmann::json> CallJson(std::string_view action, std::string_view key_id, const nlohmann::json& body);
+  static SecureString EncryptDataKeyBody(std::string_view key_id, const SecretBytes& dek,
+                                         const EncryptionContext& ctx);
+  static SecureString DecryptDataKeyBody(std::string_view key_id, std::string_view cipher_text, size_t dek_length,
+                                         const EncryptionContext& ctx);
+  StatusOr<std::string> EncryptDataKeyResult(std::string_view key_id, KmsOutcome outcome);
+  StatusOr<SecretBytes> DecryptDataKeyResult(std::string_view key_id, size_t dek_length, KmsOutcome outcome);
   // Counts and returns a failure found after the KMS answered (bad answer, digest mismatch).
   Status Fail(StatusCode code, std::string_view action, std::string_view key_id, std::string_view what);
   // "decrypt-datakey on key K at host"
@@ -108,15 +132,13 @@ class HttpClient : public Client {
 
   const std::string endpoint_;
   const std::string project_id_;
-  const RetryPolicy retry_;
   const std::string host_;
-  const std::unique_ptr<HttpTransport> transport_;
   IamAuth auth_;
   // Set when requests are signed with AK/SK instead of carrying a token.
   const std::unique_ptr<RequestSigner> signer_;
   std::atomic<uint64_t> calls_{0};
   std::atomic<uint64_t> errors_{0};
-  std::atomic<uint64_t> retries_{0};
+  std::unique_ptr<KmsExecutor> executor_;  // last: its calls use everything above
 };
 
 }  // namespace kmsfs::kms

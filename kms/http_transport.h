@@ -1,96 +1,125 @@
-// HttpTransport: one HTTP exchange at a time per libcurl easy handle, many in
-// parallel through a small pool of handles.
+// HttpTransport: many HTTP exchanges in flight on ONE thread, through
+// libcurl's multi interface driven by an event loop (curl_multi_poll), so that
+// calls in flight are sockets, not threads.
 //
-// Each handle keeps its connections alive between requests, so a steady
-// stream of KMS calls costs no TCP or TLS handshakes. TLS peer and host name
-// verification are on unless explicitly disabled; a CA file can replace the
-// system store. Every request has a connect timeout and a total timeout. No
-// signals are used (CURLOPT_NOSIGNAL), so it is safe in multi-threaded
-// daemons. Redirects are not followed; only http and https are spoken.
+// Connections: the multi handle keeps up to max_connections connections alive
+// and reuses them for later exchanges with the same host, so a steady stream
+// of KMS calls costs no TCP or TLS handshakes. Easy handles are pooled too.
+// Each exchange has its own connect and total timeouts (HttpExchange).
 //
-// Bodies are never logged. Response bodies are received into SecureString,
-// so bodies that carry a DEK are wiped when the response is destroyed;
-// request bodies are borrowed (string_view) and the caller owns their wiping.
-// Request headers (X-Auth-Token) and the X-Subject-Token of an answer live in
-// SecureString too. Copies libcurl makes are wiped as well: every block libcurl
-// allocates is zeroed before it is freed (curl_global_init_mem), the bytes of
-// each answer are zeroed in libcurl's receive buffer once taken, and OpenSSL
-// cleanses decrypted TLS records once read (SSL_OP_CLEANSE_PLAINTEXT).
+// The loop also runs timers (After) and tasks posted from other threads
+// (Post), so that code built on it (the KMS executor) keeps its state on the
+// loop thread and needs no locks of its own. Callbacks must be quick and must
+// never wait for the loop (no Send from the loop thread).
 //
-// Thread-safety: Send() may be called from any number of threads at once.
+// Shutdown: the destructor stops the loop; exchanges still in flight end with
+// kUnavailable ("the KMS client is shutting down"), timers and posted tasks
+// not yet run are dropped, and the thread is joined.
+//
+// Thread-safety: Post() and Send() may be called from any thread (Send not
+// from the loop thread); Start, Abort, After, CancelTimer and in_flight only
+// on the loop thread (from tasks, timers and done callbacks).
 #ifndef KMSFS_KMS_HTTP_TRANSPORT_H_
 #define KMSFS_KMS_HTTP_TRANSPORT_H_
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <string_view>
+#include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "fs/base/status.h"
-#include "kms/secure_string.h"
+#include "kms/http_exchange.h"
 
 namespace kmsfs::kms {
 
-struct TransportOptions {
-  std::chrono::milliseconds connect_timeout{5000};
-  std::chrono::milliseconds request_timeout{30000};
-  std::string ca_file;                   // empty: system CA store
-  bool insecure_skip_tls_verify = false;
-  size_t max_idle_handles = 32;          // handles (and their connections) kept for reuse
-  size_t max_response_bytes = 4 << 20;   // larger answers fail the request
-};
-
-struct HttpRequest {
-  std::string method = "POST";   // "POST" or "GET"
-  std::string url;
-  // Extra header lines, "Name: value"; wiped when freed (they carry the token).
-  std::vector<SecureString> headers;
-  std::string_view body;         // sent as is for POST; caller keeps it alive
-};
-
-struct HttpResponse {
-  int status = 0;
-  SecureString body;
-  SecureString subject_token;  // X-Subject-Token, IAM login
-  std::string request_id;     // X-Request-Id
-  int64_t retry_after_seconds = -1;  // Retry-After in seconds; -1 when absent
-};
-
 class HttpTransport {
  public:
-  // Initialises libcurl once per process (thread-safe).
-  static StatusOr<std::unique_ptr<HttpTransport>> New(TransportOptions options);
+  using Done = std::function<void(StatusOr<HttpResponse>)>;
+  using Task = std::function<void()>;
+
+  // Initialises libcurl and starts the loop thread, named `thread_name`
+  // (and kept on the background CPU, cpu_affinity.h).
+  static StatusOr<std::unique_ptr<HttpTransport>> New(TransportOptions options,
+                                                      std::string thread_name = "kmsfs-kms");
   ~HttpTransport();
   HttpTransport(const HttpTransport&) = delete;
   HttpTransport& operator=(const HttpTransport&) = delete;
 
-  // Performs one exchange. Any HTTP status is a successful exchange; network
-  // failures (refused, DNS, TLS, timeout, reset, oversized answer) are
-  // kUnavailable with curl's description, e.g. "Couldn't connect to server".
-  StatusOr<HttpResponse> Send(const HttpRequest& request);
-
   const TransportOptions& options() const { return options_; }
 
- private:
-  struct CurlDeleter {
-    void operator()(void* handle) const;
-  };
-  using CurlHandle = std::unique_ptr<void, CurlDeleter>;
+  // --- any thread
+  // Runs `task` on the loop thread soon, after the tasks posted before it.
+  // False (and the task dropped) once the transport is shutting down.
+  bool Post(Task task);
+  // One exchange, waited for. Not from the loop thread (kInternal there).
+  StatusOr<HttpResponse> Send(const HttpRequest& request);
+  bool OnLoopThread() const { return std::this_thread::get_id() == loop_id_.load(); }
 
-  explicit HttpTransport(TransportOptions options) : options_(std::move(options)) {}
-  CurlHandle Acquire();
-  void Release(CurlHandle handle);
+  // --- loop thread only
+  // Starts sending `request` (which must stay alive, body included, until
+  // `done` runs). `done` runs once, on the loop thread, never inside Start.
+  // Returns the exchange's id.
+  uint64_t Start(const HttpRequest& request, Done done);
+  // Ends an exchange now (closing its connection if a transfer was under
+  // way); its `done` is never called. Unknown ids are ignored.
+  void Abort(uint64_t exchange);
+  // Runs `task` on the loop thread once `delay` has passed; returns its id.
+  uint64_t After(std::chrono::nanoseconds delay, Task task);
+  void CancelTimer(uint64_t timer);
+  size_t in_flight() const { return active_.size(); }
+
+ private:
+  struct MultiDeleter {
+    void operator()(CURLM* multi) const;
+  };
+  struct Active {
+    std::unique_ptr<HttpExchange> exchange;  // null when it failed to start
+    Done done;
+    Status start_error;
+  };
+  using TimerKey = std::pair<std::chrono::steady_clock::time_point, uint64_t>;
+
+  HttpTransport(TransportOptions options, std::string thread_name);
+  void Loop();
+  // Runs the tasks posted so far; returns whether any ran.
+  bool RunPosted();
+  void RunDueTimers();
+  void FinishDone();
+  void Complete(uint64_t id, StatusOr<HttpResponse> result);
+  CURL* AcquireEasy();
+  void ReleaseEasy(CURL* easy);
+  // Milliseconds curl_multi_poll may sleep.
+  int PollTimeoutMs();
 
   const TransportOptions options_;
-  std::mutex mu_;
-  std::vector<CurlHandle> idle_;  // guarded by mu_
-};
+  const std::string thread_name_;
+  std::unique_ptr<CURLM, MultiDeleter> multi_;
 
-// "host:port" (or "host") of an http(s) URL, for messages; the URL itself if it has no "://".
-std::string UrlHostPort(std::string_view url);
+  // Posted tasks: the only state shared with other threads.
+  std::mutex inbox_mu_;
+  std::vector<Task> inbox_;      // guarded by inbox_mu_
+  bool stopping_ = false;        // guarded by inbox_mu_
+  std::atomic<bool> wakeup_pending_{false};
+
+  // Loop thread only.
+  uint64_t next_id_ = 1;
+  std::map<uint64_t, Active> active_;
+  std::unordered_map<CURL*, uint64_t> by_easy_;
+  std::map<TimerKey, Task> timers_;
+  std::unordered_map<uint64_t, std::chrono::steady_clock::time_point> timer_due_;
+  std::vector<CURL*> idle_easy_;
+
+  std::atomic<std::thread::id> loop_id_{};
+  std::thread thread_;  // last: started once everything above exists
+};
 
 }  // namespace kmsfs::kms
 

@@ -7,7 +7,6 @@
 
 #include "fs/base/logging.h"
 #include "kms/api_json.h"
-#include "kms/retry.h"
 
 namespace kmsfs::kms {
 namespace {
@@ -80,15 +79,6 @@ int64_t DaysFromCivil(int y, int m, int d) {
 
 }  // namespace
 
-SecureString SecretHeader(std::string_view name, const SecretBytes& value) {
-  SecureString line;
-  line.reserve(name.size() + 2 + value.size());
-  line.append(name.data(), name.size());
-  line += ": ";
-  line.append(reinterpret_cast<const char*>(value.data()), value.size());
-  return line;
-}
-
 StatusOr<int64_t> ParseIamTime(std::string_view s) {
   auto bad = [&] {
     std::string shown(s.substr(0, 64));
@@ -156,55 +146,22 @@ StatusOr<TokenAnswer> ParseTokenAnswer(std::string_view body, int64_t now_ms) {
   return out;
 }
 
-IamAuth::IamAuth(HttpTransport& transport, const ConnectionConfig& config)
-    : transport_(transport),
-      endpoint_(StripTrailingSlashes(config.endpoint)),
+IamAuth::IamAuth(const ConnectionConfig& config)
+    : endpoint_(StripTrailingSlashes(config.endpoint)),
       auth_url_(StripTrailingSlashes(config.auth_url)),
       project_id_(config.project_id),
       static_token_(config.token.empty() ? nullptr : std::make_shared<const SecretBytes>(config.token.Clone())),
       username_(config.username),
       domain_(config.domain),
-      password_(config.password.Clone()),
-      retry_(config.retry) {}
+      password_(config.password.Clone()) {}
 
 std::string IamAuth::TokensUrl() const { return (auth_url_.empty() ? endpoint_ + "/v3" : auth_url_) + "/auth/tokens"; }
 
-StatusOr<HttpResponse> IamAuth::SendWithRetry(const HttpRequest& request) {
-  Backoff backoff(retry_);
-  for (int attempt = 1;; ++attempt) {
-    StatusOr<HttpResponse> r = transport_.Send(request);
-    const bool retryable = !r.ok() || IsRetryableHttpStatus(r->status);
-    if (!retryable || attempt >= retry_.max_attempts) {
-      if (!r.ok() && attempt > 1) {
-        return Status::Unavailable(r.status().message() + " (after " + std::to_string(attempt) + " attempts)");
-      }
-      return r;
-    }
-    backoff.Sleep(backoff.Next(r.ok() ? r->retry_after_seconds : -1));
-  }
-}
-
-StatusOr<TokenRef> IamAuth::Token() {
+TokenRef IamAuth::CurrentToken() const {
   if (static_token_) return static_token_;
-  TokenRef stale;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (token_ && Clock::now() < refresh_at_) return token_;
-    stale = token_;
-  }
-  std::lock_guard<std::mutex> refresh_lock(refresh_mu_);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (token_ && token_ != stale && Clock::now() < refresh_at_) return token_;  // another thread renewed it
-  }
-  KMSFS_ASSIGN_OR_RETURN(LoginResult login, Login());
-  if (logins_.fetch_add(1) > 0) refreshes_.fetch_add(1);
   std::lock_guard<std::mutex> lock(mu_);
-  token_ = std::move(login.token);
-  refresh_at_ = login.refresh_at;
-  if (!login.user_id.empty()) user_id_ = login.user_id;
-  if (!login.user_name.empty()) user_name_ = login.user_name;
-  return token_;
+  if (token_ && Clock::now() < refresh_at_) return token_;
+  return nullptr;
 }
 
 bool IamAuth::Rejected(const TokenRef& token) {
@@ -214,8 +171,11 @@ bool IamAuth::Rejected(const TokenRef& token) {
   return true;
 }
 
-StatusOr<IamAuth::LoginResult> IamAuth::Login() {
-  const std::string who = "IAM login as " + username_ + " (domain " + domain_ + ") at " + UrlHostPort(TokensUrl());
+std::string IamAuth::LoginDescription() const {
+  return "IAM login as " + username_ + " (domain " + domain_ + ") at " + UrlHostPort(TokensUrl());
+}
+
+SecureString IamAuth::LoginBody() const {
   // The body carries the password: build it in wiped memory, outside nlohmann.
   SecureString escaped_password;
   AppendJsonEscaped(password_.span(), escaped_password);
@@ -229,13 +189,15 @@ StatusOr<IamAuth::LoginResult> IamAuth::Login() {
   body += R"(}},"scope":)";
   body += scope.dump();
   body += "}}";
+  return body;
+}
 
-  HttpRequest request;
-  request.url = TokensUrl();
-  request.body = std::string_view(body.data(), body.size());
-  const auto sent_at = Clock::now();
-  StatusOr<HttpResponse> r = SendWithRetry(request);
-  if (!r.ok()) return Status::Unavailable(who + ": " + r.status().message());
+StatusOr<TokenRef> IamAuth::AcceptLogin(const StatusOr<HttpResponse>& r, int attempts, Clock::time_point sent_at) {
+  const std::string who = LoginDescription();
+  if (!r.ok()) {
+    return Status::Unavailable(who + ": " + r.status().message() +
+                               (attempts > 1 ? " (after " + std::to_string(attempts) + " attempts)" : ""));
+  }
   if (r->status != 200 && r->status != 201) return IamError(who + " failed", *r);
   if (r->subject_token.empty()) {
     return Status::Unauthenticated(who + ": the answer carries no X-Subject-Token header").WithKmsError("", r->status);
@@ -245,11 +207,8 @@ StatusOr<IamAuth::LoginResult> IamAuth::Login() {
           .count();
   StatusOr<TokenAnswer> answer = ParseTokenAnswer(r->body, now_ms);
   if (!answer.ok()) return Status::Unauthenticated(who + ": " + answer.status().message());
-  LoginResult out;
-  out.token = std::make_shared<const SecretBytes>(
+  TokenRef token = std::make_shared<const SecretBytes>(
       SecretBytes::CopyFrom({reinterpret_cast<const uint8_t*>(r->subject_token.data()), r->subject_token.size()}));
-  out.user_id = answer->user_id;
-  out.user_name = answer->user_name;
   std::chrono::milliseconds life = kUnknownTokenLifetime;
   if (answer->lifetime) {
     life = *answer->lifetime;
@@ -257,21 +216,27 @@ StatusOr<IamAuth::LoginResult> IamAuth::Login() {
     KMSFS_LOG(kWarning) << who << ": the answer names no readable token expiry; logging in again after "
                         << std::chrono::duration_cast<std::chrono::minutes>(life).count() << " minutes";
   }
-  // Renew a little before the end: a quarter of the lifetime, at most 5 minutes.
-  out.refresh_at = sent_at + life - std::min(kMaxRefreshMargin, life / 4);
+  if (logins_.fetch_add(1) > 0) refreshes_.fetch_add(1);
   KMSFS_LOG(kDebug) << who << ": got a token";
-  return out;
+  std::lock_guard<std::mutex> lock(mu_);
+  token_ = token;
+  // Renew a little before the end: a quarter of the lifetime, at most 5 minutes.
+  refresh_at_ = sent_at + life - std::min(kMaxRefreshMargin, life / 4);
+  if (!answer->user_id.empty()) user_id_ = answer->user_id;
+  if (!answer->user_name.empty()) user_name_ = answer->user_name;
+  return token;
 }
 
-StatusOr<std::string> IamAuth::LookUpTokenUser() {
-  const std::string who = "looking up the user of the given token at " + UrlHostPort(TokensUrl());
-  HttpRequest request;
-  request.method = "GET";
-  request.url = TokensUrl();
-  request.headers.push_back(SecretHeader("X-Auth-Token", *static_token_));
-  request.headers.push_back(SecretHeader("X-Subject-Token", *static_token_));
-  StatusOr<HttpResponse> r = SendWithRetry(request);
-  if (!r.ok()) return Status::Unavailable(who + ": " + r.status().message());
+std::string IamAuth::LookupDescription() const {
+  return "looking up the user of the given token at " + UrlHostPort(TokensUrl());
+}
+
+Status IamAuth::AcceptTokenLookup(const StatusOr<HttpResponse>& r, int attempts) {
+  const std::string who = LookupDescription();
+  if (!r.ok()) {
+    return Status::Unavailable(who + ": " + r.status().message() +
+                               (attempts > 1 ? " (after " + std::to_string(attempts) + " attempts)" : ""));
+  }
   if (r->status != 200 && r->status != 201) return IamError(who, *r);
   std::optional<json> parsed = ParseObject(r->body);
   const json& user_obj = parsed ? Member(Member(*parsed, "token"), "user") : Member(json(), "x");
@@ -280,18 +245,11 @@ StatusOr<std::string> IamAuth::LookUpTokenUser() {
   std::lock_guard<std::mutex> lock(mu_);
   user_id_ = id;
   user_name_ = GetText(user_obj, "name");
-  return id;
+  return Status::Ok();
 }
 
-StatusOr<std::string> IamAuth::UserId() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (!user_id_.empty()) return user_id_;
-  }
-  if (static_token_) return LookUpTokenUser();
-  KMSFS_RETURN_IF_ERROR(Token().status());
+std::string IamAuth::CachedUserId() const {
   std::lock_guard<std::mutex> lock(mu_);
-  if (user_id_.empty()) return Status::Internal("IAM login answer names no token.user.id");
   return user_id_;
 }
 

@@ -16,17 +16,20 @@
 //    refused. So a hostile IAM can neither make us keep a token forever nor
 //    overflow the clock arithmetic.
 //
+// This class holds the state and speaks the IAM's format; it sends nothing.
+// The KMS executor (kms/kms_executor.h) sends the login, one at a time, and
+// holds back the calls that need a token until it is in.
+//
 // Tokens are bearer credentials: they live only in SecretBytes, handed out
 // as shared, immutable objects so that no call copies them into ordinary memory.
 //
 // The user id comes from the login answer (token.user.id); with a static
-// token it is looked up once with GET $auth_url/auth/tokens (or
+// token it is looked up with GET $auth_url/auth/tokens (or
 // $endpoint/v3/auth/tokens when no auth URL is set), passing the token as both
 // X-Auth-Token and X-Subject-Token.
 //
-// Thread-safety: all methods may be called concurrently. Only one login runs
-// at a time (refresh_mu_); callers that wanted a new token meanwhile take the
-// one it produced. mu_ guards the cached state and is never held across HTTP.
+// Thread-safety: all methods may be called concurrently; mu_ guards the
+// cached state.
 #ifndef KMSFS_KMS_IAM_AUTH_H_
 #define KMSFS_KMS_IAM_AUTH_H_
 
@@ -42,7 +45,7 @@
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
 #include "kms/connection_config.h"
-#include "kms/http_transport.h"
+#include "kms/http_exchange.h"
 
 namespace kmsfs::kms {
 
@@ -56,21 +59,45 @@ inline constexpr std::chrono::milliseconds kUnknownTokenLifetime = std::chrono::
 
 class IamAuth {
  public:
-  // `transport` must outlive this object. Copies what it needs from `config`.
-  IamAuth(HttpTransport& transport, const ConnectionConfig& config);
+  // Copies what it needs from `config`.
+  explicit IamAuth(const ConnectionConfig& config);
   IamAuth(const IamAuth&) = delete;
   IamAuth& operator=(const IamAuth&) = delete;
 
-  // A token to send now; logs in first when there is none or it is about to expire.
-  StatusOr<TokenRef> Token();
-  // The KMS rejected `token` (expired or unknown). Returns true when a new one
-  // can be had (password mode); the next Token() then logs in again, unless
-  // another thread has already replaced `token`.
-  bool Rejected(const TokenRef& token);
   bool can_refresh() const { return static_token_ == nullptr; }
+  // The configured token; null in password mode.
+  const TokenRef& static_token() const { return static_token_; }
 
-  // The IAM user id of the caller (cached after the first success).
-  StatusOr<std::string> UserId();
+  // A token to send now: the static one, or the last login's until shortly
+  // before it expires. Null when a login is needed first.
+  TokenRef CurrentToken() const;
+  // The KMS rejected `token` (expired or unknown). Returns true when a new
+  // one can be had (password mode); the current token is then dropped,
+  // unless a login has already replaced `token`.
+  bool Rejected(const TokenRef& token);
+
+  // --- password login
+  // $auth_url/auth/tokens (or $endpoint/v3/auth/tokens).
+  std::string TokensUrl() const;
+  // The Keystone v3 password body, built in wiped memory.
+  SecureString LoginBody() const;
+  // "IAM login as alice (domain d) at host:port"
+  std::string LoginDescription() const;
+  // Takes the outcome of a login sent at `sent_at` after `attempts` tries:
+  // on success its token becomes the current one and is returned (for the
+  // calls that waited for it, even if it is short-lived enough to be due for
+  // renewal already); otherwise the error says what failed (kUnauthenticated
+  // for a refused password, kUnavailable for an unreachable IAM, ...).
+  StatusOr<TokenRef> AcceptLogin(const StatusOr<HttpResponse>& response, int attempts,
+                     std::chrono::steady_clock::time_point sent_at);
+
+  // --- static token: whose it is
+  // "looking up the user of the given token at host:port"
+  std::string LookupDescription() const;
+  Status AcceptTokenLookup(const StatusOr<HttpResponse>& response, int attempts);
+
+  // The IAM user id of the caller once a login or lookup named it; empty before.
+  std::string CachedUserId() const;
   // "alice (user id 0123…, domain d)", "token user 0123…", never a secret.
   std::string Description() const;
 
@@ -79,19 +106,6 @@ class IamAuth {
   uint64_t logins() const { return logins_.load(); }
 
  private:
-  struct LoginResult {
-    TokenRef token;
-    std::string user_id;
-    std::string user_name;
-    std::chrono::steady_clock::time_point refresh_at;
-  };
-  StatusOr<LoginResult> Login();
-  StatusOr<std::string> LookUpTokenUser();
-  // Sends with the retry policy (network, 429, 5xx).
-  StatusOr<HttpResponse> SendWithRetry(const HttpRequest& request);
-  std::string TokensUrl() const;
-
-  HttpTransport& transport_;
   const std::string endpoint_;
   const std::string auth_url_;
   const std::string project_id_;
@@ -99,9 +113,7 @@ class IamAuth {
   const std::string username_;
   const std::string domain_;
   const SecretBytes password_;
-  const RetryPolicy retry_;
 
-  std::mutex refresh_mu_;  // held while logging in; acquired before mu_
   mutable std::mutex mu_;
   TokenRef token_;                                      // guarded by mu_
   std::chrono::steady_clock::time_point refresh_at_{};  // guarded by mu_
@@ -110,9 +122,6 @@ class IamAuth {
   std::atomic<uint64_t> logins_{0};
   std::atomic<uint64_t> refreshes_{0};
 };
-
-// "Name: value" in wiped memory, for headers that carry a token.
-SecureString SecretHeader(std::string_view name, const SecretBytes& value);
 
 // Parses an ISO 8601 UTC timestamp as IAM writes it
 // ("2024-05-01T12:00:00.000000Z", "...+01:00", or without a zone, read as

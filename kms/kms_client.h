@@ -8,18 +8,65 @@
 // 403 KMS.0301/0302/0303/0305/0321 -> kUnauthenticated, 404 -> kNotFound,
 // other 4xx -> kInvalidArgument or kFailedPrecondition (key state), 5xx/network -> kUnavailable.
 //
+// The two calls a mount makes in bulk, encrypt-datakey (new files' DEKs) and
+// decrypt-datakey (existing files' DEKs), also come in an asynchronous form
+// with a Priority, so that background work (pool refills, key prefetch) has
+// many calls in flight without a thread each, and never holds back a call
+// somebody waits for.
+//
 // Thread-safety: implementations are safe for concurrent use.
 #ifndef KMSFS_KMS_KMS_CLIENT_H_
 #define KMSFS_KMS_KMS_CLIENT_H_
 
+#include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
 #include "kms/api_types.h"
 
 namespace kmsfs::kms {
+
+// How urgent a call is. Waiting calls start in this order, and background
+// calls never take all the room (kms/kms_executor.h).
+enum class Priority : uint8_t {
+  kInteractive = 0,  // somebody waits for it: an open needing its key, a create finding the pool empty, the CLI
+  kRefill = 1,       // keeps the pool of pre-wrapped DEKs for new files full
+  kPrefetch = 2,     // speculative: the keys of a listed directory's files
+};
+
+// A handle on an asynchronous call, for whoever comes to wait for it: Raise
+// moves it up while it still waits to be sent; Cancel ends it (its callback
+// then runs with kUnavailable, unless the answer was already in). An empty
+// handle (a call that is done, a client without a queue) ignores both.
+// Handles are cheap values and may outlive the call and the client.
+class CallHandle {
+ public:
+  class Control {
+   public:
+    virtual ~Control() = default;
+    virtual void Raise(Priority priority) = 0;
+    virtual void Cancel() = 0;
+  };
+  CallHandle() = default;
+  explicit CallHandle(std::shared_ptr<Control> control) : control_(std::move(control)) {}
+  void Raise(Priority priority) const {
+    if (control_) control_->Raise(priority);
+  }
+  void Cancel() const {
+    if (control_) control_->Cancel();
+  }
+
+ private:
+  std::shared_ptr<Control> control_;
+};
+
+template <typename T>
+using Callback = std::function<void(StatusOr<T>)>;
 
 class Client {
  public:
@@ -56,6 +103,25 @@ class Client {
   // against SHA-256 of the returned key (mismatch -> kDataLoss).
   virtual StatusOr<SecretBytes> DecryptDataKey(std::string_view key_id, std::string_view cipher_text,
                                                size_t dek_length, const EncryptionContext& ctx) = 0;
+  // Asynchronous forms of the two above: `done` runs exactly once with what
+  // the synchronous form would return. The arguments are only used during
+  // the call. HttpClient runs `done` on its executor's thread, so it must be
+  // quick and must not call the client synchronously. These defaults (for
+  // clients without a queue of their own, such as test fakes) make the
+  // synchronous call and run `done` before returning.
+  virtual CallHandle EncryptDataKeyAsync(std::string_view key_id, const SecretBytes& dek, const EncryptionContext& ctx,
+                                         Priority priority, Callback<std::string> done) {
+    (void)priority;
+    done(EncryptDataKey(key_id, dek, ctx));
+    return CallHandle();
+  }
+  virtual CallHandle DecryptDataKeyAsync(std::string_view key_id, std::string_view cipher_text, size_t dek_length,
+                                         const EncryptionContext& ctx, Priority priority,
+                                         Callback<SecretBytes> done) {
+    (void)priority;
+    done(DecryptDataKey(key_id, cipher_text, dek_length, ctx));
+    return CallHandle();
+  }
   // encrypt-data / decrypt-data: text in, Base64 envelope out, and back.
   virtual StatusOr<std::string> EncryptData(std::string_view key_id, std::string_view plain_text,
                                             const EncryptionContext& ctx) = 0;

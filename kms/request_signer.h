@@ -2,25 +2,25 @@
 // KMS requests, as the Huawei Cloud SDKs sign them, through the one signer
 // implementation of fs/crypto/sdk_hmac_signer.h.
 //
-// Signs Host, Content-Type (application/json, as HttpTransport sends it),
-// X-Project-Id, X-Sdk-Date and, for a temporary key, X-Security-Token, plus
-// the SHA-256 of the body; the headers it returns are sent with the request
-// in place of X-Auth-Token. The secret key and security token stay in
-// SecretBytes; the header lines are SecureStrings.
+// Sign() sees the final request (kms/request_headers.cc calls it last, for
+// every attempt): it adds Host, X-Project-Id, X-Sdk-Date and, for a temporary
+// key, X-Security-Token, then signs the method, the path, the query, every
+// header line the request carries by then and the SHA-256 of the body into
+// Authorization, sent in place of X-Auth-Token. Host is sent as signed, so
+// the signature covers exactly what goes on the wire. The secret key and the
+// security token stay in SecretBytes; the header lines are SecureStrings.
 //
-// Thread-safety: Headers() may be called from any number of threads at once.
+// Thread-safety: Sign() may be called from any number of threads at once.
 #ifndef KMSFS_KMS_REQUEST_SIGNER_H_
 #define KMSFS_KMS_REQUEST_SIGNER_H_
 
 #include <cstdint>
 #include <string>
-#include <string_view>
-#include <vector>
 
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
 #include "kms/connection_config.h"
-#include "kms/secure_string.h"
+#include "kms/http_exchange.h"
 
 namespace kmsfs::kms {
 
@@ -29,9 +29,11 @@ class RequestSigner {
   // From the AK/SK fields of `config` (config.uses_access_key() must hold).
   explicit RequestSigner(const ConnectionConfig& config);
 
-  // The header lines ("Name: value") that sign a POST of `body` to `url`
-  // (http[s]://host[:port]/path) at `now_sec` (Unix time).
-  StatusOr<std::vector<SecureString>> Headers(std::string_view url, std::string_view body, int64_t now_sec) const;
+  // Adds the signing header lines to `request` (method, url, body and the
+  // header lines it has are final) for a signature made at `now_sec` (Unix
+  // time). kInvalidArgument for a URL without scheme or a malformed header
+  // line; `request` is unchanged then.
+  [[nodiscard]] Status Sign(HttpRequest& request, int64_t now_sec) const;
 
   const std::string& access_key() const { return access_key_; }
 

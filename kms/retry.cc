@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <thread>
 
 #include "fs/base/secret_bytes.h"
 
@@ -25,14 +24,6 @@ std::chrono::milliseconds Backoff::Next(int64_t retry_after_seconds) {
   const auto bound_ms = static_cast<uint32_t>(std::clamp(bound, 0.0, 4.0e9));
   EnsureSodiumInitialized();
   return std::chrono::milliseconds(randombytes_uniform(bound_ms + 1));
-}
-
-void Backoff::Sleep(std::chrono::milliseconds delay) const {
-  if (policy_.sleep) {
-    policy_.sleep(delay);
-  } else if (delay.count() > 0) {
-    std::this_thread::sleep_for(delay);
-  }
 }
 
 }  // namespace kmsfs::kms

@@ -6,7 +6,9 @@
 // service's final word and is never retried here (the one exception, a token
 // refresh after 401/403 KMS.0303, is handled by the caller, not by this loop).
 //
-// The sleep is injectable so unit tests can run many retries without waiting.
+// The wait itself is the caller's: the KMS executor waits a backoff out on a
+// timer of its event loop, so no thread sleeps. Tests can take the waits out
+// (on_backoff) and still see every delay chosen.
 //
 // Thread-safety: RetryPolicy is a value; Backoff is one object per call.
 #ifndef KMSFS_KMS_RETRY_H_
@@ -18,8 +20,6 @@
 
 namespace kmsfs::kms {
 
-using SleepFunction = std::function<void(std::chrono::milliseconds)>;
-
 struct RetryPolicy {
   // Total tries per call, the first one included. Default: 4. 1 disables retries.
   int max_attempts = 4;
@@ -29,8 +29,10 @@ struct RetryPolicy {
   std::chrono::milliseconds max_backoff{2000};
   // Growth of the bound per retry. Default: 2.
   double multiplier = 2.0;
-  // How to wait; null means std::this_thread::sleep_for. Tests inject a recorder.
-  SleepFunction sleep;
+  // Tests only: when set, each backoff delay is handed to this function
+  // instead of being waited out, and the retry goes out at once. It runs on
+  // the KMS executor's thread and must not block.
+  std::function<void(std::chrono::milliseconds)> on_backoff;
 };
 
 // True for the HTTP statuses worth another try: 429 and every 5xx.
@@ -46,8 +48,6 @@ class Backoff {
   // (Retry-After, in seconds; negative when absent) replaces the jitter but is
   // still capped by max_backoff.
   std::chrono::milliseconds Next(int64_t retry_after_seconds = -1);
-  // Waits `delay` with the policy's sleep function.
-  void Sleep(std::chrono::milliseconds delay) const;
 
  private:
   const RetryPolicy& policy_;

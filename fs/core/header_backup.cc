@@ -159,7 +159,7 @@ StatusOr<std::unique_ptr<HeaderImporter>> HeaderImporter::New(const UnlockedVolu
   options.read_only = true;
   importer->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.config.AcceptedKeyIds(),
                                                  volume.config.suite, volume.config.block_size, std::move(kms),
-                                                 options);
+                                                 options, /*queue=*/nullptr);
   return importer;
 }
 

@@ -5,23 +5,37 @@
 
 namespace kmsfs::core {
 
-Hints::Hints(HintsOptions options, KeyService* keys) : keys_(keys), readahead_(options.readahead) {
+Hints::Hints(HintsOptions options, KeyService* keys, WorkQueue* queue)
+    : keys_(keys), readahead_(options.readahead, queue) {
   prefetcher_ = std::make_unique<KeyPrefetcher>(
-      options.prefetch, [this](const format::FileHeader& header) { return Warm(header); });
+      options.prefetch, queue,
+      [this](const format::FileHeader& header, KeyPrefetcher::WarmDone done) { Warm(header, std::move(done)); });
 }
 
 Hints::~Hints() { prefetcher_.reset(); }
 
-StatusOr<KeyPrefetcher::Outcome> Hints::Warm(const format::FileHeader& header) {
+void Hints::Warm(const format::FileHeader& header, KeyPrefetcher::WarmDone done) {
   // Files of another key or layout fail their open anyway.
-  if (!keys_->CheckBelongs(header).ok()) return KeyPrefetcher::Outcome::kSkipped;
+  if (!keys_->CheckBelongs(header).ok()) {
+    done(KeyPrefetcher::Outcome::kSkipped);
+    return;
+  }
   // Asking does not restart a cached key's TTL: a listing keeps no key alive.
-  if (keys_->IsCached(header)) return KeyPrefetcher::Outcome::kAlreadyCached;
+  if (keys_->IsCached(header)) {
+    done(KeyPrefetcher::Outcome::kAlreadyCached);
+    return;
+  }
   // The same cache entry and single flight as an open's, so an open racing
-  // with this shares the one decrypt-datakey call. Dropping the handle
-  // unpins the entry: its TTL starts now.
-  KMSFS_RETURN_IF_ERROR(keys_->KeyFor(header).status());
-  return KeyPrefetcher::Outcome::kLoaded;
+  // with this shares the one decrypt-datakey call (and moves it up the KMS
+  // queue). Dropping the handle unpins the entry: its TTL starts now.
+  keys_->LoadInBackground(header, kms::Priority::kPrefetch,
+                          [done = std::move(done)](StatusOr<cache::DekCache::Handle> key) {
+                            if (!key.ok()) {
+                              done(key.status());
+                              return;
+                            }
+                            done(KeyPrefetcher::Outcome::kLoaded);
+                          });
 }
 
 void Hints::ForgetLocked(std::map<NodeId, Listing>::iterator it) {

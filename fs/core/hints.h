@@ -53,8 +53,9 @@ class Hints : public TreeObserver {
   static constexpr size_t kMaxListedFiles = 256 * 1024;
   static constexpr std::chrono::seconds kListingLifetime{30};
 
-  Hints(HintsOptions options, KeyService* keys);
-  ~Hints() override;  // stops the workers before the key service goes
+  // The speculative work runs as jobs on `queue`, which must outlive this.
+  Hints(HintsOptions options, KeyService* keys, WorkQueue* queue);
+  ~Hints() override;  // stops prefetching (waiting for its KMS calls) before the key service goes
   Hints(const Hints&) = delete;
   Hints& operator=(const Hints&) = delete;
 
@@ -87,7 +88,7 @@ class Hints : public TreeObserver {
   Listing* FindListingLocked(const Inode& file, std::string* name) KMSFS_REQUIRES(mu_);
 
   void ForgetLocked(std::map<NodeId, Listing>::iterator it) KMSFS_REQUIRES(mu_);
-  StatusOr<KeyPrefetcher::Outcome> Warm(const format::FileHeader& header);
+  void Warm(const format::FileHeader& header, KeyPrefetcher::WarmDone done);
 
   KeyService* const keys_;
   mutable Mutex mu_;
@@ -95,7 +96,7 @@ class Hints : public TreeObserver {
   std::map<FileKey, Place> places_ KMSFS_GUARDED_BY(mu_);
   size_t listed_files_ KMSFS_GUARDED_BY(mu_) = 0;
   SiblingReadahead readahead_;
-  std::unique_ptr<KeyPrefetcher> prefetcher_;  // last: its workers use the above
+  std::unique_ptr<KeyPrefetcher> prefetcher_;  // last: its jobs use the above
 };
 
 }  // namespace kmsfs::core

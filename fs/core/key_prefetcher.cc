@@ -1,21 +1,22 @@
 #include "fs/core/key_prefetcher.h"
 
+#include <atomic>
+#include <exception>
 #include <utility>
 
-#include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
-#include "fs/core/listed_file.h"
 #include "fs/core/header_io.h"
+#include "fs/core/listed_file.h"
 
 namespace kmsfs::core {
 
-KeyPrefetcher::KeyPrefetcher(KeyPrefetcherOptions options, WarmFn warm)
+KeyPrefetcher::KeyPrefetcher(KeyPrefetcherOptions options, WorkQueue* queue, WarmFn warm)
     : options_(options), warm_(std::move(warm)), limit_(options.concurrency, options.interval) {
-  workers_.reserve(options_.concurrency);
-  for (size_t i = 0; i < options_.concurrency; ++i) workers_.emplace_back([this] {
-      BecomeBackgroundThread("kmsfs-prefetch");
-      WorkerLoop();
-    });
+  if (options_.concurrency > 0 && queue != nullptr) {
+    // A job only reads a header and starts a KMS call: two at a time keep
+    // up, and leave the queue's other threads to the mount's other work.
+    jobs_ = std::make_unique<WorkQueue::Scope>(queue, WorkQueue::ScopeOptions{.max_running = 2});
+  }
 }
 
 KeyPrefetcher::~KeyPrefetcher() {
@@ -25,10 +26,17 @@ KeyPrefetcher::~KeyPrefetcher() {
     stop_ = true;
     dropped = DropQueuedLocked();
   }
-  work_cv_.notify_all();
-  idle_cv_.notify_all();
-  dropped.clear();  // closes the dropped batches' directories now, not after the join
-  for (std::thread& t : workers_) t.join();
+  dropped.clear();  // closes the dropped batches' directories now, not after the wait
+  if (!jobs_) return;
+  // Drops the jobs not yet started and waits for the running ones.
+  jobs_->Close();
+  MutexLock lock(&mu_);
+  const uint64_t never_started = posted_ - started_;
+  in_flight_ -= never_started;
+  stats_.dropped += never_started;
+  posted_ = started_;
+  // The warms in flight end by their own timeouts (the KMS client's).
+  while (in_flight_ > 0) lock.Wait(idle_cv_);
 }
 
 std::deque<KeyPrefetcher::Item> KeyPrefetcher::DropQueuedLocked() {
@@ -40,73 +48,93 @@ std::deque<KeyPrefetcher::Item> KeyPrefetcher::DropQueuedLocked() {
 }
 
 void KeyPrefetcher::Prefetch(UniqueFd dir, std::vector<std::string> names, std::string dir_for_logs) {
-  if (workers_.empty() || names.empty() || !dir.valid()) return;
+  if (!enabled() || names.empty() || !dir.valid()) return;
   auto batch = std::make_shared<Batch>();
   batch->dir = std::move(dir);
   batch->dir_for_logs = std::move(dir_for_logs);
-  size_t added = 0;
-  {
-    MutexLock lock(&mu_);
-    if (stop_) return;
-    for (std::string& name : names) {
-      if (queue_.size() >= options_.max_queued) {
-        ++stats_.dropped;
-        continue;
-      }
-      queue_.push_back(Item{batch, std::move(name)});
-      ++stats_.queued;
-      ++added;
-    }
-  }
-  if (added == 1) {
-    work_cv_.notify_one();
-  } else if (added > 1) {
-    work_cv_.notify_all();
-  }
-}
-
-StatusOr<KeyPrefetcher::Outcome> KeyPrefetcher::Process(const Item& item) const {
-  KMSFS_ASSIGN_OR_RETURN(UniqueFd fd, OpenListedRegularFile(item.batch->dir.get(), item.name));
-  if (!fd.valid()) return Outcome::kSkipped;
-  auto header = ReadFileHeader(fd.get(), options_.header);
-  if (!header.ok()) return header.status().Annotate(item.name);
-  fd.Reset();  // the KMS call below needs no file open
-  if (!warm_) return Status::Internal("key prefetch: no warm function given");
-  try {
-    auto outcome = warm_(*header);
-    if (!outcome.ok()) return outcome.status().Annotate(item.name);
-    return outcome;
-  } catch (...) {
-    return Status::Internal("key prefetch: warm function threw an exception");
-  }
-}
-
-void KeyPrefetcher::WorkerLoop() {
   MutexLock lock(&mu_);
-  while (true) {
-    while (!stop_ && (queue_.empty() || in_flight_ >= limit_.Allowed())) lock.Wait(work_cv_);
-    if (stop_) return;
+  if (stop_) return;
+  for (std::string& name : names) {
+    if (queue_.size() >= options_.max_queued) {
+      ++stats_.dropped;
+      continue;
+    }
+    queue_.push_back(Item{batch, std::move(name)});
+    ++stats_.queued;
+  }
+  PumpLocked();
+}
+
+void KeyPrefetcher::PumpLocked() {
+  while (!stop_ && !queue_.empty() && in_flight_ < limit_.Allowed()) {
     Item item = std::move(queue_.front());
     queue_.pop_front();
     ++in_flight_;
-    lock.Unlock();
-
-    const auto start = std::chrono::steady_clock::now();
-    StatusOr<Outcome> outcome = Process(item);
-    const auto took = std::chrono::steady_clock::now() - start;
-
-    lock.Lock();
-    --in_flight_;
-    if (outcome.ok() && *outcome == Outcome::kLoaded) {
-      limit_.NoteLatency(took);
-      // This worker takes the next name itself; wake another if the limit grew.
-      if (queue_.size() > 1 && in_flight_ + 1 < limit_.Allowed()) work_cv_.notify_one();
+    ++posted_;
+    if (!jobs_->Post([this, item = std::move(item)]() mutable { Process(std::move(item)); })) {
+      // The work queue is full: this name is given up like a queue overflow.
+      --in_flight_;
+      --posted_;
+      ++stats_.dropped;
     }
-    std::deque<Item> dropped;  // freed after the lock is released
-    bool first_failure = false;
+  }
+}
+
+void KeyPrefetcher::Process(Item item) {
+  const auto started = std::chrono::steady_clock::now();
+  {
+    MutexLock lock(&mu_);
+    ++started_;
+  }
+  StatusOr<format::FileHeader> header = Status::Internal("unread");
+  {
+    StatusOr<UniqueFd> fd = OpenListedRegularFile(item.batch->dir.get(), item.name);
+    if (!fd.ok()) {
+      Finish(item, started, fd.status());
+      return;
+    }
+    if (!fd->valid()) {
+      Finish(item, started, Outcome::kSkipped);
+      return;
+    }
+    header = ReadFileHeader(fd->get(), options_.header);
+    // The file is closed here: the KMS call needs none open.
+  }
+  if (!header.ok()) {
+    Finish(item, started, header.status().Annotate(item.name));
+    return;
+  }
+  if (!warm_) {
+    Finish(item, started, Status::Internal("key prefetch: no warm function given"));
+    return;
+  }
+  // Finish runs once, even for a warm function that throws after calling back.
+  auto answered = std::make_shared<std::atomic<bool>>(false);
+  auto done = [this, item, started, answered](StatusOr<Outcome> outcome) {
+    if (answered->exchange(true)) return;
+    Finish(item, started, outcome.ok() ? std::move(outcome) : outcome.status().Annotate(item.name));
+  };
+  try {
+    warm_(*header, done);
+  } catch (...) {
+    done(Status::Internal("key prefetch: warm function threw an exception"));
+  }
+}
+
+void KeyPrefetcher::Finish(const Item& item, std::chrono::steady_clock::time_point started,
+                           StatusOr<Outcome> outcome) {
+  const auto took = std::chrono::steady_clock::now() - started;
+  std::deque<Item> dropped;  // freed after the lock is released
+  bool first_failure = false;
+  {
+    MutexLock lock(&mu_);
+    --in_flight_;
     if (outcome.ok()) {
       switch (*outcome) {
-        case Outcome::kLoaded: ++stats_.loaded; break;
+        case Outcome::kLoaded:
+          ++stats_.loaded;
+          limit_.NoteLatency(took);
+          break;
         case Outcome::kAlreadyCached: ++stats_.skipped_cached; break;
         case Outcome::kSkipped: ++stats_.skipped; break;
       }
@@ -116,20 +144,17 @@ void KeyPrefetcher::WorkerLoop() {
       item.batch->logged = true;
       if (outcome.status().code() == StatusCode::kUnavailable) dropped = DropQueuedLocked();
     }
+    PumpLocked();
     if (queue_.empty() && in_flight_ == 0) idle_cv_.notify_all();
-    if (!first_failure && dropped.empty()) continue;
-
-    lock.Unlock();
-    const Status& s = outcome.status();
-    const std::string where = item.batch->dir_for_logs.empty() ? "" : " in " + item.batch->dir_for_logs;
-    if (!dropped.empty()) {
-      KMSFS_LOG(kInfo) << "key prefetch" << where << ": KMS unreachable, " << dropped.size()
-                       << " queued names dropped (opens ask the KMS themselves): " << s.ToString();
-    } else {
-      KMSFS_LOG(kDebug) << "key prefetch" << where << " (first failure of this listing): " << s.ToString();
-    }
-    dropped.clear();
-    lock.Lock();
+  }
+  if (!first_failure && dropped.empty()) return;
+  const Status& s = outcome.status();
+  const std::string where = item.batch->dir_for_logs.empty() ? "" : " in " + item.batch->dir_for_logs;
+  if (!dropped.empty()) {
+    KMSFS_LOG(kInfo) << "key prefetch" << where << ": KMS unreachable, " << dropped.size()
+                     << " queued names dropped (opens ask the KMS themselves): " << s.ToString();
+  } else {
+    KMSFS_LOG(kDebug) << "key prefetch" << where << " (first failure of this listing): " << s.ToString();
   }
 }
 

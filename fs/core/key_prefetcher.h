@@ -4,16 +4,18 @@
 // waiting in turn for a decrypt-datakey round trip.
 //
 // Work: Prefetch(dir, names) queues the names with a dup of the directory's
-// fd and returns at once. `concurrency` worker threads take names off the
-// queue, oldest first (with an `interval`, only as many at once as the
-// KMS's latency needs). For each name a worker: skips it unless it is a
-// regular file (checked with fstatat before any open, so a FIFO or device
-// is never opened, and again with fstat after); opens it read-only with
-// O_NOFOLLOW|O_NONBLOCK (and O_NOATIME where permitted); reads its header;
-// and hands the header to the warm function, which checks it belongs to the
-// volume, skips a key already cached and otherwise loads it into the DEK
-// cache the way an open would (same cache entry, same single flight). So at
-// most `concurrency` KMS calls are in flight for prefetching.
+// fd and returns at once. Up to `concurrency` names are worked on at once,
+// oldest first (with an `interval`, only as many as the KMS's latency
+// needs). Each one is a job on the mount's WorkQueue that: skips the name
+// unless it is a regular file (checked with fstatat before any open, so a
+// FIFO or device is never opened, and again with fstat after); opens it
+// read-only with O_NOFOLLOW|O_NONBLOCK (and O_NOATIME where permitted); reads
+// its header; and hands the header to the warm function, which checks it
+// belongs to the volume, skips a key already cached and otherwise starts
+// loading it into the DEK cache the way an open would (same cache entry, same
+// single flight), asynchronously: the KMS call is in flight on the KMS
+// executor at prefetch priority, no thread waits for it. So at most
+// `concurrency` KMS calls are in flight for prefetching.
 //
 // Bounds: at most `max_queued` names wait at once, over all directories;
 // names beyond that are dropped (counted), never blocked on. A failure of
@@ -25,13 +27,13 @@
 // Prefetch call is logged (debug level; info when the KMS is unreachable).
 // The open that follows reports the real error, as without prefetching.
 //
-// Shutdown: the destructor drops the queue, wakes the workers and joins
-// them. A KMS call in flight cannot be interrupted: the destructor waits for
-// it (bounded by the KMS client's timeouts), because the warm function uses
-// objects its owner destroys next. Destroy the prefetcher first.
+// Shutdown: the destructor drops the queue and the jobs not yet started and
+// waits for the names in flight: the warm function's calls cannot be
+// interrupted here, and they use objects the owner destroys next (the KMS
+// client's timeouts bound the wait). Destroy the prefetcher first.
 //
 // Thread-safety: all methods are thread-safe. The warm function is called
-// from the worker threads, concurrently.
+// from the work queue's threads, concurrently; its `done` may run anywhere.
 #ifndef KMSFS_FS_CORE_KEY_PREFETCHER_H_
 #define KMSFS_FS_CORE_KEY_PREFETCHER_H_
 
@@ -42,23 +44,23 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cache/concurrency_limit.h"
 #include "fs/base/mutex.h"
 #include "fs/base/status.h"
 #include "fs/base/unique_fd.h"
+#include "fs/base/work_queue.h"
 #include "fs/format/file_header.h"
 #include "fs/format/volume_config.h"
 
 namespace kmsfs::core {
 
 struct KeyPrefetcherOptions {
-  size_t concurrency = 16;   // Default: 16 workers, each with one KMS call in flight at most; 0 = off (no threads)
+  size_t concurrency = 16;   // Default: 16 names (each one KMS call at most) worked on at once; 0 = off
   size_t max_queued = 4096;  // Default: 4096 names waiting at most; further names are dropped
-  // Default: 0 = every worker busy while names wait. Otherwise only as many
-  // as load one key per interval at the KMS's measured latency
+  // Default: 0 = `concurrency` at once while names wait. Otherwise only as
+  // many as load one key per interval at the KMS's measured latency
   // (cache::ConcurrencyLimit, fed by the calls that loaded a key).
   std::chrono::microseconds interval{0};
   // Where the volume keeps file headers. Default: the xattr.
@@ -79,18 +81,21 @@ struct KeyPrefetchStats {
 class KeyPrefetcher {
  public:
   enum class Outcome { kLoaded, kAlreadyCached, kSkipped };
-  // Given the header of a regular file, makes sure its key is cached.
-  // kSkipped: the header does not belong to the volume. An error is counted
-  // as a failure; kUnavailable also drops the queue.
-  using WarmFn = std::function<StatusOr<Outcome>(const format::FileHeader& header)>;
+  using WarmDone = std::function<void(StatusOr<Outcome>)>;
+  // Given the header of a regular file, makes sure its key gets cached and
+  // calls `done` once (on any thread, possibly before returning). kSkipped:
+  // the header does not belong to the volume. An error is counted as a
+  // failure; kUnavailable also drops the queue.
+  using WarmFn = std::function<void(const format::FileHeader& header, WarmDone done)>;
 
-  // Starts options.concurrency workers (none when 0).
-  KeyPrefetcher(KeyPrefetcherOptions options, WarmFn warm);
-  ~KeyPrefetcher();  // drops the queue, waits for calls in flight, joins the workers
+  // Works through jobs on `queue`, which must outlive the prefetcher; off
+  // when options.concurrency is 0 or `queue` is null.
+  KeyPrefetcher(KeyPrefetcherOptions options, WorkQueue* queue, WarmFn warm);
+  ~KeyPrefetcher();  // drops the queue, waits for the names in flight
   KeyPrefetcher(const KeyPrefetcher&) = delete;
   KeyPrefetcher& operator=(const KeyPrefetcher&) = delete;
 
-  bool enabled() const { return !workers_.empty(); }
+  bool enabled() const { return jobs_ != nullptr; }
 
   // Queues `names` (entries of the directory open as `dir`, no slashes) for
   // prefetching. Never blocks on the KMS. `dir_for_logs` names the directory
@@ -112,9 +117,11 @@ class KeyPrefetcher {
     std::shared_ptr<Batch> batch;
     std::string name;
   };
-  void WorkerLoop();
-  // Opens and checks one name, reads its header and warms its key; no lock held.
-  StatusOr<Outcome> Process(const Item& item) const;
+  // Starts jobs for queued names while the limit allows.
+  void PumpLocked() KMSFS_REQUIRES(mu_);
+  // The job: opens and checks one name, reads its header and starts warming its key.
+  void Process(Item item);
+  void Finish(const Item& item, std::chrono::steady_clock::time_point started, StatusOr<Outcome> outcome);
   // Counts every queued name as dropped; returns the items so they are freed
   // (closing their directory fds) after the lock is released.
   std::deque<Item> DropQueuedLocked() KMSFS_REQUIRES(mu_);
@@ -123,15 +130,16 @@ class KeyPrefetcher {
   const WarmFn warm_;
 
   mutable Mutex mu_;
-  std::condition_variable work_cv_;  // workers: a name was queued, stop
-  std::condition_variable idle_cv_;  // WaitIdle: the queue ran empty with nothing in flight
+  std::condition_variable idle_cv_;  // WaitIdle, the destructor: nothing queued or in flight
   std::deque<Item> queue_ KMSFS_GUARDED_BY(mu_);  // oldest first
-  size_t in_flight_ KMSFS_GUARDED_BY(mu_) = 0;
+  size_t in_flight_ KMSFS_GUARDED_BY(mu_) = 0;     // jobs posted, and their warms until done
+  uint64_t posted_ KMSFS_GUARDED_BY(mu_) = 0;      // jobs posted
+  uint64_t started_ KMSFS_GUARDED_BY(mu_) = 0;     // of those, jobs that ran
   cache::ConcurrencyLimit limit_ KMSFS_GUARDED_BY(mu_);  // names worked on at once
   bool stop_ KMSFS_GUARDED_BY(mu_) = false;
   KeyPrefetchStats stats_ KMSFS_GUARDED_BY(mu_);
 
-  std::vector<std::thread> workers_;  // last: started once everything above exists
+  std::unique_ptr<WorkQueue::Scope> jobs_;  // last: its jobs use everything above
 };
 
 }  // namespace kmsfs::core

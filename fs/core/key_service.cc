@@ -14,7 +14,8 @@ kms::EncryptionContext FileContext(const format::FileId& file_id) {
 }
 
 KeyService::KeyService(std::string key_id, std::vector<std::string> accepted_key_ids, crypto::CipherSuite suite,
-                       uint32_t block_size, std::shared_ptr<kms::Client> kms, KeyServiceOptions options)
+                       uint32_t block_size, std::shared_ptr<kms::Client> kms, KeyServiceOptions options,
+                       WorkQueue* queue)
     : key_id_(std::move(key_id)),
       accepted_key_ids_(std::move(accepted_key_ids)),
       suite_(suite),
@@ -23,9 +24,13 @@ KeyService::KeyService(std::string key_id, std::vector<std::string> accepted_key
       options_(std::move(options)),
       cache_(options_.cache) {
   if (!options_.read_only) {
+    cache::DekPoolOptions pool = options_.pool;
+    if (queue == nullptr) pool.target = 0;  // nothing to refill with: every create wraps directly
     pool_ = std::make_unique<cache::DekPool>(
-        options_.pool,
-        [this](const SecretBytes& dek, const std::array<uint8_t, 16>& file_id) { return Wrap(dek, file_id); });
+        pool,
+        [this](const SecretBytes& dek, const format::FileId& file_id, cache::DekPool::WrapKind kind,
+               cache::DekPool::WrapDone done) { Wrap(dek, file_id, kind, std::move(done)); },
+        queue);
   }
 }
 
@@ -38,17 +43,35 @@ std::string KeyService::CacheId(const format::FileHeader& header) {
   return HexEncode(std::span<const uint8_t>(digest, sizeof digest));
 }
 
-StatusOr<std::string> KeyService::Wrap(const SecretBytes& dek, const format::FileId& file_id) {
+void KeyService::Wrap(const SecretBytes& dek, const format::FileId& file_id, cache::DekPool::WrapKind kind,
+                      cache::DekPool::WrapDone done) {
+  CallStarted();
+  const kms::Priority priority =
+      kind == cache::DekPool::WrapKind::kDirect ? kms::Priority::kInteractive : kms::Priority::kRefill;
+  kms_->EncryptDataKeyAsync(key_id_, dek, FileContext(file_id), priority,
+                            [this, done = std::move(done)](StatusOr<std::string> wrapped) {
+                              CallEnded(wrapped.ok());
+                              done(std::move(wrapped));
+                            });
+}
+
+void KeyService::CallStarted() {
   kms_calls_.fetch_add(1, std::memory_order_relaxed);
-  auto wrapped = kms_->EncryptDataKey(key_id_, dek, FileContext(file_id));
-  if (!wrapped.ok()) kms_errors_.fetch_add(1, std::memory_order_relaxed);
-  return wrapped;
+  const uint64_t now = kms_in_flight_.fetch_add(1, std::memory_order_relaxed) + 1;
+  uint64_t max = kms_in_flight_max_.load(std::memory_order_relaxed);
+  while (now > max && !kms_in_flight_max_.compare_exchange_weak(max, now, std::memory_order_relaxed)) {
+  }
+}
+
+void KeyService::CallEnded(bool ok) {
+  kms_in_flight_.fetch_sub(1, std::memory_order_relaxed);
+  if (!ok) kms_errors_.fetch_add(1, std::memory_order_relaxed);
 }
 
 StatusOr<SecretBytes> KeyService::Unwrap(const format::FileHeader& header) {
-  kms_calls_.fetch_add(1, std::memory_order_relaxed);
+  CallStarted();
   auto dek = kms_->DecryptDataKey(header.key_id, header.wrapped_dek, kDekSize, FileContext(header.file_id));
-  if (!dek.ok()) kms_errors_.fetch_add(1, std::memory_order_relaxed);
+  CallEnded(dek.ok());
   return dek;
 }
 
@@ -83,7 +106,37 @@ StatusOr<cache::DekCache::Handle> KeyService::KeyFor(const format::FileHeader& h
   KMSFS_RETURN_IF_ERROR(CheckBelongs(header));
   auto key = cache_.Get(CacheId(header), [&]() { return Unwrap(header); });
   if (key.ok()) return key;
-  const Status& s = key.status();
+  return KeyError(key.status(), header);
+}
+
+void KeyService::LoadInBackground(const format::FileHeader& header, kms::Priority priority,
+                                  std::function<void(StatusOr<cache::DekCache::Handle>)> done) {
+  if (Status belongs = CheckBelongs(header); !belongs.ok()) {
+    done(std::move(belongs));
+    return;
+  }
+  auto loader = [this, header, priority](cache::DekCache::LoadDone finish) -> std::function<void()> {
+    CallStarted();
+    kms::CallHandle call = kms_->DecryptDataKeyAsync(
+        header.key_id, header.wrapped_dek, kDekSize, FileContext(header.file_id), priority,
+        [this, finish = std::move(finish)](StatusOr<SecretBytes> dek) {
+          CallEnded(dek.ok());
+          finish(std::move(dek));
+        });
+    // An open now waits for this key: it is no longer speculative.
+    return [call] { call.Raise(kms::Priority::kInteractive); };
+  };
+  cache_.GetAsync(CacheId(header), loader,
+                  [this, header, done = std::move(done)](StatusOr<cache::DekCache::Handle> key) {
+                    if (key.ok()) {
+                      done(std::move(key));
+                    } else {
+                      done(KeyError(key.status(), header));
+                    }
+                  });
+}
+
+Status KeyService::KeyError(const Status& s, const format::FileHeader& header) const {
   if (s.code() == StatusCode::kUnavailable) {
     return s.Annotate("KMS unreachable for decrypt-datakey on key " + header.key_id);
   }
@@ -97,7 +150,10 @@ StatusOr<cache::DekCache::Handle> KeyService::KeyFor(const format::FileHeader& h
 
 bool KeyService::IsCached(const format::FileHeader& header) { return cache_.Contains(CacheId(header)); }
 
-void KeyService::Tick() { cache_.EvictExpired(); }
+void KeyService::Tick() {
+  cache_.EvictExpired();
+  if (pool_) pool_->Tick();
+}
 
 KeyServiceStats KeyService::stats() const {
   KeyServiceStats s;
@@ -105,6 +161,8 @@ KeyServiceStats KeyService::stats() const {
   if (pool_) s.pool = pool_->stats();
   s.kms_calls = kms_calls_.load();
   s.kms_errors = kms_errors_.load();
+  s.kms_in_flight = kms_in_flight_.load();
+  s.kms_in_flight_max = kms_in_flight_max_.load();
   s.foreign_headers = foreign_headers_.load();
   return s;
 }

@@ -14,12 +14,18 @@
 // alone, so a planted header that copies a file id finds nothing of the real
 // file's and cannot slip its own DEK under it.
 //
+// KMS calls: an open waiting for its key calls at interactive priority (a
+// synchronous call), as does a create that finds the pool empty; the pool
+// refills at kRefill and prefetches load at kPrefetch, asynchronously, and an
+// open that comes to wait for a key a prefetch is loading moves that call up.
+//
 // Thread-safety: thread-safe.
 #ifndef KMSFS_FS_CORE_KEY_SERVICE_H_
 #define KMSFS_FS_CORE_KEY_SERVICE_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +33,7 @@
 #include "cache/dek_cache.h"
 #include "cache/dek_pool.h"
 #include "fs/base/status.h"
+#include "fs/base/work_queue.h"
 #include "fs/format/file_header.h"
 #include "kms/kms_client.h"
 
@@ -48,6 +55,8 @@ struct KeyServiceStats {
   cache::DekPoolStats pool;
   uint64_t kms_calls = 0;
   uint64_t kms_errors = 0;
+  uint64_t kms_in_flight = 0;      // calls made and not yet answered, now
+  uint64_t kms_in_flight_max = 0;  // the most at once since the service started
   uint64_t foreign_headers = 0;  // headers refused for naming another key or layout
 };
 
@@ -60,10 +69,13 @@ struct NewFileKey {
 class KeyService {
  public:
   // `key_id` is the key new files are wrapped under; `accepted_key_ids` (which
-  // includes it) are the keys an existing file's header may name.
+  // includes it) are the keys an existing file's header may name. The pool
+  // refills through jobs on `queue`, which must outlive the service; without
+  // one (read-only, fsck, tests) there is no pool and every create wraps directly.
   KeyService(std::string key_id, std::vector<std::string> accepted_key_ids, crypto::CipherSuite suite,
-             uint32_t block_size, std::shared_ptr<kms::Client> kms, KeyServiceOptions options);
-  ~KeyService();  // stops the pool's workers before the cache goes
+             uint32_t block_size, std::shared_ptr<kms::Client> kms, KeyServiceOptions options,
+             WorkQueue* queue = nullptr);
+  ~KeyService();  // stops the pool (waiting for its wraps) before the cache goes
   KeyService(const KeyService&) = delete;
   KeyService& operator=(const KeyService&) = delete;
 
@@ -78,18 +90,30 @@ class KeyService {
   // The DEK of an existing file: CheckBelongs, then the cache or the KMS.
   // KMS refusal -> kPermissionDenied; KMS unreachable -> kUnavailable.
   StatusOr<cache::DekCache::Handle> KeyFor(const format::FileHeader& header);
+  // KeyFor without blocking, for a background load at `priority`: `done`
+  // runs once with what KeyFor would return, on any thread, possibly before
+  // this returns. A KeyFor that comes to wait for the same key meanwhile
+  // shares the load and raises its priority. The service must outlive the
+  // load.
+  void LoadInBackground(const format::FileHeader& header, kms::Priority priority,
+                        std::function<void(StatusOr<cache::DekCache::Handle>)> done);
   // Whether KeyFor would find the key cached (does not pin it).
   bool IsCached(const format::FileHeader& header);
   // The cache's identity of a header's DEK.
   static std::string CacheId(const format::FileHeader& header);
 
-  // Evicts expired keys; the mount calls it about once a second.
+  // Evicts expired keys and replaces aged-out pooled ones; the mount calls it about once a second.
   void Tick();
   KeyServiceStats stats() const;
 
  private:
-  StatusOr<std::string> Wrap(const SecretBytes& dek, const format::FileId& file_id);
+  void Wrap(const SecretBytes& dek, const format::FileId& file_id, cache::DekPool::WrapKind kind,
+            cache::DekPool::WrapDone done);
   StatusOr<SecretBytes> Unwrap(const format::FileHeader& header);
+  void CallStarted();
+  void CallEnded(bool ok);
+  // What KeyFor says when the cache could not load the key.
+  Status KeyError(const Status& s, const format::FileHeader& header) const;
 
   const std::string key_id_;
   const std::vector<std::string> accepted_key_ids_;
@@ -99,6 +123,8 @@ class KeyService {
   const KeyServiceOptions options_;
   std::atomic<uint64_t> kms_calls_{0};
   std::atomic<uint64_t> kms_errors_{0};
+  std::atomic<uint64_t> kms_in_flight_{0};
+  std::atomic<uint64_t> kms_in_flight_max_{0};
   std::atomic<uint64_t> foreign_headers_{0};
   cache::DekCache cache_;
   std::unique_ptr<cache::DekPool> pool_;  // null when read-only; declared last, reset first

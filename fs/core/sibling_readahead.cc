@@ -6,7 +6,6 @@
 #include <iterator>
 #include <utility>
 
-#include "fs/base/cpu_affinity.h"
 #include "fs/core/listed_file.h"
 
 namespace kmsfs::core {
@@ -24,15 +23,12 @@ size_t WindowOf(size_t run, size_t most) {
 
 }  // namespace
 
-SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options)
-    : SiblingReadahead(options, &SiblingReadahead::OpenAndAdvise) {}
+SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options, WorkQueue* queue)
+    : SiblingReadahead(options, queue, &SiblingReadahead::OpenAndAdvise) {}
 
-SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options, Fetch fetch)
+SiblingReadahead::SiblingReadahead(SiblingReadaheadOptions options, WorkQueue* queue, Fetch fetch)
     : options_(options), fetch_(std::move(fetch)) {
-  if (enabled()) worker_ = std::thread([this] {
-      BecomeBackgroundThread("kmsfs-readahead");
-      Work();
-    });
+  if (options_.files_ahead > 0 && queue != nullptr) jobs_ = std::make_unique<WorkQueue::Scope>(queue);
 }
 
 SiblingReadahead::~SiblingReadahead() {
@@ -44,9 +40,9 @@ SiblingReadahead::~SiblingReadahead() {
     dropped.swap(queue_);
     listings.swap(listings_);
   }
-  wake_.notify_all();
   idle_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  // Drops a queued job, waits for a fetch under way.
+  if (jobs_) jobs_->Close();
 }
 
 void SiblingReadahead::OpenAndAdvise(int dir_fd, const std::string& name, uint64_t bytes) {
@@ -124,25 +120,29 @@ void SiblingReadahead::NoteOpen(const std::string& dir_key, const std::string& n
       ++added;
     }
     l.asked_until = std::max(l.asked_until, until);
+    if (added > 0 && !posted_) posted_ = jobs_->Post([this] { FetchOne(); });
   }
-  if (added > 0) wake_.notify_one();
 }
 
-void SiblingReadahead::Work() {
-  MutexLock lock(&mu_);
-  while (true) {
-    while (!stopping_ && queue_.empty()) lock.Wait(wake_);
-    if (stopping_) return;
-    Item item = std::move(queue_.front());
+void SiblingReadahead::FetchOne() {
+  Item item;
+  {
+    MutexLock lock(&mu_);
+    if (stopping_ || queue_.empty()) {
+      posted_ = false;
+      idle_.notify_all();
+      return;
+    }
+    item = std::move(queue_.front());
     queue_.pop_front();
-    fetching_ = true;
-    lock.Unlock();
-    fetch_(item.dir->get(), item.name, options_.bytes_per_file);
-    item = Item{};  // lets go of the directory outside the lock
-    lock.Lock();
-    fetching_ = false;
-    if (queue_.empty()) idle_.notify_all();
   }
+  fetch_(item.dir->get(), item.name, options_.bytes_per_file);
+  item = Item{};  // lets go of the directory outside the lock
+  MutexLock lock(&mu_);
+  // One file per job, so the queue's other work takes turns with a long run.
+  if (!stopping_ && !queue_.empty() && jobs_->Post([this] { FetchOne(); })) return;
+  posted_ = false;
+  idle_.notify_all();
 }
 
 void SiblingReadahead::ForgetStale() {
@@ -156,7 +156,7 @@ void SiblingReadahead::ForgetStale() {
 bool SiblingReadahead::WaitIdle(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   MutexLock lock(&mu_);
-  while (!queue_.empty() || fetching_) {
+  while (!queue_.empty() || posted_) {
     if (std::chrono::steady_clock::now() >= deadline) return false;
     lock.WaitUntil(idle_, deadline);
   }

@@ -15,11 +15,12 @@
 // place) continues a sequential run. From the run's second open on, it asks
 // for the files after it: 4 ahead, then twice as many with each further open,
 // up to `files_ahead`. Any other open starts a new run, so a single open
-// after `ls` reads nothing ahead, and random access nothing at all. A worker thread takes each
-// file asked for, opens it read-only (O_NOFOLLOW|O_NONBLOCK|O_NOATIME where
-// permitted; regular files only, checked before and after the open, so a FIFO
-// or device is never opened) and calls posix_fadvise(WILLNEED) on its first
-// `bytes_per_file`: the kernel queues the reads and returns at once.
+// after `ls` reads nothing ahead, and random access nothing at all. Jobs on
+// the mount's WorkQueue, one at a time, take each file asked for, open it
+// read-only (O_NOFOLLOW|O_NONBLOCK|O_NOATIME where permitted; regular files
+// only, checked before and after the open, so a FIFO or device is never
+// opened) and call posix_fadvise(WILLNEED) on its first `bytes_per_file`:
+// the kernel queues the reads and returns at once.
 //
 // Bounds: at most kMaxDirectories listings and kMaxNames names in them (the
 // oldest listings are dropped; a larger directory is not remembered); a
@@ -29,7 +30,7 @@
 // is a hint, and the open that follows reports its own.
 //
 // Thread-safety: all methods are thread-safe. The fetch function runs on the
-// worker thread.
+// work queue's threads, one call at a time.
 #ifndef KMSFS_FS_CORE_SIBLING_READAHEAD_H_
 #define KMSFS_FS_CORE_SIBLING_READAHEAD_H_
 
@@ -42,24 +43,24 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "fs/base/mutex.h"
 #include "fs/base/unique_fd.h"
+#include "fs/base/work_queue.h"
 
 namespace kmsfs::core {
 
 struct SiblingReadaheadOptions {
-  size_t files_ahead = 32;                  // Default: 32 files at most ahead of the reader; 0 = off (no thread)
+  size_t files_ahead = 32;                  // Default: 32 files at most ahead of the reader; 0 = off
   uint64_t bytes_per_file = 128 * 1024;     // Default: the first 128 KiB of each (the kernel's own first window)
   size_t max_queued = 1024;                 // Default: 1024 files waiting at most
   std::chrono::seconds lifetime{30};        // Default: a listing reads ahead for 30 s
 };
 
 struct SiblingReadaheadStats {
-  uint64_t asked = 0;    // files handed to the worker
+  uint64_t asked = 0;    // files queued for reading ahead
   uint64_t dropped = 0;  // files not read ahead because the queue was full
   uint64_t listings = 0; // directories remembered now
 };
@@ -72,15 +73,17 @@ class SiblingReadahead {
   static constexpr size_t kMaxDirectories = 256;
   static constexpr size_t kMaxNames = 256 * 1024;
 
-  explicit SiblingReadahead(SiblingReadaheadOptions options);
+  // Reads ahead through jobs on `queue`, which must outlive this object (off
+  // when null).
+  SiblingReadahead(SiblingReadaheadOptions options, WorkQueue* queue);
   // For tests: `fetch` instead of the open-and-fadvise above.
-  SiblingReadahead(SiblingReadaheadOptions options, Fetch fetch);
-  // Drops what is queued and joins the worker.
+  SiblingReadahead(SiblingReadaheadOptions options, WorkQueue* queue, Fetch fetch);
+  // Drops what is queued and waits for a fetch under way.
   ~SiblingReadahead();
   SiblingReadahead(const SiblingReadahead&) = delete;
   SiblingReadahead& operator=(const SiblingReadahead&) = delete;
 
-  bool enabled() const { return options_.files_ahead > 0; }
+  bool enabled() const { return jobs_ != nullptr; }
 
   // `dir_key` names the directory (any string unique per directory);
   // `dir_fd` is dup'd. Replaces an earlier listing of the same directory.
@@ -114,7 +117,8 @@ class SiblingReadahead {
     std::string name;
   };
 
-  void Work();
+  // The job: reads one queued file ahead, then posts itself again while files wait.
+  void FetchOne();
   // Drops the oldest listings until `more` names fit.
   void MakeRoomLocked(size_t more) KMSFS_REQUIRES(mu_);
   // Forgets one listing, keeping names_held_ in step; returns the next.
@@ -125,15 +129,14 @@ class SiblingReadahead {
   const Fetch fetch_;
 
   mutable Mutex mu_;
-  std::condition_variable wake_;
   std::condition_variable idle_;
   std::map<std::string, Listing> listings_ KMSFS_GUARDED_BY(mu_);
   std::deque<Item> queue_ KMSFS_GUARDED_BY(mu_);
-  bool fetching_ KMSFS_GUARDED_BY(mu_) = false;
+  bool posted_ KMSFS_GUARDED_BY(mu_) = false;  // a fetch job is queued or running
   bool stopping_ KMSFS_GUARDED_BY(mu_) = false;
   size_t names_held_ KMSFS_GUARDED_BY(mu_) = 0;
   SiblingReadaheadStats stats_ KMSFS_GUARDED_BY(mu_);
-  std::thread worker_;  // last: starts once the state above exists
+  std::unique_ptr<WorkQueue::Scope> jobs_;  // last: its jobs use everything above
 };
 
 }  // namespace kmsfs::core

@@ -21,10 +21,11 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
   const int fd = open(unlocked.backing_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open backing directory " + unlocked.backing_dir);
   std::unique_ptr<Volume> v(new Volume(std::move(unlocked)));
+  v->work_ = std::make_unique<WorkQueue>(options.work);
   KMSFS_ASSIGN_OR_RETURN(v->inodes_, InodeTable::New(UniqueFd(fd)));
   const format::VolumeConfig& c = v->config();
   v->keys_ = std::make_unique<KeyService>(c.key_id, v->unlocked_.AcceptedKeyIds(), c.suite, c.block_size, std::move(kms),
-                                          options.keys);
+                                          options.keys, v->work_.get());
   v->files_ = std::make_unique<OpenFileTable>(v->keys_.get(), c.header);
   if (c.names == format::NameMode::kEncrypted) {
     KMSFS_ASSIGN_OR_RETURN(auto codec, format::NameCodec::New(v->unlocked_.volume_key, c.volume_id, c.suite));
@@ -43,14 +44,28 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
   }
   options.hints.prefetch.header = c.header;
   v->log_file_ = options.log_file;
-  v->hints_ = std::make_unique<Hints>(options.hints, v->keys_.get());
+  v->hints_ = std::make_unique<Hints>(options.hints, v->keys_.get(), v->work_.get());
   v->tree_->set_observer(v->hints_.get());
+  if (options.tick_interval.count() > 0) {
+    v->ticks_ = std::make_unique<WorkQueue::Scope>(v->work_.get(), WorkQueue::ScopeOptions{.max_running = 1});
+    const std::chrono::milliseconds interval = options.tick_interval;
+    if (!v->ticks_->PostAfter(interval, [vol = v.get(), interval] { vol->TickAndRepeat(interval); })) {
+      return Status::Internal("cannot schedule the volume's tick");
+    }
+  }
   return v;
 }
 
 Volume::~Volume() {
+  ticks_.reset();
   if (tree_) tree_->set_observer(nullptr);
   hints_.reset();
+}
+
+void Volume::TickAndRepeat(std::chrono::milliseconds interval) {
+  Tick();
+  // Refused only once the volume closes its scope.
+  (void)ticks_->PostAfter(interval, [this, interval] { TickAndRepeat(interval); });
 }
 
 void Volume::Tick() {
@@ -63,6 +78,7 @@ std::string Volume::StatusJson() const {
   const KeyServiceStats k = keys_->stats();
   const HintsStats h = hints_->stats();
   const InodeTableStats n = inodes_->stats();
+  const WorkQueueStats w = work_->stats();
   nlohmann::json j = {
       {"backing_dir", backing_dir()},
       {"key_id", config().key_id},
@@ -75,7 +91,8 @@ std::string Volume::StatusJson() const {
       {"log_file", log_file_},
       {"cache", {{"entries", k.cache.entries}, {"hits", k.cache.hits}, {"misses", k.cache.misses},
                  {"evictions", k.cache.evictions}, {"loads", k.cache.loads}, {"load_errors", k.cache.load_errors}}},
-      {"kms", {{"calls", k.kms_calls}, {"errors", k.kms_errors}}},
+      {"kms", {{"calls", k.kms_calls}, {"errors", k.kms_errors}, {"in_flight", k.kms_in_flight},
+               {"in_flight_max", k.kms_in_flight_max}}},
       {"pool", {{"ready", k.pool.ready}, {"taken", k.pool.taken}, {"direct", k.pool.direct},
                 {"wrap_errors", k.pool.wrap_errors}}},
       {"foreign_headers", k.foreign_headers},
@@ -86,6 +103,8 @@ std::string Volume::StatusJson() const {
                     {"failed", h.prefetch.failed}, {"dropped", h.prefetch.dropped},
                     {"pending", h.prefetch.pending}, {"in_flight", h.prefetch.in_flight}}},
       {"readahead", {{"files", h.readahead.asked}, {"dropped", h.readahead.dropped}}},
+      {"work", {{"queued", w.queued}, {"done", w.done}, {"dropped", w.dropped}, {"waiting", w.waiting},
+                {"delayed", w.delayed}, {"running", w.running}, {"threads", work_->threads()}}},
   };
   return j.dump();
 }

@@ -2,17 +2,20 @@
 // through: the Tree (namespace over the InodeTable, names through the
 // NameMapper), the OpenFileTable (one CryptFile per open inode), the
 // KeyService (cache, pool, KMS) and the Hints (speculative work, heard
-// through the tree's observer seam). It only builds, owns and ticks them;
-// requests go to the parts themselves.
+// through the tree's observer seam), and the WorkQueue their background jobs
+// run on. It only builds, owns and ticks them (a job on its own queue, about
+// once a second); requests go to the parts themselves.
 //
 // Thread-safety: thread-safe (each part is).
 #ifndef KMSFS_FS_CORE_VOLUME_H_
 #define KMSFS_FS_CORE_VOLUME_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include "fs/base/status.h"
+#include "fs/base/work_queue.h"
 #include "fs/core/hints.h"
 #include "fs/core/inode_table.h"
 #include "fs/core/key_service.h"
@@ -29,6 +32,8 @@ struct VolumeOptions {
   KeyServiceOptions keys;
   HintsOptions hints;
   TreeOptions tree;
+  WorkQueueOptions work;                            // the threads of every background job
+  std::chrono::milliseconds tick_interval{1000};    // Default: Tick() once a second; 0 = never by itself
   std::string log_file;  // where the daemon logs ("": syslog), for the status
 };
 
@@ -47,22 +52,27 @@ class Volume {
   Hints& hints() { return *hints_; }
   OpenFileTable& files() { return *files_; }
   const InodeTable& inodes() const { return *inodes_; }
+  WorkQueue& work() { return *work_; }
   const format::VolumeConfig& config() const { return unlocked_.config; }
   const std::string& backing_dir() const { return unlocked_.backing_dir; }
   bool read_only() const { return keys_->read_only(); }
 
-  // Evicts expired keys, forgets stale listings and closed files; the mount
-  // calls it about once a second.
+  // Evicts expired keys, replaces aged-out pooled ones, forgets stale
+  // listings and closed files. Runs by itself every tick_interval.
   void Tick();
   // The mount's counters as JSON (the root's user.kmsfs.status xattr).
   std::string StatusJson() const;
 
  private:
   explicit Volume(UnlockedVolume unlocked) : unlocked_(std::move(unlocked)) {}
+  // Runs Tick, then itself again after `interval`.
+  void TickAndRepeat(std::chrono::milliseconds interval);
 
   const UnlockedVolume unlocked_;  // the volume key stays in locked memory for the mount's life
   // Declared in the order they are built; destroyed in reverse (~Volume also
-  // stops the hints first, as their workers use the key service).
+  // stops the tick and the hints first, as their jobs use the key service).
+  // The queue goes last: every part's jobs run on it.
+  std::unique_ptr<WorkQueue> work_;
   std::unique_ptr<InodeTable> inodes_;
   std::unique_ptr<KeyService> keys_;
   std::unique_ptr<OpenFileTable> files_;
@@ -70,6 +80,7 @@ class Volume {
   std::unique_ptr<Tree> tree_;
   std::unique_ptr<Hints> hints_;
   std::string log_file_;
+  std::unique_ptr<WorkQueue::Scope> ticks_;
 };
 
 }  // namespace kmsfs::core

@@ -49,7 +49,8 @@ StatusOr<std::unique_ptr<VolumeCheck>> VolumeCheck::New(const UnlockedVolume& vo
   options.pool.target = 0;
   options.read_only = true;
   check->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.AcceptedKeyIds(),
-                                              volume.config.suite, volume.config.block_size, std::move(kms), options);
+                                              volume.config.suite, volume.config.block_size, std::move(kms), options,
+                                              /*queue=*/nullptr);
   return check;
 }
 

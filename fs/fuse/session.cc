@@ -1,12 +1,7 @@
 #include "fs/fuse/session.h"
 
-#include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
-#include <thread>
 
-#include "fs/base/cpu_affinity.h"
 #include "fs/base/logging.h"
 #include "fs/fuse/readahead.h"
 
@@ -18,40 +13,6 @@ struct SessionDeleter {
 };
 struct LoopConfigDeleter {
   void operator()(fuse_loop_config* c) const { fuse_loop_cfg_destroy(c); }
-};
-
-// Runs `tick` every second on its own thread until destroyed.
-class Ticker {
- public:
-  explicit Ticker(std::function<void()> tick) : tick_(std::move(tick)) {
-    if (tick_) thread_ = std::thread([this] {
-      BecomeBackgroundThread("kmsfs-tick");
-      Run();
-    });
-  }
-  ~Ticker() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-
- private:
-  void Run() {
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
-      lock.unlock();
-      tick_();
-      lock.lock();
-    }
-  }
-  std::function<void()> tick_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
 };
 
 }  // namespace
@@ -98,7 +59,6 @@ Status ServeMount(LowLevelFs* fs, const SessionOptions& options) {
   }
   options.on_mounted(Status::Ok());
   {
-    Ticker ticker(options.on_tick);
     std::unique_ptr<fuse_loop_config, LoopConfigDeleter> loop_cfg(fuse_loop_cfg_create());
     fuse_loop_cfg_set_clone_fd(loop_cfg.get(), 0);
     fuse_loop_cfg_set_idle_threads(loop_cfg.get(), 10);

@@ -21,8 +21,6 @@ struct SessionOptions {
   // Called once: OK when the kernel mount is in place (requests queue until the
   // loop starts), or the reason it could not be made.
   std::function<void(const Status&)> on_mounted;
-  // Called about once a second while serving (cache expiry).
-  std::function<void()> on_tick;
 };
 
 // `value` escaped for a FUSE -o option list: libfuse splits options at

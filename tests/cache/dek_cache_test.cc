@@ -4,14 +4,16 @@
 
 #include <atomic>
 #include <cstring>
+#include <functional>
 #include <latch>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "cache/clock.h"
+#include "fs/base/clock.h"
 #include "tests/cache/free_recorder.h"
 
 namespace kmsfs::cache {
@@ -529,6 +531,188 @@ TEST(DekCacheTest, ConcurrentGetEraseAndSweepStayConsistent) {
   clock.Advance(5s);
   cache.EvictExpired();
   EXPECT_EQ(cache.stats().entries, 0u);
+}
+
+
+// --- GetAsync: loads that call back instead of blocking.
+
+// An async load the test finishes by hand; counts hurries.
+class ManualLoad {
+ public:
+  DekCache::AsyncLoader Loader() {
+    return [this](DekCache::LoadDone finish) -> std::function<void()> {
+      ++starts;
+      finish_ = std::move(finish);
+      return [this] { ++hurries; };
+    };
+  }
+  void Finish(StatusOr<SecretBytes> result) { finish_(std::move(result)); }
+
+  std::atomic<int> starts{0};
+  std::atomic<int> hurries{0};
+
+ private:
+  DekCache::LoadDone finish_;
+};
+
+// What an async Get answered.
+struct AsyncResult {
+  std::mutex mu;
+  std::vector<StatusOr<DekCache::Handle>> got;
+  DekCache::GetDone Done() {
+    return [this](StatusOr<DekCache::Handle> h) {
+      std::lock_guard<std::mutex> lock(mu);
+      got.push_back(std::move(h));
+    };
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    return got.size();
+  }
+};
+
+TEST(DekCacheTest, GetAsyncOnAHitAnswersAtOnceWithoutLoading) {
+  FakeClock clock;
+  DekCache cache({.ttl = 300s, .max_entries = 16}, &clock);
+  std::atomic<int> calls{0};
+  ASSERT_TRUE(cache.Get("a", FillLoader(1, &calls)).ok());
+  ManualLoad load;
+  AsyncResult r;
+  cache.GetAsync("a", load.Loader(), r.Done());
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r.got[0].ok());
+  EXPECT_TRUE(IsFilled(r.got[0]->key(), 1));
+  EXPECT_EQ(load.starts.load(), 0);
+  EXPECT_EQ(cache.stats().hits, 1u);
+}
+
+TEST(DekCacheTest, GetAsyncLoadsOnceForConcurrentAsyncCallersAndCaches) {
+  FakeClock clock;
+  DekCache cache({.ttl = 300s, .max_entries = 16}, &clock);
+  ManualLoad load;
+  AsyncResult r;
+  cache.GetAsync("a", load.Loader(), r.Done());
+  cache.GetAsync("a", load.Loader(), r.Done());
+  EXPECT_EQ(load.starts.load(), 1);
+  EXPECT_EQ(r.size(), 0u) << "answered before the load finished";
+  EXPECT_EQ(cache.stats().waiting, 1u) << "the second caller waits for the first one's load";
+  load.Finish(Filled(7));
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(cache.stats().waiting, 0u);
+  for (auto& h : r.got) {
+    ASSERT_TRUE(h.ok());
+    EXPECT_TRUE(IsFilled(h->key(), 7));
+  }
+  EXPECT_EQ(&r.got[0]->key(), &r.got[1]->key());
+  EXPECT_TRUE(cache.Contains("a"));
+  const DekCacheStats s = cache.stats();
+  EXPECT_EQ(s.loads, 1u);
+  EXPECT_EQ(s.coalesced, 1u);
+  EXPECT_EQ(load.hurries.load(), 0) << "nobody blocked, so nothing was hurried";
+}
+
+// An open (a blocking Get) that comes to wait for a prefetch's load shares
+// it, and asks it to hurry exactly once however many wait.
+TEST(DekCacheTest, ABlockingGetJoinsAnAsyncLoadAndHurriesItOnce) {
+  FakeClock clock;
+  DekCache cache({.ttl = 300s, .max_entries = 16}, &clock);
+  ManualLoad load;
+  AsyncResult r;
+  cache.GetAsync("a", load.Loader(), r.Done());
+  std::atomic<int> sync_loads{0};
+  std::vector<std::thread> openers;
+  std::vector<StatusOr<DekCache::Handle>> opened(3, Status::Internal("not yet"));
+  for (int i = 0; i < 3; ++i) {
+    openers.emplace_back([&, i] { opened[static_cast<size_t>(i)] = cache.Get("a", FillLoader(9, &sync_loads)); });
+  }
+  while (cache.stats().waiting < 3) std::this_thread::yield();
+  EXPECT_EQ(load.hurries.load(), 1);
+  load.Finish(Filled(5));
+  for (std::thread& t : openers) t.join();
+  for (auto& h : opened) {
+    ASSERT_TRUE(h.ok()) << h.status().ToString();
+    EXPECT_TRUE(IsFilled(h->key(), 5));
+  }
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_TRUE(IsFilled(r.got[0]->key(), 5));
+  EXPECT_EQ(sync_loads.load(), 0);
+  EXPECT_EQ(cache.stats().loads, 1u);
+}
+
+TEST(DekCacheTest, GetAsyncJoinsABlockingGetsLoad) {
+  FakeClock clock;
+  DekCache cache({.ttl = 300s, .max_entries = 16}, &clock);
+  std::latch loading(1);
+  std::latch release(1);
+  std::thread opener([&] {
+    auto h = cache.Get("a", [&]() -> StatusOr<SecretBytes> {
+      loading.count_down();
+      release.wait();
+      return Filled(3);
+    });
+    EXPECT_TRUE(h.ok());
+  });
+  loading.wait();
+  ManualLoad load;
+  AsyncResult r;
+  cache.GetAsync("a", load.Loader(), r.Done());
+  EXPECT_EQ(load.starts.load(), 0);
+  release.count_down();
+  opener.join();
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r.got[0].ok());
+  EXPECT_TRUE(IsFilled(r.got[0]->key(), 3));
+}
+
+TEST(DekCacheTest, AFailedAsyncLoadAnswersEveryWaiterAndIsNotCached) {
+  FakeClock clock;
+  DekCache cache({.ttl = 300s, .max_entries = 16}, &clock);
+  ManualLoad load;
+  AsyncResult r;
+  cache.GetAsync("a", load.Loader(), r.Done());
+  cache.GetAsync("a", load.Loader(), r.Done());
+  load.Finish(Status::PermissionDenied("no"));
+  ASSERT_EQ(r.size(), 2u);
+  for (auto& h : r.got) EXPECT_EQ(h.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_FALSE(cache.Contains("a"));
+  EXPECT_EQ(cache.stats().load_errors, 1u);
+  cache.GetAsync("a", load.Loader(), r.Done());
+  EXPECT_EQ(load.starts.load(), 2) << "errors are not cached";
+  load.Finish(Filled(1));
+}
+
+// A loader without a queue of its own answers before it returns.
+TEST(DekCacheTest, AnAsyncLoaderThatAnswersAtOnceWorks) {
+  FakeClock clock;
+  DekCache cache({.ttl = 300s, .max_entries = 16}, &clock);
+  AsyncResult r;
+  cache.GetAsync(
+      "a", [](DekCache::LoadDone finish) -> std::function<void()> {
+        finish(Filled(4));
+        return [] {};
+      },
+      r.Done());
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r.got[0].ok());
+  EXPECT_TRUE(IsFilled(r.got[0]->key(), 4));
+  EXPECT_TRUE(cache.Contains("a"));
+}
+
+TEST(DekCacheTest, AnAsyncLoadOutlivingTheCacheStillAnswersAndWipesItsKey) {
+  FreeRecorder frees(kKeySize);
+  ManualLoad load;
+  AsyncResult r;
+  {
+    DekCache cache({.ttl = 300s, .max_entries = 16});
+    cache.GetAsync("a", load.Loader(), r.Done());
+  }
+  load.Finish(Filled(6));
+  ASSERT_EQ(r.size(), 1u);
+  ASSERT_TRUE(r.got[0].ok());
+  EXPECT_TRUE(IsFilled(r.got[0]->key(), 6));
+  r.got.clear();  // the last handle: the key goes
+  EXPECT_EQ(frees.count(), 1u);
+  EXPECT_TRUE(frees.all_zero());
 }
 
 }  // namespace

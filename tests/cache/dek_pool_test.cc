@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "cache/clock.h"
+#include "fs/base/clock.h"
 #include "fs/base/hex.h"
 #include "tests/cache/free_recorder.h"
 
@@ -41,9 +41,29 @@ class FakeWrapper {
 
   explicit FakeWrapper(Clock* clock = nullptr, bool record_deks = false)
       : clock_(clock), record_deks_(record_deks) {}
+  ~FakeWrapper() {
+    Open();
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      threads.swap(async_);
+    }
+    for (std::thread& t : threads) t.join();
+  }
 
+  // A direct wrap answers in the caller's thread, as the KMS client's
+  // synchronous call does; a refill wrap answers from a thread of its own,
+  // as the client's executor does, so the test sees several in flight.
   DekPool::WrapFn fn() {
-    return [this](const SecretBytes& dek, const FileId& id) { return Wrap(dek, id); };
+    return [this](const SecretBytes& dek, const FileId& id, DekPool::WrapKind kind, DekPool::WrapDone done) {
+      if (kind == DekPool::WrapKind::kDirect) {
+        done(Wrap(dek, id));
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      // The pool keeps `dek` and `id` alive until `done` has run.
+      async_.emplace_back([this, &dek, &id, done = std::move(done)] { done(Wrap(dek, id)); });
+    };
   }
 
   // Each call moves `clock` on by `latency` first, as a KMS round trip would.
@@ -142,12 +162,14 @@ class FakeWrapper {
   size_t max_in_flight_ = 0;
   FakeClock* advance_clock_ = nullptr;
   std::chrono::nanoseconds latency_{0};
+  std::vector<std::thread> async_;
 };
 
 TEST(DekPoolTest, FillsToTargetInTheBackground) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
-  DekPool pool({.target = 8, .refill_concurrency = 2}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 8, .refill_concurrency = 2}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(8, kPatience));
   EXPECT_EQ(pool.stats().ready, 8u);
   EXPECT_EQ(wrapper.call_count(), 8u);  // a full pool makes no further calls
@@ -159,7 +181,8 @@ TEST(DekPoolTest, FillsToTargetInTheBackground) {
 TEST(DekPoolTest, TakeFromFullPoolDoesNotWrapInCallerThread) {
   FakeClock clock;
   FakeWrapper wrapper(&clock, /*record_deks=*/true);
-  DekPool pool({.target = 6, .refill_concurrency = 2, .dek_size = 64}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 6, .refill_concurrency = 2, .dek_size = 64}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(6, kPatience));
 
   std::set<FileId> seen;
@@ -181,7 +204,8 @@ TEST(DekPoolTest, TakeFromFullPoolDoesNotWrapInCallerThread) {
 
 TEST(DekPoolTest, PoolOfTargetZeroWrapsInCallerThread) {
   FakeWrapper wrapper;
-  DekPool pool({.target = 0, .dek_size = 32}, wrapper.fn());
+  WorkQueue queue;
+  DekPool pool({.target = 0, .dek_size = 32}, wrapper.fn(), &queue);
   auto entry = pool.Take();
   ASSERT_TRUE(entry.ok());
   EXPECT_EQ(entry->dek.size(), 32u);
@@ -194,7 +218,8 @@ TEST(DekPoolTest, PoolOfTargetZeroWrapsInCallerThread) {
 TEST(DekPoolTest, TakeWrapsDirectlyWhileRefillIsSlow) {
   FakeWrapper wrapper;
   wrapper.Close(/*bypass=*/std::this_thread::get_id());
-  DekPool pool({.target = 2, .refill_concurrency = 2}, wrapper.fn());
+  WorkQueue queue;
+  DekPool pool({.target = 2, .refill_concurrency = 2}, wrapper.fn(), &queue);
   wrapper.WaitForCalls(2);  // both workers stuck in the KMS
 
   auto entry = pool.Take();
@@ -208,7 +233,8 @@ TEST(DekPoolTest, TakeWrapsDirectlyWhileRefillIsSlow) {
 TEST(DekPoolTest, DirectWrapErrorIsReturned) {
   FakeWrapper wrapper;
   wrapper.FailNext(1);
-  DekPool pool({.target = 0}, wrapper.fn());
+  WorkQueue queue;
+  DekPool pool({.target = 0}, wrapper.fn(), &queue);
   auto entry = pool.Take();
   ASSERT_FALSE(entry.ok());
   EXPECT_EQ(entry.status().code(), StatusCode::kUnavailable);
@@ -220,7 +246,8 @@ TEST(DekPoolTest, RefillKeepsAtMostConcurrencyWrapsInFlight) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
   wrapper.Close();
-  DekPool pool({.target = 8, .refill_concurrency = 3}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 8, .refill_concurrency = 3}, wrapper.fn(), &queue);
   wrapper.WaitForCalls(3);
   wrapper.Open();
   ASSERT_TRUE(pool.WaitForReady(8, kPatience));
@@ -233,7 +260,8 @@ TEST(DekPoolTest, RefillKeepsAtMostConcurrencyWrapsInFlight) {
 TEST(DekPoolTest, RefillAfterTakesFansOutToAllWorkers) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
-  DekPool pool({.target = 8, .refill_concurrency = 3}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 8, .refill_concurrency = 3}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(8, kPatience));
   wrapper.Close();
   for (int i = 0; i < 8; ++i) ASSERT_TRUE(pool.Take().ok());
@@ -250,7 +278,8 @@ TEST(DekPoolTest, AtLowLatencyRefillRunsOneWrapAtATime) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
   wrapper.AdvanceClockOnEachCall(&clock, 100us);
-  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(16, kPatience));
   for (int i = 0; i < 16; ++i) ASSERT_TRUE(pool.Take().ok());
   ASSERT_TRUE(pool.WaitForReady(16, kPatience));
@@ -264,7 +293,8 @@ TEST(DekPoolTest, AtHighLatencyRefillFansOutToTheConcurrency) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
   wrapper.AdvanceClockOnEachCall(&clock, 20ms);
-  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(16, kPatience));
   wrapper.Close();
   for (int i = 0; i < 16; ++i) ASSERT_TRUE(pool.Take().ok());
@@ -281,7 +311,8 @@ TEST(DekPoolTest, AtHighLatencyRefillFansOutToTheConcurrency) {
 TEST(DekPoolTest, ABatchedRefillWaitsForABatchOfRoomThenRefillsToTheTarget) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
-  DekPool pool({.target = 8, .refill_concurrency = 1, .refill_batch = 4}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 8, .refill_concurrency = 1, .refill_batch = 4}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(8, kPatience));
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.Take().ok());
   std::this_thread::sleep_for(100ms);
@@ -296,7 +327,8 @@ TEST(DekPoolTest, ABatchedRefillWaitsForABatchOfRoomThenRefillsToTheTarget) {
 TEST(DekPoolTest, ARefillBatchLargerThanThePoolWaitsOnlyUntilItIsEmpty) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
-  DekPool pool({.target = 4, .refill_concurrency = 1, .refill_batch = 100}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 4, .refill_concurrency = 1, .refill_batch = 100}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(4, kPatience));
   for (int i = 0; i < 4; ++i) ASSERT_TRUE(pool.Take().ok());
   ASSERT_TRUE(pool.WaitForReady(4, kPatience));
@@ -310,8 +342,9 @@ TEST(DekPoolTest, ASlowKmsIsRefilledAtOnceDespiteTheBatch) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
   wrapper.AdvanceClockOnEachCall(&clock, 20ms);
+  WorkQueue queue({}, &clock);
   DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us, .refill_batch = 4}, wrapper.fn(),
-               &clock);
+               &queue);
   ASSERT_TRUE(pool.WaitForReady(16, kPatience));
   wrapper.Close();
   ASSERT_TRUE(pool.Take().ok());
@@ -332,8 +365,9 @@ TEST(DekPoolTest, FailedWrapsBackOffExponentiallyAndRecover) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
   wrapper.FailNext(7);
+  WorkQueue queue({}, &clock);
   DekPool pool({.target = 4, .refill_concurrency = 1, .min_backoff = kMin, .max_backoff = kMax},
-               wrapper.fn(), &clock);
+               wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(4, kPatience));
   ASSERT_EQ(wrapper.call_count(), 11u);  // 7 failures, then 4 successes
   EXPECT_EQ(pool.stats().wrap_errors, 7u);
@@ -366,8 +400,9 @@ TEST(DekPoolTest, StaleEntriesAreDiscardedAndWipedInsteadOfReturned) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
   FreeRecorder frees(kOddDekSize);
+  WorkQueue queue({}, &clock);
   DekPool pool({.target = 4, .refill_concurrency = 2, .dek_size = kOddDekSize, .max_age = 60s},
-               wrapper.fn(), &clock);
+               wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(4, kPatience));
   const std::vector<FileId> old_ids = wrapper.file_ids();
   // A worker may wake (even spuriously) and start refilling once the entries
@@ -395,7 +430,8 @@ TEST(DekPoolTest, StaleEntriesAreDiscardedAndWipedInsteadOfReturned) {
 TEST(DekPoolTest, MaxAgeZeroKeepsEntriesForever) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
-  DekPool pool({.target = 2, .refill_concurrency = 1, .max_age = 0s}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 2, .refill_concurrency = 1, .max_age = 0s}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(2, kPatience));
   clock.Advance(std::chrono::hours(24 * 365));
   ASSERT_TRUE(pool.Take().ok());
@@ -407,7 +443,8 @@ TEST(DekPoolTest, DrainWipesReadyEntries) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
   FreeRecorder frees(kOddDekSize);
-  DekPool pool({.target = 4, .refill_concurrency = 2, .dek_size = kOddDekSize}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 4, .refill_concurrency = 2, .dek_size = kOddDekSize}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(4, kPatience));
   wrapper.Close();  // the refill after Drain stays in flight
   pool.Drain();
@@ -421,7 +458,8 @@ TEST(DekPoolTest, DrainWipesReadyEntries) {
 TEST(DekPoolTest, DrainAlsoDiscardsWrapInFlight) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
-  DekPool pool({.target = 1, .refill_concurrency = 1}, wrapper.fn(), &clock);
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 1, .refill_concurrency = 1}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(1, kPatience));
   wrapper.Close();
   ASSERT_TRUE(pool.Take().ok());
@@ -443,8 +481,9 @@ TEST(DekPoolTest, DestructorWaitsOnlyForWrapsInFlightAndWipesTheirKeys) {
   FakeWrapper wrapper;
   FreeRecorder frees(kOddDekSize);
   wrapper.Close();
+  WorkQueue queue;
   auto pool = std::make_unique<DekPool>(
-      DekPoolOptions{.target = 2, .refill_concurrency = 2, .dek_size = kOddDekSize}, wrapper.fn());
+      DekPoolOptions{.target = 2, .refill_concurrency = 2, .dek_size = kOddDekSize}, wrapper.fn(), &queue);
   wrapper.WaitForCalls(2);
   std::thread destroyer([&] { pool.reset(); });
   wrapper.Open();
@@ -459,9 +498,10 @@ TEST(DekPoolTest, DestructorWaitsOnlyForWrapsInFlightAndWipesTheirKeys) {
 TEST(DekPoolTest, DestructorInterruptsBackoff) {
   FakeWrapper wrapper;
   wrapper.FailNext(1'000'000);
+  WorkQueue queue;
   auto pool = std::make_unique<DekPool>(
       DekPoolOptions{.target = 1, .refill_concurrency = 1, .min_backoff = 1h, .max_backoff = 1h},
-      wrapper.fn());
+      wrapper.fn(), &queue);
   while (pool->stats().wrap_errors == 0) std::this_thread::yield();
   pool.reset();
   EXPECT_EQ(wrapper.call_count(), 1u);
@@ -470,8 +510,9 @@ TEST(DekPoolTest, DestructorInterruptsBackoff) {
 TEST(DekPoolTest, DirectSuccessEndsBackoff) {
   FakeWrapper wrapper;
   wrapper.FailNext(1);
+  WorkQueue queue;
   DekPool pool({.target = 1, .refill_concurrency = 1, .min_backoff = 1h, .max_backoff = 1h},
-               wrapper.fn());
+               wrapper.fn(), &queue);
   while (pool.stats().wrap_errors == 0) std::this_thread::yield();
   // The worker now waits an hour; a successful direct wrap shows the KMS is
   // back and wakes it, so the pool refills without waiting the hour out.

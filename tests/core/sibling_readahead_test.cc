@@ -99,13 +99,14 @@ class SiblingReadaheadTest : public ::testing::Test {
   testing::TempDir dir_;
   int dir_fd_ = -1;
   Recorder recorder_;
+  WorkQueue queue_{{.threads = 2}};
 };
 
 TEST_F(SiblingReadaheadTest, OpensInListingOrderReadAheadFromTheSecondOnWithAGrowingWindow) {
   SiblingReadaheadOptions o;
   o.files_ahead = 16;
   o.bytes_per_file = 4096;
-  SiblingReadahead ra(o, recorder_.AsFetch());
+  SiblingReadahead ra(o, &queue_, recorder_.AsFetch());
   ra.NoteListing(dir_fd_, "d", Names(100));
 
   EXPECT_TRUE(Open(ra, 0).empty());                  // one open says nothing yet
@@ -119,7 +120,7 @@ TEST_F(SiblingReadaheadTest, OpensInListingOrderReadAheadFromTheSecondOnWithAGro
 }
 
 TEST_F(SiblingReadaheadTest, TheWindowStopsAtTheEndOfTheListing) {
-  SiblingReadahead ra({}, recorder_.AsFetch());
+  SiblingReadahead ra({}, &queue_, recorder_.AsFetch());
   ra.NoteListing(dir_fd_, "d", Names(5));
   EXPECT_TRUE(Open(ra, 0).empty());
   EXPECT_EQ(Open(ra, 1), Range(2, 5));
@@ -129,7 +130,7 @@ TEST_F(SiblingReadaheadTest, TheWindowStopsAtTheEndOfTheListing) {
 }
 
 TEST_F(SiblingReadaheadTest, OpensOutOfOrderReadNothingAheadUntilARunStartsAgain) {
-  SiblingReadahead ra({}, recorder_.AsFetch());
+  SiblingReadahead ra({}, &queue_, recorder_.AsFetch());
   ra.NoteListing(dir_fd_, "d", Names(100));
   EXPECT_TRUE(Open(ra, 40).empty());
   EXPECT_TRUE(Open(ra, 7).empty());
@@ -140,7 +141,7 @@ TEST_F(SiblingReadaheadTest, OpensOutOfOrderReadNothingAheadUntilARunStartsAgain
 }
 
 TEST_F(SiblingReadaheadTest, OpeningTheSameFileAgainNeitherEndsNorExtendsTheRun) {
-  SiblingReadahead ra({}, recorder_.AsFetch());
+  SiblingReadahead ra({}, &queue_, recorder_.AsFetch());
   ra.NoteListing(dir_fd_, "d", Names(100));
   EXPECT_TRUE(Open(ra, 0).empty());
   EXPECT_TRUE(Open(ra, 0).empty());
@@ -150,7 +151,7 @@ TEST_F(SiblingReadaheadTest, OpeningTheSameFileAgainNeitherEndsNorExtendsTheRun)
 }
 
 TEST_F(SiblingReadaheadTest, UnknownDirectoriesAndNamesReadNothing) {
-  SiblingReadahead ra({}, recorder_.AsFetch());
+  SiblingReadahead ra({}, &queue_, recorder_.AsFetch());
   ra.NoteListing(dir_fd_, "d", Names(10));
   ra.NoteOpen("other", "f0");
   ra.NoteOpen("other", "f1");
@@ -162,7 +163,7 @@ TEST_F(SiblingReadaheadTest, UnknownDirectoriesAndNamesReadNothing) {
 }
 
 TEST_F(SiblingReadaheadTest, ANewListingOfTheDirectoryStartsOver) {
-  SiblingReadahead ra({}, recorder_.AsFetch());
+  SiblingReadahead ra({}, &queue_, recorder_.AsFetch());
   ra.NoteListing(dir_fd_, "d", Names(100));
   EXPECT_TRUE(Open(ra, 0).empty());
   EXPECT_EQ(Open(ra, 1), Range(2, 6));
@@ -174,7 +175,7 @@ TEST_F(SiblingReadaheadTest, ANewListingOfTheDirectoryStartsOver) {
 TEST_F(SiblingReadaheadTest, AStaleListingReadsNothing) {
   SiblingReadaheadOptions o;
   o.lifetime = std::chrono::seconds(0);
-  SiblingReadahead ra(o, recorder_.AsFetch());
+  SiblingReadahead ra(o, &queue_, recorder_.AsFetch());
   ra.NoteListing(dir_fd_, "d", Names(10));
   std::this_thread::sleep_for(milliseconds(5));
   EXPECT_TRUE(Open(ra, 0).empty());
@@ -184,7 +185,7 @@ TEST_F(SiblingReadaheadTest, AStaleListingReadsNothing) {
 TEST_F(SiblingReadaheadTest, ForgetStaleLetsGoOfOldListingsAndClosesTheirDirectories) {
   SiblingReadaheadOptions o;
   o.lifetime = std::chrono::seconds(0);
-  SiblingReadahead ra(o, recorder_.AsFetch());
+  SiblingReadahead ra(o, &queue_, recorder_.AsFetch());
   const size_t fds = OpenFdCount();
   ra.NoteListing(dir_fd_, "d", Names(10));
   EXPECT_EQ(ra.stats().listings, 1u);
@@ -196,7 +197,7 @@ TEST_F(SiblingReadaheadTest, ForgetStaleLetsGoOfOldListingsAndClosesTheirDirecto
 }
 
 TEST_F(SiblingReadaheadTest, ForgetStaleKeepsFreshListings) {
-  SiblingReadahead ra({}, recorder_.AsFetch());
+  SiblingReadahead ra({}, &queue_, recorder_.AsFetch());
   ra.NoteListing(dir_fd_, "d", Names(10));
   ra.ForgetStale();
   EXPECT_EQ(ra.stats().listings, 1u);
@@ -207,7 +208,7 @@ TEST_F(SiblingReadaheadTest, ForgetStaleKeepsFreshListings) {
 TEST_F(SiblingReadaheadTest, ZeroFilesAheadIsOff) {
   SiblingReadaheadOptions o;
   o.files_ahead = 0;
-  SiblingReadahead ra(o, recorder_.AsFetch());
+  SiblingReadahead ra(o, &queue_, recorder_.AsFetch());
   EXPECT_FALSE(ra.enabled());
   ra.NoteListing(dir_fd_, "d", Names(10));
   EXPECT_TRUE(Open(ra, 0).empty());
@@ -219,7 +220,7 @@ TEST_F(SiblingReadaheadTest, AFullQueueDropsFilesAndCountsThem) {
   SiblingReadaheadOptions o;
   o.files_ahead = 32;
   o.max_queued = 3;
-  SiblingReadahead ra(o, recorder_.AsFetch());
+  SiblingReadahead ra(o, &queue_, recorder_.AsFetch());
   recorder_.Hold(true);
   ra.NoteListing(dir_fd_, "d", Names(100));
   ra.NoteOpen("d", "f0");
@@ -234,7 +235,7 @@ TEST_F(SiblingReadaheadTest, AFullQueueDropsFilesAndCountsThem) {
 }
 
 TEST_F(SiblingReadaheadTest, DestroyingWithWorkQueuedDropsItAndReturns) {
-  auto ra = std::make_unique<SiblingReadahead>(SiblingReadaheadOptions{}, recorder_.AsFetch());
+  auto ra = std::make_unique<SiblingReadahead>(SiblingReadaheadOptions{}, &queue_, recorder_.AsFetch());
   recorder_.Hold(true);
   ra->NoteListing(dir_fd_, "d", Names(100));
   ra->NoteOpen("d", "f0");
@@ -249,7 +250,7 @@ TEST_F(SiblingReadaheadTest, DestroyingWithWorkQueuedDropsItAndReturns) {
 }
 
 TEST_F(SiblingReadaheadTest, ADirectoryWithTooManyNamesIsNotRemembered) {
-  SiblingReadahead ra({}, recorder_.AsFetch());
+  SiblingReadahead ra({}, &queue_, recorder_.AsFetch());
   ra.NoteListing(dir_fd_, "d", Names(SiblingReadahead::kMaxNames + 1));
   EXPECT_TRUE(Open(ra, 0).empty());
   EXPECT_TRUE(Open(ra, 1).empty());
@@ -267,7 +268,7 @@ TEST_F(SiblingReadaheadTest, TheRealFetchReadsRegularFilesAndSkipsEverythingElse
     SiblingReadahead::OpenAndAdvise(dir_fd_, name, 128 * 1024);
   }
   // And through the worker, with real opens.
-  SiblingReadahead ra({});
+  SiblingReadahead ra({}, &queue_);
   ra.NoteListing(dir_fd_, "d", {"regular", "fifo", "link", "missing", "regular"});
   ra.NoteOpen("d", "regular");
   ra.NoteOpen("d", "fifo");

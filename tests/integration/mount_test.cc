@@ -143,7 +143,7 @@ TEST_F(MountTest, BackgroundThreadsTunedToTheLastCpuStayThereWhileFuseThreadsUse
       ++fuse;
     }
   }
-  EXPECT_GE(background, 3);  // pool, prefetch, readahead, tick
+  EXPECT_GE(background, 2);  // the work queue's threads and the KMS executor's
   EXPECT_GE(fuse, 1);
   ASSERT_TRUE(v->Unmount());
   ASSERT_EQ(v->Mount({"--tune", "background-cpu=" + std::to_string(cpus.front())}).exit_code, 0);

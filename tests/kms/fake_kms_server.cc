@@ -15,6 +15,7 @@ FakeRequest FromHttplib(const httplib::Request& req) {
   r.auth_token = req.get_header_value("X-Auth-Token");
   r.subject_token = req.get_header_value("X-Subject-Token");
   r.content_type = req.get_header_value("Content-Type");
+  for (const auto& [name, value] : req.headers) r.headers.emplace_back(name, value);
   r.body = req.body;
   r.json = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   return r;

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -37,6 +38,7 @@ struct FakeRequest {
   std::string content_type;
   std::string body;
   nlohmann::json json;     // parsed body (discarded if not JSON)
+  std::vector<std::pair<std::string, std::string>> headers;  // every header, as received
 };
 
 struct FakeReply {

@@ -12,8 +12,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <filesystem>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "kms/api_json.h"
 #include "kms/http_kms_client.h"
@@ -109,7 +113,7 @@ class HttpClientIntegrationTest : public ::testing::Test {
       c.domain = u.domain;
       c.password = SecretBytes::CopyFrom({reinterpret_cast<const uint8_t*>(u.password.data()), u.password.size()});
     }
-    c.retry.sleep = [](milliseconds) {};
+    c.retry.on_backoff = [](milliseconds) {};
     return c;
   }
 
@@ -496,6 +500,67 @@ TEST_F(HttpClientIntegrationTest, ConcurrentWrapUnwrapPairsAreAllCorrect) {
   const ClientStats stats = alice->stats();
   EXPECT_EQ(stats.errors, 0u);
   EXPECT_EQ(stats.calls, static_cast<uint64_t>(2 * kThreads * kPairs + 1));
+}
+
+size_t ThreadsOfThisProcess() {
+  size_t n = 0;
+  std::error_code ec;
+  for ([[maybe_unused]] const auto& t : std::filesystem::directory_iterator("/proc/self/task", ec)) ++n;
+  return n;
+}
+
+// Calls in flight are sockets, not threads: a hundred wraps sent at once to a
+// KMS that takes 50 ms for each are all answered in a few round trips, and
+// the process has no thread more while they are in flight.
+TEST_F(HttpClientIntegrationTest, AHundredCallsAreOnTheWireAtOnceOnOneThread) {
+  KmsdProcess::Options slow;
+  slow.latency_ms = 50;
+  StartKmsd(std::move(slow));
+  auto alice = Client("alice", Auth::kToken);
+  const std::string key = NewKey(*alice, "many");
+  ASSERT_FALSE(key.empty());
+  const size_t threads_before = ThreadsOfThisProcess();
+
+  constexpr int kCalls = 100;
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0;
+  int good = 0;
+  std::vector<SecretBytes> deks;
+  for (int i = 0; i < kCalls; ++i) deks.push_back(SecretBytes::Random(64));
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kCalls; ++i) {
+    alice->EncryptDataKeyAsync(key, deks[static_cast<size_t>(i)], {{"kmsfs_file_id", std::to_string(i)}},
+                               Priority::kRefill, [&](StatusOr<std::string> wrapped) {
+                                 std::lock_guard<std::mutex> lock(mu);
+                                 ++answered;
+                                 if (wrapped.ok() && !wrapped->empty()) ++good;
+                                 cv.notify_all();
+                               });
+  }
+  size_t most_threads = 0;
+  uint64_t most_in_flight = 0;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    const auto deadline = start + std::chrono::seconds(30);
+    while (answered < kCalls && std::chrono::steady_clock::now() < deadline) {
+      lock.unlock();
+      most_threads = std::max(most_threads, ThreadsOfThisProcess());
+      most_in_flight = std::max(most_in_flight, alice->executor_stats().in_flight);
+      lock.lock();
+      cv.wait_for(lock, milliseconds(1));
+    }
+  }
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::printf("%d wraps at 50 ms KMS latency: %.3f s, %llu in flight at most\n", kCalls,
+              std::chrono::duration<double>(took).count(), static_cast<unsigned long long>(most_in_flight));
+  EXPECT_EQ(answered, kCalls);
+  EXPECT_EQ(good, kCalls);
+  EXPECT_LE(most_threads, threads_before) << "a call in flight cost a thread";
+  // At least half of them on the wire at once: the wait is about one round
+  // trip, not a hundred (the time itself is printed, not asserted: it is the
+  // machine's as much as the client's).
+  EXPECT_GE(most_in_flight, 50u);
 }
 
 // Hex of `key` in both cases, in wiped memory; scans skip these buffers.

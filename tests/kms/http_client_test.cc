@@ -47,7 +47,7 @@ class HttpClientTest : public ::testing::Test {
     c.endpoint = server_.endpoint();
     c.project_id = kProject;
     c.token = SecretFromText("static-token");
-    c.retry.sleep = [this](milliseconds d) {
+    c.retry.on_backoff = [this](milliseconds d) {
       std::lock_guard<std::mutex> lock(sleeps_mu_);
       sleeps_.push_back(d);
     };

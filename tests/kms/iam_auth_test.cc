@@ -118,11 +118,5 @@ TEST(ParseTokenAnswerTest, NonObjectBodiesGiveAnEmptyAnswer) {
   }
 }
 
-TEST(SecretHeaderTest, BuildsTheHeaderLine) {
-  const SecretBytes token = SecretFromText("abc.def");
-  const SecureString line = SecretHeader("X-Auth-Token", token);
-  EXPECT_EQ(std::string(line.data(), line.size()), "X-Auth-Token: abc.def");
-}
-
 }  // namespace
 }  // namespace kmsfs::kms

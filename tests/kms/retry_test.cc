@@ -47,15 +47,5 @@ TEST(RetryTest, RetryAfterHintIsUsedButCapped) {
   EXPECT_EQ(b.Next(0), milliseconds(0));
 }
 
-TEST(RetryTest, SleepGoesThroughTheInjectedFunction) {
-  RetryPolicy p;
-  std::vector<milliseconds> slept;
-  p.sleep = [&](milliseconds d) { slept.push_back(d); };
-  Backoff b(p);
-  b.Sleep(milliseconds(1234));
-  ASSERT_EQ(slept.size(), 1u);
-  EXPECT_EQ(slept[0], milliseconds(1234));
-}
-
 }  // namespace
 }  // namespace kmsfs::kms

@@ -1,15 +1,16 @@
-// Clock: injectable time source so cache expiry and pool backoff are tested
-// without sleeping.
+// Clock: an injectable time source, so that expiry, backoff and delayed jobs
+// are tested without sleeping.
 //
-// Now() is monotonic time. WaitFor() is the one place the cache code blocks
-// for a duration (the pool's backoff): the real clock waits on the given
-// condition variable; a FakeClock instead moves its own time forward by the
-// duration and returns at once, so backoff runs at full speed in tests and
-// the time between attempts can be read off the fake clock.
+// Now() is monotonic time. WaitFor() is the one place code blocks for a
+// duration (a backoff, the work queue's wait for its next delayed job): the
+// real clock waits on the given condition variable; a FakeClock instead moves
+// its own time forward by the duration and returns at once, so backoffs run
+// at full speed in tests and the time between attempts can be read off the
+// fake clock.
 //
 // Thread-safety: Real() and FakeClock are safe to use from any thread.
-#ifndef KMSFS_CACHE_CLOCK_H_
-#define KMSFS_CACHE_CLOCK_H_
+#ifndef KMSFS_FS_BASE_CLOCK_H_
+#define KMSFS_FS_BASE_CLOCK_H_
 
 #include <atomic>
 #include <chrono>
@@ -17,7 +18,7 @@
 #include <cstdint>
 #include <mutex>
 
-namespace kmsfs::cache {
+namespace kmsfs {
 
 class Clock {
  public:
@@ -46,6 +47,6 @@ class FakeClock : public Clock {
   std::atomic<int64_t> ns_{1'000'000'000};
 };
 
-}  // namespace kmsfs::cache
+}  // namespace kmsfs
 
-#endif  // KMSFS_CACHE_CLOCK_H_
+#endif  // KMSFS_FS_BASE_CLOCK_H_

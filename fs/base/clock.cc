@@ -1,6 +1,6 @@
-#include "cache/clock.h"
+#include "fs/base/clock.h"
 
-namespace kmsfs::cache {
+namespace kmsfs {
 namespace {
 
 class SteadyClock final : public Clock {
@@ -26,4 +26,4 @@ void FakeClock::WaitFor(std::condition_variable& /*cv*/, std::unique_lock<std::m
   if (d > std::chrono::nanoseconds::zero()) Advance(d);
 }
 
-}  // namespace kmsfs::cache
+}  // namespace kmsfs
