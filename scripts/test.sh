@@ -6,8 +6,8 @@
 #      kmsd/client integration test, and the FUSE tests that feed the daemon
 #      hostile or failing backing state (the rest of the FUSE suite repeats
 #      the same daemon paths and would double the script's time);
-#   3. the cache, the per-file read-modify-write, the inode table and the
-#      speculative-feature tests under TSan;
+#   3. the cache, the per-file read-modify-write, the inode table, the
+#      speculative-feature, work-queue and KMS-executor tests under TSan;
 #   4. every target built by clang with -Wthread-safety -Werror (the lock
 #      contracts of fs/base/mutex.h).
 #   KMSFS_SKIP_SANITIZERS=1   skip passes 2 to 4 (local iteration only)
@@ -44,13 +44,13 @@ if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L fuse -R "$asan_fuse_tests" \
     --output-on-failure -j"$jobs" --timeout 900)
 
-  echo "== cache, read-modify-write, inode table and hint tests under TSan"
+  echo "== cache, read-modify-write, inode table, hint, work-queue and KMS-executor tests under TSan"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMSFS_WERROR=ON \
     -DKMSFS_SANITIZE=thread -DKMSFS_BUILD_BENCH=OFF >/dev/null
   tsan_targets=(dek_cache_test dek_pool_test crypt_file_test sibling_readahead_test
-    inode_table_test tree_test hints_test)
+    inode_table_test tree_test hints_test work_queue_test kms_executor_test)
   cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}"
-  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R "DekCache|DekPool|CryptFile|SiblingReadahead|InodeTable|TreeTest|Hints" --output-on-failure \
+  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R "DekCache|DekPool|CryptFile|SiblingReadahead|InodeTable|TreeTest|Hints|WorkQueue|KmsExecutor" --output-on-failure \
     -j"$jobs" --timeout 900)
 
   echo "== every target under clang -Wthread-safety -Werror"
