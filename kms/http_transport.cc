@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <exception>
+#include <mutex>
 #include <optional>
 
 #include "fs/base/cpu_affinity.h"
@@ -57,7 +58,7 @@ HttpTransport::HttpTransport(TransportOptions options, std::string thread_name)
 
 HttpTransport::~HttpTransport() {
   {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
+    MutexLock lock(&inbox_mu_);
     stopping_ = true;
   }
   if (multi_) curl_multi_wakeup(multi_.get());
@@ -67,7 +68,7 @@ HttpTransport::~HttpTransport() {
 
 bool HttpTransport::Post(Task task) {
   {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
+    MutexLock lock(&inbox_mu_);
     if (stopping_) return false;
     inbox_.push_back(std::move(task));
   }
@@ -186,7 +187,7 @@ bool HttpTransport::RunPosted() {
   wakeup_pending_.store(false);
   std::vector<Task> tasks;
   {
-    std::lock_guard<std::mutex> lock(inbox_mu_);
+    MutexLock lock(&inbox_mu_);
     tasks.swap(inbox_);
   }
   for (Task& task : tasks) Guarded("a posted task", task);
@@ -235,7 +236,7 @@ void HttpTransport::Loop() {
     RunPosted();
     RunDueTimers();
     {
-      std::lock_guard<std::mutex> lock(inbox_mu_);
+      MutexLock lock(&inbox_mu_);
       if (stopping_) break;
     }
     int running = 0;
@@ -243,7 +244,7 @@ void HttpTransport::Loop() {
     FinishDone();
     // Completions may have posted or started more: look again before sleeping.
     {
-      std::lock_guard<std::mutex> lock(inbox_mu_);
+      MutexLock lock(&inbox_mu_);
       if (!inbox_.empty() || stopping_) continue;
     }
     curl_multi_poll(multi_.get(), nullptr, 0, PollTimeoutMs(), nullptr);
@@ -255,7 +256,7 @@ void HttpTransport::Loop() {
     Complete(active_.begin()->first, Status::Unavailable("the KMS client is shutting down"));
   }
   std::vector<Task> dropped;
-  std::lock_guard<std::mutex> lock(inbox_mu_);
+  MutexLock lock(&inbox_mu_);
   dropped.swap(inbox_);
 }
 

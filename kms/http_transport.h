@@ -28,13 +28,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "fs/base/mutex.h"
 #include "fs/base/status.h"
 #include "kms/http_exchange.h"
 
@@ -104,9 +104,9 @@ class HttpTransport {
   std::unique_ptr<CURLM, MultiDeleter> multi_;
 
   // Posted tasks: the only state shared with other threads.
-  std::mutex inbox_mu_;
-  std::vector<Task> inbox_;      // guarded by inbox_mu_
-  bool stopping_ = false;        // guarded by inbox_mu_
+  Mutex inbox_mu_;
+  std::vector<Task> inbox_ KMSFS_GUARDED_BY(inbox_mu_);
+  bool stopping_ KMSFS_GUARDED_BY(inbox_mu_) = false;
   std::atomic<bool> wakeup_pending_{false};
 
   // Loop thread only.

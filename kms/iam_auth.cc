@@ -159,14 +159,14 @@ std::string IamAuth::TokensUrl() const { return (auth_url_.empty() ? endpoint_ +
 
 TokenRef IamAuth::CurrentToken() const {
   if (static_token_) return static_token_;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (token_ && Clock::now() < refresh_at_) return token_;
   return nullptr;
 }
 
 bool IamAuth::Rejected(const TokenRef& token) {
   if (static_token_) return false;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (token_ == token) token_.reset();
   return true;
 }
@@ -218,7 +218,7 @@ StatusOr<TokenRef> IamAuth::AcceptLogin(const StatusOr<HttpResponse>& r, int att
   }
   if (logins_.fetch_add(1) > 0) refreshes_.fetch_add(1);
   KMSFS_LOG(kDebug) << who << ": got a token";
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   token_ = token;
   // Renew a little before the end: a quarter of the lifetime, at most 5 minutes.
   refresh_at_ = sent_at + life - std::min(kMaxRefreshMargin, life / 4);
@@ -242,19 +242,19 @@ Status IamAuth::AcceptTokenLookup(const StatusOr<HttpResponse>& r, int attempts)
   const json& user_obj = parsed ? Member(Member(*parsed, "token"), "user") : Member(json(), "x");
   const std::string id = GetText(user_obj, "id");
   if (id.empty()) return Status::Internal(who + ": the answer names no token.user.id");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   user_id_ = id;
   user_name_ = GetText(user_obj, "name");
   return Status::Ok();
 }
 
 std::string IamAuth::CachedUserId() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return user_id_;
 }
 
 std::string IamAuth::Description() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!static_token_) {
     std::string out = username_ + " (";
     if (!user_id_.empty()) out += "user id " + user_id_ + ", ";

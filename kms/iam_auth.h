@@ -37,11 +37,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
+#include "fs/base/mutex.h"
 #include "fs/base/secret_bytes.h"
 #include "fs/base/status.h"
 #include "kms/connection_config.h"
@@ -114,11 +114,11 @@ class IamAuth {
   const std::string domain_;
   const SecretBytes password_;
 
-  mutable std::mutex mu_;
-  TokenRef token_;                                      // guarded by mu_
-  std::chrono::steady_clock::time_point refresh_at_{};  // guarded by mu_
-  std::string user_id_;                                 // guarded by mu_
-  std::string user_name_;                               // guarded by mu_
+  mutable Mutex mu_;
+  TokenRef token_ KMSFS_GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point refresh_at_ KMSFS_GUARDED_BY(mu_){};
+  std::string user_id_ KMSFS_GUARDED_BY(mu_);
+  std::string user_name_ KMSFS_GUARDED_BY(mu_);
   std::atomic<uint64_t> logins_{0};
   std::atomic<uint64_t> refreshes_{0};
 };

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "fs/base/logging.h"
+#include "fs/base/mutex.h"
 #include "kms/api_json.h"
 
 namespace kmsfs::kms {
@@ -26,11 +27,11 @@ bool IsTokenRejection(int http_status, std::string_view kms_code) {
 
 // Lets call handles reach the loop while the executor lives, and only then.
 struct KmsExecutor::Anchor {
-  std::mutex mu;
-  KmsExecutor* executor = nullptr;  // guarded by mu; null once shutting down
+  Mutex mu;
+  KmsExecutor* executor KMSFS_GUARDED_BY(mu) = nullptr;  // null once shutting down
 
   void Post(std::function<void(KmsExecutor&)> task) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     if (executor == nullptr) return;
     KmsExecutor* e = executor;
     (void)e->transport_->Post([e, task = std::move(task)] { task(*e); });
@@ -82,12 +83,13 @@ KmsExecutor::KmsExecutor(std::unique_ptr<HttpTransport> transport, RetryPolicy r
       signer_(signer),
       options_(std::move(options)),
       anchor_(std::make_shared<Anchor>()) {
+  MutexLock lock(&anchor_->mu);
   anchor_->executor = this;
 }
 
 KmsExecutor::~KmsExecutor() {
   {
-    std::lock_guard<std::mutex> lock(anchor_->mu);
+    MutexLock lock(&anchor_->mu);
     anchor_->executor = nullptr;
   }
   std::mutex mu;

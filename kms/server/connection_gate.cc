@@ -28,6 +28,7 @@
 
 #include "fs/base/hex.h"
 #include "fs/base/logging.h"
+#include "fs/base/mutex.h"
 #include "fs/base/thread_name.h"
 #include "fs/base/unique_fd.h"
 #include "kms/server/crypto_util.h"
@@ -282,21 +283,21 @@ struct ConnectionGate::Impl {
   bool stopping = false;
 
   // Worker pool.
-  std::mutex jobs_mu;
+  Mutex jobs_mu;
   std::condition_variable jobs_cv;
-  std::deque<std::unique_ptr<Job>> jobs;      // guarded by jobs_mu
-  bool workers_quit = false;                  // guarded by jobs_mu
+  std::deque<std::unique_ptr<Job>> jobs KMSFS_GUARDED_BY(jobs_mu);
+  bool workers_quit KMSFS_GUARDED_BY(jobs_mu) = false;
   std::vector<std::thread> workers;
 
   // Answers coming back from workers.
-  std::mutex done_mu;
-  std::vector<std::unique_ptr<Job>> done;     // guarded by done_mu
+  Mutex done_mu;
+  std::vector<std::unique_ptr<Job>> done KMSFS_GUARDED_BY(done_mu);
 
   // Run/Stop handshake.
-  std::mutex run_mu;
+  Mutex run_mu;
   std::condition_variable run_cv;
-  bool stop_requested = false;  // guarded by run_mu
-  bool in_run = false;          // guarded by run_mu
+  bool stop_requested KMSFS_GUARDED_BY(run_mu) = false;
+  bool in_run KMSFS_GUARDED_BY(run_mu) = false;
 
   void Loop();
   void Wake();
@@ -364,7 +365,7 @@ StatusOr<std::unique_ptr<ConnectionGate>> ConnectionGate::New(const Options& opt
 Status ConnectionGate::Run() {
   Impl& g = *impl_;
   {
-    std::lock_guard<std::mutex> lock(g.run_mu);
+    MutexLock lock(&g.run_mu);
     if (g.stop_requested) return Status::Ok();
     g.in_run = true;
   }
@@ -374,14 +375,14 @@ Status ConnectionGate::Run() {
   g.ArmListener(true);
   g.Loop();
   {
-    std::lock_guard<std::mutex> lock(g.jobs_mu);
+    MutexLock lock(&g.jobs_mu);
     g.workers_quit = true;
   }
   g.jobs_cv.notify_all();
   for (std::thread& t : g.workers) t.join();
   g.workers.clear();
   {
-    std::lock_guard<std::mutex> lock(g.run_mu);
+    MutexLock lock(&g.run_mu);
     g.in_run = false;
   }
   g.run_cv.notify_all();
@@ -390,15 +391,16 @@ Status ConnectionGate::Run() {
 
 bool ConnectionGate::Stop(std::chrono::milliseconds timeout) {
   Impl& g = *impl_;
-  std::unique_lock<std::mutex> lock(g.run_mu);
+  MutexLock lock(&g.run_mu);
   g.stop_requested = true;
   g.Wake();
   const auto deadline = timeout == std::chrono::milliseconds::max() ? TimePoint::max() : Clock::now() + timeout;
   while (g.in_run) {
     if (deadline == TimePoint::max()) {
-      g.run_cv.wait(lock);
-    } else if (g.run_cv.wait_until(lock, deadline) == std::cv_status::timeout) {
-      return !g.in_run;
+      lock.Wait(g.run_cv);
+    } else {
+      if (Clock::now() >= deadline) return false;
+      lock.WaitUntil(g.run_cv, deadline);
     }
   }
   return true;
@@ -415,15 +417,15 @@ void ConnectionGate::Impl::WorkerMain() {
   for (;;) {
     std::unique_ptr<Job> job;
     {
-      std::unique_lock<std::mutex> lock(jobs_mu);
-      jobs_cv.wait(lock, [&] { return workers_quit || !jobs.empty(); });
+      MutexLock lock(&jobs_mu);
+      while (!workers_quit && jobs.empty()) lock.Wait(jobs_cv);
       if (jobs.empty()) return;
       job = std::move(jobs.front());
       jobs.pop_front();
     }
     handler(job->exchange);
     {
-      std::lock_guard<std::mutex> lock(done_mu);
+      MutexLock lock(&done_mu);
       done.push_back(std::move(job));
     }
     Wake();
@@ -445,7 +447,7 @@ void ConnectionGate::Impl::Loop() {
   for (;;) {
     bool stop_now = false;
     {
-      std::lock_guard<std::mutex> lock(run_mu);
+      MutexLock lock(&run_mu);
       stop_now = stop_requested;
     }
     if (stop_now && !stopping) {
@@ -483,7 +485,7 @@ void ConnectionGate::Impl::Loop() {
         (void)r;
         std::vector<std::unique_ptr<Job>> finished;
         {
-          std::lock_guard<std::mutex> lock(done_mu);
+          MutexLock lock(&done_mu);
           finished.swap(done);
         }
         for (auto& job : finished) Complete(std::move(job));
@@ -726,7 +728,7 @@ void ConnectionGate::Impl::Dispatch(Conn& c) {
   ClearDeadline(c);
   Unwatch(c);
   {
-    std::lock_guard<std::mutex> lock(jobs_mu);
+    MutexLock lock(&jobs_mu);
     jobs.push_back(std::move(job));
   }
   jobs_cv.notify_one();

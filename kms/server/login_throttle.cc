@@ -20,7 +20,7 @@ std::chrono::milliseconds LoginThrottle::Wait(const std::string& key, Clock::tim
 
 std::chrono::milliseconds LoginThrottle::WaitBeforeAttempt(std::string_view peer, std::string_view user,
                                                            Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return std::max(Wait(PeerKey(peer), now), Wait(UserKey(peer, user), now));
 }
 
@@ -37,19 +37,19 @@ void LoginThrottle::Fail(const std::string& key, int free_failures, Clock::time_
 }
 
 void LoginThrottle::RecordFailure(std::string_view peer, std::string_view user, Clock::time_point now) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (entries_.size() + 2 > options_.max_keys) Sweep(now);
   Fail(PeerKey(peer), options_.free_failures_per_peer, now);
   Fail(UserKey(peer, user), options_.free_failures_per_user, now);
 }
 
 void LoginThrottle::RecordSuccess(std::string_view peer, std::string_view user) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   entries_.erase(UserKey(peer, user));
 }
 
 size_t LoginThrottle::size() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return entries_.size();
 }
 

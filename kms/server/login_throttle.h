@@ -17,10 +17,11 @@
 
 #include <chrono>
 #include <cstddef>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "fs/base/mutex.h"
 
 namespace kmsfs::kms::server {
 
@@ -53,13 +54,13 @@ class LoginThrottle {
     Clock::time_point last_failure{};
     Clock::time_point next_allowed{};
   };
-  std::chrono::milliseconds Wait(const std::string& key, Clock::time_point now);
-  void Fail(const std::string& key, int free_failures, Clock::time_point now);
-  void Sweep(Clock::time_point now);
+  std::chrono::milliseconds Wait(const std::string& key, Clock::time_point now) KMSFS_REQUIRES(mu_);
+  void Fail(const std::string& key, int free_failures, Clock::time_point now) KMSFS_REQUIRES(mu_);
+  void Sweep(Clock::time_point now) KMSFS_REQUIRES(mu_);
 
   Options options_;
-  std::mutex mu_;
-  std::unordered_map<std::string, Entry> entries_;  // guarded by mu_
+  Mutex mu_;
+  std::unordered_map<std::string, Entry> entries_ KMSFS_GUARDED_BY(mu_);
 };
 
 }  // namespace kmsfs::kms::server

@@ -99,7 +99,7 @@ void PasswordHasher::MatchCostOf(std::string_view hash) {
   Argon2Params params;
   if (!IsArgon2idString(hash) || !ParseParams(hash, &params)) return;
   const uint64_t cost = params.memory_kib * params.passes;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (cost <= unknown_cost_) return;
   unknown_hash_ = UnmatchableHash(hash, params);
   unknown_cost_ = cost;
@@ -116,20 +116,24 @@ std::string PasswordHasher::ParametersOf(std::string_view hash) {
 }
 
 std::string PasswordHasher::UnknownHashParameters() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return ParametersOf(unknown_hash_);
 }
 
 bool PasswordHasher::Acquire() {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (!cv_.wait_for(lock, options_.max_wait, [&] { return busy_ < options_.max_concurrent; })) return false;
+  MutexLock lock(&mu_);
+  const auto deadline = std::chrono::steady_clock::now() + options_.max_wait;
+  while (busy_ >= options_.max_concurrent) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    lock.WaitUntil(cv_, deadline);
+  }
   ++busy_;
   return true;
 }
 
 void PasswordHasher::Release() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     --busy_;
   }
   cv_.notify_one();
@@ -158,7 +162,7 @@ StatusOr<bool> PasswordHasher::Verify(std::string_view hash, std::span<const uin
 StatusOr<bool> PasswordHasher::VerifyUnknown(std::span<const uint8_t> password) {
   std::string hash;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     hash = unknown_hash_;
   }
   KMSFS_ASSIGN_OR_RETURN(bool ignored, Verify(hash, password));

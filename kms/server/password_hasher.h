@@ -18,11 +18,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 
+#include "fs/base/mutex.h"
 #include "fs/base/status.h"
 
 namespace kmsfs::kms::server {
@@ -64,11 +64,11 @@ class PasswordHasher {
   void Release();
 
   Options options_;
-  std::mutex mu_;
+  Mutex mu_;
   std::condition_variable cv_;
-  int busy_ = 0;               // guarded by mu_
-  std::string unknown_hash_;   // guarded by mu_: a hash of no password
-  uint64_t unknown_cost_ = 0;  // guarded by mu_: memlimit * opslimit of unknown_hash_
+  int busy_ KMSFS_GUARDED_BY(mu_) = 0;
+  std::string unknown_hash_ KMSFS_GUARDED_BY(mu_);  // a hash of no password
+  uint64_t unknown_cost_ KMSFS_GUARDED_BY(mu_) = 0;  // memlimit * opslimit of unknown_hash_
 };
 
 }  // namespace kmsfs::kms::server
