@@ -4,7 +4,6 @@
 //   build-cache-rel/tests/bench/key_cache_bench
 #include <benchmark/benchmark.h>
 
-#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -12,6 +11,7 @@
 
 #include "cache/dek_cache.h"
 #include "cache/dek_pool.h"
+#include "fs/base/work_queue.h"
 
 namespace kmsfs::cache {
 namespace {
@@ -83,42 +83,56 @@ void BM_HandleKey(benchmark::State& state) {
 }
 BENCHMARK(BM_HandleKey);
 
-StatusOr<std::string> InstantWrap(const SecretBytes& /*dek*/, const std::array<uint8_t, 16>& /*id*/) {
+StatusOr<std::string> InstantWrap() {
   return std::string(188, 'w');  // about the size of a KMS cipher_text
 }
 
-// A wrap that stands in for a KMS call still in flight: it returns only while
-// the gate is open.
+// Wraps at once, as if the KMS answered instantly.
+void InstantWrapFn(const SecretBytes& /*dek*/, const DekPool::FileId& /*id*/, DekPool::WrapKind /*kind*/,
+                   DekPool::WrapDone done) {
+  done(InstantWrap());
+}
+
+// Refill wraps that stand in for KMS calls still in flight: while the gate is
+// closed they are held, and opening it answers them all.
 class Gate {
  public:
   void Set(bool open) {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = open;
-    cv_.notify_all();
+    std::vector<DekPool::WrapDone> release;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      open_ = open;
+      if (open) release.swap(held_);
+    }
+    for (auto& done : release) done(InstantWrap());
   }
-  void Pass() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return open_; });
+  DekPool::WrapFn fn() {
+    return [this](const SecretBytes& /*dek*/, const DekPool::FileId& /*id*/, DekPool::WrapKind kind, DekPool::WrapDone done) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (!open_ && kind == DekPool::WrapKind::kRefill) {
+          held_.push_back(std::move(done));
+          return;
+        }
+      }
+      done(InstantWrap());
+    };
   }
 
  private:
   std::mutex mu_;
-  std::condition_variable cv_;
   bool open_ = true;
+  std::vector<DekPool::WrapDone> held_;
 };
 
 // Take() from a full pool. Each batch starts from a full pool; while it runs
 // the refill wraps stay in flight (as they would during a KMS round trip), so
-// the figure is Take() itself, not the workers competing for the two cores.
+// the figure is Take() itself, not refills competing for the two cores.
 void BM_PoolTakeFromFull(benchmark::State& state) {
   constexpr size_t kBatch = 32;
   Gate gate;
-  auto pool = std::make_unique<DekPool>(
-      DekPoolOptions{.target = kBatch, .refill_concurrency = 4},
-      [&gate](const SecretBytes& dek, const std::array<uint8_t, 16>& id) {
-        gate.Pass();
-        return InstantWrap(dek, id);
-      });
+  WorkQueue queue;
+  auto pool = std::make_unique<DekPool>(DekPoolOptions{.target = kBatch, .refill_concurrency = 4}, gate.fn(), &queue);
   std::vector<PooledDek> taken;
   taken.reserve(kBatch);
   while (state.KeepRunningBatch(kBatch)) {
@@ -131,7 +145,7 @@ void BM_PoolTakeFromFull(benchmark::State& state) {
     for (size_t i = 0; i < kBatch; ++i) taken.push_back(std::move(pool->Take().value()));
   }
   state.counters["direct"] = static_cast<double>(pool->stats().direct);
-  gate.Set(true);  // let the wraps in flight return, so the pool can stop
+  gate.Set(true);  // answer the wraps in flight, so the pool can stop
   pool.reset();
 }
 BENCHMARK(BM_PoolTakeFromFull)->UseRealTime();
@@ -139,7 +153,7 @@ BENCHMARK(BM_PoolTakeFromFull)->UseRealTime();
 // Take() from a pool of size 0 with an instant wrap: generating the file id
 // and DEK in locked memory, i.e. the floor of a direct wrap without the KMS.
 void BM_PoolTakeDirect(benchmark::State& state) {
-  DekPool pool({.target = 0}, InstantWrap);
+  DekPool pool({.target = 0}, InstantWrapFn, nullptr);
   for (auto _ : state) {
     auto entry = pool.Take();
     benchmark::DoNotOptimize(entry.value().dek.data());
