@@ -34,12 +34,14 @@
 #include "cache/dek_pool.h"
 #include "fs/base/status.h"
 #include "fs/base/work_queue.h"
+#include "fs/format/block_codec.h"
 #include "fs/format/file_header.h"
 #include "kms/kms_client.h"
 
 namespace kmsfs::core {
 
-inline constexpr size_t kDekSize = 64;
+// The format fixes the DEK's size (64 bytes: HKDF input for the content key).
+inline constexpr size_t kDekSize = format::kDekSize;
 
 // {"kmsfs_file_id": hex(file_id)}: binds a wrapped DEK to its file.
 kms::EncryptionContext FileContext(const format::FileId& file_id);
