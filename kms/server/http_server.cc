@@ -92,6 +92,10 @@ const char* const kUnsupportedKmsPaths[] = {
     R"(/v1\.0/[^/]*/kms/datakey-capsule/(create|decrypt))",
     R"(/v1\.0/[^/]*/kms/access-points(/.*)?)",
     R"(/v1\.0/[^/]*/kms/key-policies(/.*)?)",
+    // Aliases (create_alias, list_aliases, delete_alias, associate_alias) and
+    // tags (the six tag APIs) are not implemented yet.
+    R"(/v1\.0/[^/]*/kms/(aliases|alias/associate|tags|resource_instances/action))",
+    R"(/v1\.0/[^/]*/kms/[^/]+/tags(/.*)?)",
     R"(/v1\.0/[^/]*/keystores(/.*)?)",
     R"(/v2/.*)",
 };
@@ -125,8 +129,9 @@ struct HttpServer::Impl {
 
   void Serve(Exchange& ex);
   // The common path of every KMS call: body, latency, authentication,
-  // project, the action and the answer.
-  void KmsCall(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+  // project, the action and the answer. `reader` is null for the GET
+  // actions, which take no body.
+  void KmsCall(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader,
                std::string_view action);
   void InstallRoutes();
 };
@@ -142,11 +147,11 @@ void HttpServer::Impl::Serve(Exchange& ex) {
 }
 
 void HttpServer::Impl::KmsCall(const httplib::Request& req, httplib::Response& res,
-                               const httplib::ContentReader& reader, std::string_view action) {
+                               const httplib::ContentReader* reader, std::string_view action) {
   const std::string request_id = NewRequestId();
   SecureString raw;
   bool too_large = false;
-  const bool read_ok = ReadBody(req, reader, options.max_body_bytes, &raw, &too_large);
+  const bool read_ok = reader == nullptr || ReadBody(req, *reader, options.max_body_bytes, &raw, &too_large);
   if (options.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.latency_ms));
 
   auto fail = [&](const Status& st) { SendKmsError(res, st, request_id); };
@@ -194,13 +199,22 @@ void HttpServer::Impl::InstallRoutes() {
   s.Post(kms_path, [this](const Req& req, Res& res, const Reader& r) {
     const std::string action = req.matches[2];
     if (!Service::IsKnownAction(action)) return SendKmsError(res, KmsError("KMS.0201"), NewRequestId());
-    KmsCall(req, res, r, action);
+    if (Service::IsGetAction(action)) {
+      r([](const char*, size_t) { return true; });  // drained, keeps the connection in sync
+      return SendKmsError(res, KmsError("KMS.0215"), NewRequestId());
+    }
+    KmsCall(req, res, &r, action);
   });
   auto kms_wrong_method = [](const Req& req, Res& res) {
     const std::string action = req.matches[2];
     SendKmsError(res, KmsError(Service::IsKnownAction(action) ? "KMS.0215" : "KMS.0201"), NewRequestId());
   };
-  s.Get(kms_path, kms_wrong_method);
+  // GET /v1.0/{project_id}/kms/{user-quotas,user-instances}
+  s.Get(kms_path, [this, kms_wrong_method](const Req& req, Res& res) {
+    const std::string action = req.matches[2];
+    if (!Service::IsGetAction(action)) return kms_wrong_method(req, res);
+    KmsCall(req, res, nullptr, action);
+  });
   s.Put(kms_path, kms_wrong_method);
   s.Delete(kms_path, kms_wrong_method);
   s.Patch(kms_path, kms_wrong_method);

@@ -7,6 +7,8 @@
 //        signature: 401 APIGW.0301) -> project 403 KMS.0321 (a
 //        domain-scoped token KMS.0305) -> body > 1 MiB 400 KMS.0203 -> the
 //        action's own checks
+//   GET  /v1.0/{project_id}/kms/user-quotas, user-instances: the same path
+//        with no body (POST to them 405 KMS.0215)
 //   KMS APIs of the SDK that kmsd lacks    404 APIGW.0101, as the cloud's gateway
 //   GET / and GET /v1.0                    the KMS API version documents
 //   the IAM routes of iam_routes.h (/v3, /v3.0/OS-CREDENTIAL)

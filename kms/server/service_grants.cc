@@ -67,7 +67,7 @@ StatusOr<Json> Service::CreateGrant(const Caller& c, const Request& r) {
 
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
-  if (c.domain_id != k.domain_id) {
+  if (!ManagesKeysOf(c, k)) {
     // A grantee holding create-grant may pass on only what it holds itself.
     KMSFS_ASSIGN_OR_RETURN(std::set<std::string> held, GrantedOperations(c, k));
     if (!held.count("create-grant")) return KmsError("KMS.0306");

@@ -551,12 +551,17 @@ Status Store::UpdateKey(const KeyRecord& k) {
   Stmt s(*statements_,
          "UPDATE keys SET key_description = ?2, key_state = ?3, scheduled_deletion_ms = ?4, "
          "expiration_ms = ?5, rotation_enabled = ?6, rotation_interval = ?7, last_rotation_ms = ?8, "
-         "number_of_rotations = ?9, current_version = ?10, import_fingerprint = ?11 WHERE key_id = ?1");
+         "number_of_rotations = ?9, current_version = ?10, import_fingerprint = ?11, key_alias = ?12 "
+         "WHERE key_id = ?1");
+  if (!s.prepared()) return DbError(db_, "update key");
   s.Bind(1, k.key_id).Bind(2, k.key_description).Bind(3, k.key_state).Bind(4, k.scheduled_deletion_ms);
   s.Bind(5, k.expiration_ms).Bind(6, k.rotation_enabled).Bind(7, k.rotation_interval_days);
   s.Bind(8, k.last_rotation_ms).Bind(9, k.number_of_rotations).Bind(10, k.current_version);
-  s.BindBlob(11, k.import_fingerprint);
-  return s.Run("update key");
+  s.BindBlob(11, k.import_fingerprint).Bind(12, k.key_alias);
+  const int rc = s.Step();
+  if (rc == SQLITE_CONSTRAINT) return Status::AlreadyExists("key alias already exists in the project");
+  if (rc != SQLITE_DONE) return DbError(db_, "update key");
+  return Status::Ok();
 }
 
 Status Store::DeleteKey(std::string_view key_id) {

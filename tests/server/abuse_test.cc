@@ -23,14 +23,15 @@ const std::vector<std::string> kActions = {
     "cancel-key-deletion", "enable-key-rotation", "disable-key-rotation", "get-key-rotation-status", "gen-random",
     "create-datakey", "create-datakey-without-plaintext", "encrypt-datakey", "decrypt-datakey", "encrypt-data",
     "decrypt-data", "create-grant", "list-grants", "revoke-grant", "retire-grant", "list-retirable-grants",
-    "get-parameters-for-import", "import-key-material", "delete-imported-key-material"};
+    "get-parameters-for-import", "import-key-material", "delete-imported-key-material",
+    "update-key-alias", "update-key-description", "update-key-rotation-interval", "rotate-on-demand"};
 
 const std::vector<std::string> kFields = {
     "key_id", "key_alias", "key_spec", "key_usage", "key_description", "origin", "realm", "limit", "marker",
     "key_state", "pending_days", "random_data_length", "datakey_length", "encryption_context", "plain_text",
     "datakey_plain_length", "cipher_text", "datakey_cipher_length", "encryption_algorithm", "grantee_principal",
     "operations", "name", "retiring_principal", "grantee_principal_type", "grant_id", "wrapping_algorithm",
-    "import_token", "encrypted_key_material", "expiration_time", "sequence"};
+    "import_token", "encrypted_key_material", "expiration_time", "sequence", "rotation_interval"};
 
 class KmsdAbuseTest : public KmsdTest {
  protected:
