@@ -11,10 +11,12 @@
 
 #include "fs/base/logging.h"
 #include "kms/server/api_error.h"
+#include "kms/server/audit_log.h"
 #include "kms/server/connection_gate.h"
 #include "kms/server/http_common.h"
 #include "kms/server/iam_routes.h"
 #include "kms/server/json.h"
+#include "kms/server/wall_clock.h"
 
 namespace kmsfs::kms::server {
 namespace {
@@ -105,6 +107,34 @@ Status Unsupported() {
       .WithKmsError("APIGW.0101", 404);
 }
 
+// What the audit trail records of a call besides caller and result: the
+// key and encryption context it named, as far as the body says (the body
+// is the caller's: both are bounded so no call can grow the log by much).
+AuditEntry AuditEntryFor(const httplib::Request& req, const std::string& request_id, std::string_view action,
+                         std::string_view body) {
+  constexpr size_t kMaxKeyRef = 300;       // a key id, alias or URN
+  constexpr size_t kMaxContextJson = 2048;  // encryption contexts are small
+  AuditEntry e;
+  e.time_ms = WallClock::Real()->NowMs();
+  e.request_id = request_id;
+  e.source_ip = req.remote_addr;
+  e.action = std::string(action);
+  const Json parsed = ParseJson(body);
+  if (!parsed.is_object()) return e;
+  if (auto it = parsed.find("key_id"); it != parsed.end() && it->is_string()) {
+    const auto& ref = it->get_ref<const Json::string_t&>();
+    if (ref.size() <= kMaxKeyRef) e.key_id.assign(ref.data(), ref.size());
+  }
+  if (auto it = parsed.find("encryption_context"); it != parsed.end() && it->is_object() && !it->empty()) {
+    if (DumpJson(*it).size() <= kMaxContextJson) {
+      e.encryption_context = *it;
+    } else {
+      e.encryption_context = {{"omitted", "larger than 2048 bytes"}};
+    }
+  }
+  return e;
+}
+
 // The API version document of the KMS (GET / and GET /v1.0).
 Json KmsVersion(const std::string& base) {
   return {{"id", "v1.0"},
@@ -154,8 +184,32 @@ void HttpServer::Impl::KmsCall(const httplib::Request& req, httplib::Response& r
   const bool read_ok = reader == nullptr || ReadBody(req, *reader, options.max_body_bytes, &raw, &too_large);
   if (options.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.latency_ms));
 
-  auto fail = [&](const Status& st) { SendKmsError(res, st, request_id); };
   auto caller = authenticator->Authenticate(req, std::string_view(raw.data(), raw.size()));
+  Service::CallTrace trace;  // filled by the service once the call gets that far
+  // Every answer leaves through here, after its line in the audit trail.
+  auto answer = [&](const Status& st, const Json* body) {
+    if (options.audit_log != nullptr) {
+      AuditEntry e = AuditEntryFor(req, request_id, action, std::string_view(raw.data(), raw.size()));
+      if (caller.ok()) {
+        e.user_id = caller->user_id;
+        e.user_name = caller->user_name;
+        e.domain_id = caller->domain_id;
+        e.project_id = caller->project_id;
+        e.access_key = caller->access_key;
+      }
+      if (!trace.key_id.empty()) e.key_id = trace.key_id;
+      e.result = st.ok() ? "ok" : ErrorCodeFor(st);
+      e.http_status = st.ok() ? 200 : HttpStatusFor(st);
+      if (Status logged = options.audit_log->Append(e); !logged.ok()) {
+        // No answer leaves without its line: a trail with gaps is no trail.
+        KMSFS_LOG(kError) << "audit log: " << logged.ToString();
+        return SendKmsError(res, Status::Internal("audit log"), request_id);
+      }
+    }
+    if (st.ok()) return SendJson(res, 200, *body, request_id);
+    SendKmsError(res, st, request_id);
+  };
+  auto fail = [&](const Status& st) { answer(st, nullptr); };
   if (!caller.ok()) return fail(caller.status());
   // A domain-scoped token names no project.
   if (caller->project_id.empty()) return fail(KmsError("KMS.0305"));
@@ -163,14 +217,14 @@ void HttpServer::Impl::KmsCall(const httplib::Request& req, httplib::Response& r
   if (too_large) return fail(KmsError("KMS.0203"));
   if (!read_ok) return fail(KmsError("KMS.0202"));
 
-  auto result = service->Handle(*caller, action, std::string_view(raw.data(), raw.size()));
+  auto result = service->Handle(*caller, action, std::string_view(raw.data(), raw.size()), &trace);
   if (!result.ok()) {
     if (result.status().kms_error_code().empty()) {
       KMSFS_LOG(kError) << "kms " << action << ": " << result.status().ToString();
     }
     return fail(result.status());
   }
-  SendJson(res, 200, *result, request_id);
+  answer(Status::Ok(), &*result);
 }
 
 void HttpServer::Impl::InstallRoutes() {

@@ -35,6 +35,7 @@
 
 #include "fs/base/status.h"
 #include "kms/server/access_keys.h"
+#include "kms/server/audit_log.h"
 #include "kms/server/identity.h"
 #include "kms/server/service.h"
 
@@ -56,6 +57,10 @@ class HttpServer {
     std::chrono::milliseconds request_timeout{10000};
     size_t max_connections_per_peer = 1024;  // more from one address: 429
     std::string region = "local";             // of the endpoints in token catalogs
+    // Where every KMS call is recorded before it is answered (a call whose
+    // line cannot be written is answered 500 KMS.0103); null: nowhere.
+    // Not owned; outlives the server.
+    AuditLog* audit_log = nullptr;
   };
 
   // Sets up routes and binds the listening socket (kUnavailable if it cannot).

@@ -196,7 +196,31 @@ bool Service::IsGetAction(std::string_view action) {
   return def != nullptr && def->get;
 }
 
-StatusOr<Json> Service::Handle(const Caller& caller, std::string_view action, std::string_view body) {
+namespace {
+// The trace of the call this thread is handling (Handle sets it for the
+// call): LoadKey and CreateKey note the key there without every action
+// passing it along.
+thread_local Service::CallTrace* current_trace = nullptr;
+
+class TraceScope {
+ public:
+  explicit TraceScope(Service::CallTrace* trace) : saved_(current_trace) { current_trace = trace; }
+  ~TraceScope() { current_trace = saved_; }
+  TraceScope(const TraceScope&) = delete;
+  TraceScope& operator=(const TraceScope&) = delete;
+
+ private:
+  Service::CallTrace* saved_;
+};
+}  // namespace
+
+void Service::NoteKey(const std::string& key_id) {
+  if (current_trace != nullptr) current_trace->key_id = key_id;
+}
+
+StatusOr<Json> Service::Handle(const Caller& caller, std::string_view action, std::string_view body,
+                               CallTrace* trace) {
+  TraceScope scope(trace);
   const ActionDef* def = FindAction(action);
   if (def == nullptr) return KmsError("KMS.0201");
   KMSFS_ASSIGN_OR_RETURN(Request req, Request::Parse(body, def->fields));
@@ -248,7 +272,12 @@ StatusOr<KeyRecord> Service::LoadKey(const Caller& c, std::string_view ref, bool
     KMSFS_ASSIGN_OR_RETURN(key, store_->FindKeyByDomainAlias(domain, alias));
   }
   if (!key) return KmsError("KMS.0207");
+  NoteKey(key->key_id);
+  return Refresh(*std::move(key));
+}
 
+StatusOr<KeyRecord> Service::Refresh(KeyRecord found) {
+  std::optional<KeyRecord> key = std::move(found);
   const int64_t now = clock_->NowMs();
   if (key->key_state == kStateScheduledDeletion && key->scheduled_deletion_ms > 0 &&
       key->scheduled_deletion_ms <= now) {

@@ -59,9 +59,15 @@ class Service {
   // user-instances); every other known action is a POST.
   static bool IsGetAction(std::string_view action);
 
+  // What a call touched, for the audit trail.
+  struct CallTrace {
+    std::string key_id;  // the key it found (a key id, whatever alias named it) or created
+  };
+
   // Runs `action`. Never throws; every failure is a KmsError status (or an
-  // internal status, answered as 500 KMS.0103).
-  StatusOr<Json> Handle(const Caller& caller, std::string_view action, std::string_view body);
+  // internal status, answered as 500 KMS.0103). Fills `trace` when given.
+  StatusOr<Json> Handle(const Caller& caller, std::string_view action, std::string_view body,
+                        CallTrace* trace = nullptr);
 
   // Creates the default master key (alias kDefaultKeyAlias, default_key_flag
   // "1") of `domain_id`, in `project_id`, unless the domain already has one.
@@ -110,6 +116,9 @@ class Service {
   // Resolves `ref` (a key id; with `allow_alias` also alias/… and URNs) and
   // applies lazy deletion/expiry. KMS.0205, 404 KMS.0207.
   StatusOr<KeyRecord> LoadKey(const Caller& c, std::string_view ref, bool allow_alias);
+  // Applies lazy deletion (404 KMS.0207) and material expiry to a key just
+  // read from the store.
+  StatusOr<KeyRecord> Refresh(KeyRecord key);
   // Who may act on `key` (docs/KMSD.md "Roles"): in the owning domain a
   // kms_admin may do anything and a kms_user any key operation (non-empty
   // `operation`); an empty `operation` (managing the key) needs kms_admin,
@@ -144,6 +153,8 @@ class Service {
   std::vector<uint8_t> SealMaterial(const std::string& key_id, uint32_t version, const SecretBytes& material) const;
   Json KeyInfo(const KeyRecord& key) const;
   static Json GrantJson(const GrantRecord& g);
+  // Records `key_id` in the trace of the call being handled, if any.
+  static void NoteKey(const std::string& key_id);
 
   Store* store_;
   const RootKeyring* keyring_;

@@ -105,6 +105,7 @@ StatusOr<Json> Service::CreateKey(const Caller& c, const Request& r) {
   });
   if (st.code() == StatusCode::kAlreadyExists) return KmsError("KMS.1104");
   KMSFS_RETURN_IF_ERROR(st);
+  NoteKey(k.key_id);
   return Json{{"key_info", {{"key_id", k.key_id}, {"domain_id", k.domain_id}}}};
 }
 
@@ -136,7 +137,7 @@ StatusOr<Json> Service::ListKeys(const Caller& c, const Request& r) {
   KMSFS_ASSIGN_OR_RETURN(std::vector<KeyRecord> all, store_->ListKeys(c.project_id));
   std::vector<KeyRecord> matching;
   for (const KeyRecord& listed : all) {
-    auto k = LoadKey(c, listed.key_id, false);  // applies lazy deletion and expiry
+    auto k = Refresh(listed);
     if (!k.ok()) {
       if (k.status().kms_error_code() == "KMS.0207") continue;
       return k.status();

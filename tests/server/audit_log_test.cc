@@ -1,0 +1,191 @@
+// The audit trail's file (audit_log.h): what Append writes, and that
+// ReadAuditLog finds every edit, removal, insertion and reordering of lines
+// and tells a torn last line from a broken chain.
+#include "kms/server/audit_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "fs/base/hex.h"
+#include "kms/server/crypto_util.h"
+
+#include "tests/testutil/temp_dir.h"
+
+namespace kmsfs::kms::server {
+namespace {
+
+using kmsfs::testing::TempDir;
+
+class AuditLogTest : public ::testing::Test {
+ protected:
+  std::string Path() const { return dir_.Join("audit.log"); }
+
+  std::unique_ptr<AuditLog> OpenLog() {
+    UniqueFd fd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    auto log = AuditLog::Open(fd.get(), Path());
+    EXPECT_TRUE(log.ok()) << log.status().ToString();
+    if (!log.ok()) return nullptr;
+    return std::move(*log);
+  }
+
+  void Write(int n) {
+    auto log = OpenLog();
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < n; ++i) {
+      AuditEntry e;
+      e.time_ms = 1'700'000'000'000 + i;
+      e.user_id = "user" + std::to_string(i);
+      e.action = "encrypt-datakey";
+      e.key_id = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
+      e.encryption_context = {{"kmsfs_file_id", std::to_string(i)}};
+      e.result = "ok";
+      e.http_status = 200;
+      ASSERT_TRUE(log->Append(e).ok());
+    }
+  }
+
+  std::vector<std::string> Lines() const {
+    std::ifstream in(Path());
+    std::vector<std::string> out;
+    for (std::string l; std::getline(in, l);) out.push_back(l);
+    return out;
+  }
+  void SetLines(const std::vector<std::string>& lines, bool final_newline = true) const {
+    std::ofstream out(Path(), std::ios::trunc);
+    for (size_t i = 0; i < lines.size(); ++i) out << lines[i] << (i + 1 < lines.size() || final_newline ? "\n" : "");
+  }
+  // ReadAuditLog's verdict: "ok N" or the error message.
+  std::string Verify() const {
+    auto r = ReadAuditLog(Path(), [](size_t, const Json&) {});
+    if (!r.ok()) return r.status().message();
+    return "ok " + std::to_string(r->entries) + (r->torn_tail ? " torn" : "");
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(AuditLogTest, AppendedLinesFormAnIntactChainInAPrivateFile) {
+  Write(3);
+  EXPECT_EQ(Verify(), "ok 3");
+  struct stat st {};
+  ASSERT_EQ(::stat(Path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::vector<size_t> numbers;
+  std::vector<std::string> users;
+  auto r = ReadAuditLog(Path(), [&](size_t line, const Json& e) {
+    numbers.push_back(line);
+    users.push_back(e["user_id"].get<std::string>());
+    EXPECT_EQ(e["encryption_context"]["kmsfs_file_id"], std::to_string(line - 1));
+  });
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(numbers, (std::vector<size_t>{1, 2, 3}));
+  EXPECT_EQ(users, (std::vector<std::string>{"user0", "user1", "user2"}));
+  EXPECT_EQ(r->head.size(), 64u);
+}
+
+TEST_F(AuditLogTest, ReopeningContinuesTheChain) {
+  Write(2);
+  Write(2);
+  EXPECT_EQ(Verify(), "ok 4");
+}
+
+TEST_F(AuditLogTest, MissingFileIsAnEmptyLog) { EXPECT_EQ(Verify(), "ok 0"); }
+
+TEST_F(AuditLogTest, EditingALineIsFoundAtThatLine) {
+  Write(4);
+  std::vector<std::string> lines = Lines();
+  const size_t at = lines[1].find("user1");
+  ASSERT_NE(at, std::string::npos);
+  lines[1].replace(at, 5, "userX");
+  SetLines(lines);
+  EXPECT_EQ(Verify(), "line 2: its hash does not match its content (the line was changed)");
+}
+
+TEST_F(AuditLogTest, RewritingALineWithAFreshHashIsFoundAtTheNextLine) {
+  Write(4);
+  std::vector<std::string> lines = Lines();
+  Json e = Json::parse(lines[1]);
+  e["result"] = "KMS.0306";
+  e.erase("hash");
+  e["hash"] = HexEncode(Sha256(AsBytes(std::string_view(DumpJson(e)))));
+  lines[1] = std::string(DumpJson(e));
+  SetLines(lines);
+  EXPECT_EQ(Verify(), "line 3: prev does not match line 2 (that line was changed, removed or moved)");
+}
+
+TEST_F(AuditLogTest, RemovingALineIsFound) {
+  Write(4);
+  std::vector<std::string> lines = Lines();
+  lines.erase(lines.begin() + 1);
+  SetLines(lines);
+  EXPECT_EQ(Verify(), "line 2: seq 3 where 2 was due (a line was removed, repeated or moved)");
+}
+
+TEST_F(AuditLogTest, RemovingTheFirstLineIsFound) {
+  Write(3);
+  std::vector<std::string> lines = Lines();
+  lines.erase(lines.begin());
+  SetLines(lines);
+  EXPECT_EQ(Verify(), "line 1: seq 2 where 1 was due (a line was removed, repeated or moved)");
+}
+
+TEST_F(AuditLogTest, ReorderingOrRepeatingLinesIsFound) {
+  Write(4);
+  std::vector<std::string> lines = Lines();
+  std::swap(lines[1], lines[2]);
+  SetLines(lines);
+  EXPECT_EQ(Verify(), "line 2: seq 3 where 2 was due (a line was removed, repeated or moved)");
+  lines = Lines();
+  std::swap(lines[1], lines[2]);
+  lines.insert(lines.begin() + 2, lines[1]);
+  SetLines(lines);
+  EXPECT_EQ(Verify(), "line 3: seq 2 where 3 was due (a line was removed, repeated or moved)");
+}
+
+TEST_F(AuditLogTest, LinesThatAreNoEntryAreFound) {
+  Write(2);
+  std::vector<std::string> lines = Lines();
+  lines.insert(lines.begin() + 1, "not json");
+  SetLines(lines);
+  EXPECT_EQ(Verify(), "line 2: not a JSON object");
+  lines[1] = R"({"seq":2})";
+  SetLines(lines);
+  EXPECT_EQ(Verify(), "line 2: no prev");
+}
+
+TEST_F(AuditLogTest, ATornLastLineIsReportedAndCutOffAtTheNextOpen) {
+  Write(3);
+  std::vector<std::string> lines = Lines();
+  lines.push_back(lines[2].substr(0, lines[2].size() / 2));  // a write cut short by SIGKILL
+  SetLines(lines, /*final_newline=*/false);
+  EXPECT_EQ(Verify(), "ok 3 torn");
+  Write(1);  // Open() cuts the torn line, then the chain goes on from line 3
+  EXPECT_EQ(Verify(), "ok 4");
+  EXPECT_EQ(Lines().size(), 4u);
+}
+
+TEST_F(AuditLogTest, OpenRefusesALogWhoseLastLineIsNoEntry) {
+  Write(1);
+  std::ofstream(Path(), std::ios::app) << "garbage\n";
+  UniqueFd fd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  auto log = AuditLog::Open(fd.get(), Path());
+  ASSERT_FALSE(log.ok());
+  EXPECT_NE(log.status().message().find("its last line is not an entry"), std::string::npos)
+      << log.status().message();
+}
+
+TEST_F(AuditLogTest, OpenDoesNotFollowASymbolicLink) {
+  ASSERT_EQ(::symlink(dir_.Join("elsewhere").c_str(), Path().c_str()), 0);
+  UniqueFd fd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  EXPECT_FALSE(AuditLog::Open(fd.get(), Path()).ok());
+  EXPECT_NE(::access(dir_.Join("elsewhere").c_str(), F_OK), 0);
+}
+
+}  // namespace
+}  // namespace kmsfs::kms::server
