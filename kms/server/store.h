@@ -163,7 +163,9 @@ class Store {
   StatusOr<std::optional<KeyRecord>> FindDefaultKey(std::string_view domain_id);
   StatusOr<std::vector<KeyRecord>> ListKeys(std::string_view project_id);  // creation order
   StatusOr<int64_t> CountCustomKeys(std::string_view project_id);
-  Status UpdateKey(const KeyRecord& key);  // every mutable column, by key_id
+  // Every mutable column (the alias too), by key_id; kAlreadyExists when the
+  // alias is taken in the project.
+  Status UpdateKey(const KeyRecord& key);
   Status DeleteKey(std::string_view key_id);  // with its material, grants and import tokens
 
   // --- material versions (sealed blobs)

@@ -89,6 +89,24 @@ TEST_F(KmsdStoreTest, AliasIsUniquePerProjectOnly) {
   EXPECT_EQ((*found)->key_id, "k3");
 }
 
+TEST_F(KmsdStoreTest, UpdateKeyRenamesButNotOntoATakenAlias) {
+  ASSERT_TRUE(store_->InsertKey(SampleKey("k1", "one")).ok());
+  ASSERT_TRUE(store_->InsertKey(SampleKey("k2", "two")).ok());
+  KeyRecord k = SampleKey("k1", "two");
+  EXPECT_EQ(store_->UpdateKey(k).code(), StatusCode::kAlreadyExists);
+  auto unchanged = store_->GetKey("k1");
+  ASSERT_TRUE(unchanged.ok() && unchanged->has_value());
+  EXPECT_EQ((*unchanged)->key_alias, "one");
+  k.key_alias = "three";
+  ASSERT_TRUE(store_->UpdateKey(k).ok());
+  auto renamed = store_->FindKeyByAlias("p1", "three");
+  ASSERT_TRUE(renamed.ok() && renamed->has_value());
+  EXPECT_EQ((*renamed)->key_id, "k1");
+  auto old = store_->FindKeyByAlias("p1", "one");
+  ASSERT_TRUE(old.ok());
+  EXPECT_FALSE(old->has_value());
+}
+
 TEST_F(KmsdStoreTest, ListKeysKeepsCreationOrderAndCountsCustomKeys) {
   KeyRecord d = SampleKey("k0", "x/default");
   d.default_key = true;
