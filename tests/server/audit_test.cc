@@ -124,6 +124,25 @@ TEST_F(KmsdAuditTest, NoSecretGoesIntoTheLog) {
   }
 }
 
+TEST_F(KmsdAuditTest, AHostileBodyCannotGrowALineMuch) {
+  const std::string key = alice_.CreateKey("bounded");
+  Json big_context = Json::object();
+  for (int i = 0; i < 200; ++i) big_context["field" + std::to_string(i)] = std::string(40, 'x');
+  // Answered or refused (kmsd limits contexts too), the call gets its line.
+  const KmsReply wrapped_reply =
+      alice_.Call("encrypt-datakey", {{"key_id", key}, {"plain_text", DekPlainText(Bytes(64, 1))},
+                                      {"datakey_plain_length", "64"}, {"encryption_context", big_context}});
+  ASSERT_NE(wrapped_reply.status, 0) << wrapped_reply.raw;
+  EXPECT_KMS_ERROR(alice_.Call("describe-key", {{"key_id", std::string(100000, 'k')}}), 400, "KMS.0205");
+  const std::vector<std::string> lines = RawLines();
+  ASSERT_GE(lines.size(), 2u);
+  for (size_t i = lines.size() - 2; i < lines.size(); ++i) EXPECT_LT(lines[i].size(), 4096u) << i;
+  const Json wrapped = Json::parse(lines[lines.size() - 2]);
+  EXPECT_EQ(wrapped["encryption_context"], Json({{"omitted", "larger than 2048 bytes"}}));
+  EXPECT_EQ(wrapped["key_id"], key);
+  EXPECT_EQ(Json::parse(lines.back())["key_id"], "") << "a key reference over 300 characters is not copied";
+}
+
 TEST_F(KmsdAuditTest, VerifyAcceptsTheLogAndFindsTheFirstBrokenLine) {
   for (int i = 0; i < 3; ++i) alice_.CreateKey("verify-" + std::to_string(i));
   RunResult ok = RunKmsd({"audit", "verify", "--data", kmsd_->data_dir()});
