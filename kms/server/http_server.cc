@@ -107,13 +107,27 @@ Status Unsupported() {
       .WithKmsError("APIGW.0101", 404);
 }
 
+// An encryption context as the audit trail records it: a flat object of
+// strings (the only shape the API accepts) of at most 2048 bytes, or a fixed
+// marker. The body is the caller's, not yet validated: its values are
+// measured, never serialized or copied while their shape is unknown.
+Json LoggedContext(const Json& context) {
+  constexpr size_t kMaxContextJson = 2048;  // encryption contexts are small
+  size_t bytes = 2;                          // {}
+  for (const auto& [name, value] : context.items()) {
+    if (!value.is_string()) return {{"omitted", "not an object of strings"}};
+    bytes += name.size() + value.get_ref<const Json::string_t&>().size() + 6;  // "name":"value",
+    if (bytes > kMaxContextJson) return {{"omitted", "larger than 2048 bytes"}};
+  }
+  return context;
+}
+
 // What the audit trail records of a call besides caller and result: the
 // key and encryption context it named, as far as the body says (the body
 // is the caller's: both are bounded so no call can grow the log by much).
 AuditEntry AuditEntryFor(const httplib::Request& req, const std::string& request_id, std::string_view action,
                          std::string_view body) {
-  constexpr size_t kMaxKeyRef = 300;       // a key id, alias or URN
-  constexpr size_t kMaxContextJson = 2048;  // encryption contexts are small
+  constexpr size_t kMaxKeyRef = 300;  // a key id, alias or URN
   AuditEntry e;
   e.time_ms = WallClock::Real()->NowMs();
   e.request_id = request_id;
@@ -126,11 +140,7 @@ AuditEntry AuditEntryFor(const httplib::Request& req, const std::string& request
     if (ref.size() <= kMaxKeyRef) e.key_id.assign(ref.data(), ref.size());
   }
   if (auto it = parsed.find("encryption_context"); it != parsed.end() && it->is_object() && !it->empty()) {
-    if (DumpJson(*it).size() <= kMaxContextJson) {
-      e.encryption_context = *it;
-    } else {
-      e.encryption_context = {{"omitted", "larger than 2048 bytes"}};
-    }
+    e.encryption_context = LoggedContext(*it);
   }
   return e;
 }
