@@ -16,6 +16,7 @@
 #include "kms/server/http_common.h"
 #include "kms/server/iam_routes.h"
 #include "kms/server/json.h"
+#include "kms/server/validation.h"
 #include "kms/server/wall_clock.h"
 
 namespace kmsfs::kms::server {
@@ -125,8 +126,11 @@ Json LoggedContext(const Json& context) {
 // What the audit trail records of a call besides caller and result: the
 // key and encryption context it named, as far as the body says (the body
 // is the caller's: both are bounded so no call can grow the log by much).
+// Of a caller not authenticated it records no content of the body but a
+// key id of the key-id format: anyone can send such calls, and their lines
+// must stay small and fixed in size or they would fill the disk.
 AuditEntry AuditEntryFor(const httplib::Request& req, const std::string& request_id, std::string_view action,
-                         std::string_view body) {
+                         std::string_view body, bool authenticated) {
   constexpr size_t kMaxKeyRef = 300;  // a key id, alias or URN
   AuditEntry e;
   e.time_ms = WallClock::Real()->NowMs();
@@ -137,8 +141,10 @@ AuditEntry AuditEntryFor(const httplib::Request& req, const std::string& request
   if (!parsed.is_object()) return e;
   if (auto it = parsed.find("key_id"); it != parsed.end() && it->is_string()) {
     const auto& ref = it->get_ref<const Json::string_t&>();
-    if (ref.size() <= kMaxKeyRef) e.key_id.assign(ref.data(), ref.size());
+    const std::string_view view(ref.data(), ref.size());
+    if (authenticated ? ref.size() <= kMaxKeyRef : IsKeyId(view)) e.key_id.assign(view);
   }
+  if (!authenticated) return e;
   if (auto it = parsed.find("encryption_context"); it != parsed.end() && it->is_object() && !it->empty()) {
     e.encryption_context = LoggedContext(*it);
   }
@@ -199,7 +205,8 @@ void HttpServer::Impl::KmsCall(const httplib::Request& req, httplib::Response& r
   // Every answer leaves through here, after its line in the audit trail.
   auto answer = [&](const Status& st, const Json* body) {
     if (options.audit_log != nullptr) {
-      AuditEntry e = AuditEntryFor(req, request_id, action, std::string_view(raw.data(), raw.size()));
+      AuditEntry e =
+          AuditEntryFor(req, request_id, action, std::string_view(raw.data(), raw.size()), caller.ok());
       if (caller.ok()) {
         e.user_id = caller->user_id;
         e.user_name = caller->user_name;

@@ -143,6 +143,32 @@ TEST_F(KmsdAuditTest, AHostileBodyCannotGrowALineMuch) {
   EXPECT_EQ(Json::parse(lines.back())["key_id"], "") << "a key reference over 300 characters is not copied";
 }
 
+TEST_F(KmsdAuditTest, UnauthenticatedCallsCannotWriteRequestContentToTheLog) {
+  const std::string key = alice_.CreateKey("probed");
+  KmsWire stranger(kmsd_->endpoint(), alice_.user(), "no-such-token");
+  Json context = Json::object();
+  for (int i = 0; i < 40; ++i) context["field" + std::to_string(i)] = std::string(40, 'c');
+  const std::string chosen_ref(290, 'k');
+  EXPECT_KMS_ERROR(stranger.Call("decrypt-datakey", {{"key_id", chosen_ref}, {"encryption_context", context}}),
+                   403, "KMS.0302");
+  EXPECT_KMS_ERROR(stranger.Call("decrypt-datakey", Json::object()), 403, "KMS.0302");
+  EXPECT_KMS_ERROR(stranger.Call("decrypt-datakey", {{"key_id", key}, {"encryption_context", context}}), 403,
+                   "KMS.0302");
+  const std::vector<std::string> lines = RawLines();
+  ASSERT_GE(lines.size(), 3u);
+  const std::string& chosen = lines[lines.size() - 3];
+  const std::string& empty = lines[lines.size() - 2];
+  const Json with_key = Json::parse(lines.back());
+  EXPECT_EQ(chosen.find("kkkkkkkk"), std::string::npos) << chosen;
+  EXPECT_EQ(chosen.find("cccccccc"), std::string::npos) << chosen;
+  EXPECT_EQ(chosen.size(), empty.size()) << "a stranger's line is the same whatever the body says";
+  EXPECT_LT(chosen.size(), 600u);
+  EXPECT_EQ(with_key["key_id"], key) << "a key id of the key-id format is recorded";
+  EXPECT_FALSE(with_key.contains("encryption_context"));
+  EXPECT_EQ(with_key["result"], "KMS.0302");
+  EXPECT_EQ(with_key["user_id"], "");
+}
+
 TEST_F(KmsdAuditTest, VerifyAcceptsTheLogAndFindsTheFirstBrokenLine) {
   for (int i = 0; i < 3; ++i) alice_.CreateKey("verify-" + std::to_string(i));
   RunResult ok = RunKmsd({"audit", "verify", "--data", kmsd_->data_dir()});
