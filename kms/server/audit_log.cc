@@ -117,18 +117,34 @@ Status AuditLog::Append(const AuditEntry& e) {
   if (!e.access_key.empty()) entry["access_key"] = e.access_key;
   if (!e.encryption_context.is_null()) entry["encryption_context"] = e.encryption_context;
   std::lock_guard<std::mutex> lock(mu_);
+  if (failed_) {
+    return Status::FailedPrecondition(
+        "audit log: a partial line could not be removed after a failed write; restart kmsd to cut it off");
+  }
   entry["seq"] = seq_ + 1;
   entry["prev"] = last_hash_;
   entry["hash"] = HashHex(std::string_view(DumpJson(entry)));
   SecureString line = DumpJson(entry);
   const std::string line_hash = HashHex(std::string_view(line));
   line.push_back('\n');
+  // Only this object appends (under mu_), so the size now is where the line
+  // starts: a write that fails part-way (a full disk) is cut back to it, or
+  // the next line would follow a fragment and break the chain for good.
+  struct stat st {};
+  if (::fstat(fd_.get(), &st) != 0) return Status::FromErrno(errno, "stat audit log");
   // One write(2) of the whole line: O_APPEND puts it at the end at once.
   size_t done = 0;
   while (done < line.size()) {
     const ssize_t n = ::write(fd_.get(), line.data() + done, line.size() - done);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return Status::FromErrno(n < 0 ? errno : EIO, "write audit log");
+    if (n <= 0) {
+      const Status failed = Status::FromErrno(n < 0 ? errno : EIO, "write audit log");
+      if (done > 0 && ::ftruncate(fd_.get(), st.st_size) != 0) {
+        // The fragment stays: no line may follow it until Open() cuts it.
+        failed_ = true;
+      }
+      return failed;
+    }
     done += static_cast<size_t>(n);
   }
   ++seq_;

@@ -31,6 +31,11 @@
 // write) belongs to a call never answered: Open() cuts it off, and
 // ReadAuditLog() reports it as a torn tail after the intact lines.
 //
+// A write that fails part-way (disk full, file size limit) is cut back to
+// the end of the last whole line before Append returns its error; should
+// that cut fail too, every later Append fails until kmsd restarts, whose
+// Open() cuts the fragment off.
+//
 // Thread-safety: Append() is safe from any thread.
 #ifndef KMSFS_KMS_SERVER_AUDIT_LOG_H_
 #define KMSFS_KMS_SERVER_AUDIT_LOG_H_
@@ -88,6 +93,9 @@ class AuditLog {
   uint64_t seq_;           // guarded by mu_: of the last line written
   std::string last_hash_;  // guarded by mu_: SHA-256 hex of the last line
   std::chrono::steady_clock::time_point last_sync_;  // guarded by mu_
+  // guarded by mu_: a failed write left a fragment that could not be cut
+  // off; every later Append fails (kmsd answers 500) until a restart.
+  bool failed_ = false;
 };
 
 struct AuditReadResult {

@@ -4,6 +4,8 @@
 #include "kms/server/audit_log.h"
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -178,6 +180,66 @@ TEST_F(AuditLogTest, OpenRefusesALogWhoseLastLineIsNoEntry) {
   ASSERT_FALSE(log.ok());
   EXPECT_NE(log.status().message().find("its last line is not an entry"), std::string::npos)
       << log.status().message();
+}
+
+// Lowers this process's file size limit (with SIGXFSZ ignored, a write
+// past it fails with EFBIG after writing what fits) for its lifetime.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    ::getrlimit(RLIMIT_FSIZE, &old_);
+    struct rlimit lowered = old_;
+    lowered.rlim_cur = bytes;
+    ok_ = ::setrlimit(RLIMIT_FSIZE, &lowered) == 0;
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+  bool ok() const { return ok_; }
+
+ private:
+  struct rlimit old_ {};
+  sighandler_t old_handler_ = SIG_DFL;
+  bool ok_ = false;
+};
+
+AuditEntry SampleEntry(const std::string& user) {
+  AuditEntry e;
+  e.time_ms = 1'700'000'000'000;
+  e.user_id = user;
+  e.action = "decrypt-datakey";
+  e.key_id = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
+  e.result = "ok";
+  e.http_status = 200;
+  return e;
+}
+
+TEST_F(AuditLogTest, AFailedOrShortWriteLeavesNoPartialLine) {
+  auto log = OpenLog();
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(log->Append(SampleEntry("first")).ok());
+  struct stat before {};
+  ASSERT_EQ(::stat(Path().c_str(), &before), 0);
+  {
+    // Room for part of the next line only: the write stops inside it.
+    FileSizeLimit limit(static_cast<rlim_t>(before.st_size) + 40);
+    ASSERT_TRUE(limit.ok());
+    Status st = log->Append(SampleEntry("second"));
+    EXPECT_FALSE(st.ok());
+  }
+  struct stat after {};
+  ASSERT_EQ(::stat(Path().c_str(), &after), 0);
+  EXPECT_EQ(after.st_size, before.st_size) << "the fragment was cut off";
+  ASSERT_TRUE(log->Append(SampleEntry("third")).ok()) << "the chain goes on from the last whole line";
+  EXPECT_EQ(Verify(), "ok 2");
+  const std::vector<std::string> lines = Lines();
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_NE(lines[1].find("\"third\""), std::string::npos);
+  EXPECT_NE(lines[1].find("\"seq\":2"), std::string::npos) << "the failed line took no number";
 }
 
 TEST_F(AuditLogTest, OpenDoesNotFollowASymbolicLink) {
