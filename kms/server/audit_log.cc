@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <istream>
+#include <string>
 
 #include "fs/base/hex.h"
 #include "kms/server/crypto_util.h"
@@ -15,7 +17,10 @@
 namespace kmsfs::kms::server {
 namespace {
 
-constexpr size_t kTailBytes = 64 * 1024;  // far more than the longest line
+// No line of kmsd's comes near this (contexts and key references are
+// bounded); a longer one is refused as it is read, never held whole.
+constexpr size_t kMaxLineBytes = 64 * 1024;
+constexpr size_t kTailBytes = kMaxLineBytes;
 constexpr auto kSyncEvery = std::chrono::seconds(1);
 const std::string kNoHash(64, '0');
 
@@ -49,6 +54,22 @@ StatusOr<Json> ParseEntry(std::string_view line) {
     return Status::DataLoss("its hash does not match its content (the line was changed)");
   }
   return entry;
+}
+
+enum class LineRead { kLine, kEnd, kTornTail, kTooLong };
+
+// Reads the next line of `in` into `line`, without its newline, stopping
+// once it is longer than kMaxLineBytes.
+LineRead NextLine(std::istream& in, std::string* line) {
+  line->clear();
+  std::streambuf* buf = in.rdbuf();
+  for (;;) {
+    const int c = buf->sbumpc();
+    if (c == std::char_traits<char>::eof()) return line->empty() ? LineRead::kEnd : LineRead::kTornTail;
+    if (c == '\n') return LineRead::kLine;
+    if (line->size() == kMaxLineBytes) return LineRead::kTooLong;
+    line->push_back(static_cast<char>(c));
+  }
 }
 
 }  // namespace
@@ -168,15 +189,18 @@ StatusOr<AuditReadResult> ReadAuditLog(const std::string& path,
   }
   std::string line;
   size_t number = 0;
-  while (std::getline(in, line)) {
+  for (LineRead read = NextLine(in, &line); read != LineRead::kEnd; read = NextLine(in, &line)) {
     ++number;
-    if (in.eof()) {  // a last line without its newline: a write kmsd never finished
-      result.torn_tail = true;
-      break;
-    }
     auto broken = [&](const std::string& what) {
       return Status::DataLoss("line " + std::to_string(number) + ": " + what);
     };
+    if (read == LineRead::kTooLong) {
+      return broken("longer than " + std::to_string(kMaxLineBytes) + " bytes (no line of kmsd's is)");
+    }
+    if (read == LineRead::kTornTail) {  // a last line without its newline: a write kmsd never finished
+      result.torn_tail = true;
+      break;
+    }
     auto entry = ParseEntry(line);
     if (!entry.ok()) return broken(entry.status().message());
     const uint64_t seq = (*entry)["seq"].get<uint64_t>();

@@ -24,6 +24,8 @@ namespace {
 
 using kmsfs::testing::TempDir;
 
+constexpr size_t kMaxLineBytesForTest = 64 * 1024;
+
 class AuditLogTest : public ::testing::Test {
  protected:
   std::string Path() const { return dir_.Join("audit.log"); }
@@ -240,6 +242,34 @@ TEST_F(AuditLogTest, AFailedOrShortWriteLeavesNoPartialLine) {
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_NE(lines[1].find("\"third\""), std::string::npos);
   EXPECT_NE(lines[1].find("\"seq\":2"), std::string::npos) << "the failed line took no number";
+}
+
+TEST_F(AuditLogTest, HostileLinesAreReportedNotFollowed) {
+  Write(2);
+  const std::vector<std::string> good = Lines();
+  // Nested far deeper than any parser or serializer could recurse.
+  std::string deep = "{\"seq\":3,\"a\":" + std::string(500000, '[') + std::string(500000, ']') + "}";
+  SetLines({good[0], good[1], deep});
+  EXPECT_EQ(Verify(), "line 3: longer than 65536 bytes (no line of kmsd's is)");
+  std::string shallower = "{\"seq\":3,\"a\":" + std::string(30000, '[') + std::string(30000, ']') + "}";
+  SetLines({good[0], good[1], shallower});
+  EXPECT_EQ(Verify(), "line 3: not a JSON object") << "nested past the JSON depth bound";
+  // A line of 300 MB would be held whole; one over 64 KiB is refused as read.
+  SetLines({good[0], std::string(200000, 'x'), good[1]});
+  EXPECT_EQ(Verify(), "line 2: longer than 65536 bytes (no line of kmsd's is)");
+  SetLines({good[0], std::string(200000, 'x')}, /*final_newline=*/false);
+  EXPECT_EQ(Verify(), "line 2: longer than 65536 bytes (no line of kmsd's is)");
+  SetLines({good[0], good[1], std::string(kMaxLineBytesForTest, 'y')});
+  EXPECT_EQ(Verify(), "line 3: not a JSON object") << "a line of exactly the limit is read and judged";
+}
+
+TEST_F(AuditLogTest, OpenRefusesADeeplyNestedLastLine) {
+  Write(1);
+  SetLines({Lines()[0], "{\"seq\":2,\"a\":" + std::string(30000, '[') + std::string(30000, ']') + "}"});
+  UniqueFd fd(::open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  auto log = AuditLog::Open(fd.get(), Path());
+  ASSERT_FALSE(log.ok());
+  EXPECT_EQ(log.status().code(), StatusCode::kFailedPrecondition) << log.status().ToString();
 }
 
 TEST_F(AuditLogTest, OpenDoesNotFollowASymbolicLink) {
