@@ -100,6 +100,49 @@ TEST_F(KmsdRolesTest, RoleLessUserNeedsAGrantAndRevokingItStopsIt) {
   EXPECT_KMS_ERROR(erin_.Call("describe-key", {{"key_id", key_}}), 403, "KMS.0306");
 }
 
+TEST_F(KmsdRolesTest, RevokingAGrantRevokesTheGrantsMadeThroughIt) {
+  const std::string alice_domain = alice_.Call("describe-key", {{"key_id", key_}}).body["key_info"]["domain_id"];
+  ASSERT_FALSE(alice_domain.empty());
+  const std::string grant =
+      alice_.GrantTo(key_, bob_.user().id, {"encrypt-datakey", "decrypt-datakey", "create-grant"});
+  auto bob_grants = [&](const std::string& grantee, const std::string& type) {
+    return bob_.Call("create-grant", {{"key_id", key_}, {"grantee_principal", grantee},
+                                      {"grantee_principal_type", type},
+                                      {"operations", {"encrypt-datakey", "decrypt-datakey"}}});
+  };
+  // A grantee may not grant to itself, nor widen access back into the owner's domain.
+  EXPECT_KMS_ERROR(bob_grants(bob_.user().id, "user"), 403, "KMS.0306");
+  EXPECT_KMS_ERROR(bob_grants(alice_domain, "domain"), 403, "KMS.0306");
+  const KmsReply to_carol = bob_grants(carol_.user().id, "user");
+  ASSERT_EQ(to_carol.status, 200) << to_carol.raw;
+  ASSERT_EQ(carol_.Call("create-grant", {{"key_id", key_}, {"grantee_principal", erin_.user().id},
+                                         {"operations", {"decrypt-datakey"}}})
+                .status,
+            403)
+      << "carol holds no create-grant";
+  ASSERT_EQ(Decrypt(carol_).status, 200);
+  EXPECT_KMS_ERROR(Decrypt(erin_), 403, "KMS.0306");
+
+  ASSERT_EQ(alice_.Call("revoke-grant", {{"key_id", key_}, {"grant_id", grant}}).status, 200);
+  EXPECT_KMS_ERROR(Decrypt(bob_), 403, "KMS.0306");
+  // The grant bob made went with his.
+  EXPECT_KMS_ERROR(Decrypt(carol_), 403, "KMS.0306");
+  const KmsReply listed = alice_.Call("list-grants", {{"key_id", key_}});
+  ASSERT_EQ(listed.status, 200) << listed.raw;
+  EXPECT_EQ(listed.body["total"], 0) << listed.raw;
+}
+
+TEST_F(KmsdRolesTest, RetiringAGrantRetiresTheGrantsMadeThroughIt) {
+  const std::string grant =
+      alice_.GrantTo(key_, bob_.user().id, {"decrypt-datakey", "create-grant", "retire-grant"});
+  const KmsReply to_carol = bob_.Call("create-grant", {{"key_id", key_}, {"grantee_principal", carol_.user().id},
+                                                       {"operations", {"decrypt-datakey"}}});
+  ASSERT_EQ(to_carol.status, 200) << to_carol.raw;
+  ASSERT_EQ(Decrypt(carol_).status, 200);
+  ASSERT_EQ(bob_.Call("retire-grant", {{"key_id", key_}, {"grant_id", grant}}).status, 200);
+  EXPECT_KMS_ERROR(Decrypt(carol_), 403, "KMS.0306");
+}
+
 TEST_F(KmsdRolesTest, AbsentRoleKeepsFullControlOfTheDomainsKeys) {
   // alice has no "role" in the users file: kms_admin, as before roles.
   for (const auto& [action, body] : ManagingCalls()) {
