@@ -87,6 +87,13 @@ Options:
 
 SIGTERM or SIGINT stops kmsd cleanly (exit 0). Exit 2: bad flags or an
 unusable data directory, users file, root key or listen address.
+
+Every KMS call is recorded in DIR/audit.log (JSON lines, hash-chained):
+  kmsd audit verify --data DIR
+                            check the chain: exit 0 intact, 1 broken (the
+                            first broken line is named), 2 bad arguments
+  kmsd audit show --data DIR --key KEY_ID
+                            who used the key: time, user, action, result
 )";
 }
 

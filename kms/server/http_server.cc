@@ -11,10 +11,13 @@
 
 #include "fs/base/logging.h"
 #include "kms/server/api_error.h"
+#include "kms/server/audit_log.h"
 #include "kms/server/connection_gate.h"
 #include "kms/server/http_common.h"
 #include "kms/server/iam_routes.h"
 #include "kms/server/json.h"
+#include "kms/server/validation.h"
+#include "kms/server/wall_clock.h"
 
 namespace kmsfs::kms::server {
 namespace {
@@ -92,6 +95,10 @@ const char* const kUnsupportedKmsPaths[] = {
     R"(/v1\.0/[^/]*/kms/datakey-capsule/(create|decrypt))",
     R"(/v1\.0/[^/]*/kms/access-points(/.*)?)",
     R"(/v1\.0/[^/]*/kms/key-policies(/.*)?)",
+    // Aliases (create_alias, list_aliases, delete_alias, associate_alias) and
+    // tags (the six tag APIs) are not implemented yet.
+    R"(/v1\.0/[^/]*/kms/(aliases|alias/associate|tags|resource_instances/action))",
+    R"(/v1\.0/[^/]*/kms/[^/]+/tags(/.*)?)",
     R"(/v1\.0/[^/]*/keystores(/.*)?)",
     R"(/v2/.*)",
 };
@@ -99,6 +106,49 @@ const char* const kUnsupportedKmsPaths[] = {
 Status Unsupported() {
   return Status::NotFound("The API does not exist or has not been published in the environment")
       .WithKmsError("APIGW.0101", 404);
+}
+
+// An encryption context as the audit trail records it: a flat object of
+// strings (the only shape the API accepts) of at most 2048 bytes, or a fixed
+// marker. The body is the caller's, not yet validated: its values are
+// measured, never serialized or copied while their shape is unknown.
+Json LoggedContext(const Json& context) {
+  constexpr size_t kMaxContextJson = 2048;  // encryption contexts are small
+  size_t bytes = 2;                          // {}
+  for (const auto& [name, value] : context.items()) {
+    if (!value.is_string()) return {{"omitted", "not an object of strings"}};
+    bytes += name.size() + value.get_ref<const Json::string_t&>().size() + 6;  // "name":"value",
+    if (bytes > kMaxContextJson) return {{"omitted", "larger than 2048 bytes"}};
+  }
+  return context;
+}
+
+// What the audit trail records of a call besides caller and result: the
+// key and encryption context it named, as far as the body says (the body
+// is the caller's: both are bounded so no call can grow the log by much).
+// Of a caller not authenticated it records no content of the body but a
+// key id of the key-id format: anyone can send such calls, and their lines
+// must stay small and fixed in size or they would fill the disk.
+AuditEntry AuditEntryFor(const httplib::Request& req, const std::string& request_id, std::string_view action,
+                         std::string_view body, bool authenticated) {
+  constexpr size_t kMaxKeyRef = 300;  // a key id, alias or URN
+  AuditEntry e;
+  e.time_ms = WallClock::Real()->NowMs();
+  e.request_id = request_id;
+  e.source_ip = req.remote_addr;
+  e.action = std::string(action);
+  const Json parsed = ParseJson(body);
+  if (!parsed.is_object()) return e;
+  if (auto it = parsed.find("key_id"); it != parsed.end() && it->is_string()) {
+    const auto& ref = it->get_ref<const Json::string_t&>();
+    const std::string_view view(ref.data(), ref.size());
+    if (authenticated ? ref.size() <= kMaxKeyRef : IsKeyId(view)) e.key_id.assign(view);
+  }
+  if (!authenticated) return e;
+  if (auto it = parsed.find("encryption_context"); it != parsed.end() && it->is_object() && !it->empty()) {
+    e.encryption_context = LoggedContext(*it);
+  }
+  return e;
 }
 
 // The API version document of the KMS (GET / and GET /v1.0).
@@ -125,8 +175,9 @@ struct HttpServer::Impl {
 
   void Serve(Exchange& ex);
   // The common path of every KMS call: body, latency, authentication,
-  // project, the action and the answer.
-  void KmsCall(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& reader,
+  // project, the action and the answer. `reader` is null for the GET
+  // actions, which take no body.
+  void KmsCall(const httplib::Request& req, httplib::Response& res, const httplib::ContentReader* reader,
                std::string_view action);
   void InstallRoutes();
 };
@@ -142,15 +193,40 @@ void HttpServer::Impl::Serve(Exchange& ex) {
 }
 
 void HttpServer::Impl::KmsCall(const httplib::Request& req, httplib::Response& res,
-                               const httplib::ContentReader& reader, std::string_view action) {
+                               const httplib::ContentReader* reader, std::string_view action) {
   const std::string request_id = NewRequestId();
   SecureString raw;
   bool too_large = false;
-  const bool read_ok = ReadBody(req, reader, options.max_body_bytes, &raw, &too_large);
+  const bool read_ok = reader == nullptr || ReadBody(req, *reader, options.max_body_bytes, &raw, &too_large);
   if (options.latency_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options.latency_ms));
 
-  auto fail = [&](const Status& st) { SendKmsError(res, st, request_id); };
   auto caller = authenticator->Authenticate(req, std::string_view(raw.data(), raw.size()));
+  Service::CallTrace trace;  // filled by the service once the call gets that far
+  // Every answer leaves through here, after its line in the audit trail.
+  auto answer = [&](const Status& st, const Json* body) {
+    if (options.audit_log != nullptr) {
+      AuditEntry e =
+          AuditEntryFor(req, request_id, action, std::string_view(raw.data(), raw.size()), caller.ok());
+      if (caller.ok()) {
+        e.user_id = caller->user_id;
+        e.user_name = caller->user_name;
+        e.domain_id = caller->domain_id;
+        e.project_id = caller->project_id;
+        e.access_key = caller->access_key;
+      }
+      if (!trace.key_id.empty()) e.key_id = trace.key_id;
+      e.result = st.ok() ? "ok" : ErrorCodeFor(st);
+      e.http_status = st.ok() ? 200 : HttpStatusFor(st);
+      if (Status logged = options.audit_log->Append(e); !logged.ok()) {
+        // No answer leaves without its line: a trail with gaps is no trail.
+        KMSFS_LOG(kError) << "audit log: " << logged.ToString();
+        return SendKmsError(res, Status::Internal("audit log"), request_id);
+      }
+    }
+    if (st.ok()) return SendJson(res, 200, *body, request_id);
+    SendKmsError(res, st, request_id);
+  };
+  auto fail = [&](const Status& st) { answer(st, nullptr); };
   if (!caller.ok()) return fail(caller.status());
   // A domain-scoped token names no project.
   if (caller->project_id.empty()) return fail(KmsError("KMS.0305"));
@@ -158,14 +234,14 @@ void HttpServer::Impl::KmsCall(const httplib::Request& req, httplib::Response& r
   if (too_large) return fail(KmsError("KMS.0203"));
   if (!read_ok) return fail(KmsError("KMS.0202"));
 
-  auto result = service->Handle(*caller, action, std::string_view(raw.data(), raw.size()));
+  auto result = service->Handle(*caller, action, std::string_view(raw.data(), raw.size()), &trace);
   if (!result.ok()) {
     if (result.status().kms_error_code().empty()) {
       KMSFS_LOG(kError) << "kms " << action << ": " << result.status().ToString();
     }
     return fail(result.status());
   }
-  SendJson(res, 200, *result, request_id);
+  answer(Status::Ok(), &*result);
 }
 
 void HttpServer::Impl::InstallRoutes() {
@@ -194,13 +270,22 @@ void HttpServer::Impl::InstallRoutes() {
   s.Post(kms_path, [this](const Req& req, Res& res, const Reader& r) {
     const std::string action = req.matches[2];
     if (!Service::IsKnownAction(action)) return SendKmsError(res, KmsError("KMS.0201"), NewRequestId());
-    KmsCall(req, res, r, action);
+    if (Service::IsGetAction(action)) {
+      r([](const char*, size_t) { return true; });  // drained, keeps the connection in sync
+      return SendKmsError(res, KmsError("KMS.0215"), NewRequestId());
+    }
+    KmsCall(req, res, &r, action);
   });
   auto kms_wrong_method = [](const Req& req, Res& res) {
     const std::string action = req.matches[2];
     SendKmsError(res, KmsError(Service::IsKnownAction(action) ? "KMS.0215" : "KMS.0201"), NewRequestId());
   };
-  s.Get(kms_path, kms_wrong_method);
+  // GET /v1.0/{project_id}/kms/{user-quotas,user-instances}
+  s.Get(kms_path, [this, kms_wrong_method](const Req& req, Res& res) {
+    const std::string action = req.matches[2];
+    if (!Service::IsGetAction(action)) return kms_wrong_method(req, res);
+    KmsCall(req, res, nullptr, action);
+  });
   s.Put(kms_path, kms_wrong_method);
   s.Delete(kms_path, kms_wrong_method);
   s.Patch(kms_path, kms_wrong_method);

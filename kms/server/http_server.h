@@ -7,6 +7,8 @@
 //        signature: 401 APIGW.0301) -> project 403 KMS.0321 (a
 //        domain-scoped token KMS.0305) -> body > 1 MiB 400 KMS.0203 -> the
 //        action's own checks
+//   GET  /v1.0/{project_id}/kms/user-quotas, user-instances: the same path
+//        with no body (POST to them 405 KMS.0215)
 //   KMS APIs of the SDK that kmsd lacks    404 APIGW.0101, as the cloud's gateway
 //   GET / and GET /v1.0                    the KMS API version documents
 //   the IAM routes of iam_routes.h (/v3, /v3.0/OS-CREDENTIAL)
@@ -33,6 +35,7 @@
 
 #include "fs/base/status.h"
 #include "kms/server/access_keys.h"
+#include "kms/server/audit_log.h"
 #include "kms/server/identity.h"
 #include "kms/server/service.h"
 
@@ -54,6 +57,10 @@ class HttpServer {
     std::chrono::milliseconds request_timeout{10000};
     size_t max_connections_per_peer = 1024;  // more from one address: 429
     std::string region = "local";             // of the endpoints in token catalogs
+    // Where every KMS call is recorded before it is answered (a call whose
+    // line cannot be written is answered 500 KMS.0103); null: nowhere.
+    // Not owned; outlives the server.
+    AuditLog* audit_log = nullptr;
   };
 
   // Sets up routes and binds the listening socket (kUnavailable if it cannot).

@@ -11,6 +11,7 @@
 #ifndef KMSFS_KMS_SERVER_JSON_H_
 #define KMSFS_KMS_SERVER_JSON_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string_view>
@@ -35,8 +36,43 @@ inline SecureString DumpJson(const Json& j) { return j.dump(-1, ' ', false, Json
 // live inside the string object, which the allocator does not see).
 inline void WipeSecure(SecureString& s) { sodium_memzero(s.data(), s.size()); }
 
-// Parses `text`; a discarded value when it is not JSON.
+// The deepest nesting of arrays and objects ParseJson accepts. nlohmann
+// parses iteratively, but copying, comparing and serializing a value recurse
+// once per level: a hostile body nested 100 000 deep would overflow a
+// worker's stack in any of them. No body of the API nests deeper than 3.
+inline constexpr size_t kMaxJsonDepth = 64;
+
+// True when no array or object in `text` opens more than `max_depth` levels
+// deep (brackets inside strings do not count). Linear, no recursion, no
+// allocation; it does not check that `text` is JSON.
+inline bool JsonNestsAtMost(std::string_view text, size_t max_depth) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;  // the escaped character, whatever it is
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > max_depth) return false;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return true;
+}
+
+// Parses `text`; a discarded value when it is not JSON or nests deeper than
+// kMaxJsonDepth.
 inline Json ParseJson(std::string_view text) {
+  if (!JsonNestsAtMost(text, kMaxJsonDepth)) return Json(Json::value_t::discarded);
   return Json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
 }
 

@@ -17,6 +17,8 @@
 #include "fs/base/logging.h"
 #include "fs/base/secret_bytes.h"
 #include "kms/server/access_keys.h"
+#include "kms/server/audit_cli.h"
+#include "kms/server/audit_log.h"
 #include "kms/server/bootstrap.h"
 #include "kms/server/data_dir.h"
 #include "kms/server/flags.h"
@@ -49,6 +51,10 @@ void RaiseOpenFileLimit() {
 
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "audit") {
+    ::umask(077);
+    return RunAuditCommand(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   auto flags = ParseKmsdFlags(args);
   if (!flags.ok()) return Fail(flags.status().message() + " (see kmsd --help)");
   if (flags->help) {
@@ -82,6 +88,8 @@ int Main(int argc, char** argv) {
   if (!keyring.ok()) return Fail(keyring.status().message());
   auto store = Store::Open(data->File("kmsd.db"));
   if (!store.ok()) return Fail(store.status().message());
+  auto audit_log = AuditLog::Open(data->fd(), data->File(AuditLog::kFileName));
+  if (!audit_log.ok()) return Fail(audit_log.status().message());
 
   Identity::Options identity_options;
   identity_options.token_ttl_sec = flags->token_ttl_sec;
@@ -116,6 +124,7 @@ int Main(int argc, char** argv) {
   http.request_timeout = std::chrono::milliseconds(flags->request_timeout_ms);
   http.max_connections_per_peer = static_cast<size_t>(flags->max_connections_per_peer);
   http.region = flags->region;
+  http.audit_log = audit_log->get();
   auto server = HttpServer::New(http, &service, &identity, &access_keys);
   if (!server.ok()) return Fail(server.status().message());
 

@@ -5,6 +5,7 @@
 #include "fs/base/hex.h"
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
+#include "kms/server/users_file.h"
 #include "kms/server/validation.h"
 
 namespace kmsfs::kms::server {
@@ -65,18 +66,27 @@ constexpr FieldSpec kImportMaterial[] = {{"key_id", FT::kString, true},
                                          {"encrypted_key_material", FT::kString, true},
                                          {"expiration_time", FT::kStringOrNumber, false}};
 
+constexpr FieldSpec kUpdateKeyAlias[] = {{"key_id", FT::kString, true}, {"key_alias", FT::kString, true}};
+constexpr FieldSpec kUpdateKeyDescription[] = {{"key_id", FT::kString, true},
+                                               {"key_description", FT::kString, true}};
+constexpr FieldSpec kUpdateRotationInterval[] = {{"key_id", FT::kString, true},
+                                                 {"rotation_interval", FT::kDecimal, true}};
+constexpr std::span<const FieldSpec> kNoFields;
+
 enum class Action {
   kCreateKey, kDescribeKey, kListKeys, kEnableKey, kDisableKey, kScheduleKeyDeletion, kCancelKeyDeletion,
   kEnableKeyRotation, kDisableKeyRotation, kGetKeyRotationStatus, kGenRandom, kCreateDataKey,
   kCreateDataKeyWithoutPlaintext, kEncryptDataKey, kDecryptDataKey, kEncryptData, kDecryptData,
   kCreateGrant, kListGrants, kRevokeGrant, kRetireGrant, kListRetirableGrants, kGetParametersForImport,
-  kImportKeyMaterial, kDeleteImportedKeyMaterial,
+  kImportKeyMaterial, kDeleteImportedKeyMaterial, kUpdateKeyAlias, kUpdateKeyDescription,
+  kUpdateKeyRotationInterval, kRotateOnDemand, kShowUserQuotas, kShowUserInstances,
 };
 
 struct ActionDef {
   std::string_view name;
   Action action;
   std::span<const FieldSpec> fields;
+  bool get = false;  // served with GET and no body
 };
 
 constexpr std::array kActions = {
@@ -105,6 +115,12 @@ constexpr std::array kActions = {
     ActionDef{"get-parameters-for-import", Action::kGetParametersForImport, kGetImportParams},
     ActionDef{"import-key-material", Action::kImportKeyMaterial, kImportMaterial},
     ActionDef{"delete-imported-key-material", Action::kDeleteImportedKeyMaterial, kKeyIdOnly},
+    ActionDef{"update-key-alias", Action::kUpdateKeyAlias, kUpdateKeyAlias},
+    ActionDef{"update-key-description", Action::kUpdateKeyDescription, kUpdateKeyDescription},
+    ActionDef{"update-key-rotation-interval", Action::kUpdateKeyRotationInterval, kUpdateRotationInterval},
+    ActionDef{"rotate-on-demand", Action::kRotateOnDemand, kKeyIdOnly},
+    ActionDef{"user-quotas", Action::kShowUserQuotas, kNoFields, /*get=*/true},
+    ActionDef{"user-instances", Action::kShowUserInstances, kNoFields, /*get=*/true},
 };
 
 const ActionDef* FindAction(std::string_view name) {
@@ -175,7 +191,36 @@ Service::Service(Store* store, const RootKeyring* keyring, const WallClock* cloc
 
 bool Service::IsKnownAction(std::string_view action) { return FindAction(action) != nullptr; }
 
-StatusOr<Json> Service::Handle(const Caller& caller, std::string_view action, std::string_view body) {
+bool Service::IsGetAction(std::string_view action) {
+  const ActionDef* def = FindAction(action);
+  return def != nullptr && def->get;
+}
+
+namespace {
+// The trace of the call this thread is handling (Handle sets it for the
+// call): LoadKey and CreateKey note the key there without every action
+// passing it along.
+thread_local Service::CallTrace* current_trace = nullptr;
+
+class TraceScope {
+ public:
+  explicit TraceScope(Service::CallTrace* trace) : saved_(current_trace) { current_trace = trace; }
+  ~TraceScope() { current_trace = saved_; }
+  TraceScope(const TraceScope&) = delete;
+  TraceScope& operator=(const TraceScope&) = delete;
+
+ private:
+  Service::CallTrace* saved_;
+};
+}  // namespace
+
+void Service::NoteKey(const std::string& key_id) {
+  if (current_trace != nullptr) current_trace->key_id = key_id;
+}
+
+StatusOr<Json> Service::Handle(const Caller& caller, std::string_view action, std::string_view body,
+                               CallTrace* trace) {
+  TraceScope scope(trace);
   const ActionDef* def = FindAction(action);
   if (def == nullptr) return KmsError("KMS.0201");
   KMSFS_ASSIGN_OR_RETURN(Request req, Request::Parse(body, def->fields));
@@ -205,6 +250,12 @@ StatusOr<Json> Service::Handle(const Caller& caller, std::string_view action, st
     case Action::kGetParametersForImport: return GetParametersForImport(caller, req);
     case Action::kImportKeyMaterial: return ImportKeyMaterial(caller, req);
     case Action::kDeleteImportedKeyMaterial: return DeleteImportedKeyMaterial(caller, req);
+    case Action::kUpdateKeyAlias: return UpdateKeyAlias(caller, req);
+    case Action::kUpdateKeyDescription: return UpdateKeyDescription(caller, req);
+    case Action::kUpdateKeyRotationInterval: return UpdateKeyRotationInterval(caller, req);
+    case Action::kRotateOnDemand: return RotateOnDemand(caller, req);
+    case Action::kShowUserQuotas: return ShowUserQuotas(caller, req);
+    case Action::kShowUserInstances: return ShowUserInstances(caller, req);
   }
   return KmsError("KMS.0201");
 }
@@ -221,7 +272,12 @@ StatusOr<KeyRecord> Service::LoadKey(const Caller& c, std::string_view ref, bool
     KMSFS_ASSIGN_OR_RETURN(key, store_->FindKeyByDomainAlias(domain, alias));
   }
   if (!key) return KmsError("KMS.0207");
+  NoteKey(key->key_id);
+  return Refresh(*std::move(key));
+}
 
+StatusOr<KeyRecord> Service::Refresh(KeyRecord found) {
+  std::optional<KeyRecord> key = std::move(found);
   const int64_t now = clock_->NowMs();
   if (key->key_state == kStateScheduledDeletion && key->scheduled_deletion_ms > 0 &&
       key->scheduled_deletion_ms <= now) {
@@ -256,9 +312,28 @@ StatusOr<std::set<std::string>> Service::GrantedOperations(const Caller& c, cons
   return ops;
 }
 
+bool Service::ManagesKeysOf(const Caller& c, const KeyRecord& key) {
+  return c.domain_id == key.domain_id && c.role == kRoleAdmin;
+}
+
+Status Service::RequireAdminRole(const Caller& c) {
+  return c.role == kRoleAdmin ? Status::Ok() : KmsError("KMS.0330");
+}
+
+Status Service::RequireUserRole(const Caller& c) {
+  return c.role == kRoleAdmin || c.role == kRoleUser ? Status::Ok() : KmsError("KMS.0330");
+}
+
 Status Service::Authorize(const Caller& c, const KeyRecord& key, std::string_view operation) {
-  if (c.domain_id == key.domain_id) return Status::Ok();
-  if (operation.empty()) return KmsError("KMS.0306");
+  if (c.domain_id == key.domain_id) {
+    // An unknown role string (none is written by kmsd) falls through to
+    // grants, like "none": roles fail closed.
+    if (c.role == kRoleAdmin) return Status::Ok();
+    if (operation.empty()) return KmsError("KMS.0330");
+    if (c.role == kRoleUser) return Status::Ok();
+  } else if (operation.empty()) {
+    return KmsError("KMS.0306");
+  }
   KMSFS_ASSIGN_OR_RETURN(std::set<std::string> ops, GrantedOperations(c, key));
   if (ops.count(std::string(operation))) return Status::Ok();
   return KmsError("KMS.0306");

@@ -55,10 +55,19 @@ class Service {
 
   // True for every action kmsd serves under /v1.0/{project_id}/kms/.
   static bool IsKnownAction(std::string_view action);
+  // True for the actions the API serves with GET and no body (user-quotas,
+  // user-instances); every other known action is a POST.
+  static bool IsGetAction(std::string_view action);
+
+  // What a call touched, for the audit trail.
+  struct CallTrace {
+    std::string key_id;  // the key it found (a key id, whatever alias named it) or created
+  };
 
   // Runs `action`. Never throws; every failure is a KmsError status (or an
-  // internal status, answered as 500 KMS.0103).
-  StatusOr<Json> Handle(const Caller& caller, std::string_view action, std::string_view body);
+  // internal status, answered as 500 KMS.0103). Fills `trace` when given.
+  StatusOr<Json> Handle(const Caller& caller, std::string_view action, std::string_view body,
+                        CallTrace* trace = nullptr);
 
   // Creates the default master key (alias kDefaultKeyAlias, default_key_flag
   // "1") of `domain_id`, in `project_id`, unless the domain already has one.
@@ -90,6 +99,14 @@ class Service {
   StatusOr<Json> RevokeGrant(const Caller& c, const Request& r);
   StatusOr<Json> RetireGrant(const Caller& c, const Request& r);
   StatusOr<Json> ListRetirableGrants(const Caller& c, const Request& r);
+  // --- changes to a key's settings and material (service_key_settings.cc)
+  StatusOr<Json> UpdateKeyAlias(const Caller& c, const Request& r);
+  StatusOr<Json> UpdateKeyDescription(const Caller& c, const Request& r);
+  StatusOr<Json> UpdateKeyRotationInterval(const Caller& c, const Request& r);
+  StatusOr<Json> RotateOnDemand(const Caller& c, const Request& r);
+  // --- the caller's account (service_account.cc)
+  StatusOr<Json> ShowUserQuotas(const Caller& c, const Request& r);
+  StatusOr<Json> ShowUserInstances(const Caller& c, const Request& r);
   // --- import (service_import.cc)
   StatusOr<Json> GetParametersForImport(const Caller& c, const Request& r);
   StatusOr<Json> ImportKeyMaterial(const Caller& c, const Request& r);
@@ -99,9 +116,28 @@ class Service {
   // Resolves `ref` (a key id; with `allow_alias` also alias/… and URNs) and
   // applies lazy deletion/expiry. KMS.0205, 404 KMS.0207.
   StatusOr<KeyRecord> LoadKey(const Caller& c, std::string_view ref, bool allow_alias);
-  // Owner domain, or a live grant to the caller listing `operation`; an
-  // empty `operation` means owner only. 403 KMS.0306 otherwise.
+  // Applies lazy deletion (404 KMS.0207) and material expiry to a key just
+  // read from the store.
+  StatusOr<KeyRecord> Refresh(KeyRecord key);
+  // Who may act on `key` (docs/KMSD.md "Roles"): in the owning domain a
+  // kms_admin may do anything and a kms_user any key operation (non-empty
+  // `operation`); an empty `operation` (managing the key) needs kms_admin,
+  // else 403 KMS.0330. Everyone else, a role-less user of the owning domain
+  // included, needs a live grant to it listing `operation`: 403 KMS.0306.
   Status Authorize(const Caller& c, const KeyRecord& key, std::string_view operation);
+  // Whether the caller manages the keys of the domain that owns `key`.
+  static bool ManagesKeysOf(const Caller& c, const KeyRecord& key);
+  // Actions that name no key: creating keys needs kms_admin, reading the
+  // project's keys and quotas kms_user or kms_admin. 403 KMS.0330 otherwise.
+  static Status RequireAdminRole(const Caller& c);
+  static Status RequireUserRole(const Caller& c);
+  // Adds a new material version to `key` (an AES_256 key of origin kms) that
+  // new ciphertexts use; old versions stay, so old ciphertexts still open.
+  // Persists the key; call with mu_ held.
+  Status RotateMaterial(KeyRecord* key);
+  // Rules every rotation action shares: not the default key (KMS.0211), not
+  // imported (KMS.0312), AES_256 (KMS.0324), not pending deletion (KMS.0210).
+  static Status CheckRotatable(const KeyRecord& key);
   // Operations the caller holds on `key` through grants.
   StatusOr<std::set<std::string>> GrantedOperations(const Caller& c, const KeyRecord& key);
   // spec §1.9: state, then usage and spec.
@@ -117,6 +153,8 @@ class Service {
   std::vector<uint8_t> SealMaterial(const std::string& key_id, uint32_t version, const SecretBytes& material) const;
   Json KeyInfo(const KeyRecord& key) const;
   static Json GrantJson(const GrantRecord& g);
+  // Records `key_id` in the trace of the call being handled, if any.
+  static void NoteKey(const std::string& key_id);
 
   Store* store_;
   const RootKeyring* keyring_;

@@ -67,13 +67,24 @@ StatusOr<Json> Service::CreateGrant(const Caller& c, const Request& r) {
 
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
-  if (c.domain_id != k.domain_id) {
-    // A grantee holding create-grant may pass on only what it holds itself.
-    KMSFS_ASSIGN_OR_RETURN(std::set<std::string> held, GrantedOperations(c, k));
-    if (!held.count("create-grant")) return KmsError("KMS.0306");
-    for (const std::string& op : ops) {
-      if (!held.count(op)) return KmsError("KMS.0306");
+  std::string parent_grant_id;
+  if (!ManagesKeysOf(c, k)) {
+    // A grantee holding create-grant may pass on only what one grant of its
+    // gives it, both create-grant and every operation: the new grant is that
+    // grant's child and goes when it is revoked or retired.
+    KMSFS_ASSIGN_OR_RETURN(std::vector<GrantRecord> grants, store_->ListGrantsForKey(k.key_id));
+    for (const GrantRecord& held : grants) {
+      if (!IsGrantee(held, c) || !Lists(held, "create-grant")) continue;
+      if (std::all_of(ops.begin(), ops.end(), [&](const std::string& op) { return Lists(held, op); })) {
+        parent_grant_id = held.grant_id;
+        break;
+      }
     }
+    if (parent_grant_id.empty()) return KmsError("KMS.0306");
+    // Nor may it grant to itself (a grant its own grantor could not revoke
+    // apart from this one) or widen access back into the owner's domain.
+    const bool to_itself = type == "user" ? grantee == c.user_id : grantee == c.domain_id;
+    if (to_itself || (type == "domain" && grantee == k.domain_id)) return KmsError("KMS.0306");
   }
   if (k.default_key) return KmsError("KMS.0211");
   if (k.key_state == kStateScheduledDeletion) return KmsError("KMS.0210");
@@ -91,6 +102,7 @@ StatusOr<Json> Service::CreateGrant(const Caller& c, const Request& r) {
   g.name = name;
   g.retiring_principal = retiring;
   g.creation_ms = clock_->NowMs();
+  g.parent_grant_id = parent_grant_id;
   KMSFS_RETURN_IF_ERROR(store_->InsertGrant(g));
   return Json{{"grant_id", g.grant_id}};
 }

@@ -5,6 +5,7 @@
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/service.h"
+#include "kms/server/users_file.h"
 #include "kms/server/validation.h"
 
 namespace kmsfs::kms::server {
@@ -56,6 +57,7 @@ Json IdAndState(const KeyRecord& k) {
 }  // namespace
 
 StatusOr<Json> Service::CreateKey(const Caller& c, const Request& r) {
+  KMSFS_RETURN_IF_ERROR(RequireAdminRole(c));
   std::string alias(*r.String("key_alias"));
   if (!IsAliasSyntax(alias) || EndsWith(alias, "/default")) return KmsError("KMS.1101");
   std::string description(r.String("key_description").value_or(""));
@@ -103,6 +105,7 @@ StatusOr<Json> Service::CreateKey(const Caller& c, const Request& r) {
   });
   if (st.code() == StatusCode::kAlreadyExists) return KmsError("KMS.1104");
   KMSFS_RETURN_IF_ERROR(st);
+  NoteKey(k.key_id);
   return Json{{"key_info", {{"key_id", k.key_id}, {"domain_id", k.domain_id}}}};
 }
 
@@ -113,6 +116,7 @@ StatusOr<Json> Service::DescribeKey(const Caller& c, const Request& r) {
 }
 
 StatusOr<Json> Service::ListKeys(const Caller& c, const Request& r) {
+  KMSFS_RETURN_IF_ERROR(RequireUserRole(c));
   int state_filter = 0;
   if (const Request::Decimal state = r.DecimalField("key_state", /*empty_is_absent=*/true); state.present) {
     // ^[1-5]{1}$ as a string; 1 to 5 as a number.
@@ -133,7 +137,7 @@ StatusOr<Json> Service::ListKeys(const Caller& c, const Request& r) {
   KMSFS_ASSIGN_OR_RETURN(std::vector<KeyRecord> all, store_->ListKeys(c.project_id));
   std::vector<KeyRecord> matching;
   for (const KeyRecord& listed : all) {
-    auto k = LoadKey(c, listed.key_id, false);  // applies lazy deletion and expiry
+    auto k = Refresh(listed);
     if (!k.ok()) {
       if (k.status().kms_error_code() == "KMS.0207") continue;
       return k.status();
@@ -209,24 +213,12 @@ StatusOr<Json> Service::EnableKeyRotation(const Caller& c, const Request& r) {
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
-  if (k.default_key) return KmsError("KMS.0211");
-  if (k.origin == "external") return KmsError("KMS.0312");
-  if (k.key_spec != "AES_256") return KmsError("KMS.0324");
-  if (k.key_state == kStateScheduledDeletion) return KmsError("KMS.0210");
+  KMSFS_RETURN_IF_ERROR(CheckRotatable(k));
   if (k.key_state != kStateEnabled && k.key_state != kStateDisabled) return KmsError("KMS.1301");
   if (k.rotation_enabled) return KmsError("KMS.2901");
-  // Rotate now: a new material version that new ciphertexts use; old
-  // versions stay so existing ciphertexts still decrypt.
-  const uint32_t version = k.current_version + 1;
-  std::vector<uint8_t> sealed = SealMaterial(k.key_id, version, SecretBytes::Random(kAes256KeySize));
+  // Rotate now, once: kmsd has no scheduler that would rotate later.
   k.rotation_enabled = true;
-  k.current_version = version;
-  k.last_rotation_ms = clock_->NowMs();
-  k.number_of_rotations += 1;
-  KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&]() -> Status {
-    KMSFS_RETURN_IF_ERROR(store_->PutMaterial(k.key_id, version, sealed, k.last_rotation_ms));
-    return store_->UpdateKey(k);
-  }));
+  KMSFS_RETURN_IF_ERROR(RotateMaterial(&k));
   return Json::object();
 }
 
@@ -250,7 +242,8 @@ StatusOr<Json> Service::GetKeyRotationStatus(const Caller& c, const Request& r) 
                         {"number_of_rotations", k.number_of_rotations}};
 }
 
-StatusOr<Json> Service::GenRandom(const Caller&, const Request& r) {
+StatusOr<Json> Service::GenRandom(const Caller& c, const Request& r) {
+  KMSFS_RETURN_IF_ERROR(RequireUserRole(c));
   const std::optional<int64_t> bits = r.DecimalField("random_data_length").value;
   if (!bits || *bits < 8 || *bits > 8192) return KmsError("KMS.1801");
   if (*bits % 8 != 0) return KmsError("KMS.1802");

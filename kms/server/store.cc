@@ -276,7 +276,7 @@ void BindKey(Stmt& s, const KeyRecord& k) {
 
 constexpr const char* kGrantColumns =
     "grant_id, key_id, grantee_principal, grantee_type, operations, issuing_principal, name, "
-    "retiring_principal, creation_ms";
+    "retiring_principal, creation_ms, parent_grant_id";
 
 GrantRecord ReadGrant(const Stmt& s) {
   GrantRecord g;
@@ -294,6 +294,7 @@ GrantRecord ReadGrant(const Stmt& s) {
   g.name = s.Text(6);
   g.retiring_principal = s.Text(7);
   g.creation_ms = s.Int(8);
+  g.parent_grant_id = s.Text(9);
   return g;
 }
 
@@ -338,10 +339,30 @@ StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   if (!version->has_value() || **version != "2") {
     return Status::FailedPrecondition("database " + path + " has an unknown schema version");
   }
+  KMSFS_RETURN_IF_ERROR(store->AddGrantParentColumn());
   return store;
 }
 
 Store::Store(sqlite3* db) : db_(db), statements_(std::make_unique<StatementCache>(db)) {}
+
+// A nullable column added without a new schema version: a data directory of
+// an earlier kmsd gains it here (its grants have no parent), and an earlier
+// kmsd still opens one that has it (it names its columns).
+Status Store::AddGrantParentColumn() {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  int64_t present = 0;
+  {
+    Stmt s(*statements_, "SELECT COUNT(*) FROM pragma_table_info('grants') WHERE name = 'parent_grant_id'");
+    auto rows = Query<int64_t>(db_, s, "read grants columns", [](const Stmt& r) { return r.Int(0); });
+    if (!rows.ok()) return rows.status();
+    present = rows->empty() ? 0 : rows->front();
+  }
+  if (present != 0) return Status::Ok();
+  return RunInTransaction([&] {
+    KMSFS_RETURN_IF_ERROR(Exec("ALTER TABLE grants ADD COLUMN parent_grant_id TEXT"));
+    return Exec("CREATE INDEX IF NOT EXISTS grants_by_parent ON grants(parent_grant_id)");
+  });
+}
 
 Store::~Store() {
   statements_.reset();  // finalize before close
@@ -551,12 +572,17 @@ Status Store::UpdateKey(const KeyRecord& k) {
   Stmt s(*statements_,
          "UPDATE keys SET key_description = ?2, key_state = ?3, scheduled_deletion_ms = ?4, "
          "expiration_ms = ?5, rotation_enabled = ?6, rotation_interval = ?7, last_rotation_ms = ?8, "
-         "number_of_rotations = ?9, current_version = ?10, import_fingerprint = ?11 WHERE key_id = ?1");
+         "number_of_rotations = ?9, current_version = ?10, import_fingerprint = ?11, key_alias = ?12 "
+         "WHERE key_id = ?1");
+  if (!s.prepared()) return DbError(db_, "update key");
   s.Bind(1, k.key_id).Bind(2, k.key_description).Bind(3, k.key_state).Bind(4, k.scheduled_deletion_ms);
   s.Bind(5, k.expiration_ms).Bind(6, k.rotation_enabled).Bind(7, k.rotation_interval_days);
   s.Bind(8, k.last_rotation_ms).Bind(9, k.number_of_rotations).Bind(10, k.current_version);
-  s.BindBlob(11, k.import_fingerprint);
-  return s.Run("update key");
+  s.BindBlob(11, k.import_fingerprint).Bind(12, k.key_alias);
+  const int rc = s.Step();
+  if (rc == SQLITE_CONSTRAINT) return Status::AlreadyExists("key alias already exists in the project");
+  if (rc != SQLITE_DONE) return DbError(db_, "update key");
+  return Status::Ok();
 }
 
 Status Store::DeleteKey(std::string_view key_id) {
@@ -594,11 +620,12 @@ Status Store::DeleteMaterial(std::string_view key_id) {
 
 Status Store::InsertGrant(const GrantRecord& g) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  std::string sql = std::string("INSERT INTO grants(") + kGrantColumns + ") VALUES(?,?,?,?,?,?,?,?,?)";
+  std::string sql =
+      std::string("INSERT INTO grants(") + kGrantColumns + ") VALUES(?,?,?,?,?,?,?,?,?,NULLIF(?10,''))";
   Stmt s(*statements_, sql.c_str());
   s.Bind(1, g.grant_id).Bind(2, g.key_id).Bind(3, g.grantee_principal).Bind(4, g.grantee_type);
   s.Bind(5, nlohmann::json(g.operations).dump()).Bind(6, g.issuing_principal).Bind(7, g.name);
-  s.Bind(8, g.retiring_principal).Bind(9, g.creation_ms);
+  s.Bind(8, g.retiring_principal).Bind(9, g.creation_ms).Bind(10, g.parent_grant_id);
   return s.Run("insert grant");
 }
 
@@ -640,7 +667,9 @@ StatusOr<int64_t> Store::CountGrantsForKey(std::string_view key_id) {
 
 Status Store::DeleteGrant(std::string_view grant_id) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
-  Stmt s(*statements_, "DELETE FROM grants WHERE grant_id = ?");
+  Stmt s(*statements_,
+         "WITH RECURSIVE doomed(id) AS (SELECT ?1 UNION SELECT g.grant_id FROM grants g JOIN doomed "
+         "ON g.parent_grant_id = doomed.id) DELETE FROM grants WHERE grant_id IN (SELECT id FROM doomed)");
   s.Bind(1, grant_id);
   return s.Run("delete grant");
 }

@@ -100,6 +100,9 @@ struct GrantRecord {
   std::string name;
   std::string retiring_principal;
   int64_t creation_ms = 0;
+  // The grant through which a grantee created this one (empty for a grant
+  // of the key's owner): revoking or retiring it removes this one too.
+  std::string parent_grant_id;
 };
 
 // An IAM access key (AK/SK). The secret key is sealed under the root key.
@@ -163,7 +166,9 @@ class Store {
   StatusOr<std::optional<KeyRecord>> FindDefaultKey(std::string_view domain_id);
   StatusOr<std::vector<KeyRecord>> ListKeys(std::string_view project_id);  // creation order
   StatusOr<int64_t> CountCustomKeys(std::string_view project_id);
-  Status UpdateKey(const KeyRecord& key);  // every mutable column, by key_id
+  // Every mutable column (the alias too), by key_id; kAlreadyExists when the
+  // alias is taken in the project.
+  Status UpdateKey(const KeyRecord& key);
   Status DeleteKey(std::string_view key_id);  // with its material, grants and import tokens
 
   // --- material versions (sealed blobs)
@@ -179,6 +184,8 @@ class Store {
   // Grants whose grantee or retiring principal is `user_id` or `domain_id`.
   StatusOr<std::vector<GrantRecord>> ListGrantsInvolving(std::string_view user_id, std::string_view domain_id);
   StatusOr<int64_t> CountGrantsForKey(std::string_view key_id);
+  // Deletes the grant and, in the same statement, every grant created
+  // through it, transitively.
   Status DeleteGrant(std::string_view grant_id);
 
   // --- access keys
@@ -198,6 +205,7 @@ class Store {
  private:
   explicit Store(sqlite3* db);
   Status Exec(const char* sql);
+  Status AddGrantParentColumn();
 
   std::recursive_mutex mu_;
   sqlite3* db_;        // owned; closed in the destructor; guarded by mu_

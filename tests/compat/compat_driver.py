@@ -195,6 +195,41 @@ def run_sdk(base):
         m.EnableKeyRequest(body=m.OperateKeyRequestBody(key_id=key_id))))
     check(enabled.key_info.key_state == "2", "enable_key")
 
+    renamed = call("update_key_alias", lambda: client.update_key_alias(m.UpdateKeyAliasRequest(
+        body=m.UpdateKeyAliasRequestBody(key_id=key_id, key_alias="compat-sdk-renamed"))))
+    check(renamed.key_info.key_id == key_id and renamed.key_info.key_alias == "compat-sdk-renamed",
+          "update_key_alias")
+    described = call("update_key_description", lambda: client.update_key_description(
+        m.UpdateKeyDescriptionRequest(body=m.UpdateKeyDescriptionRequestBody(key_id=key_id,
+                                                                             key_description="changed"))))
+    check(described.key_info.key_description == "changed", "update_key_description")
+    detail = client.list_key_detail(m.ListKeyDetailRequest(body=m.OperateKeyRequestBody(key_id=key_id)))
+    check(detail.key_info.key_alias == "compat-sdk-renamed" and detail.key_info.key_description == "changed",
+          "alias and description stored")
+    call("update_key_rotation_interval", lambda: client.update_key_rotation_interval(
+        m.UpdateKeyRotationIntervalRequest(body=m.UpdateKeyRotationIntervalRequestBody(key_id=key_id,
+                                                                                       rotation_interval=90))))
+    try:
+        client.update_key_rotation_interval(m.UpdateKeyRotationIntervalRequest(
+            body=m.UpdateKeyRotationIntervalRequestBody(key_id=key_id, rotation_interval=29)))
+        raise AssertionError("a 29-day rotation interval was accepted")
+    except exceptions.ClientRequestException as e:
+        check(e.error_code == "KMS.3001", "rotation_interval 29: " + str(e.error_code))
+    rotated = call("rotate_on_demand", lambda: client.rotate_on_demand(m.RotateOnDemandRequest(
+        body=m.RotateOnDemandRequestBody(key_id=key_id))))
+    check(rotated.key_id == key_id, "rotate_on_demand")
+    rot = client.show_key_rotation_status(m.ShowKeyRotationStatusRequest(body=m.OperateKeyRequestBody(key_id=key_id)))
+    check(rot.rotation_interval == 90 and rot.number_of_rotations == 2, "rotation status after rotate_on_demand")
+    again = client.decrypt_datakey(m.DecryptDatakeyRequest(body=m.DecryptDatakeyRequestBody(
+        key_id=key_id, cipher_text=wrapped.cipher_text, datakey_cipher_length="64")))
+    check(again.data_key == plain, "a ciphertext of before the rotation still decrypts")
+    quotas = call("show_user_quotas", lambda: client.show_user_quotas(m.ShowUserQuotasRequest()))
+    by_type = {r.type: r for r in quotas.quotas.resources}
+    check(by_type["CMK"].used >= 1 and by_type["CMK"].quota == 100 and by_type["grant_per_CMK"].quota == 100,
+          "show_user_quotas")
+    instances = call("show_user_instances", lambda: client.show_user_instances(m.ShowUserInstancesRequest()))
+    check(instances.instance_num == by_type["CMK"].used, "show_user_instances")
+
     ext = client.create_key(m.CreateKeyRequest(body=m.CreateKeyRequestBody(key_alias="compat-byok",
                                                                            origin="external")))
     params = call("create_parameters_for_import", lambda: client.create_parameters_for_import(
@@ -300,6 +335,11 @@ def run_otcextensions(base):
     check(str(pending.key_state) == "4", "schedule_key_deletion")
     cancelled = call("cancel_key_deletion", lambda: conn.kms.cancel_key_deletion(key))
     check(str(cancelled.key_state) == "3", "cancel_key_deletion")
+    number = call("get_instance_number", lambda: conn.kms.get_instance_number())
+    check(number.instance_num >= 1, "get_instance_number")
+    quotas = call("quotas", lambda: list(conn.kms.quotas()))
+    check({q.type for q in quotas} == {"CMK", "grant_per_CMK"} and
+          all(q.quota == 100 for q in quotas), "quotas")
 
 
 def main():

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <thread>
 
@@ -23,14 +24,15 @@ const std::vector<std::string> kActions = {
     "cancel-key-deletion", "enable-key-rotation", "disable-key-rotation", "get-key-rotation-status", "gen-random",
     "create-datakey", "create-datakey-without-plaintext", "encrypt-datakey", "decrypt-datakey", "encrypt-data",
     "decrypt-data", "create-grant", "list-grants", "revoke-grant", "retire-grant", "list-retirable-grants",
-    "get-parameters-for-import", "import-key-material", "delete-imported-key-material"};
+    "get-parameters-for-import", "import-key-material", "delete-imported-key-material",
+    "update-key-alias", "update-key-description", "update-key-rotation-interval", "rotate-on-demand"};
 
 const std::vector<std::string> kFields = {
     "key_id", "key_alias", "key_spec", "key_usage", "key_description", "origin", "realm", "limit", "marker",
     "key_state", "pending_days", "random_data_length", "datakey_length", "encryption_context", "plain_text",
     "datakey_plain_length", "cipher_text", "datakey_cipher_length", "encryption_algorithm", "grantee_principal",
     "operations", "name", "retiring_principal", "grantee_principal_type", "grant_id", "wrapping_algorithm",
-    "import_token", "encrypted_key_material", "expiration_time", "sequence"};
+    "import_token", "encrypted_key_material", "expiration_time", "sequence", "rotation_interval"};
 
 class KmsdAbuseTest : public KmsdTest {
  protected:
@@ -40,6 +42,13 @@ class KmsdAbuseTest : public KmsdTest {
     EXPECT_EQ(SendHttp(kmsd_->endpoint(), "GET", "/health", "", {}).status, 200);
   }
 };
+
+size_t CountLines(const std::string& path) {
+  std::ifstream in(path);
+  size_t n = 0;
+  for (std::string line; std::getline(in, line);) ++n;
+  return n;
+}
 
 // A raw HTTP/1.1 exchange over a socket (for bodies httplib's client will not send).
 std::string RawExchange(int port, const std::string& request) {
@@ -229,6 +238,46 @@ TEST_F(KmsdAbuseTest, GarbageForEveryActionNeverYields500) {
   EXPECT_EQ(alice_.Call("decrypt-datakey", {{"key_id", key}, {"cipher_text", ct}, {"datakey_cipher_length", "64"}})
                 .status,
             200);
+}
+
+// {"key_id":"x","<field>": [[[...]]]} nested `depth` deep, about 2 bytes a level.
+std::string DeeplyNested(const std::string& field, size_t depth, char open = '[', char close = ']') {
+  return "{\"key_id\":\"x\",\"" + field + "\":{\"a\":" + std::string(depth, open) + std::string(depth, close) + "}}";
+}
+
+TEST_F(KmsdAbuseTest, DeeplyNestedEncryptionContextWithoutATokenNeverCrashes) {
+  const std::string path = "/v1.0/" + users_[0].project_id + "/kms/decrypt-datakey";
+  const std::string body = DeeplyNested("encryption_context", 100000);
+  ASSERT_LT(body.size(), 1024u * 1024u) << "under the body limit: the server parses it";
+  const std::string log_path = kmsd_->data_dir() + "/audit.log";
+  const size_t lines_before = CountLines(log_path);
+  HttpReply r = SendHttp(kmsd_->endpoint(), "POST", path, body, {{"Content-Type", "application/json"}});
+  EXPECT_GE(r.status, 400) << r.body;
+  EXPECT_LT(r.status, 500) << r.body;
+  EXPECT_TRUE(Json::parse(r.body, nullptr, false).contains("error")) << r.body;
+  // The same from a caller with a token: refused as invalid JSON.
+  KmsReply authed = alice_.CallRaw("decrypt-datakey", body);
+  EXPECT_KMS_ERROR(authed, 400, "KMS.0202");
+  ExpectAlive();
+  EXPECT_EQ(CountLines(log_path), lines_before + 2) << "each call still leaves its line";
+}
+
+TEST_F(KmsdAbuseTest, DeepNestingInAnyFieldIsRefusedAsInvalidJson) {
+  const std::string key = alice_.CreateKey("deep-target");
+  for (const std::string& field : kFields) {
+    for (const auto& [open, close] : {std::pair{'[', ']'}, std::pair{'{', '}'}}) {
+      std::string body = DeeplyNested(field, 50000, open, close);
+      if (open == '{') {  // objects need members: {"a":{"a":...1}}
+        body = "{\"key_id\":\"" + key + "\",\"" + field + "\":";
+        for (int i = 0; i < 50000; ++i) body += "{\"a\":";
+        body += "1" + std::string(50000, '}') + "}";
+      }
+      const KmsReply r = alice_.CallRaw("encrypt-datakey", body);
+      EXPECT_EQ(r.status, 400) << field << " " << open << " " << r.raw;
+      EXPECT_EQ(r.code(), "KMS.0202") << field << " " << open;
+    }
+  }
+  ExpectAlive();
 }
 
 TEST_F(KmsdAbuseTest, ConcurrentClientsGetConsistentAnswers) {

@@ -181,6 +181,26 @@ TEST_F(KmsdAuthTest, KmsApisKmsdLacksGetTheGatewaysUnpublishedApiAnswer) {
   }
 }
 
+TEST_F(KmsdAuthTest, AliasAndTagApisGetTheGatewaysUnpublishedApiAnswer) {
+  const std::string kms = "/v1.0/" + users_[0].project_id + "/kms";
+  const std::string key = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
+  const std::pair<const char*, std::string> calls[] = {
+      {"POST", kms + "/aliases"},          {"GET", kms + "/aliases"},
+      {"DELETE", kms + "/aliases"},        {"POST", kms + "/alias/associate"},
+      {"GET", kms + "/tags"},              {"POST", kms + "/resource_instances/action"},
+      {"GET", kms + "/" + key + "/tags"},  {"POST", kms + "/" + key + "/tags"},
+      {"POST", kms + "/" + key + "/tags/action"}, {"DELETE", kms + "/" + key + "/tags/owner"},
+  };
+  for (const auto& [method, path] : calls) {
+    HttpReply r = SendHttp(kmsd_->endpoint(), method, path, "{}", {{"X-Auth-Token", alice_.token()}});
+    EXPECT_EQ(r.status, 404) << method << " " << path;
+    const Json body = Json::parse(r.body, nullptr, false);
+    EXPECT_EQ(body.value("error_code", std::string()), "APIGW.0101") << path << ": " << r.body;
+  }
+  // Actions of the same prefix that kmsd serves are not caught by these routes.
+  EXPECT_EQ(alice_.Call("list-keys", Json::object()).status, 200);
+}
+
 TEST_F(KmsdAuthTest, UnknownPathsAreJson404) {
   HttpReply r = SendHttp(kmsd_->endpoint(), "GET", "/v9/whatever", "", {});
   EXPECT_EQ(r.status, 404);

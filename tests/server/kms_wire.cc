@@ -45,6 +45,11 @@ KmsReply KmsWire::CallRaw(const std::string& action, const std::string& body) co
   return ToKmsReply(PostJson(endpoint_, "/v1.0/" + user_.project_id + "/kms/" + action, body, token_));
 }
 
+KmsReply KmsWire::Get(const std::string& action) const {
+  return ToKmsReply(
+      SendHttp(endpoint_, "GET", "/v1.0/" + user_.project_id + "/kms/" + action, "", {{"X-Auth-Token", token_}}));
+}
+
 std::string KmsWire::CreateKey(const std::string& alias, const std::string& origin) const {
   KmsReply r = Call("create-key", {{"key_alias", alias}, {"origin", origin}});
   EXPECT_EQ(r.status, 200) << r.raw;

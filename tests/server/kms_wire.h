@@ -40,6 +40,8 @@ class KmsWire {
   KmsReply CallRaw(const std::string& action, const std::string& body) const;
   // Same call, but with another project id in the URL.
   KmsReply CallInProject(const std::string& project, const std::string& action, const Json& body) const;
+  // GET /v1.0/{project}/kms/<action> (user-quotas, user-instances).
+  KmsReply Get(const std::string& action) const;
 
   // Happy-path shortcuts; each EXPECTs success.
   std::string CreateKey(const std::string& alias, const std::string& origin = "kms") const;

@@ -26,6 +26,28 @@ TEST(KmsdRequestTest, RejectsNonObjectsAsInvalidJson) {
   }
 }
 
+std::string Nested(const std::string& field, size_t depth) {
+  return "{\"key_id\":\"k\",\"" + field + "\":" + std::string(depth, '[') + std::string(depth, ']') + "}";
+}
+
+TEST(KmsdRequestTest, NestingDeeperThanTheBoundIsInvalidJson) {
+  // The service copies and serializes parts of a body, recursively: a body
+  // nested deeper than any the API takes is refused before it is parsed.
+  EXPECT_EQ(CodeOf(Nested("unknown", kMaxJsonDepth - 1)), "OK");
+  EXPECT_EQ(CodeOf(Nested("unknown", kMaxJsonDepth)), "KMS.0202");
+  EXPECT_EQ(CodeOf(Nested("encryption_context", 100000)), "KMS.0202");
+  EXPECT_EQ(CodeOf("{\"key_id\":\"k\",\"a\":" + std::string(500000, '{')), "KMS.0202");
+}
+
+TEST(KmsdRequestTest, BracketsInsideStringsDoNotCountAsNesting) {
+  const std::string brackets(1000, '[');
+  EXPECT_EQ(CodeOf("{\"key_id\":\"" + brackets + "\"}"), "OK");
+  EXPECT_EQ(CodeOf("{\"key_id\":\"\\\"" + brackets + "\"}"), "OK") << "an escaped quote does not end the string";
+  EXPECT_EQ(CodeOf(std::string("{\"key_id\":\"\\\\\",\"x\":") + std::string(100, '[') + std::string(100, ']') + "}"),
+            "KMS.0202")
+      << "an escaped backslash does";
+}
+
 TEST(KmsdRequestTest, EmptyBodyCountsAsEmptyObject) {
   EXPECT_EQ(CodeOf(""), "KMS.0204");
   EXPECT_EQ(CodeOf("  \r\n"), "KMS.0204");

@@ -141,9 +141,17 @@ TEST_F(KmsdServiceTest, DefaultKeyIsCreatedOncePerDomain) {
 }
 
 TEST_F(KmsdServiceTest, UnknownActionIsInvalidUrl) {
-  EXPECT_EQ(Call(alice_, "update-key-alias", Json::object())["error_code"], "KMS.0201");
-  EXPECT_FALSE(Service::IsKnownAction("update-key-alias"));
+  EXPECT_EQ(Call(alice_, "create-alias", Json::object())["error_code"], "KMS.0201");
+  EXPECT_FALSE(Service::IsKnownAction("create-alias"));
   EXPECT_TRUE(Service::IsKnownAction("encrypt-datakey"));
+  EXPECT_TRUE(Service::IsKnownAction("update-key-alias"));
+}
+
+TEST_F(KmsdServiceTest, OnlyTheAccountActionsAreGetActions) {
+  EXPECT_TRUE(Service::IsGetAction("user-quotas"));
+  EXPECT_TRUE(Service::IsGetAction("user-instances"));
+  EXPECT_FALSE(Service::IsGetAction("list-keys"));
+  EXPECT_FALSE(Service::IsGetAction("no-such-action"));
 }
 
 TEST_F(KmsdServiceTest, PaginateFollowsMarkers) {

@@ -89,6 +89,24 @@ TEST_F(KmsdStoreTest, AliasIsUniquePerProjectOnly) {
   EXPECT_EQ((*found)->key_id, "k3");
 }
 
+TEST_F(KmsdStoreTest, UpdateKeyRenamesButNotOntoATakenAlias) {
+  ASSERT_TRUE(store_->InsertKey(SampleKey("k1", "one")).ok());
+  ASSERT_TRUE(store_->InsertKey(SampleKey("k2", "two")).ok());
+  KeyRecord k = SampleKey("k1", "two");
+  EXPECT_EQ(store_->UpdateKey(k).code(), StatusCode::kAlreadyExists);
+  auto unchanged = store_->GetKey("k1");
+  ASSERT_TRUE(unchanged.ok() && unchanged->has_value());
+  EXPECT_EQ((*unchanged)->key_alias, "one");
+  k.key_alias = "three";
+  ASSERT_TRUE(store_->UpdateKey(k).ok());
+  auto renamed = store_->FindKeyByAlias("p1", "three");
+  ASSERT_TRUE(renamed.ok() && renamed->has_value());
+  EXPECT_EQ((*renamed)->key_id, "k1");
+  auto old = store_->FindKeyByAlias("p1", "one");
+  ASSERT_TRUE(old.ok());
+  EXPECT_FALSE(old->has_value());
+}
+
 TEST_F(KmsdStoreTest, ListKeysKeepsCreationOrderAndCountsCustomKeys) {
   KeyRecord d = SampleKey("k0", "x/default");
   d.default_key = true;
@@ -147,6 +165,24 @@ TEST_F(KmsdStoreTest, GrantsRoundTripAndAreFoundByPrincipal) {
   EXPECT_EQ(carol[0].grant_id, "g1");
   ASSERT_TRUE(store_->DeleteGrant("g1").ok());
   EXPECT_EQ(store_->CountGrantsForKey("k1").value(), 1);
+}
+
+TEST_F(KmsdStoreTest, DeletingAGrantDeletesTheGrantsMadeThroughItAndNoOthers) {
+  ASSERT_TRUE(store_->InsertKey(SampleKey("k1", "a")).ok());
+  GrantRecord child = SampleGrant("g2", "k1", "carol");
+  child.parent_grant_id = "g1";
+  GrantRecord grandchild = SampleGrant("g3", "k1", "dave");
+  grandchild.parent_grant_id = "g2";
+  ASSERT_TRUE(store_->InsertGrant(SampleGrant("g1", "k1", "bob")).ok());
+  ASSERT_TRUE(store_->InsertGrant(child).ok());
+  ASSERT_TRUE(store_->InsertGrant(grandchild).ok());
+  ASSERT_TRUE(store_->InsertGrant(SampleGrant("g4", "k1", "erin")).ok());
+  EXPECT_EQ(store_->GetGrant("g2").value().value().parent_grant_id, "g1");
+  EXPECT_EQ(store_->GetGrant("g1").value().value().parent_grant_id, "");
+  ASSERT_TRUE(store_->DeleteGrant("g1").ok());
+  auto left = store_->ListGrantsForKey("k1").value();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].grant_id, "g4");
 }
 
 TEST_F(KmsdStoreTest, TokensAreFoundByHashAndPurgedAfterExpiry) {
@@ -256,6 +292,39 @@ TEST(KmsdStoreUpgradeTest, SchemaOneDatabaseIsUpgradedInPlace) {
   EXPECT_EQ(*(*store)->GetMeta("schema_version").value(), "2");
   store->reset();
   EXPECT_TRUE(Store::Open(path).ok()) << "and opens again as schema 2";
+}
+
+// A grants table from before grants recorded their parent gains the column;
+// its grants keep working and have no parent.
+TEST(KmsdStoreUpgradeTest, GrantsTableWithoutParentColumnIsUpgraded) {
+  TempDir dir;
+  const std::string path = dir.Join("kmsd.db");
+  {
+    auto store = Store::Open(path);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  const char* old_grants = R"sql(
+    DROP TABLE grants;
+    CREATE TABLE grants(
+      grant_id TEXT PRIMARY KEY, key_id TEXT NOT NULL REFERENCES keys(key_id) ON DELETE CASCADE,
+      grantee_principal TEXT NOT NULL, grantee_type TEXT NOT NULL, operations TEXT NOT NULL,
+      issuing_principal TEXT NOT NULL, name TEXT NOT NULL, retiring_principal TEXT NOT NULL,
+      creation_ms INTEGER NOT NULL);
+    INSERT INTO grants VALUES('g1', 'k1', 'bob', 'user', '["decrypt-datakey"]', 'alice', '', '', 1);
+  )sql";
+  ASSERT_EQ(sqlite3_exec(db, old_grants, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+
+  auto store = Store::Open(path);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  auto g1 = (*store)->GetGrant("g1");
+  ASSERT_TRUE(g1.ok() && g1->has_value()) << g1.status().ToString();
+  EXPECT_EQ((*g1)->parent_grant_id, "");
+  EXPECT_EQ((*g1)->grantee_principal, "bob");
+  store->reset();
+  EXPECT_TRUE(Store::Open(path).ok()) << "and opens again";
 }
 
 }  // namespace
