@@ -143,6 +143,10 @@ uint64_t HttpTransport::Start(const HttpRequest& request, Done done) {
 void HttpTransport::Abort(uint64_t id) {
   auto it = active_.find(id);
   if (it == active_.end()) return;
+  Forget(it);
+}
+
+void HttpTransport::Forget(std::map<uint64_t, Active>::iterator it) {
   if (it->second.exchange) {
     CURL* easy = it->second.exchange->easy();
     curl_multi_remove_handle(multi_.get(), easy);
@@ -157,14 +161,7 @@ void HttpTransport::Complete(uint64_t id, StatusOr<HttpResponse> result) {
   auto it = active_.find(id);
   if (it == active_.end()) return;
   Done done = std::move(it->second.done);
-  if (it->second.exchange) {
-    CURL* easy = it->second.exchange->easy();
-    curl_multi_remove_handle(multi_.get(), easy);
-    by_easy_.erase(easy);
-    it->second.exchange.reset();
-    ReleaseEasy(easy);
-  }
-  active_.erase(it);
+  Forget(it);
   Guarded("an exchange's completion", [&] { done(std::move(result)); });
 }
 

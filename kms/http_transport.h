@@ -94,6 +94,8 @@ class HttpTransport {
   void RunDueTimers();
   void FinishDone();
   void Complete(uint64_t id, StatusOr<HttpResponse> result);
+  // Takes an exchange off the multi handle, gives its easy handle back and drops it.
+  void Forget(std::map<uint64_t, Active>::iterator it);
   CURL* AcquireEasy();
   void ReleaseEasy(CURL* easy);
   // Milliseconds curl_multi_poll may sleep.
