@@ -50,7 +50,7 @@ if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
   tsan_targets=(dek_cache_test dek_pool_test crypt_file_test sibling_readahead_test
     inode_table_test tree_test hints_test work_queue_test kms_executor_test)
   cmake --build build-tsan -j"$jobs" --target "${tsan_targets[@]}"
-  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest -R "DekCache|DekPool|CryptFile|SiblingReadahead|InodeTable|TreeTest|Hints|WorkQueue|KmsExecutor" --output-on-failure \
+  (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../tests/sanitizers/tsan.supp" ctest -R "DekCache|DekPool|CryptFile|SiblingReadahead|InodeTable|TreeTest|Hints|WorkQueue|KmsExecutor" --output-on-failure \
     -j"$jobs" --timeout 900)
 
   echo "== every target under clang -Wthread-safety -Werror"

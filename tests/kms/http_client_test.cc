@@ -81,10 +81,12 @@ class HttpClientTest : public ::testing::Test {
     return sleeps_.size();
   }
 
-  FakeKmsServer server_;
+  // Declared before the server: its handlers use them until its destructor
+  // has joined every worker.
   std::mutex sleeps_mu_;
   std::vector<milliseconds> sleeps_;
   std::atomic<int> logins_{0};
+  FakeKmsServer server_;
 };
 
 FakeReply KeyInfoReply() { return FakeReply::Json({{"key_info", {{"key_id", kKey}, {"key_state", "2"}}}}); }

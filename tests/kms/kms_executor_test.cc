@@ -131,14 +131,16 @@ class KmsExecutorTest : public ::testing::Test {
     return true;
   }
 
-  FakeKmsServer server_;
+  // Declared before the server: its handlers use them until its destructor
+  // has joined every worker.
   std::mutex order_mu_;
   std::condition_variable order_cv_;
   std::vector<std::string> order_;
+  Outcomes outcomes_;
+  FakeKmsServer server_;
   std::unique_ptr<IamAuth> auth_;
   std::unique_ptr<RequestSigner> signer_;
   std::unique_ptr<KmsExecutor> executor_;  // destroyed before the server goes
-  Outcomes outcomes_;
 
   void TearDown() override {
     server_.Release();
