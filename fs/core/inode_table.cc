@@ -48,6 +48,15 @@ std::shared_ptr<Inode> InodeTable::Remember(UniqueFd fd, const struct stat& st) 
   return inode;
 }
 
+std::shared_ptr<Inode> InodeTable::RememberKnown(const struct stat& st) {
+  WriterLock lock(&mu_);
+  auto known = by_object_.find({st.st_dev, st.st_ino});
+  if (known == by_object_.end()) return nullptr;
+  Entry& entry = by_id_.at(known->second);
+  if (entry.inode != root_) ++entry.nlookup;
+  return entry.inode;
+}
+
 void InodeTable::Forget(NodeId id, uint64_t count) {
   if (id == kRootId) return;
   std::shared_ptr<Inode> dropped;  // released after the lock: closing its fd is a system call

@@ -107,6 +107,12 @@ class InodeTable {
   // fstat is `st`: returns its node, made now (taking `fd`) or already known
   // (`fd` is closed). The root's object returns the root.
   std::shared_ptr<Inode> Remember(UniqueFd fd, const struct stat& st);
+  // Counts one lookup of the backing object `st` describes if the table
+  // already holds it, and returns its node; null (nothing counted) if not.
+  // Lets a lookup of a known object skip opening a descriptor of it: the
+  // node's own descriptor pins the inode, so a name whose stat shows the same
+  // (st_dev, st_ino) names that very object.
+  std::shared_ptr<Inode> RememberKnown(const struct stat& st);
   // The kernel dropped `count` lookups of `id`. Unknown ids are ignored.
   void Forget(NodeId id, uint64_t count);
   // The node of a backing object already in the table, without counting a

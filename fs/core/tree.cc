@@ -72,10 +72,21 @@ StatusOr<struct stat> Tree::GetAttr(const Inode& node) {
 }
 
 StatusOr<Entry> Tree::LookupBacking(const Inode& parent, const std::string& backing) {
-  const int fd = openat(parent.fd(), backing.c_str(), kPathFlags);
+  return LookupAt(parent.fd(), backing.c_str());
+}
+
+StatusOr<Entry> Tree::LookupAt(int dir_fd, const char* backing) {
+  Entry entry;
+  if (fstatat(dir_fd, backing, &entry.attr, AT_SYMLINK_NOFOLLOW) != 0) return Errno("lookup");
+  if ((entry.inode = inodes_->RememberKnown(entry.attr))) {
+    FixSize(&entry.attr, entry.inode->fd());
+    return entry;
+  }
+  // New to the table. The name may have changed since the stat: the node
+  // describes whatever the descriptor opened, with its own stat.
+  const int fd = openat(dir_fd, backing, kPathFlags);
   if (fd < 0) return Errno("lookup");
   UniqueFd object(fd);
-  Entry entry;
   if (fstat(object.get(), &entry.attr) != 0) return Errno("stat");
   FixSize(&entry.attr, object.get());
   entry.inode = inodes_->Remember(std::move(object), entry.attr);
@@ -116,6 +127,11 @@ void Tree::ForgetNameIfGone(const Inode& parent, const BackingName& name) {
 Tree::TargetWatch Tree::WatchTarget(const Inode& parent, const std::string& backing) {
   TargetWatch watch;
   if (!names_->keeps_targets()) return watch;
+  // Only a symlink has a target to watch; most names are not one.
+  struct stat named;
+  if (fstatat(parent.fd(), backing.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISLNK(named.st_mode)) {
+    return watch;
+  }
   const int fd = openat(parent.fd(), backing.c_str(), kPathFlags);
   if (fd < 0) return watch;
   UniqueFd object(fd);
@@ -289,8 +305,11 @@ namespace {
 // lookup and the create. Root passes, as CAP_DAC_OVERRIDE does for files.
 bool CallerMayOpen(const struct stat& st, const Caller& caller, int accmode) {
   if (caller.uid == 0) return true;
-  const bool member = st.st_gid == caller.gid ||
-                      std::find(caller.groups.begin(), caller.groups.end(), st.st_gid) != caller.groups.end();
+  bool member = st.st_gid == caller.gid;
+  if (!member && st.st_uid != caller.uid && caller.groups) {
+    const std::vector<gid_t> groups = caller.groups();
+    member = std::find(groups.begin(), groups.end(), st.st_gid) != groups.end();
+  }
   const mode_t bits = st.st_uid == caller.uid ? (st.st_mode >> 6) & 7 : member ? (st.st_mode >> 3) & 7 : st.st_mode & 7;
   const bool read = accmode == O_RDONLY || accmode == O_RDWR;
   const bool write = accmode == O_WRONLY || accmode == O_RDWR;
@@ -414,17 +433,13 @@ Status Tree::ReadDir(DirStream& dir, off_t offset, bool plus, const std::functio
       }
       out.name = std::move(*name);
       if (plus) {
-        const int fd = openat(dir_fd, e->d_name, kPathFlags);
-        struct stat st;
-        if (fd < 0 || fstat(fd, &st) != 0) {
+        auto found = LookupAt(dir_fd, e->d_name);
+        if (!found.ok()) {
           // Gone since it was read: leave it out, as a later listing would.
-          if (fd >= 0) close(fd);
           errno = 0;
           continue;
         }
-        out.entry.attr = st;
-        FixSize(&out.entry.attr, fd);
-        out.entry.inode = inodes_->Remember(UniqueFd(fd), st);
+        out.entry = std::move(found).value();
       } else {
         out.entry.attr.st_ino = e->d_ino;
         out.entry.attr.st_mode = DTTOIF(e->d_type);

@@ -53,7 +53,9 @@ struct TreeOptions {
 struct Caller {
   uid_t uid = 0;
   gid_t gid = 0;
-  std::vector<gid_t> groups;  // supplementary groups, when known
+  // The supplementary groups, asked for only by the rare check that needs
+  // them (at the FUSE edge each answer costs a read of /proc). Unset: none.
+  std::function<std::vector<gid_t>()> groups;
 };
 
 // A node handed to the kernel with one lookup counted, and its attributes.
@@ -189,6 +191,10 @@ class Tree {
   void ReleaseIfLastLink(const TargetWatch& watch);
   // Finds `backing` in `parent` and counts a lookup of it.
   StatusOr<Entry> LookupBacking(const Inode& parent, const std::string& backing);
+  // The same on a directory descriptor: stats the name first and opens an
+  // O_PATH descriptor only for an object the table does not hold yet (a
+  // listing, a second listing and an unlink of one file open it once).
+  StatusOr<Entry> LookupAt(int dir_fd, const char* backing);
   // The node just made as `backing` in `parent`: owner set, then looked up.
   StatusOr<Entry> Adopt(const Inode& parent, const BackingName& backing, Caller caller, bool is_dir);
   Owner NewNodeOwner(const Inode& parent, Caller caller) const;

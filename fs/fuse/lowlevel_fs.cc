@@ -39,19 +39,20 @@ core::Caller CallerOf(fuse_req_t req) {
 }
 
 // The caller with its supplementary groups, for the few checks the daemon
-// makes itself (reading /proc costs a syscall or two: not for every request).
+// makes itself. They are read from /proc only if a check asks, within the
+// request (`req` lives until the reply).
 core::Caller CallerWithGroupsOf(fuse_req_t req) {
   core::Caller caller = CallerOf(req);
-  std::vector<gid_t> groups(64);
-  int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
-  if (n > static_cast<int>(groups.size())) {
-    groups.resize(static_cast<size_t>(n));
-    n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
-  }
-  if (n > 0) {
-    groups.resize(std::min(static_cast<size_t>(n), groups.size()));
-    caller.groups = std::move(groups);
-  }
+  caller.groups = [req] {
+    std::vector<gid_t> groups(64);
+    int n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+    if (n > static_cast<int>(groups.size())) {
+      groups.resize(static_cast<size_t>(n));
+      n = fuse_req_getgroups(req, static_cast<int>(groups.size()), groups.data());
+    }
+    groups.resize(n > 0 ? std::min(static_cast<size_t>(n), groups.size()) : 0);
+    return groups;
+  };
   return caller;
 }
 

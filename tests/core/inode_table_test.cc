@@ -75,6 +75,28 @@ TEST_F(InodeTableTest, LookupsOfOneObjectAreOneNodeUntilTheKernelForgetsThemAll)
   EXPECT_EQ(table_->stats().forgotten, 1u);
 }
 
+TEST_F(InodeTableTest, ALookupByStatCountsOnlyObjectsTheTableHolds) {
+  struct stat st;
+  ASSERT_EQ(fstatat(root_fd_, "f3", &st, AT_SYMLINK_NOFOLLOW), 0);
+  EXPECT_EQ(table_->RememberKnown(st), nullptr) << "an unknown object needs a descriptor first";
+  EXPECT_EQ(table_->stats().nodes, 1u);
+  std::shared_ptr<Inode> a = Remember("f3");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(table_->RememberKnown(st), a);
+  // Two lookups counted: the node stays after one forget, goes after two.
+  table_->Forget(a->id(), 1);
+  EXPECT_EQ(table_->Get(a->id()), a);
+  table_->Forget(a->id(), 1);
+  EXPECT_EQ(table_->Get(a->id()), nullptr);
+  EXPECT_EQ(table_->RememberKnown(st), nullptr) << "a forgotten object is unknown again";
+  // The root is never counted, so never forgotten.
+  struct stat root_st;
+  ASSERT_EQ(fstat(root_fd_, &root_st), 0);
+  EXPECT_EQ(table_->RememberKnown(root_st), table_->root());
+  table_->Forget(kRootId, 1);
+  EXPECT_EQ(table_->Get(kRootId), table_->root());
+}
+
 TEST_F(InodeTableTest, AForgottenNodesDescriptorClosesWhenTheLastRequestDropsIt) {
   std::shared_ptr<Inode> held = Remember("f2");
   ASSERT_NE(held, nullptr);

@@ -186,11 +186,11 @@ TEST_F(TreeTest, ACreateThatFindsTheNameTakenChecksTheCallersAccessToThatFile) {
   // Group access through a supplementary group, and read-only where only
   // reading is allowed.
   ASSERT_EQ(chmod((backing_ + "/victim").c_str(), 0640), 0);
-  auto member = tree_->Create(Root(), "victim", 0600, false, Caller{2000, 2000, {1234}}, O_RDONLY);
+  auto member = tree_->Create(Root(), "victim", 0600, false, Caller{2000, 2000, [] { return std::vector<gid_t>{1234}; }}, O_RDONLY);
   ASSERT_TRUE(member.ok()) << member.status().ToString();
   member->file.reset();
   tree_->Forget(member->entry.inode->id(), 1);
-  auto member_writes = tree_->Create(Root(), "victim", 0600, false, Caller{2000, 2000, {1234}}, O_WRONLY);
+  auto member_writes = tree_->Create(Root(), "victim", 0600, false, Caller{2000, 2000, [] { return std::vector<gid_t>{1234}; }}, O_WRONLY);
   EXPECT_FALSE(member_writes.ok());
 }
 
