@@ -5,7 +5,7 @@
 #include <utility>
 #include <vector>
 
-#include "fs/base/mutex.h"
+#include "base/mutex.h"
 
 namespace kmsfs::cache {
 

@@ -52,9 +52,9 @@
 #include <memory>
 #include <string>
 
-#include "fs/base/clock.h"
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/clock.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 
 namespace kmsfs::cache {
 

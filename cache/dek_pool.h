@@ -53,11 +53,11 @@
 #include <string>
 
 #include "cache/concurrency_limit.h"
-#include "fs/base/clock.h"
-#include "fs/base/mutex.h"
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
-#include "fs/base/work_queue.h"
+#include "base/clock.h"
+#include "base/mutex.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
+#include "base/work_queue.h"
 
 namespace kmsfs::cache {
 

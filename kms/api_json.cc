@@ -5,7 +5,7 @@
 #include <array>
 #include <charconv>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 
 namespace kmsfs::kms {
 namespace {

@@ -24,8 +24,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "kms/api_types.h"
 #include "kms/secure_string.h"
 

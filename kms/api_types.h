@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 
 namespace kmsfs::kms {
 

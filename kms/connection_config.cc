@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace kmsfs::kms {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 
 namespace kmsfs::kms {
 namespace {

@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "kms/secure_string.h"
 
 namespace kmsfs::kms {

@@ -4,8 +4,8 @@
 
 #include <array>
 
-#include "fs/base/hex.h"
-#include "fs/base/logging.h"
+#include "base/hex.h"
+#include "base/logging.h"
 #include "kms/api_json.h"
 #include "kms/retry.h"
 #include "kms/secure_string.h"

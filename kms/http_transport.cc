@@ -6,8 +6,8 @@
 #include <mutex>
 #include <optional>
 
-#include "fs/base/cpu_affinity.h"
-#include "fs/base/logging.h"
+#include "base/cpu_affinity.h"
+#include "base/logging.h"
 
 namespace kmsfs::kms {
 namespace {

@@ -34,8 +34,8 @@
 #include <utility>
 #include <vector>
 
-#include "fs/base/mutex.h"
-#include "fs/base/status.h"
+#include "base/mutex.h"
+#include "base/status.h"
 #include "kms/http_exchange.h"
 
 namespace kmsfs::kms {

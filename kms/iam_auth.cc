@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fs/base/logging.h"
+#include "base/logging.h"
 #include "kms/api_json.h"
 
 namespace kmsfs::kms {

@@ -41,9 +41,9 @@
 #include <string>
 #include <string_view>
 
-#include "fs/base/mutex.h"
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/mutex.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "kms/connection_config.h"
 #include "kms/http_exchange.h"
 

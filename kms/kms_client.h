@@ -25,8 +25,8 @@
 #include <string_view>
 #include <utility>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "kms/api_types.h"
 
 namespace kmsfs::kms {

@@ -8,8 +8,8 @@
 #include <unordered_map>
 #include <utility>
 
-#include "fs/base/logging.h"
-#include "fs/base/mutex.h"
+#include "base/logging.h"
+#include "base/mutex.h"
 #include "kms/api_json.h"
 
 namespace kmsfs::kms {

@@ -50,7 +50,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "kms/http_transport.h"
 #include "kms/iam_auth.h"
 #include "kms/kms_client.h"

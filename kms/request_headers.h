@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string_view>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 #include "kms/http_exchange.h"
 #include "kms/iam_auth.h"
 #include "kms/request_signer.h"

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <string_view>
 
-#include "fs/crypto/sdk_hmac_signer.h"
+#include "crypto/sdk_hmac_signer.h"
 
 namespace kmsfs::kms {
 namespace {

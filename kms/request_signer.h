@@ -1,6 +1,6 @@
 // RequestSigner: the AK/SK signature (SDK-HMAC-SHA256) of the kmsfs client's
 // KMS requests, as the Huawei Cloud SDKs sign them, through the one signer
-// implementation of fs/crypto/sdk_hmac_signer.h.
+// implementation of crypto/sdk_hmac_signer.h.
 //
 // Sign() sees the final request (kms/request_headers.cc calls it last, for
 // every attempt): it adds Host, X-Project-Id, X-Sdk-Date and, for a temporary
@@ -17,8 +17,8 @@
 #include <cstdint>
 #include <string>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "kms/connection_config.h"
 #include "kms/http_exchange.h"
 

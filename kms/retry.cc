@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 
 namespace kmsfs::kms {
 

@@ -24,7 +24,7 @@ packages=(
   python3-openstacksdk python3-openstackclient python3-requests-toolbelt python3-simplejson
   python3-yaml python3-pyasn1 python3-certifi python3-defusedxml python3-six python3-pymongo python3-pbr
 )
-# AES-256-GCM through intel-ipsec-mb (fs/crypto/aes_gcm_backend.h); Debian
+# AES-256-GCM through intel-ipsec-mb (crypto/aes_gcm_backend.h); Debian
 # builds it for amd64 only, and CMake leaves it out elsewhere.
 if [[ $(dpkg --print-architecture) == amd64 ]]; then
   packages+=(libipsec-mb-dev)

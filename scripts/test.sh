@@ -9,7 +9,7 @@
 #   3. the cache, the per-file read-modify-write, the inode table, the
 #      speculative-feature, work-queue and KMS-executor tests under TSan;
 #   4. every target built by clang with -Wthread-safety -Werror (the lock
-#      contracts of fs/base/mutex.h).
+#      contracts of base/mutex.h).
 #   KMSFS_SKIP_SANITIZERS=1   skip passes 2 to 4 (local iteration only)
 # Debug information is left out (pass 1) or cut to line tables (pass 2, for
 # sanitizer reports): on two cores it is a third of the compile time.

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 
 namespace kmsfs::cli {
 

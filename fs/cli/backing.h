@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "fs/format/volume_config.h"
 #include "kms/kms_client.h"
 

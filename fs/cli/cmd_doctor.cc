@@ -19,7 +19,7 @@
 #include <sstream>
 #include <string>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 #include "fs/cli/args.h"
 #include "fs/cli/backing.h"
 #include "fs/cli/commands.h"

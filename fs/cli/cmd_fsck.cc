@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 #include "fs/cli/args.h"
 #include "fs/cli/backing.h"
 #include "fs/cli/commands.h"

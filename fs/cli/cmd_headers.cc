@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "fs/base/hex.h"
-#include "fs/base/unique_fd.h"
+#include "base/hex.h"
+#include "base/unique_fd.h"
 #include "fs/cli/args.h"
 #include "fs/cli/backing.h"
 #include "fs/cli/commands.h"
@@ -30,7 +30,7 @@
 #include "fs/core/header_backup.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_access.h"
-#include "fs/crypto/kdf.h"
+#include "crypto/kdf.h"
 #include "fs/format/headers_file.h"
 
 namespace kmsfs::cli {

@@ -15,7 +15,7 @@
 #include <optional>
 #include <string>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 #include "fs/cli/args.h"
 #include "fs/cli/backing.h"
 #include "fs/cli/commands.h"
@@ -25,7 +25,7 @@
 #include "fs/core/key_service.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_access.h"
-#include "fs/crypto/kdf.h"
+#include "crypto/kdf.h"
 
 namespace kmsfs::cli {
 namespace {

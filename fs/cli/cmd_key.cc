@@ -5,14 +5,14 @@
 #include <utility>
 #include <vector>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "fs/cli/args.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/key_import.h"
 #include "fs/cli/output.h"
-#include "fs/crypto/kdf.h"
+#include "crypto/kdf.h"
 
 namespace kmsfs::cli {
 namespace {

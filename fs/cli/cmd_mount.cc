@@ -17,9 +17,9 @@
 #include <optional>
 #include <string>
 
-#include "fs/base/cpu_affinity.h"
-#include "fs/base/logging.h"
-#include "fs/base/secret_bytes.h"
+#include "base/cpu_affinity.h"
+#include "base/logging.h"
+#include "base/secret_bytes.h"
 #include "fs/cli/args.h"
 #include "fs/cli/backing.h"
 #include "fs/cli/commands.h"
@@ -27,7 +27,7 @@
 #include "fs/cli/exit_codes.h"
 #include "fs/core/volume.h"
 #include "fs/core/volume_access.h"
-#include "fs/crypto/aes_gcm_backend.h"
+#include "crypto/aes_gcm_backend.h"
 #include "fs/cli/mount_options.h"
 #include "fs/fuse/lowlevel_fs.h"
 #include "fs/fuse/session.h"

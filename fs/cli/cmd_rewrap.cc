@@ -19,7 +19,7 @@
 #include <sstream>
 #include <string>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 #include "fs/cli/args.h"
 #include "fs/cli/backing.h"
 #include "fs/cli/commands.h"
@@ -31,7 +31,7 @@
 #include "fs/core/open_file_table.h"
 #include "fs/core/volume_access.h"
 #include "fs/core/volume_check.h"
-#include "fs/crypto/kdf.h"
+#include "crypto/kdf.h"
 
 namespace kmsfs::cli {
 

@@ -13,8 +13,8 @@
 #include <memory>
 #include <string>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "fs/cli/args.h"
 #include "kms/connection_config.h"
 #include "kms/kms_client.h"

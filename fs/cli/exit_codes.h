@@ -2,7 +2,7 @@
 #ifndef KMSFS_FS_CLI_EXIT_CODES_H_
 #define KMSFS_FS_CLI_EXIT_CODES_H_
 
-#include "fs/base/status.h"
+#include "base/status.h"
 
 namespace kmsfs::cli {
 

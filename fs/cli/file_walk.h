@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 
 namespace kmsfs::cli {
 

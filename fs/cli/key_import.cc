@@ -10,8 +10,8 @@
 #include <ctime>
 #include <memory>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/unique_fd.h"
+#include "base/secret_bytes.h"
+#include "base/unique_fd.h"
 
 namespace kmsfs::cli {
 namespace {

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 #include "fs/cli/args.h"
 #include "fs/cli/argv_secrets.h"
 #include "fs/cli/commands.h"

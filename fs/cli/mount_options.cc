@@ -5,7 +5,7 @@
 #include <optional>
 #include <string_view>
 
-#include "fs/base/cpu_affinity.h"
+#include "base/cpu_affinity.h"
 
 namespace kmsfs::cli {
 namespace {

@@ -28,7 +28,7 @@
 #include <span>
 #include <vector>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "fs/core/backing_file.h"
 
 namespace kmsfs::core {

@@ -19,8 +19,8 @@
 #include <cstdint>
 #include <span>
 
-#include "fs/base/status.h"
-#include "fs/base/unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace kmsfs::core {
 

@@ -36,8 +36,8 @@
 #include <string>
 
 #include "cache/dek_cache.h"
-#include "fs/base/status.h"
-#include "fs/base/unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 #include "fs/core/backing_edit.h"
 #include "fs/core/backing_file.h"
 #include "fs/format/block_codec.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 
 namespace kmsfs::core {
 

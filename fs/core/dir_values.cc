@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/unique_fd.h"
-#include "fs/crypto/kdf.h"
+#include "base/unique_fd.h"
+#include "crypto/kdf.h"
 
 namespace kmsfs::core {
 namespace {

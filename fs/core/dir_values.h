@@ -14,7 +14,7 @@
 
 #include <memory>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "fs/format/name_codec.h"
 #include "fs/format/volume_config.h"
 

@@ -10,10 +10,10 @@
 #include <cstdio>
 #include <cstring>
 
-#include "fs/base/hex.h"
-#include "fs/base/logging.h"
-#include "fs/base/unique_fd.h"
-#include "fs/crypto/kdf.h"
+#include "base/hex.h"
+#include "base/logging.h"
+#include "base/unique_fd.h"
+#include "crypto/kdf.h"
 
 namespace kmsfs::core {
 namespace {

@@ -34,7 +34,7 @@
 #include <string>
 #include <utility>
 
-#include "fs/base/mutex.h"
+#include "base/mutex.h"
 #include "fs/core/dir_values.h"
 #include "fs/core/name_mapper.h"
 #include "fs/format/name_codec.h"

@@ -19,7 +19,7 @@
 #include <memory>
 #include <optional>
 
-#include "fs/base/mutex.h"
+#include "base/mutex.h"
 #include "fs/core/backing_file.h"
 
 namespace kmsfs::core {

@@ -14,7 +14,7 @@
 
 #include <sys/types.h>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "fs/core/crypt_file.h"
 
 namespace kmsfs::core {

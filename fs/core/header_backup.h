@@ -32,9 +32,9 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/mutex.h"
-#include "fs/base/status.h"
-#include "fs/base/unique_fd.h"
+#include "base/mutex.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 #include "fs/core/key_service.h"
 #include "fs/core/volume_access.h"
 #include "fs/format/headers_file.h"

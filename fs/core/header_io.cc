@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <vector>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 #include "fs/format/inline_header.h"
 
 namespace kmsfs::core {

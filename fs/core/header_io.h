@@ -13,7 +13,7 @@
 
 #include <optional>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "fs/format/file_header.h"
 #include "fs/format/offsets.h"
 #include "fs/format/volume_config.h"

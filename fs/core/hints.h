@@ -28,7 +28,7 @@
 #include <utility>
 #include <vector>
 
-#include "fs/base/mutex.h"
+#include "base/mutex.h"
 #include "fs/core/key_prefetcher.h"
 #include "fs/core/key_service.h"
 #include "fs/core/sibling_readahead.h"

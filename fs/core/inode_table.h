@@ -35,9 +35,9 @@
 #include <unordered_map>
 #include <utility>
 
-#include "fs/base/mutex.h"
-#include "fs/base/status.h"
-#include "fs/base/unique_fd.h"
+#include "base/mutex.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace kmsfs::core {
 

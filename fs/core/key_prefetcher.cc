@@ -4,7 +4,7 @@
 #include <exception>
 #include <utility>
 
-#include "fs/base/logging.h"
+#include "base/logging.h"
 #include "fs/core/header_io.h"
 #include "fs/core/listed_file.h"
 

@@ -47,10 +47,10 @@
 #include <vector>
 
 #include "cache/concurrency_limit.h"
-#include "fs/base/mutex.h"
-#include "fs/base/status.h"
-#include "fs/base/unique_fd.h"
-#include "fs/base/work_queue.h"
+#include "base/mutex.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
+#include "base/work_queue.h"
 #include "fs/format/file_header.h"
 #include "fs/format/volume_config.h"
 

@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
-#include "fs/base/hex.h"
-#include "fs/base/logging.h"
+#include "base/hex.h"
+#include "base/logging.h"
 
 namespace kmsfs::core {
 

@@ -32,8 +32,8 @@
 
 #include "cache/dek_cache.h"
 #include "cache/dek_pool.h"
-#include "fs/base/status.h"
-#include "fs/base/work_queue.h"
+#include "base/status.h"
+#include "base/work_queue.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/file_header.h"
 #include "kms/kms_client.h"

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fs/base/logging.h"
+#include "base/logging.h"
 
 namespace kmsfs::core {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <string>
 
-#include "fs/base/status.h"
-#include "fs/base/unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace kmsfs::core {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "fs/core/inode_table.h"
 
 namespace kmsfs::core {

@@ -25,9 +25,9 @@
 #include <string>
 #include <utility>
 
-#include "fs/base/mutex.h"
-#include "fs/base/status.h"
-#include "fs/base/unique_fd.h"
+#include "base/mutex.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 #include "fs/core/crypt_file.h"
 #include "fs/core/header_io.h"
 #include "fs/core/key_service.h"

@@ -9,7 +9,7 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace kmsfs::core {
 namespace {

@@ -21,7 +21,7 @@
 #include <optional>
 #include <string>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 
 namespace kmsfs::core {
 

@@ -46,9 +46,9 @@
 #include <unordered_map>
 #include <vector>
 
-#include "fs/base/mutex.h"
-#include "fs/base/unique_fd.h"
-#include "fs/base/work_queue.h"
+#include "base/mutex.h"
+#include "base/unique_fd.h"
+#include "base/work_queue.h"
 
 namespace kmsfs::core {
 

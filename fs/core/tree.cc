@@ -10,7 +10,7 @@
 #include <cstring>
 #include <limits>
 
-#include "fs/base/logging.h"
+#include "base/logging.h"
 #include "fs/core/xattr_names.h"
 
 namespace kmsfs::core {

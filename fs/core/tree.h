@@ -33,8 +33,8 @@
 #include <vector>
 
 
-#include "fs/base/mutex.h"
-#include "fs/base/status.h"
+#include "base/mutex.h"
+#include "base/status.h"
 #include "fs/core/inode_table.h"
 #include "fs/core/name_mapper.h"
 #include "fs/core/open_file_table.h"

@@ -14,8 +14,8 @@
 #include <memory>
 #include <string>
 
-#include "fs/base/status.h"
-#include "fs/base/work_queue.h"
+#include "base/status.h"
+#include "base/work_queue.h"
 #include "fs/core/hints.h"
 #include "fs/core/inode_table.h"
 #include "fs/core/key_service.h"

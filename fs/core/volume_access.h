@@ -22,8 +22,8 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "fs/core/pins.h"
 #include "fs/format/volume_config.h"
 #include "kms/kms_client.h"

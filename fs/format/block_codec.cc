@@ -5,7 +5,7 @@
 #include <cstring>
 #include <string>
 
-#include "fs/crypto/kdf.h"
+#include "crypto/kdf.h"
 #include "fs/format/big_endian.h"
 
 namespace kmsfs::format {

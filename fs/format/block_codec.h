@@ -14,9 +14,9 @@
 #include <memory>
 #include <span>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
-#include "fs/crypto/aead.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
+#include "crypto/aead.h"
 #include "fs/format/file_header.h"
 #include "fs/format/offsets.h"
 

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "fs/format/big_endian.h"
 #include "fs/format/offsets.h"
 

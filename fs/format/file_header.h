@@ -24,8 +24,8 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/status.h"
-#include "fs/crypto/aead.h"
+#include "base/status.h"
+#include "crypto/aead.h"
 
 namespace kmsfs::format {
 

@@ -5,7 +5,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 
 namespace kmsfs::format {
 namespace {

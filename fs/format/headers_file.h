@@ -29,7 +29,7 @@
 #include <string>
 #include <string_view>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "fs/format/file_header.h"
 #include "fs/format/name_codec.h"
 

@@ -31,7 +31,7 @@
 #include <span>
 #include <vector>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "fs/format/file_header.h"
 
 namespace kmsfs::format {

@@ -5,7 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "fs/crypto/kdf.h"
+#include "crypto/kdf.h"
 #include "fs/format/big_endian.h"
 
 namespace kmsfs::format {

@@ -31,10 +31,10 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
-#include "fs/crypto/aead.h"
-#include "fs/crypto/aes_siv.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
+#include "crypto/aead.h"
+#include "crypto/aes_siv.h"
 #include "fs/format/volume_config.h"
 
 namespace kmsfs::format {

@@ -12,7 +12,7 @@
 
 #include <cstdint>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 
 namespace kmsfs::format {
 

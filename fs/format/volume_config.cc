@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "fs/base/hex.h"
-#include "fs/base/unique_fd.h"
-#include "fs/crypto/kdf.h"
+#include "base/hex.h"
+#include "base/unique_fd.h"
+#include "crypto/kdf.h"
 #include "fs/format/offsets.h"
 
 namespace kmsfs::format {

@@ -36,9 +36,9 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
-#include "fs/crypto/aead.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
+#include "crypto/aead.h"
 #include "fs/format/file_header.h"
 
 namespace kmsfs::format {

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "fs/base/logging.h"
+#include "base/logging.h"
 #include "fs/core/file_seek.h"
 
 namespace kmsfs::fuse {

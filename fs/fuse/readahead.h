@@ -17,7 +17,7 @@
 #include <string>
 #include <string_view>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 
 namespace kmsfs::fuse {
 

@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "fs/base/logging.h"
+#include "base/logging.h"
 #include "fs/fuse/readahead.h"
 
 namespace kmsfs::fuse {

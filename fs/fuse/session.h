@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "fs/fuse/lowlevel_fs.h"
 
 namespace kmsfs::fuse {

@@ -4,7 +4,7 @@
 #include <array>
 #include <cctype>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/identity.h"

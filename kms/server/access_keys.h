@@ -1,5 +1,5 @@
 // AccessKeys: the IAM access keys (AK/SK) of kmsd's users, and the check of
-// requests signed with them (SDK-HMAC-SHA256, fs/crypto/sdk_hmac_signer.h).
+// requests signed with them (SDK-HMAC-SHA256, crypto/sdk_hmac_signer.h).
 //
 // Permanent keys come from the users file ("access_keys") or are created
 // with POST /v3.0/OS-CREDENTIAL/credentials (at most two per user, as in the
@@ -28,8 +28,8 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/status.h"
-#include "fs/crypto/sdk_hmac_signer.h"
+#include "base/status.h"
+#include "crypto/sdk_hmac_signer.h"
 #include "kms/server/json.h"
 #include "kms/server/root_key.h"
 #include "kms/server/store.h"

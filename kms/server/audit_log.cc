@@ -10,7 +10,7 @@
 #include <istream>
 #include <string>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/identity.h"
 

@@ -48,8 +48,8 @@
 #include <mutex>
 #include <string>
 
-#include "fs/base/status.h"
-#include "fs/base/unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 #include "kms/server/json.h"
 
 namespace kmsfs::kms::server {

@@ -2,7 +2,7 @@
 
 #include <set>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/crypto_util.h"
 
 namespace kmsfs::kms::server {

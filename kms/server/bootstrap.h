@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "kms/server/access_keys.h"
 #include "kms/server/data_dir.h"
 #include "kms/server/identity.h"

@@ -26,11 +26,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "fs/base/hex.h"
-#include "fs/base/logging.h"
-#include "fs/base/mutex.h"
-#include "fs/base/thread_name.h"
-#include "fs/base/unique_fd.h"
+#include "base/hex.h"
+#include "base/logging.h"
+#include "base/mutex.h"
+#include "base/thread_name.h"
+#include "base/unique_fd.h"
 #include "kms/server/crypto_util.h"
 
 namespace kmsfs::kms::server {

@@ -34,7 +34,7 @@
 #include <memory>
 #include <string>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "kms/secure_string.h"
 #include "kms/server/request_framer.h"
 

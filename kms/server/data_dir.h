@@ -20,8 +20,8 @@
 #include <string>
 #include <string_view>
 
-#include "fs/base/status.h"
-#include "fs/base/unique_fd.h"
+#include "base/status.h"
+#include "base/unique_fd.h"
 
 namespace kmsfs::kms::server {
 

@@ -1,6 +1,6 @@
 #include "kms/server/flags.h"
 
-#include "fs/base/cpu_affinity.h"
+#include "base/cpu_affinity.h"
 #include "kms/server/validation.h"
 
 namespace kmsfs::kms::server {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <optional>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <string_view>
 
-#include "fs/base/status.h"
-#include "fs/crypto/sdk_hmac_signer.h"
+#include "base/status.h"
+#include "crypto/sdk_hmac_signer.h"
 #include "kms/server/access_keys.h"
 #include "kms/server/identity.h"
 #include "kms/server/json.h"

@@ -9,7 +9,7 @@
 #include <cstring>
 #include <thread>
 
-#include "fs/base/logging.h"
+#include "base/logging.h"
 #include "kms/server/api_error.h"
 #include "kms/server/audit_log.h"
 #include "kms/server/connection_gate.h"

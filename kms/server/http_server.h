@@ -33,7 +33,7 @@
 #include <memory>
 #include <string>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "kms/server/access_keys.h"
 #include "kms/server/audit_log.h"
 #include "kms/server/identity.h"

@@ -3,8 +3,8 @@
 #include <chrono>
 #include <memory>
 
-#include "fs/base/hex.h"
-#include "fs/base/logging.h"
+#include "base/hex.h"
+#include "base/logging.h"
 #include "kms/server/api_error.h"
 #include "kms/server/connection_gate.h"
 

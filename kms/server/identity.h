@@ -30,7 +30,7 @@
 #include <vector>
 #include <optional>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 #include "kms/server/json.h"
 #include "kms/server/login_throttle.h"
 #include "kms/server/password_hasher.h"

@@ -22,8 +22,8 @@
 #include <string>
 #include <string_view>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "kms/server/crypto_util.h"
 
 namespace kmsfs::kms::server {

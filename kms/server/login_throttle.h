@@ -21,7 +21,7 @@
 #include <string_view>
 #include <unordered_map>
 
-#include "fs/base/mutex.h"
+#include "base/mutex.h"
 
 namespace kmsfs::kms::server {
 

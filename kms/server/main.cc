@@ -13,9 +13,9 @@
 #include <thread>
 #include <vector>
 
-#include "fs/base/cpu_affinity.h"
-#include "fs/base/logging.h"
-#include "fs/base/secret_bytes.h"
+#include "base/cpu_affinity.h"
+#include "base/logging.h"
+#include "base/secret_bytes.h"
 #include "kms/server/access_keys.h"
 #include "kms/server/audit_cli.h"
 #include "kms/server/audit_log.h"

@@ -22,8 +22,8 @@
 #include <string>
 #include <string_view>
 
-#include "fs/base/mutex.h"
-#include "fs/base/status.h"
+#include "base/mutex.h"
+#include "base/status.h"
 
 namespace kmsfs::kms::server {
 

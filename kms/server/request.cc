@@ -1,6 +1,6 @@
 #include "kms/server/request.h"
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/api_error.h"
 #include "kms/server/validation.h"
 

@@ -19,7 +19,7 @@
 
 #include "kms/server/json.h"
 
-#include "fs/base/status.h"
+#include "base/status.h"
 
 namespace kmsfs::kms::server {
 

@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace kmsfs::kms::server {
 namespace {

@@ -21,8 +21,8 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "kms/server/crypto_util.h"
 
 namespace kmsfs::kms::server {

@@ -2,7 +2,7 @@
 
 #include <array>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/users_file.h"

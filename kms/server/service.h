@@ -28,8 +28,8 @@
 
 #include "kms/server/json.h"
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "kms/server/envelope.h"
 #include "kms/server/identity.h"
 #include "kms/server/request.h"

@@ -1,5 +1,5 @@
 // Data-key and data actions: spec/kms-api.md §4, envelope §5.
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/envelope.h"

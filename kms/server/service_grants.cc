@@ -3,7 +3,7 @@
 #include <cctype>
 #include <set>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/service.h"

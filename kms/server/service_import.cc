@@ -1,7 +1,7 @@
 // BYOK import actions: spec/kms-api.md §7.
 #include <cmath>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/import_token.h"

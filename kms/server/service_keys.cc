@@ -1,7 +1,7 @@
 // Key management actions: spec/kms-api.md §3.
 #include <set>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/service.h"

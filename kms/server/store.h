@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/status.h"
+#include "base/status.h"
 
 struct sqlite3;
 

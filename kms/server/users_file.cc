@@ -9,8 +9,8 @@
 #include <map>
 #include <set>
 
-#include "fs/base/hex.h"
-#include "fs/base/unique_fd.h"
+#include "base/hex.h"
+#include "base/unique_fd.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/json.h"
 #include "kms/server/password_hasher.h"

@@ -1,5 +1,5 @@
 // cpu_affinity: flag values, pinning, and background threads kept on their CPU.
-#include "fs/base/cpu_affinity.h"
+#include "base/cpu_affinity.h"
 
 #include <gtest/gtest.h>
 #include <sched.h>

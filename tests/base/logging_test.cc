@@ -1,4 +1,4 @@
-#include "fs/base/logging.h"
+#include "base/logging.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 
 #include <gtest/gtest.h>
 #include <sys/resource.h>

@@ -1,5 +1,5 @@
 // NameThisThread: the name the kernel shows for the thread, cut to 15 characters.
-#include "fs/base/thread_name.h"
+#include "base/thread_name.h"
 
 #include <gtest/gtest.h>
 #include <sys/syscall.h>

@@ -1,6 +1,6 @@
 // WorkQueue: order, turns between scopes, bounds and drop counts, delayed
 // jobs on a fake and on the real clock, closing a scope, idle waits.
-#include "fs/base/work_queue.h"
+#include "base/work_queue.h"
 
 #include <gtest/gtest.h>
 #include <sys/syscall.h>

@@ -11,7 +11,7 @@
 
 #include "cache/dek_cache.h"
 #include "cache/dek_pool.h"
-#include "fs/base/work_queue.h"
+#include "base/work_queue.h"
 
 namespace kmsfs::cache {
 namespace {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "fs/base/clock.h"
+#include "base/clock.h"
 #include "tests/cache/free_recorder.h"
 
 namespace kmsfs::cache {

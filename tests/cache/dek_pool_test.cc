@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "fs/base/clock.h"
-#include "fs/base/hex.h"
+#include "base/clock.h"
+#include "base/hex.h"
 #include "tests/cache/free_recorder.h"
 
 namespace kmsfs::cache {

@@ -11,7 +11,7 @@
 #include <cstdint>
 #include <mutex>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 
 namespace kmsfs::cache::testing {
 

@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::core {

@@ -22,8 +22,8 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
-#include "fs/base/status.h"
+#include "base/secret_bytes.h"
+#include "base/status.h"
 #include "kms/kms_client.h"
 
 namespace kmsfs::testing {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/unique_fd.h"
+#include "base/unique_fd.h"
 #include "fs/format/inline_header.h"
 #include "tests/testutil/temp_dir.h"
 

@@ -1,4 +1,4 @@
-#include "fs/crypto/aead.h"
+#include "crypto/aead.h"
 
 #include <gtest/gtest.h>
 
@@ -8,9 +8,9 @@
 #include <thread>
 #include <vector>
 
-#include "fs/base/hex.h"
-#include "fs/crypto/aead_testing.h"
-#include "fs/crypto/aes_gcm_backend.h"
+#include "base/hex.h"
+#include "crypto/aead_testing.h"
+#include "crypto/aes_gcm_backend.h"
 #include "tests/vectors/aead_kat.h"
 
 namespace kmsfs::crypto {

@@ -1,7 +1,7 @@
 // The AES-256-GCM backends give the same bytes: published vectors through
 // each, and each one's output opened by the other. AeadSuiteTest (aead_test.cc)
 // runs the behavioural tests (tampering, sizes, threads) on every backend.
-#include "fs/crypto/aes_gcm_backend.h"
+#include "crypto/aes_gcm_backend.h"
 
 #include <gtest/gtest.h>
 #if defined(__x86_64__)
@@ -15,8 +15,8 @@
 #include <random>
 #include <vector>
 
-#include "fs/base/hex.h"
-#include "fs/crypto/aead_testing.h"
+#include "base/hex.h"
+#include "crypto/aead_testing.h"
 #include "tests/vectors/aead_kat.h"
 
 namespace kmsfs::crypto {

@@ -1,11 +1,11 @@
-#include "fs/crypto/aes_siv.h"
+#include "crypto/aes_siv.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 
 namespace kmsfs::crypto {
 namespace {

@@ -1,11 +1,11 @@
-#include "fs/crypto/kdf.h"
+#include "crypto/kdf.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "tests/vectors/hkdf_kat.h"
 
 namespace kmsfs::crypto {

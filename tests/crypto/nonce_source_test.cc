@@ -1,4 +1,4 @@
-#include "fs/crypto/nonce_source.h"
+#include "crypto/nonce_source.h"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>

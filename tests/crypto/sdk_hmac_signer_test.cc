@@ -3,7 +3,7 @@
 // each case's inputs were given to Signer.sign() once, and the canonical
 // request, string to sign and Authorization header it produced are the
 // constants below.
-#include "fs/crypto/sdk_hmac_signer.h"
+#include "crypto/sdk_hmac_signer.h"
 
 #include <gtest/gtest.h>
 

@@ -6,7 +6,7 @@
 #include <thread>
 #include <vector>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "tests/format/suite_param.h"
 #include "tests/testutil/scripted_random.h"
 

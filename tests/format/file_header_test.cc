@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "tests/format/format_example.h"
 #include "tests/vectors/format_v1_golden.h"
 #include "tests/vectors/format_v2_golden.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 #include "fs/format/file_header.h"
 
 namespace kmsfs::format::example {

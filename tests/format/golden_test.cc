@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/hex.h"
-#include "fs/crypto/aead_testing.h"
+#include "base/hex.h"
+#include "crypto/aead_testing.h"
 #include "fs/format/block_codec.h"
 #include "tests/format/format_example.h"
 #include "tests/vectors/format_v1_golden.h"

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "tests/format/format_example.h"
 
 namespace kmsfs::format {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/name_codec.h"
 #include "tests/format/format_example.h"

@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/hex.h"
-#include "fs/crypto/kdf.h"
+#include "base/hex.h"
+#include "crypto/kdf.h"
 #include "tests/vectors/format_v2_golden.h"
 
 namespace kmsfs::format {

@@ -7,7 +7,7 @@
 #include <ostream>
 #include <string>
 
-#include "fs/crypto/aead.h"
+#include "crypto/aead.h"
 
 namespace kmsfs::crypto {
 inline void PrintTo(CipherSuite suite, std::ostream* os) { *os << CipherSuiteName(suite); }

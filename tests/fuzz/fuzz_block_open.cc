@@ -23,7 +23,7 @@
 #include <span>
 #include <vector>
 
-#include "fs/crypto/aead.h"
+#include "crypto/aead.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/offsets.h"
 #include "tests/fuzz/fuzz_util.h"

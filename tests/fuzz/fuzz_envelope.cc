@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 #include "kms/server/envelope.h"
 #include "tests/fuzz/fuzz_util.h"
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/api_json.h"
 #include "kms/secure_string.h"
 #include "tests/fuzz/fuzz_util.h"

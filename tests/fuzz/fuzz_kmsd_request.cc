@@ -44,7 +44,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 #include "kms/server/api_error.h"
 #include "kms/server/crypto_util.h"
 #include "kms/server/identity.h"

@@ -16,7 +16,7 @@
 #include <span>
 #include <string_view>
 
-#include "fs/base/secret_bytes.h"
+#include "base/secret_bytes.h"
 
 // Aborts the run (libFuzzer saves the input as a crash) when `cond` is false,
 // after naming the broken invariant on stderr.

@@ -14,7 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/file_header.h"
 #include "kms/server/envelope.h"

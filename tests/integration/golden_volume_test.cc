@@ -10,8 +10,8 @@
 #include <sstream>
 #include <string>
 
-#include "fs/base/hex.h"
-#include "fs/crypto/kdf.h"
+#include "base/hex.h"
+#include "crypto/kdf.h"
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/mounted_volume.h"
 #include "tests/testutil/process.h"

@@ -14,8 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fs/base/hex.h"
-#include "fs/crypto/kdf.h"
+#include "base/hex.h"
+#include "crypto/kdf.h"
 #include "fs/format/file_header.h"
 #include "tests/testutil/kmsd_process.h"
 

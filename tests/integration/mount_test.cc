@@ -18,9 +18,9 @@
 #include <sstream>
 #include <string>
 
-#include "fs/base/cpu_affinity.h"
-#include "fs/crypto/aead.h"
-#include "fs/crypto/aes_gcm_backend.h"
+#include "base/cpu_affinity.h"
+#include "crypto/aead.h"
+#include "crypto/aes_gcm_backend.h"
 #include "tests/integration/posix_recorder.h"
 #include "tests/testutil/kmsd_mount_test.h"
 #include "tests/testutil/kmsd_process.h"

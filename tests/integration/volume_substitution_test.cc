@@ -16,8 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "fs/base/hex.h"
-#include "fs/base/secret_bytes.h"
+#include "base/hex.h"
+#include "base/secret_bytes.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/offsets.h"
 #include "fs/format/volume_config.h"

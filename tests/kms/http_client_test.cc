@@ -12,7 +12,7 @@
 #include <atomic>
 #include <thread>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "tests/kms/fake_kms_server.h"
 
 namespace kmsfs::kms {

@@ -13,7 +13,7 @@
 #include <thread>
 #include <vector>
 
-#include "fs/crypto/sdk_hmac_signer.h"
+#include "crypto/sdk_hmac_signer.h"
 #include "kms/connection_config.h"
 #include "kms/request_signer.h"
 #include "tests/kms/fake_kms_server.h"

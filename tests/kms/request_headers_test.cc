@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "fs/crypto/sdk_hmac_signer.h"
+#include "crypto/sdk_hmac_signer.h"
 #include "kms/connection_config.h"
 #include "kms/request_signer.h"
 

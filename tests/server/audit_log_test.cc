@@ -14,7 +14,7 @@
 
 #include <gtest/gtest.h>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/crypto_util.h"
 
 #include "tests/testutil/temp_dir.h"

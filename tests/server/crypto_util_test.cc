@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 
 namespace kmsfs::kms::server {
 namespace {

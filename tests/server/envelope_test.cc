@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/base/hex.h"
+#include "base/hex.h"
 #include "kms/server/crypto_util.h"
 
 namespace kmsfs::kms::server {

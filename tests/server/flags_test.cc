@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
-#include "fs/base/cpu_affinity.h"
+#include "base/cpu_affinity.h"
 
 namespace kmsfs::kms::server {
 namespace {

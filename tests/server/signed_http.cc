@@ -4,7 +4,7 @@
 
 #include <ctime>
 
-#include "fs/crypto/sdk_hmac_signer.h"
+#include "crypto/sdk_hmac_signer.h"
 
 namespace kmsfs::testing {
 

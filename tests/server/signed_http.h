@@ -1,5 +1,5 @@
 // AK/SK-signed requests to kmsd, signed with the project's SDK-HMAC-SHA256
-// signer (fs/crypto/sdk_hmac_signer.h) as the Huawei Cloud SDK signs them.
+// signer (crypto/sdk_hmac_signer.h) as the Huawei Cloud SDK signs them.
 #ifndef KMSFS_TESTS_SERVER_SIGNED_HTTP_H_
 #define KMSFS_TESTS_SERVER_SIGNED_HTTP_H_
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "fs/crypto/nonce_source.h"
+#include "crypto/nonce_source.h"
 
 namespace kmsfs::testing {
 

@@ -9,7 +9,7 @@
 
 #include <ostream>
 
-#include "fs/crypto/aead.h"
+#include "crypto/aead.h"
 
 namespace kmsfs::vectors {
 
