@@ -24,14 +24,19 @@ if [[ "${CI:-}" == "true" && ! -c /dev/fuse ]]; then
   exit 2
 fi
 
-echo "== build and run every test"
+# Each pass prints when it starts and how long the script has run, so a slow
+# pass shows in CI's log.
+started=$SECONDS
+step() { echo "== $(date -u +%H:%M:%S) (+$((SECONDS - started)) s) $*"; }
+
+step "build and run every test"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -DNDEBUG" \
   -DKMSFS_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
 (cd build && ctest --output-on-failure -j"$jobs" --timeout 900)
 
 if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
-  echo "== unit, integration and hostile-backing FUSE tests under ASan+UBSan"
+  step "unit, integration and hostile-backing FUSE tests under ASan+UBSan"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DKMSFS_WERROR=ON \
     -DKMSFS_SANITIZE=address,undefined -DKMSFS_BUILD_BENCH=OFF >/dev/null
   asan_fuse_targets=(mount_posix_test enospc_test names_test volume_substitution_test
@@ -44,7 +49,7 @@ if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest -L fuse -R "$asan_fuse_tests" \
     --output-on-failure -j"$jobs" --timeout 900)
 
-  echo "== cache, read-modify-write, inode table, hint, work-queue and KMS-executor tests under TSan"
+  step "cache, read-modify-write, inode table, hint, work-queue and KMS-executor tests under TSan"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMSFS_WERROR=ON \
     -DKMSFS_SANITIZE=thread -DKMSFS_BUILD_BENCH=OFF >/dev/null
   tsan_targets=(dek_cache_test dek_pool_test crypt_file_test sibling_readahead_test
@@ -53,9 +58,10 @@ if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
   (cd build-tsan && TSAN_OPTIONS="halt_on_error=1 suppressions=$PWD/../tests/sanitizers/tsan.supp" ctest -R "DekCache|DekPool|CryptFile|SiblingReadahead|InodeTable|TreeTest|Hints|WorkQueue|KmsExecutor" --output-on-failure \
     -j"$jobs" --timeout 900)
 
-  echo "== every target under clang -Wthread-safety -Werror"
+  step "every target under clang -Wthread-safety -Werror"
   cmake -S . -B build-tsa -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-O0 -DKMSFS_THREAD_SAFETY=ON \
     -DKMSFS_WERROR=ON -DKMSFS_BUILD_BENCH=OFF >/dev/null
   cmake --build build-tsa -j"$jobs"
 fi
+step "all passes done"
