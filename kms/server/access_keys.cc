@@ -4,9 +4,11 @@
 #include <array>
 #include <cctype>
 
+#include "base/bytes.h"
 #include "base/hex.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/identity.h"
 
 namespace kmsfs::kms::server {
@@ -24,7 +26,7 @@ SecureString RandomText(std::string_view alphabet, size_t n) {
   const size_t limit = 256 - 256 % alphabet.size();
   std::array<uint8_t, 64> pool{};
   while (out.size() < n) {
-    RandomBytes(pool);
+    crypto::RandomBytes(pool);
     for (uint8_t b : pool) {
       if (b < limit && out.size() < n) out.push_back(alphabet[b % alphabet.size()]);
     }
@@ -35,7 +37,7 @@ SecureString RandomText(std::string_view alphabet, size_t n) {
 
 std::string SealLabel(std::string_view access) { return "kmsd access key v1|" + std::string(access); }
 
-std::string TokenHash(std::string_view token) { return HexEncode(Sha256(AsBytes(token))); }
+std::string TokenHash(std::string_view token) { return HexEncode(crypto::Sha256(AsBytes(token))); }
 
 }  // namespace
 
@@ -140,7 +142,7 @@ StatusOr<AccessKeyRecord> AccessKeys::Authenticate(const sdk::Request& request, 
     if (key->expires_ms <= clock_->NowMs()) return GatewayAuthError("the temporary access key has expired");
     if (token == nullptr) return GatewayAuthError("x-security-token is missing for a temporary access key");
     const std::string given = TokenHash(*token);
-    if (!ConstantTimeEquals(AsBytes(given), AsBytes(key->security_token_hash))) {
+    if (!crypto::ConstantTimeEquals(AsBytes(given), AsBytes(key->security_token_hash))) {
       return GatewayAuthError("x-security-token does not belong to this access key");
     }
   } else if (token != nullptr) {
@@ -166,7 +168,7 @@ StatusOr<AccessKeyRecord> AccessKeys::Authenticate(const sdk::Request& request, 
   }
   if (!request.body.empty()) {
     if (const std::string* hash = sdk::FindHeader(request.headers, sdk::kContentHashHeader)) {
-      const std::string actual = HexEncode(Sha256(AsBytes(request.body)));
+      const std::string actual = HexEncode(crypto::Sha256(AsBytes(request.body)));
       if (*hash != actual) {
         return GatewayAuthError("kmsd requires the body to be signed (X-Sdk-Content-Sha256 must be its SHA-256)");
       }

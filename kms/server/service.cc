@@ -3,8 +3,9 @@
 #include <array>
 
 #include "base/hex.h"
+#include "crypto/aes_gcm_oneshot.h"
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/users_file.h"
 #include "kms/server/validation.h"
 
@@ -158,7 +159,7 @@ bool ParseUrn(std::string_view ref, std::string* domain, std::string* alias) {
 
 std::string NewKeyId() {
   std::array<uint8_t, 16> b{};
-  RandomBytes(b);
+  crypto::RandomBytes(b);
   b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);
   b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);
   std::string hex = HexEncode(b);
@@ -443,7 +444,7 @@ Status Service::EnsureDefaultKey(std::string_view domain_id, std::string_view pr
   k.key_state = kStateEnabled;
   k.default_key = true;
   k.creation_ms = clock_->NowMs();
-  SecretBytes material = SecretBytes::Random(kAes256KeySize);
+  SecretBytes material = SecretBytes::Random(crypto::kAes256KeySize);
   std::vector<uint8_t> sealed = SealMaterial(k.key_id, 0, material);
   return store_->RunInTransaction([&]() -> Status {
     KMSFS_RETURN_IF_ERROR(store_->InsertKey(k));

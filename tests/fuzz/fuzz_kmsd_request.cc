@@ -46,7 +46,6 @@
 
 #include "base/secret_bytes.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/identity.h"
 #include "kms/server/root_key.h"
 #include "kms/server/service.h"

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/identity.h"
 #include "tests/server/byok_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -78,7 +78,7 @@ TEST_F(KmsdServiceTest, ImportedMaterialIsErasedAtItsExpirationTime) {
   Json params = Call(alice_, "get-parameters-for-import", {{"key_id", key}, {"wrapping_algorithm", "RSAES_OAEP_SHA_256"}});
   ASSERT_TRUE(params.contains("public_key")) << params.dump();
   std::string wrapped = ::kmsfs::testing::WrapKeyMaterial(params["public_key"], "RSAES_OAEP_SHA_256",
-                                                          RandomVector(32));
+                                                          crypto::RandomVector(32));
   const int64_t expiry_s = clock_.NowSec() + 100;
   Json imported = Call(alice_, "import-key-material",
                        {{"key_id", key},
@@ -100,7 +100,7 @@ TEST_F(KmsdServiceTest, ImportTokenExpiresWithTheClock) {
   std::string key = CreateKey(alice_, "byok", "external");
   Json params = Call(alice_, "get-parameters-for-import", {{"key_id", key}, {"wrapping_algorithm", "RSAES_OAEP_SHA_1"}});
   EXPECT_EQ(params["expiration_time"], clock_.NowSec() + 86400);
-  std::string wrapped = ::kmsfs::testing::WrapKeyMaterial(params["public_key"], "RSAES_OAEP_SHA_1", RandomVector(32));
+  std::string wrapped = ::kmsfs::testing::WrapKeyMaterial(params["public_key"], "RSAES_OAEP_SHA_1", crypto::RandomVector(32));
   clock_.AdvanceMs(86'400'000);
   Json r = Call(alice_, "import-key-material",
                 {{"key_id", key}, {"import_token", params["import_token"]}, {"encrypted_key_material", wrapped}});
