@@ -56,7 +56,7 @@ AccessKeyRecord AccessKeys::FileKey(const std::string& user_id, const AccessKeyS
   r.user_id = user_id;
   r.sealed_secret = SealSecret(spec.access, spec.secret.span());
   r.description = "from the users file";
-  r.created_ms = clock_->NowMs();
+  r.created_ms = clock_->WallNowMs();
   r.source = "file";
   return r;
 }
@@ -72,7 +72,7 @@ StatusOr<AccessKeys::Created> AccessKeys::CreatePermanent(const std::string& use
   c.record.user_id = user_id;
   c.record.sealed_secret = SealSecret(c.record.access, AsBytes(c.secret));
   c.record.description = std::string(description);
-  c.record.created_ms = clock_->NowMs();
+  c.record.created_ms = clock_->WallNowMs();
   c.record.source = "api";
   KMSFS_RETURN_IF_ERROR(store_->PutAccessKey(c.record));
   return c;
@@ -86,7 +86,7 @@ StatusOr<AccessKeys::Created> AccessKeys::CreateTemporary(const std::string& use
   c.record.user_id = user_id;
   c.record.sealed_secret = SealSecret(c.record.access, AsBytes(c.secret));
   c.record.description = "temporary";
-  c.record.created_ms = clock_->NowMs();
+  c.record.created_ms = clock_->WallNowMs();
   c.record.expires_ms = c.record.created_ms + duration_sec * 1000;
   c.record.security_token_hash = TokenHash(c.security_token);
   c.record.source = "temporary";
@@ -130,7 +130,7 @@ StatusOr<AccessKeyRecord> AccessKeys::Authenticate(const sdk::Request& request, 
   if (date_text == nullptr) return GatewayAuthError("x-sdk-date is missing");
   auto date = sdk::ParseSdkDate(*date_text);
   if (!date.ok()) return GatewayAuthError("x-sdk-date is not in the format YYYYMMDDTHHMMSSZ");
-  const int64_t now = clock_->NowSec();
+  const int64_t now = clock_->WallNowSec();
   if (*date < now - kMaxClockSkewSec || *date > now + kMaxClockSkewSec) {
     return GatewayAuthError("x-sdk-date is expired (more than 15 minutes from the server's time)");
   }
@@ -139,7 +139,7 @@ StatusOr<AccessKeyRecord> AccessKeys::Authenticate(const sdk::Request& request, 
   if (!key || key->status != "active") return GatewayAuthError("ak not exist");
   const std::string* token = sdk::FindHeader(request.headers, sdk::kSecurityTokenHeader);
   if (!key->security_token_hash.empty()) {
-    if (key->expires_ms <= clock_->NowMs()) return GatewayAuthError("the temporary access key has expired");
+    if (key->expires_ms <= clock_->WallNowMs()) return GatewayAuthError("the temporary access key has expired");
     if (token == nullptr) return GatewayAuthError("x-security-token is missing for a temporary access key");
     const std::string given = TokenHash(*token);
     if (!crypto::ConstantTimeEquals(AsBytes(given), AsBytes(key->security_token_hash))) {

@@ -57,7 +57,7 @@ std::string Iso8601Utc(int64_t epoch_ms) {
   return buf;
 }
 
-Identity::Identity(Store* store, const WallClock* clock, Options options)
+Identity::Identity(Store* store, const Clock* clock, Options options)
     : store_(store),
       clock_(clock),
       token_ttl_ms_(options.token_ttl_sec * 1000),
@@ -139,7 +139,7 @@ StatusOr<IssuedToken> Identity::IssueToken(const UserRecord& user, std::string_v
   IssuedToken t;
   t.token = NewTokenString();
   t.caller = CallerOf(user, project_id);
-  t.issued_ms = clock_->NowMs();
+  t.issued_ms = clock_->WallNowMs();
   t.expires_ms = t.issued_ms + token_ttl_ms_;
   t.methods = std::move(methods);
   KMSFS_RETURN_IF_ERROR(store_->PutToken(
@@ -280,7 +280,7 @@ StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) co
   {
     std::lock_guard<std::mutex> lock(known_mu_);
     if (auto it = known_.find(hash); it != known_.end()) {
-      *expired = it->second.expires_ms <= clock_->NowMs();
+      *expired = it->second.expires_ms <= clock_->WallNowMs();
       return it->second;
     }
   }
@@ -288,7 +288,7 @@ StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) co
   if (!rec) return Status::NotFound("unknown token");
   KMSFS_ASSIGN_OR_RETURN(std::optional<UserRecord> user, store_->FindUserById(rec->user_id));
   if (!user || !user->active) return Status::NotFound("token of an unknown user");
-  if (rec->expires_ms <= clock_->NowMs()) *expired = true;
+  if (rec->expires_ms <= clock_->WallNowMs()) *expired = true;
   IssuedToken t;
   t.caller = CallerOf(*user, rec->project_id);
   t.issued_ms = rec->issued_ms;

@@ -187,7 +187,7 @@ StatusOr<Page> Paginate(const Request& r, size_t total) {
   return p;
 }
 
-Service::Service(Store* store, const RootKeyring* keyring, const WallClock* clock, Options options)
+Service::Service(Store* store, const RootKeyring* keyring, const Clock* clock, Options options)
     : store_(store), keyring_(keyring), clock_(clock), options_(std::move(options)) {}
 
 bool Service::IsKnownAction(std::string_view action) { return FindAction(action) != nullptr; }
@@ -279,7 +279,7 @@ StatusOr<KeyRecord> Service::LoadKey(const Caller& c, std::string_view ref, bool
 
 StatusOr<KeyRecord> Service::Refresh(KeyRecord found) {
   std::optional<KeyRecord> key = std::move(found);
-  const int64_t now = clock_->NowMs();
+  const int64_t now = clock_->WallNowMs();
   if (key->key_state == kStateScheduledDeletion && key->scheduled_deletion_ms > 0 &&
       key->scheduled_deletion_ms <= now) {
     KMSFS_RETURN_IF_ERROR(store_->DeleteKey(key->key_id));
@@ -443,7 +443,7 @@ Status Service::EnsureDefaultKey(std::string_view domain_id, std::string_view pr
   k.origin = "kms";
   k.key_state = kStateEnabled;
   k.default_key = true;
-  k.creation_ms = clock_->NowMs();
+  k.creation_ms = clock_->WallNowMs();
   SecretBytes material = SecretBytes::Random(crypto::kAes256KeySize);
   std::vector<uint8_t> sealed = SealMaterial(k.key_id, 0, material);
   return store_->RunInTransaction([&]() -> Status {

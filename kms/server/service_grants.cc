@@ -101,7 +101,7 @@ StatusOr<Json> Service::CreateGrant(const Caller& c, const Request& r) {
   g.issuing_principal = c.user_id;
   g.name = name;
   g.retiring_principal = retiring;
-  g.creation_ms = clock_->NowMs();
+  g.creation_ms = clock_->WallNowMs();
   g.parent_grant_id = parent_grant_id;
   KMSFS_RETURN_IF_ERROR(store_->InsertGrant(g));
   return Json{{"grant_id", g.grant_id}};

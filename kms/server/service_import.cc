@@ -63,7 +63,7 @@ StatusOr<Json> Service::GetParametersForImport(const Caller& c, const Request& r
   ImportToken token;
   token.algorithm = *alg;
   token.key_id = std::string(*r.String("key_id"));
-  token.issued_s = clock_->NowSec();
+  token.issued_s = clock_->WallNowSec();
   token.expires_s = token.issued_s + options_.import_token_ttl_sec;
   crypto::RandomBytes(token.token_id);
   token.public_key_digest = crypto::Sha256(pair.public_spki_der);
@@ -75,7 +75,7 @@ StatusOr<Json> Service::GetParametersForImport(const Caller& c, const Request& r
   rec.algorithm = std::string(crypto::WrappingAlgorithmName(*alg));
   rec.expires_s = token.expires_s;
   rec.sealed_private_key = keyring_->Seal(PrivateKeyLabel(token_id_hex), pair.private_der.span());
-  rec.created_ms = clock_->NowMs();
+  rec.created_ms = clock_->WallNowMs();
   KMSFS_RETURN_IF_ERROR(store_->PurgeImportTokensExpiredBefore(token.issued_s));
   KMSFS_RETURN_IF_ERROR(store_->PutImportToken(rec));
 
@@ -93,7 +93,7 @@ StatusOr<Json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
   std::string_view token_text = *r.String("import_token");
   if (!IsBase64Text(token_text, 200, 6144)) return KmsError("KMS.2605");
   KMSFS_ASSIGN_OR_RETURN(int64_t expiration_s, ExpirationSeconds(r));
-  const int64_t now_s = clock_->NowSec();
+  const int64_t now_s = clock_->WallNowSec();
   if (expiration_s != 0 && expiration_s <= now_s) return KmsError("KMS.2602");
 
   std::lock_guard<std::mutex> lock(mu_);
@@ -130,7 +130,7 @@ StatusOr<Json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
   k.expiration_ms = expiration_s * 1000;
   k.import_fingerprint.assign(fingerprint.begin(), fingerprint.end());
   KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&]() -> Status {
-    KMSFS_RETURN_IF_ERROR(store_->PutMaterial(k.key_id, 0, sealed, clock_->NowMs()));
+    KMSFS_RETURN_IF_ERROR(store_->PutMaterial(k.key_id, 0, sealed, clock_->WallNowMs()));
     return store_->UpdateKey(k);
   }));
   return Json::object();

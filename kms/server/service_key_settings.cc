@@ -30,7 +30,7 @@ Status Service::RotateMaterial(KeyRecord* k) {
   std::vector<uint8_t> sealed = SealMaterial(k->key_id, version, SecretBytes::Random(crypto::kAes256KeySize));
   KeyRecord rotated = *k;
   rotated.current_version = version;
-  rotated.last_rotation_ms = clock_->NowMs();
+  rotated.last_rotation_ms = clock_->WallNowMs();
   rotated.number_of_rotations += 1;
   KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&]() -> Status {
     KMSFS_RETURN_IF_ERROR(store_->PutMaterial(rotated.key_id, version, sealed, rotated.last_rotation_ms));

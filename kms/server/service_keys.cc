@@ -87,7 +87,7 @@ StatusOr<Json> Service::CreateKey(const Caller& c, const Request& r) {
   k.key_usage = usage;
   k.key_type = KeyType(spec);
   k.origin = origin;
-  k.creation_ms = clock_->NowMs();
+  k.creation_ms = clock_->WallNowMs();
   // Only AES_256 keys carry material kmsd can use; other specs are records only.
   const bool has_material = origin == "kms" && spec == "AES_256";
   k.key_state = origin == "external" ? kStatePendingImport : kStateEnabled;
@@ -194,7 +194,7 @@ StatusOr<Json> Service::ScheduleKeyDeletion(const Caller& c, const Request& r) {
   if (k.default_key) return KmsError("KMS.0211");
   if (k.key_state == kStateScheduledDeletion) return KmsError("KMS.1402");
   k.key_state = kStateScheduledDeletion;
-  k.scheduled_deletion_ms = clock_->NowMs() + *days * 86'400'000;
+  k.scheduled_deletion_ms = clock_->WallNowMs() + *days * 86'400'000;
   KMSFS_RETURN_IF_ERROR(store_->UpdateKey(k));
   return IdAndState(k);
 }

@@ -41,7 +41,7 @@ class KmsdIdentityTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  FakeWallClock clock_;
+  FakeClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Identity> identity_;
 };
