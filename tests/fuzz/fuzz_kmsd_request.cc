@@ -65,7 +65,7 @@ constexpr std::string_view kPassword = "fuzz-password";
 
 struct World {
   std::string dir;
-  kms::server::FakeClock clock;
+  FakeClock clock;
   std::unique_ptr<kms::server::Store> store;
   std::unique_ptr<kms::server::RootKeyring> ring;
   std::unique_ptr<kms::server::Service> service;
