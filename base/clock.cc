@@ -3,9 +3,13 @@
 namespace kmsfs {
 namespace {
 
-class SteadyClock final : public Clock {
+class RealClock final : public Clock {
  public:
   TimePoint Now() const override { return std::chrono::steady_clock::now(); }
+  int64_t WallNowMs() const override {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
 };
 
 }  // namespace
@@ -17,7 +21,7 @@ void Clock::WaitFor(std::condition_variable& cv, std::unique_lock<std::mutex>& l
 }
 
 Clock* Clock::Real() {
-  static SteadyClock clock;  // stateless
+  static RealClock clock;  // stateless
   return &clock;
 }
 

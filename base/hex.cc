@@ -22,8 +22,9 @@ bool DecodeInto(std::string_view hex, uint8_t* out) {
   return true;
 }
 
-std::string Encode(std::span<const uint8_t> bytes, const char* digits) {
-  std::string out(bytes.size() * 2, '\0');
+template <typename String>
+String Encode(std::span<const uint8_t> bytes, const char* digits) {
+  String out(bytes.size() * 2, '\0');
   for (size_t i = 0; i < bytes.size(); ++i) {
     out[2 * i] = digits[bytes[i] >> 4];
     out[2 * i + 1] = digits[bytes[i] & 0xf];
@@ -32,8 +33,11 @@ std::string Encode(std::span<const uint8_t> bytes, const char* digits) {
 }
 }  // namespace
 
-std::string HexEncode(std::span<const uint8_t> bytes) { return Encode(bytes, "0123456789abcdef"); }
-std::string HexEncodeUpper(std::span<const uint8_t> bytes) { return Encode(bytes, "0123456789ABCDEF"); }
+std::string HexEncode(std::span<const uint8_t> bytes) { return Encode<std::string>(bytes, "0123456789abcdef"); }
+std::string HexEncodeUpper(std::span<const uint8_t> bytes) { return Encode<std::string>(bytes, "0123456789ABCDEF"); }
+SecureString HexEncodeUpperSecret(std::span<const uint8_t> bytes) {
+  return Encode<SecureString>(bytes, "0123456789ABCDEF");
+}
 
 StatusOr<std::vector<uint8_t>> HexDecode(std::string_view hex) {
   if (hex.size() % 2 != 0) return Status::InvalidArgument("hex string has odd length");

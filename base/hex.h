@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "base/secret_bytes.h"
+#include "base/secure_string.h"
 #include "base/status.h"
 
 namespace kmsfs {
@@ -16,6 +17,8 @@ namespace kmsfs {
 // Lower-case hex of `bytes`.
 std::string HexEncode(std::span<const uint8_t> bytes);
 std::string HexEncodeUpper(std::span<const uint8_t> bytes);
+// Upper-case hex into wiping memory (for key plaintexts in answers).
+SecureString HexEncodeUpperSecret(std::span<const uint8_t> bytes);
 // Accepts upper and lower case; rejects odd length, whitespace, any non-hex char.
 StatusOr<std::vector<uint8_t>> HexDecode(std::string_view hex);
 // Same, straight into secure memory (for DEK plaintexts received from a KMS).

@@ -21,13 +21,9 @@
 #include "base/mutex.h"
 #include "base/secret_bytes.h"
 #include "crypto/aead.h"
+#include "crypto/openssl_ptr.h"
 
 namespace kmsfs::crypto {
-
-struct CipherCtxDeleter {
-  void operator()(EVP_CIPHER_CTX* ctx) const { EVP_CIPHER_CTX_free(ctx); }
-};
-using CipherCtxPtr = std::unique_ptr<EVP_CIPHER_CTX, CipherCtxDeleter>;
 
 class AesGcmAead final : public Aead {
  public:

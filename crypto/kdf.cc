@@ -4,19 +4,13 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include <openssl/params.h>
-#include <sodium.h>
 
 #include <memory>
 
+#include "crypto/openssl_ptr.h"
+
 namespace kmsfs::crypto {
 namespace {
-
-struct KdfDeleter {
-  void operator()(EVP_KDF* k) const { EVP_KDF_free(k); }
-};
-struct KdfCtxDeleter {
-  void operator()(EVP_KDF_CTX* c) const { EVP_KDF_CTX_free(c); }
-};
 
 constexpr size_t kSha256Size = 32;
 // RFC 5869: L <= 255 * HashLen.
@@ -29,9 +23,9 @@ StatusOr<SecretBytes> HkdfSha256(std::span<const uint8_t> ikm, std::span<const u
   if (out_len == 0 || out_len > kMaxHkdfOutput) {
     return Status::InvalidArgument("HKDF-SHA256 output length must be 1..8160 bytes");
   }
-  std::unique_ptr<EVP_KDF, KdfDeleter> kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  KdfPtr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
   if (kdf == nullptr) return Status::Internal("OpenSSL has no HKDF");
-  std::unique_ptr<EVP_KDF_CTX, KdfCtxDeleter> ctx(EVP_KDF_CTX_new(kdf.get()));
+  KdfCtxPtr ctx(EVP_KDF_CTX_new(kdf.get()));
   if (ctx == nullptr) return Status::Internal("EVP_KDF_CTX_new failed");
 
   // OpenSSL's params take non-const pointers but only read through them. An
@@ -61,36 +55,18 @@ StatusOr<SecretBytes> HkdfSha256(std::span<const uint8_t> ikm, std::span<const u
   return out;
 }
 
-std::array<uint8_t, 32> Sha256(std::span<const uint8_t> data) {
-  std::array<uint8_t, 32> digest{};
-  static_assert(crypto_hash_sha256_BYTES == 32);
-  EnsureSodiumInitialized();
-  crypto_hash_sha256(digest.data(), data.data(), data.size());
-  return digest;
-}
-
-std::array<uint8_t, 32> HmacSha256(const SecretBytes& key, std::span<const uint8_t> data) {
-  static_assert(crypto_auth_hmacsha256_BYTES == 32);
-  EnsureSodiumInitialized();
-  crypto_auth_hmacsha256_state state;
-  crypto_auth_hmacsha256_init(&state, key.data(), key.size());
-  crypto_auth_hmacsha256_update(&state, data.data(), data.size());
-  std::array<uint8_t, 32> mac{};
-  crypto_auth_hmacsha256_final(&state, mac.data());
-  sodium_memzero(&state, sizeof state);  // it holds the key's inner and outer pads
-  return mac;
-}
-
-bool HmacSha256Verify(const SecretBytes& key, std::span<const uint8_t> data, std::span<const uint8_t> mac) {
-  if (mac.size() != crypto_auth_hmacsha256_BYTES) return false;
-  const std::array<uint8_t, 32> expected = HmacSha256(key, data);
-  return sodium_memcmp(expected.data(), mac.data(), expected.size()) == 0;
-}
-
-void RandomBytes(std::span<uint8_t> out) {
-  if (out.empty()) return;
-  EnsureSodiumInitialized();
-  randombytes_buf(out.data(), out.size());
+StatusOr<Sha256Digest> Pbkdf2Sha256(std::span<const uint8_t> password, std::span<const uint8_t> salt,
+                                    int iterations) {
+  // OpenSSL wants non-null pointers even for empty inputs.
+  static const uint8_t kEmpty = 0;
+  Sha256Digest out{};
+  if (PKCS5_PBKDF2_HMAC(reinterpret_cast<const char*>(password.empty() ? &kEmpty : password.data()),
+                        static_cast<int>(password.size()), salt.empty() ? &kEmpty : salt.data(),
+                        static_cast<int>(salt.size()), iterations, EVP_sha256(), static_cast<int>(out.size()),
+                        out.data()) != 1) {
+    return Status::Internal("PBKDF2 failed");
+  }
+  return out;
 }
 
 }  // namespace kmsfs::crypto

@@ -1,33 +1,28 @@
-// HKDF-SHA256 (RFC 5869) through OpenSSL, output straight into secure memory;
-// SHA-256 and general-purpose randomness through libsodium.
+// Key derivation through OpenSSL: HKDF-SHA256 (RFC 5869), output straight into
+// secure memory, and PBKDF2-HMAC-SHA256 for password verifiers.
 //
 // Thread-safety: free functions without shared state; safe from any thread.
 #ifndef KMSFS_CRYPTO_KDF_H_
 #define KMSFS_CRYPTO_KDF_H_
 
-#include <array>
 #include <cstdint>
 #include <span>
 #include <string_view>
 
 #include "base/secret_bytes.h"
 #include "base/status.h"
+#include "crypto/hash.h"
 
 namespace kmsfs::crypto {
 
+// An empty salt is RFC 5869's "not provided" (HashLen zeros).
 StatusOr<SecretBytes> HkdfSha256(std::span<const uint8_t> ikm, std::span<const uint8_t> salt,
                                  std::span<const uint8_t> info, size_t out_len);
 
-// SHA-256 of `data` (used for the DEK digest in encrypt-datakey).
-std::array<uint8_t, 32> Sha256(std::span<const uint8_t> data);
-
-// HMAC-SHA256 (RFC 2104) of `data` under `key` (any length), via libsodium.
-std::array<uint8_t, 32> HmacSha256(const SecretBytes& key, std::span<const uint8_t> data);
-// Whether `mac` is HMAC-SHA256 of `data` under `key`; compared in constant time.
-bool HmacSha256Verify(const SecretBytes& key, std::span<const uint8_t> data, std::span<const uint8_t> mac);
-
-// Random bytes from libsodium's CSPRNG (not for keys: use SecretBytes::Random).
-void RandomBytes(std::span<uint8_t> out);
+// PBKDF2-HMAC-SHA256 (RFC 8018) with a 32-byte output, for stored password
+// verifiers. Fails (kInternal) for a non-positive iteration count.
+StatusOr<Sha256Digest> Pbkdf2Sha256(std::span<const uint8_t> password, std::span<const uint8_t> salt,
+                                    int iterations);
 
 }  // namespace kmsfs::crypto
 

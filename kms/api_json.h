@@ -27,7 +27,7 @@
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "kms/api_types.h"
-#include "kms/secure_string.h"
+#include "base/secure_string.h"
 
 namespace kmsfs::kms {
 

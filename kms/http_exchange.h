@@ -31,7 +31,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "kms/secure_string.h"
+#include "base/secure_string.h"
 
 namespace kmsfs::kms {
 

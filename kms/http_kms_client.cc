@@ -6,9 +6,10 @@
 
 #include "base/hex.h"
 #include "base/logging.h"
+#include "base/secure_string.h"
+#include "crypto/hash.h"
 #include "kms/api_json.h"
 #include "kms/retry.h"
-#include "kms/secure_string.h"
 
 namespace kmsfs::kms {
 namespace {
@@ -61,12 +62,6 @@ void PutOptionalInt(json& body, const char* name, const std::optional<int>& valu
 
 void PutContext(json& body, const EncryptionContext& ctx) {
   if (!ctx.empty()) body["encryption_context"] = ContextJson(ctx);
-}
-
-std::array<uint8_t, crypto_hash_sha256_BYTES> Sha256(std::span<const uint8_t> data) {
-  std::array<uint8_t, crypto_hash_sha256_BYTES> out{};
-  crypto_hash_sha256(out.data(), data.data(), data.size());
-  return out;
 }
 
 // key_info when present (enable-key, describe-key), else the top level
@@ -321,7 +316,7 @@ StatusOr<std::string> HttpClient::CreateDataKeyWithoutPlaintext(std::string_view
 // plain_text = hex(DEK || SHA-256(DEK)), written straight into wiped memory.
 SecureString HttpClient::EncryptDataKeyBody(std::string_view key_id, const SecretBytes& dek,
                                             const EncryptionContext& ctx) {
-  std::array<uint8_t, crypto_hash_sha256_BYTES> digest = Sha256(dek.span());
+  crypto::Sha256Digest digest = crypto::Sha256(dek.span());
   SecureString hex;
   hex.reserve(2 * (dek.size() + digest.size()));
   AppendHexUpper(dek.span(), hex);

@@ -57,7 +57,7 @@
 #include "kms/request_headers.h"
 #include "kms/request_signer.h"
 #include "kms/retry.h"
-#include "kms/secure_string.h"
+#include "base/secure_string.h"
 
 namespace kmsfs::kms {
 

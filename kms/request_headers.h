@@ -20,7 +20,7 @@
 #include "kms/http_exchange.h"
 #include "kms/iam_auth.h"
 #include "kms/request_signer.h"
-#include "kms/secure_string.h"
+#include "base/secure_string.h"
 
 namespace kmsfs::kms {
 

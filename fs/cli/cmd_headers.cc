@@ -30,7 +30,7 @@
 #include "fs/core/header_backup.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_access.h"
-#include "crypto/kdf.h"
+#include "crypto/random.h"
 #include "fs/format/headers_file.h"
 
 namespace kmsfs::cli {

@@ -25,7 +25,7 @@
 #include "fs/core/key_service.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_access.h"
-#include "crypto/kdf.h"
+#include "crypto/random.h"
 
 namespace kmsfs::cli {
 namespace {

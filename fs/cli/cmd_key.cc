@@ -12,7 +12,7 @@
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/key_import.h"
 #include "fs/cli/output.h"
-#include "crypto/kdf.h"
+#include "crypto/random.h"
 
 namespace kmsfs::cli {
 namespace {

@@ -31,7 +31,7 @@
 #include "fs/core/open_file_table.h"
 #include "fs/core/volume_access.h"
 #include "fs/core/volume_check.h"
-#include "crypto/kdf.h"
+#include "crypto/random.h"
 
 namespace kmsfs::cli {
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "base/unique_fd.h"
-#include "crypto/kdf.h"
+#include "crypto/random.h"
 
 namespace kmsfs::core {
 namespace {

@@ -13,7 +13,7 @@
 #include "base/hex.h"
 #include "base/logging.h"
 #include "base/unique_fd.h"
-#include "crypto/kdf.h"
+#include "crypto/random.h"
 
 namespace kmsfs::core {
 namespace {

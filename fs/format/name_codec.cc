@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "crypto/hash.h"
 #include "crypto/kdf.h"
 #include "fs/format/big_endian.h"
 

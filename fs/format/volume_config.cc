@@ -12,7 +12,9 @@
 
 #include "base/hex.h"
 #include "base/unique_fd.h"
+#include "crypto/hash.h"
 #include "crypto/kdf.h"
+#include "crypto/random.h"
 #include "fs/format/offsets.h"
 
 namespace kmsfs::format {

@@ -4,9 +4,11 @@
 #include <array>
 #include <cctype>
 
+#include "base/bytes.h"
 #include "base/hex.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/identity.h"
 
 namespace kmsfs::kms::server {
@@ -24,7 +26,7 @@ SecureString RandomText(std::string_view alphabet, size_t n) {
   const size_t limit = 256 - 256 % alphabet.size();
   std::array<uint8_t, 64> pool{};
   while (out.size() < n) {
-    RandomBytes(pool);
+    crypto::RandomBytes(pool);
     for (uint8_t b : pool) {
       if (b < limit && out.size() < n) out.push_back(alphabet[b % alphabet.size()]);
     }
@@ -35,7 +37,7 @@ SecureString RandomText(std::string_view alphabet, size_t n) {
 
 std::string SealLabel(std::string_view access) { return "kmsd access key v1|" + std::string(access); }
 
-std::string TokenHash(std::string_view token) { return HexEncode(Sha256(AsBytes(token))); }
+std::string TokenHash(std::string_view token) { return HexEncode(crypto::Sha256(AsBytes(token))); }
 
 }  // namespace
 
@@ -54,7 +56,7 @@ AccessKeyRecord AccessKeys::FileKey(const std::string& user_id, const AccessKeyS
   r.user_id = user_id;
   r.sealed_secret = SealSecret(spec.access, spec.secret.span());
   r.description = "from the users file";
-  r.created_ms = clock_->NowMs();
+  r.created_ms = clock_->WallNowMs();
   r.source = "file";
   return r;
 }
@@ -70,7 +72,7 @@ StatusOr<AccessKeys::Created> AccessKeys::CreatePermanent(const std::string& use
   c.record.user_id = user_id;
   c.record.sealed_secret = SealSecret(c.record.access, AsBytes(c.secret));
   c.record.description = std::string(description);
-  c.record.created_ms = clock_->NowMs();
+  c.record.created_ms = clock_->WallNowMs();
   c.record.source = "api";
   KMSFS_RETURN_IF_ERROR(store_->PutAccessKey(c.record));
   return c;
@@ -84,7 +86,7 @@ StatusOr<AccessKeys::Created> AccessKeys::CreateTemporary(const std::string& use
   c.record.user_id = user_id;
   c.record.sealed_secret = SealSecret(c.record.access, AsBytes(c.secret));
   c.record.description = "temporary";
-  c.record.created_ms = clock_->NowMs();
+  c.record.created_ms = clock_->WallNowMs();
   c.record.expires_ms = c.record.created_ms + duration_sec * 1000;
   c.record.security_token_hash = TokenHash(c.security_token);
   c.record.source = "temporary";
@@ -128,7 +130,7 @@ StatusOr<AccessKeyRecord> AccessKeys::Authenticate(const sdk::Request& request, 
   if (date_text == nullptr) return GatewayAuthError("x-sdk-date is missing");
   auto date = sdk::ParseSdkDate(*date_text);
   if (!date.ok()) return GatewayAuthError("x-sdk-date is not in the format YYYYMMDDTHHMMSSZ");
-  const int64_t now = clock_->NowSec();
+  const int64_t now = clock_->WallNowSec();
   if (*date < now - kMaxClockSkewSec || *date > now + kMaxClockSkewSec) {
     return GatewayAuthError("x-sdk-date is expired (more than 15 minutes from the server's time)");
   }
@@ -137,10 +139,10 @@ StatusOr<AccessKeyRecord> AccessKeys::Authenticate(const sdk::Request& request, 
   if (!key || key->status != "active") return GatewayAuthError("ak not exist");
   const std::string* token = sdk::FindHeader(request.headers, sdk::kSecurityTokenHeader);
   if (!key->security_token_hash.empty()) {
-    if (key->expires_ms <= clock_->NowMs()) return GatewayAuthError("the temporary access key has expired");
+    if (key->expires_ms <= clock_->WallNowMs()) return GatewayAuthError("the temporary access key has expired");
     if (token == nullptr) return GatewayAuthError("x-security-token is missing for a temporary access key");
     const std::string given = TokenHash(*token);
-    if (!ConstantTimeEquals(AsBytes(given), AsBytes(key->security_token_hash))) {
+    if (!crypto::ConstantTimeEquals(AsBytes(given), AsBytes(key->security_token_hash))) {
       return GatewayAuthError("x-security-token does not belong to this access key");
     }
   } else if (token != nullptr) {
@@ -166,7 +168,7 @@ StatusOr<AccessKeyRecord> AccessKeys::Authenticate(const sdk::Request& request, 
   }
   if (!request.body.empty()) {
     if (const std::string* hash = sdk::FindHeader(request.headers, sdk::kContentHashHeader)) {
-      const std::string actual = HexEncode(Sha256(AsBytes(request.body)));
+      const std::string actual = HexEncode(crypto::Sha256(AsBytes(request.body)));
       if (*hash != actual) {
         return GatewayAuthError("kmsd requires the body to be signed (X-Sdk-Content-Sha256 must be its SHA-256)");
       }

@@ -28,13 +28,13 @@
 #include <string_view>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "crypto/sdk_hmac_signer.h"
 #include "kms/server/json.h"
 #include "kms/server/root_key.h"
 #include "kms/server/store.h"
 #include "kms/server/users_file.h"
-#include "kms/server/wall_clock.h"
 
 namespace kmsfs::kms::server {
 
@@ -45,7 +45,7 @@ class AccessKeys {
   static constexpr int64_t kMinTemporarySec = 900;
   static constexpr int64_t kMaxTemporarySec = 86400;
 
-  AccessKeys(Store* store, const RootKeyring* keyring, const WallClock* clock)
+  AccessKeys(Store* store, const RootKeyring* keyring, const Clock* clock)
       : store_(store), keyring_(keyring), clock_(clock) {}
 
   // A stored record for a key the users file lists for `user_id`.
@@ -82,7 +82,7 @@ class AccessKeys {
 
   Store* store_;
   const RootKeyring* keyring_;
-  const WallClock* clock_;
+  const Clock* clock_;
 };
 
 // The status of a failed AK/SK check: 401 APIGW.0301 with `detail`.

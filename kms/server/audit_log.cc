@@ -10,8 +10,9 @@
 #include <istream>
 #include <string>
 
+#include "base/bytes.h"
 #include "base/hex.h"
-#include "kms/server/crypto_util.h"
+#include "crypto/hash.h"
 #include "kms/server/identity.h"
 
 namespace kmsfs::kms::server {
@@ -24,7 +25,7 @@ constexpr size_t kTailBytes = kMaxLineBytes;
 constexpr auto kSyncEvery = std::chrono::seconds(1);
 const std::string kNoHash(64, '0');
 
-std::string HashHex(std::string_view text) { return HexEncode(Sha256(AsBytes(text))); }
+std::string HashHex(std::string_view text) { return HexEncode(crypto::Sha256(AsBytes(text))); }
 
 bool IsHashHex(const Json& v) {
   if (!v.is_string()) return false;
@@ -50,7 +51,7 @@ StatusOr<Json> ParseEntry(std::string_view line) {
   Json rest = entry;
   rest.erase("hash");
   const std::string actual = HashHex(std::string_view(DumpJson(rest)));
-  if (!ConstantTimeEquals(AsBytes(actual), AsBytes(claimed))) {
+  if (!crypto::ConstantTimeEquals(AsBytes(actual), AsBytes(claimed))) {
     return Status::DataLoss("its hash does not match its content (the line was changed)");
   }
   return entry;

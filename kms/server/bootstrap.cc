@@ -2,8 +2,10 @@
 
 #include <set>
 
+#include "base/base64.h"
+#include "base/bytes.h"
 #include "base/hex.h"
-#include "kms/server/crypto_util.h"
+#include "crypto/random.h"
 
 namespace kmsfs::kms::server {
 
@@ -36,10 +38,10 @@ StatusOr<AdminUser> EnsureAdminUser(Store* store, Identity* identity, const Data
     UserSpec spec;
     spec.name = "admin";
     spec.domain = "admin";
-    spec.id = HexEncode(RandomVector(16));
-    spec.project_id = HexEncode(RandomVector(16));
-    spec.domain_id = HexEncode(RandomVector(16));
-    std::string password = Base64Encode(RandomVector(24));
+    spec.id = HexEncode(crypto::RandomVector(16));
+    spec.project_id = HexEncode(crypto::RandomVector(16));
+    spec.domain_id = HexEncode(crypto::RandomVector(16));
+    std::string password = Base64Encode(crypto::RandomVector(24));
     for (char& c : password) {
       if (c == '+') c = '-';
       if (c == '/') c = '_';

@@ -31,7 +31,7 @@
 #include "base/mutex.h"
 #include "base/thread_name.h"
 #include "base/unique_fd.h"
-#include "kms/server/crypto_util.h"
+#include "crypto/random.h"
 
 namespace kmsfs::kms::server {
 namespace {
@@ -75,7 +75,7 @@ std::string_view ReasonPhrase(int status) {
 // An answer of the gate's own, in the JSON error shape of the KMS API (or,
 // for the gateway's throttling, of the API gateway), closing the connection.
 SecureString GateAnswer(int status) {
-  const std::string request_id = HexEncode(RandomVector(16));
+  const std::string request_id = HexEncode(crypto::RandomVector(16));
   std::string body;
   switch (status) {
     case 414:

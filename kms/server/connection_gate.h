@@ -35,7 +35,7 @@
 #include <string>
 
 #include "base/status.h"
-#include "kms/secure_string.h"
+#include "base/secure_string.h"
 #include "kms/server/request_framer.h"
 
 namespace kmsfs::kms::server {
@@ -45,8 +45,6 @@ namespace kmsfs::kms::server {
 // one client, since any local user may bind any of them; an IPv6 address
 // counts by its /64, which one host usually holds whole; IPv4 as it is.
 std::string PeerBucket(const std::string& ip);
-
-using SecureString = kms::SecureString;
 
 // One framed request, handed to the handler on a worker thread.
 struct Exchange {

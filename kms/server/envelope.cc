@@ -2,7 +2,11 @@
 
 #include <cstring>
 
-#include "kms/server/crypto_util.h"
+#include "base/bytes.h"
+#include "crypto/aes_gcm_oneshot.h"
+#include "crypto/hash.h"
+#include "crypto/kdf.h"
+#include "crypto/random.h"
 #include "kms/server/validation.h"
 
 namespace kmsfs::kms::server {
@@ -35,9 +39,10 @@ Status Corrupt(std::string_view why) { return Status::DataLoss(std::string("enve
 }  // namespace
 
 StatusOr<EnvelopeKeys> DeriveEnvelopeKeys(const SecretBytes& material) {
-  if (material.size() != kAes256KeySize) return Status::Internal("CMK material has the wrong size");
-  KMSFS_ASSIGN_OR_RETURN(SecretBytes gcm, HkdfSha256(material.span(), kGcmLabel, kAes256KeySize));
-  KMSFS_ASSIGN_OR_RETURN(SecretBytes mac, HkdfSha256(material.span(), kMacLabel, 32));
+  if (material.size() != crypto::kAes256KeySize) return Status::Internal("CMK material has the wrong size");
+  KMSFS_ASSIGN_OR_RETURN(SecretBytes gcm,
+                         crypto::HkdfSha256(material.span(), {}, AsBytes(kGcmLabel), crypto::kAes256KeySize));
+  KMSFS_ASSIGN_OR_RETURN(SecretBytes mac, crypto::HkdfSha256(material.span(), {}, AsBytes(kMacLabel), 32));
   return EnvelopeKeys{std::move(gcm), std::move(mac)};
 }
 
@@ -56,7 +61,7 @@ StatusOr<EnvelopeInfo> InspectEnvelope(std::span<const uint8_t> env, EnvelopeKin
   if (length_field != env.size() - 36) return Corrupt("length field does not match");
   EnvelopeInfo info;
   info.plaintext_size = env.size() - overhead;
-  const size_t pad_start = kHeaderSize + kGcmNonceSize + info.plaintext_size + kGcmTagSize;
+  const size_t pad_start = kHeaderSize + crypto::kGcmNonceSize + info.plaintext_size + crypto::kGcmTagSize;
   for (size_t i = pad_start; i < env.size() - kTrailerSize; ++i) {
     if (env[i] != 0) return Corrupt("padding is not zero");
   }
@@ -90,8 +95,8 @@ StatusOr<std::vector<uint8_t>> SealEnvelope(const EnvelopeKeys& keys, std::strin
   env[1] = 0x00;
   env[2] = static_cast<uint8_t>((total - 36) & 0xFF);
   env[3] = static_cast<uint8_t>((total - 36) >> 8);
-  std::span<uint8_t> nonce(env.data() + kHeaderSize, kGcmNonceSize);
-  RandomBytes(nonce);
+  std::span<uint8_t> nonce(env.data() + kHeaderSize, crypto::kGcmNonceSize);
+  crypto::RandomBytes(nonce);
   const size_t id_start = total - kTrailerSize;
   std::memcpy(env.data() + id_start, key_id.data(), kEnvelopeKeyIdSize);
   uint8_t* v = env.data() + id_start + kEnvelopeKeyIdSize;
@@ -101,11 +106,11 @@ StatusOr<std::vector<uint8_t>> SealEnvelope(const EnvelopeKeys& keys, std::strin
   v[3] = static_cast<uint8_t>(version >> 24);
 
   const std::vector<uint8_t> aad = Aad(env, canonical_context);
-  std::span<uint8_t> ct(env.data() + kHeaderSize + kGcmNonceSize, plaintext.size());
-  std::span<uint8_t> tag(ct.data() + ct.size(), kGcmTagSize);
-  KMSFS_RETURN_IF_ERROR(AesGcmSeal(keys.gcm.span(), nonce, plaintext, aad, ct, tag));
+  std::span<uint8_t> ct(env.data() + kHeaderSize + crypto::kGcmNonceSize, plaintext.size());
+  std::span<uint8_t> tag(ct.data() + ct.size(), crypto::kGcmTagSize);
+  KMSFS_RETURN_IF_ERROR(crypto::AesGcmSeal(keys.gcm, nonce, plaintext, aad, ct, tag));
 
-  const Digest mac = HmacSha256(keys.mac.span(), std::span<const uint8_t>(env.data(), total - kMacSize));
+  const crypto::Sha256Digest mac = crypto::HmacSha256(keys.mac, std::span<const uint8_t>(env.data(), total - kMacSize));
   std::memcpy(env.data() + total - kMacSize, mac.data(), kMacSize);
   return env;
 }
@@ -120,15 +125,16 @@ StatusOr<SecretBytes> OpenEnvelope(const EnvelopeKeys& keys, std::span<const uin
                                    std::string_view canonical_context) {
   KMSFS_ASSIGN_OR_RETURN(EnvelopeInfo info, InspectEnvelope(env, kind));
   const size_t total = env.size();
-  const Digest mac = HmacSha256(keys.mac.span(), env.first(total - kMacSize));
-  if (!ConstantTimeEquals(mac, env.last(kMacSize))) return Corrupt("integrity check failed");
+  const crypto::Sha256Digest mac = crypto::HmacSha256(keys.mac, env.first(total - kMacSize));
+  if (!crypto::ConstantTimeEquals(mac, env.last(kMacSize))) return Corrupt("integrity check failed");
 
   const std::vector<uint8_t> aad = Aad(env, canonical_context);
-  std::span<const uint8_t> nonce = env.subspan(kHeaderSize, kGcmNonceSize);
-  std::span<const uint8_t> ct = env.subspan(kHeaderSize + kGcmNonceSize, info.plaintext_size);
-  std::span<const uint8_t> tag = env.subspan(kHeaderSize + kGcmNonceSize + info.plaintext_size, kGcmTagSize);
+  std::span<const uint8_t> nonce = env.subspan(kHeaderSize, crypto::kGcmNonceSize);
+  std::span<const uint8_t> ct = env.subspan(kHeaderSize + crypto::kGcmNonceSize, info.plaintext_size);
+  std::span<const uint8_t> tag =
+      env.subspan(kHeaderSize + crypto::kGcmNonceSize + info.plaintext_size, crypto::kGcmTagSize);
   SecretBytes plain(info.plaintext_size);
-  Status st = AesGcmOpen(keys.gcm.span(), nonce, ct, aad, tag, plain.mutable_span());
+  Status st = crypto::AesGcmOpen(keys.gcm, nonce, ct, aad, tag, plain.mutable_span());
   if (!st.ok()) return Corrupt("authentication failed");
   return plain;
 }

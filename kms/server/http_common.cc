@@ -6,8 +6,8 @@
 #include <optional>
 
 #include "base/hex.h"
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 
 namespace kmsfs::kms::server {
 namespace {
@@ -49,7 +49,7 @@ bool IsHostText(std::string_view host) {
 
 }  // namespace
 
-std::string NewRequestId() { return HexEncode(RandomVector(16)); }
+std::string NewRequestId() { return HexEncode(crypto::RandomVector(16)); }
 
 void SendJson(httplib::Response& res, int status, const Json& body, const std::string& request_id) {
   res.status = status;

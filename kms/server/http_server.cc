@@ -9,6 +9,7 @@
 #include <cstring>
 #include <thread>
 
+#include "base/clock.h"
 #include "base/logging.h"
 #include "kms/server/api_error.h"
 #include "kms/server/audit_log.h"
@@ -17,7 +18,6 @@
 #include "kms/server/iam_routes.h"
 #include "kms/server/json.h"
 #include "kms/server/validation.h"
-#include "kms/server/wall_clock.h"
 
 namespace kmsfs::kms::server {
 namespace {
@@ -133,7 +133,7 @@ AuditEntry AuditEntryFor(const httplib::Request& req, const std::string& request
                          std::string_view body, bool authenticated) {
   constexpr size_t kMaxKeyRef = 300;  // a key id, alias or URN
   AuditEntry e;
-  e.time_ms = WallClock::Real()->NowMs();
+  e.time_ms = Clock::Real()->WallNowMs();
   e.request_id = request_id;
   e.source_ip = req.remote_addr;
   e.action = std::string(action);

@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <ctime>
 
+#include "base/base64.h"
+#include "base/bytes.h"
 #include "base/hex.h"
+#include "crypto/hash.h"
+#include "crypto/kdf.h"
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 
 namespace kmsfs::kms::server {
 namespace {
@@ -27,10 +31,10 @@ const Json::string_t* StringChild(const Json* obj, const char* key) {
 
 constexpr size_t kMaxKnownTokens = 10000;
 
-std::string TokenHash(std::string_view token) { return HexEncode(Sha256(AsBytes(token))); }
+std::string TokenHash(std::string_view token) { return HexEncode(crypto::Sha256(AsBytes(token))); }
 
 std::string NewTokenString() {
-  std::string t = Base64Encode(RandomVector(kTokenRandomBytes));
+  std::string t = Base64Encode(crypto::RandomVector(kTokenRandomBytes));
   for (char& c : t) {
     if (c == '+') c = '-';
     if (c == '/') c = '_';
@@ -53,7 +57,7 @@ std::string Iso8601Utc(int64_t epoch_ms) {
   return buf;
 }
 
-Identity::Identity(Store* store, const WallClock* clock, Options options)
+Identity::Identity(Store* store, const Clock* clock, Options options)
     : store_(store),
       clock_(clock),
       token_ttl_ms_(options.token_ttl_sec * 1000),
@@ -89,8 +93,8 @@ StatusOr<bool> Identity::CheckPassword(UserRecord& user, std::span<const uint8_t
   if (!user.password_hash.empty()) return hasher_.Verify(user.password_hash, password);
   if (user.iterations <= 0) return hasher_.VerifyUnknown(password);
   // A verifier from before Argon2id: check it, and replace it if it matches.
-  KMSFS_ASSIGN_OR_RETURN(Digest v, Pbkdf2Sha256(password, user.salt, user.iterations));
-  if (!ConstantTimeEquals(v, user.verifier)) return false;
+  KMSFS_ASSIGN_OR_RETURN(crypto::Sha256Digest v, crypto::Pbkdf2Sha256(password, user.salt, user.iterations));
+  if (!crypto::ConstantTimeEquals(v, user.verifier)) return false;
   KMSFS_ASSIGN_OR_RETURN(user.password_hash, hasher_.Hash(password));
   user.salt.clear();
   user.verifier.clear();
@@ -135,7 +139,7 @@ StatusOr<IssuedToken> Identity::IssueToken(const UserRecord& user, std::string_v
   IssuedToken t;
   t.token = NewTokenString();
   t.caller = CallerOf(user, project_id);
-  t.issued_ms = clock_->NowMs();
+  t.issued_ms = clock_->WallNowMs();
   t.expires_ms = t.issued_ms + token_ttl_ms_;
   t.methods = std::move(methods);
   KMSFS_RETURN_IF_ERROR(store_->PutToken(
@@ -276,7 +280,7 @@ StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) co
   {
     std::lock_guard<std::mutex> lock(known_mu_);
     if (auto it = known_.find(hash); it != known_.end()) {
-      *expired = it->second.expires_ms <= clock_->NowMs();
+      *expired = it->second.expires_ms <= clock_->WallNowMs();
       return it->second;
     }
   }
@@ -284,7 +288,7 @@ StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) co
   if (!rec) return Status::NotFound("unknown token");
   KMSFS_ASSIGN_OR_RETURN(std::optional<UserRecord> user, store_->FindUserById(rec->user_id));
   if (!user || !user->active) return Status::NotFound("token of an unknown user");
-  if (rec->expires_ms <= clock_->NowMs()) *expired = true;
+  if (rec->expires_ms <= clock_->WallNowMs()) *expired = true;
   IssuedToken t;
   t.caller = CallerOf(*user, rec->project_id);
   t.issued_ms = rec->issued_ms;
@@ -343,7 +347,8 @@ Json Identity::TokenBody(const IssuedToken& t, const Catalog& catalog) {
   Json services = Json::array();
   auto service = [&](const std::string& type, const std::string& name, const std::string& url) {
     // Stable ids: the same service has the same id in every token.
-    const std::string id = HexEncode(std::span<const uint8_t>(Sha256(AsBytes("kmsd-service:" + type)).data(), 16));
+    const std::string id =
+        HexEncode(std::span<const uint8_t>(crypto::Sha256(AsBytes("kmsd-service:" + type)).data(), 16));
     services.push_back({{"type", type},
                         {"name", name},
                         {"id", id},
@@ -358,7 +363,7 @@ Json Identity::TokenBody(const IssuedToken& t, const Catalog& catalog) {
                 {"issued_at", Iso8601Utc(t.issued_ms)},
                 {"methods", t.methods},
                 {"roles", Json::array({{{"id", HexEncode(std::span<const uint8_t>(
-                                                  Sha256(AsBytes("kmsd-role:" + c.role)).data(), 16))},
+                                                  crypto::Sha256(AsBytes("kmsd-role:" + c.role)).data(), 16))},
                                         {"name", c.role}}})},
                 {"user", {{"id", c.user_id}, {"name", c.user_name}, {"domain", domain}}}};
   if (c.project_id.empty()) {

@@ -30,13 +30,13 @@
 #include <vector>
 #include <optional>
 
+#include "base/clock.h"
 #include "base/status.h"
 #include "kms/server/json.h"
 #include "kms/server/login_throttle.h"
 #include "kms/server/password_hasher.h"
 #include "kms/server/store.h"
 #include "kms/server/users_file.h"
-#include "kms/server/wall_clock.h"
 
 namespace kmsfs::kms::server {
 
@@ -75,7 +75,7 @@ class Identity {
     LoginThrottle::Options throttle;
   };
 
-  Identity(Store* store, const WallClock* clock, Options options);
+  Identity(Store* store, const Clock* clock, Options options);
 
   // Keystone v3 authentication (spec §1.2) from the client at `peer`, with
   // the password method or the token method (a token for a token: its id in
@@ -123,7 +123,7 @@ class Identity {
   StatusOr<bool> CheckPassword(UserRecord& user, std::span<const uint8_t> password);
 
   Store* store_;
-  const WallClock* clock_;
+  const Clock* clock_;
   int64_t token_ttl_ms_;
   PasswordHasher hasher_;
   LoginThrottle throttle_;

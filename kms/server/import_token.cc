@@ -3,6 +3,8 @@
 #include <cstring>
 #include <vector>
 
+#include "base/base64.h"
+#include "crypto/hash.h"
 #include "kms/server/validation.h"
 
 namespace kmsfs::kms::server {
@@ -36,7 +38,7 @@ std::string EncodeImportToken(const ImportToken& token, const SecretBytes& mac_k
   PutBe64(b.data() + 46, token.expires_s);
   std::memcpy(b.data() + 54, token.token_id.data(), 32);
   std::memcpy(b.data() + 86, token.public_key_digest.data(), 32);
-  Digest mac = HmacSha256(mac_key.span(), std::span<const uint8_t>(b.data(), kMacOffset));
+  crypto::Sha256Digest mac = crypto::HmacSha256(mac_key, std::span<const uint8_t>(b.data(), kMacOffset));
   std::memcpy(b.data() + kMacOffset, mac.data(), 32);
   return Base64Encode(b);
 }
@@ -46,17 +48,17 @@ StatusOr<ImportToken> DecodeImportToken(std::string_view text, const SecretBytes
   if (!decoded.ok()) return Status::InvalidArgument("import token is not Base64");
   const std::vector<uint8_t>& b = *decoded;
   if (b.size() != kImportTokenBytes) return Status::InvalidArgument("import token has the wrong size");
-  Digest mac = HmacSha256(mac_key.span(), std::span<const uint8_t>(b.data(), kMacOffset));
-  if (!ConstantTimeEquals(mac, std::span<const uint8_t>(b.data() + kMacOffset, 32))) {
+  crypto::Sha256Digest mac = crypto::HmacSha256(mac_key, std::span<const uint8_t>(b.data(), kMacOffset));
+  if (!crypto::ConstantTimeEquals(mac, std::span<const uint8_t>(b.data() + kMacOffset, 32))) {
     return Status::InvalidArgument("import token failed verification");
   }
   if (b[0] != kVersion) return Status::InvalidArgument("unknown import token version");
   ImportToken t;
   switch (b[1]) {
-    case static_cast<uint8_t>(WrappingAlgorithm::kOaepSha256):
-    case static_cast<uint8_t>(WrappingAlgorithm::kOaepSha1):
-    case static_cast<uint8_t>(WrappingAlgorithm::kPkcs1V15):
-      t.algorithm = static_cast<WrappingAlgorithm>(b[1]);
+    case static_cast<uint8_t>(crypto::WrappingAlgorithm::kOaepSha256):
+    case static_cast<uint8_t>(crypto::WrappingAlgorithm::kOaepSha1):
+    case static_cast<uint8_t>(crypto::WrappingAlgorithm::kPkcs1V15):
+      t.algorithm = static_cast<crypto::WrappingAlgorithm>(b[1]);
       break;
     default:
       return Status::InvalidArgument("unknown wrapping algorithm in import token");

@@ -24,17 +24,18 @@
 
 #include "base/secret_bytes.h"
 #include "base/status.h"
-#include "kms/server/crypto_util.h"
+#include "crypto/hash.h"
+#include "crypto/rsa.h"
 
 namespace kmsfs::kms::server {
 
 struct ImportToken {
-  WrappingAlgorithm algorithm = WrappingAlgorithm::kOaepSha256;
+  crypto::WrappingAlgorithm algorithm = crypto::WrappingAlgorithm::kOaepSha256;
   std::string key_id;
   int64_t issued_s = 0;
   int64_t expires_s = 0;
   std::array<uint8_t, 32> token_id{};
-  Digest public_key_digest{};
+  crypto::Sha256Digest public_key_digest{};
 };
 
 inline constexpr size_t kImportTokenBytes = 150;

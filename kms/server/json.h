@@ -20,14 +20,12 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
-#include "kms/secure_string.h"
+#include "base/secure_string.h"
 
 namespace kmsfs::kms::server {
 
-using SecureString = kms::SecureString;
-
 using Json = nlohmann::basic_json<std::map, std::vector, SecureString, bool, std::int64_t, std::uint64_t, double,
-                                  kms::WipingAllocator>;
+                                  ::kmsfs::WipingAllocator>;
 
 // Compact JSON text; invalid UTF-8 in strings is replaced, never thrown on.
 inline SecureString DumpJson(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }

@@ -93,12 +93,12 @@ int Main(int argc, char** argv) {
 
   Identity::Options identity_options;
   identity_options.token_ttl_sec = flags->token_ttl_sec;
-  Identity identity(store->get(), WallClock::Real(), identity_options);
+  Identity identity(store->get(), Clock::Real(), identity_options);
   Service::Options service_options;
   service_options.import_token_ttl_sec = flags->import_token_ttl_sec;
   service_options.realm = flags->region;
-  Service service(store->get(), keyring->get(), WallClock::Real(), service_options);
-  AccessKeys access_keys(store->get(), keyring->get(), WallClock::Real());
+  Service service(store->get(), keyring->get(), Clock::Real(), service_options);
+  AccessKeys access_keys(store->get(), keyring->get(), Clock::Real());
 
   std::optional<AdminUser> admin;
   if (!flags->users_file.empty()) {

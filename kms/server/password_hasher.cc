@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <vector>
 
-#include "kms/server/crypto_util.h"
+#include "base/secret_bytes.h"
+#include "crypto/random.h"
+
 
 namespace kmsfs::kms::server {
 namespace {
@@ -62,8 +64,8 @@ std::string Base64NoPadding(std::span<const uint8_t> bytes) {
 std::string UnmatchableHash(std::string_view template_hash, const Argon2Params& params) {
   std::array<uint8_t, crypto_pwhash_SALTBYTES> salt{};
   std::array<uint8_t, 32> digest{};
-  RandomBytes(salt);
-  RandomBytes(digest);
+  crypto::RandomBytes(salt);
+  crypto::RandomBytes(digest);
   return std::string(template_hash.substr(0, params.params_end)) + "$" + Base64NoPadding(salt) + "$" +
          Base64NoPadding(digest);
 }

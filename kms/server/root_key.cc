@@ -10,7 +10,11 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "base/bytes.h"
 #include "base/unique_fd.h"
+#include "crypto/aes_gcm_oneshot.h"
+#include "crypto/kdf.h"
+#include "crypto/random.h"
 
 namespace kmsfs::kms::server {
 namespace {
@@ -29,7 +33,7 @@ StatusOr<SecretBytes> CreateRootKeyFile(const std::string& path) {
   // The umask may have narrowed 0600 further; make it exactly 0600.
   if (::fchmod(fd.get(), 0600) != 0) return Status::FromErrno(errno, "chmod 0600 " + path);
   SecretBytes key = SecretBytes(kRootKeySize);
-  RandomBytes(key.mutable_span());
+  crypto::RandomBytes(key.mutable_span());
   KMSFS_RETURN_IF_ERROR(PwriteFull(fd.get(), key.data(), key.size(), 0));
   if (::fsync(fd.get()) != 0) return Status::FromErrno(errno, "fsync " + path);
   return key;
@@ -76,22 +80,24 @@ StatusOr<std::unique_ptr<RootKeyring>> RootKeyring::LoadOrCreate(const std::stri
 StatusOr<std::unique_ptr<RootKeyring>> RootKeyring::FromBytes(const SecretBytes& root) {
   if (root.size() != kRootKeySize) return Status::InvalidArgument("root key must be 32 bytes");
   std::unique_ptr<RootKeyring> ring(new RootKeyring());
-  KMSFS_ASSIGN_OR_RETURN(ring->seal_key_, HkdfSha256(root.span(), "kmsd root v1 seal", kAes256KeySize));
-  KMSFS_ASSIGN_OR_RETURN(ring->token_mac_key_, HkdfSha256(root.span(), "kmsd root v1 import-token", 32));
+  KMSFS_ASSIGN_OR_RETURN(ring->seal_key_,
+                         crypto::HkdfSha256(root.span(), {}, AsBytes("kmsd root v1 seal"), crypto::kAes256KeySize));
+  KMSFS_ASSIGN_OR_RETURN(ring->token_mac_key_,
+                         crypto::HkdfSha256(root.span(), {}, AsBytes("kmsd root v1 import-token"), 32));
   KMSFS_ASSIGN_OR_RETURN(ring->fingerprint_key_,
-                         HkdfSha256(root.span(), "kmsd root v1 material-fingerprint", 32));
+                         crypto::HkdfSha256(root.span(), {}, AsBytes("kmsd root v1 material-fingerprint"), 32));
   return ring;
 }
 
 std::vector<uint8_t> RootKeyring::Seal(std::string_view label, std::span<const uint8_t> plaintext) const {
-  std::vector<uint8_t> blob(1 + kGcmNonceSize + plaintext.size() + kGcmTagSize);
+  std::vector<uint8_t> blob(1 + crypto::kGcmNonceSize + plaintext.size() + crypto::kGcmTagSize);
   blob[0] = kBlobVersion;
-  std::span<uint8_t> nonce(blob.data() + 1, kGcmNonceSize);
-  RandomBytes(nonce);
-  std::span<uint8_t> ct(blob.data() + 1 + kGcmNonceSize, plaintext.size());
-  std::span<uint8_t> tag(ct.data() + ct.size(), kGcmTagSize);
+  std::span<uint8_t> nonce(blob.data() + 1, crypto::kGcmNonceSize);
+  crypto::RandomBytes(nonce);
+  std::span<uint8_t> ct(blob.data() + 1 + crypto::kGcmNonceSize, plaintext.size());
+  std::span<uint8_t> tag(ct.data() + ct.size(), crypto::kGcmTagSize);
   // Sizes are correct by construction, so sealing cannot fail for bad input.
-  Status st = AesGcmSeal(seal_key_.span(), nonce, plaintext, AsBytes(label), ct, tag);
+  Status st = crypto::AesGcmSeal(seal_key_, nonce, plaintext, AsBytes(label), ct, tag);
   if (!st.ok()) {
     std::fputs("kmsd: fatal: sealing failed\n", stderr);
     std::abort();
@@ -100,22 +106,23 @@ std::vector<uint8_t> RootKeyring::Seal(std::string_view label, std::span<const u
 }
 
 StatusOr<SecretBytes> RootKeyring::Open(std::string_view label, std::span<const uint8_t> blob) const {
-  if (blob.size() < 1 + kGcmNonceSize + kGcmTagSize || blob[0] != kBlobVersion) {
+  if (blob.size() < 1 + crypto::kGcmNonceSize + crypto::kGcmTagSize || blob[0] != kBlobVersion) {
     return Status::DataLoss("sealed blob is malformed");
   }
-  const size_t n = blob.size() - 1 - kGcmNonceSize - kGcmTagSize;
+  const size_t n = blob.size() - 1 - crypto::kGcmNonceSize - crypto::kGcmTagSize;
   SecretBytes plain(n);
-  Status st = AesGcmOpen(seal_key_.span(), blob.subspan(1, kGcmNonceSize), blob.subspan(1 + kGcmNonceSize, n),
-                         AsBytes(label), blob.last(kGcmTagSize), plain.mutable_span());
+  Status st = crypto::AesGcmOpen(seal_key_, blob.subspan(1, crypto::kGcmNonceSize),
+                                 blob.subspan(1 + crypto::kGcmNonceSize, n), AsBytes(label),
+                                 blob.last(crypto::kGcmTagSize), plain.mutable_span());
   if (!st.ok()) return Status::DataLoss("sealed blob failed authentication (wrong root key?)");
   return plain;
 }
 
-Digest RootKeyring::MaterialFingerprint(std::string_view key_id, const SecretBytes& material) const {
+crypto::Sha256Digest RootKeyring::MaterialFingerprint(std::string_view key_id, const SecretBytes& material) const {
   std::vector<uint8_t> msg(key_id.begin(), key_id.end());
   msg.push_back(0);
   msg.insert(msg.end(), material.span().begin(), material.span().end());
-  Digest d = HmacSha256(fingerprint_key_.span(), msg);
+  crypto::Sha256Digest d = crypto::HmacSha256(fingerprint_key_, msg);
   OPENSSL_cleanse(msg.data(), msg.size());
   return d;
 }

@@ -23,7 +23,7 @@
 
 #include "base/secret_bytes.h"
 #include "base/status.h"
-#include "kms/server/crypto_util.h"
+#include "crypto/hash.h"
 
 namespace kmsfs::kms::server {
 
@@ -48,7 +48,7 @@ class RootKeyring {
   const SecretBytes& import_token_mac_key() const { return token_mac_key_; }
   // Keyed fingerprint of imported material, to recognise a re-import of the
   // same bytes (KMS.2606) without storing them after deletion.
-  Digest MaterialFingerprint(std::string_view key_id, const SecretBytes& material) const;
+  crypto::Sha256Digest MaterialFingerprint(std::string_view key_id, const SecretBytes& material) const;
 
  private:
   RootKeyring() = default;

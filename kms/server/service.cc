@@ -3,8 +3,9 @@
 #include <array>
 
 #include "base/hex.h"
+#include "crypto/aes_gcm_oneshot.h"
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/users_file.h"
 #include "kms/server/validation.h"
 
@@ -158,7 +159,7 @@ bool ParseUrn(std::string_view ref, std::string* domain, std::string* alias) {
 
 std::string NewKeyId() {
   std::array<uint8_t, 16> b{};
-  RandomBytes(b);
+  crypto::RandomBytes(b);
   b[6] = static_cast<uint8_t>((b[6] & 0x0F) | 0x40);
   b[8] = static_cast<uint8_t>((b[8] & 0x3F) | 0x80);
   std::string hex = HexEncode(b);
@@ -186,7 +187,7 @@ StatusOr<Page> Paginate(const Request& r, size_t total) {
   return p;
 }
 
-Service::Service(Store* store, const RootKeyring* keyring, const WallClock* clock, Options options)
+Service::Service(Store* store, const RootKeyring* keyring, const Clock* clock, Options options)
     : store_(store), keyring_(keyring), clock_(clock), options_(std::move(options)) {}
 
 bool Service::IsKnownAction(std::string_view action) { return FindAction(action) != nullptr; }
@@ -278,7 +279,7 @@ StatusOr<KeyRecord> Service::LoadKey(const Caller& c, std::string_view ref, bool
 
 StatusOr<KeyRecord> Service::Refresh(KeyRecord found) {
   std::optional<KeyRecord> key = std::move(found);
-  const int64_t now = clock_->NowMs();
+  const int64_t now = clock_->WallNowMs();
   if (key->key_state == kStateScheduledDeletion && key->scheduled_deletion_ms > 0 &&
       key->scheduled_deletion_ms <= now) {
     KMSFS_RETURN_IF_ERROR(store_->DeleteKey(key->key_id));
@@ -442,8 +443,8 @@ Status Service::EnsureDefaultKey(std::string_view domain_id, std::string_view pr
   k.origin = "kms";
   k.key_state = kStateEnabled;
   k.default_key = true;
-  k.creation_ms = clock_->NowMs();
-  SecretBytes material = SecretBytes::Random(kAes256KeySize);
+  k.creation_ms = clock_->WallNowMs();
+  SecretBytes material = SecretBytes::Random(crypto::kAes256KeySize);
   std::vector<uint8_t> sealed = SealMaterial(k.key_id, 0, material);
   return store_->RunInTransaction([&]() -> Status {
     KMSFS_RETURN_IF_ERROR(store_->InsertKey(k));

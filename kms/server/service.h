@@ -28,6 +28,7 @@
 
 #include "kms/server/json.h"
 
+#include "base/clock.h"
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "kms/server/envelope.h"
@@ -35,7 +36,6 @@
 #include "kms/server/request.h"
 #include "kms/server/root_key.h"
 #include "kms/server/store.h"
-#include "kms/server/wall_clock.h"
 
 namespace kmsfs::kms::server {
 
@@ -51,7 +51,7 @@ class Service {
   // Alias of the default master key kmsd creates in each user's domain.
   static constexpr std::string_view kDefaultKeyAlias = "kmsfs/default";
 
-  Service(Store* store, const RootKeyring* keyring, const WallClock* clock, Options options);
+  Service(Store* store, const RootKeyring* keyring, const Clock* clock, Options options);
 
   // True for every action kmsd serves under /v1.0/{project_id}/kms/.
   static bool IsKnownAction(std::string_view action);
@@ -158,7 +158,7 @@ class Service {
 
   Store* store_;
   const RootKeyring* keyring_;
-  const WallClock* clock_;
+  const Clock* clock_;
   Options options_;
   std::mutex mu_;  // serialises mutating actions; taken before the store's own lock
 

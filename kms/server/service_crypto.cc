@@ -1,7 +1,9 @@
 // Data-key and data actions: spec/kms-api.md §4, envelope §5.
+#include "base/base64.h"
+#include "base/bytes.h"
 #include "base/hex.h"
+#include "crypto/hash.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/envelope.h"
 #include "kms/server/service.h"
 #include "kms/server/validation.h"
@@ -34,7 +36,7 @@ StatusOr<size_t> DataKeyBytes(const Request& r) {
 }
 
 // Hex string into secure memory, with the SHA-256 hex of the plaintext.
-std::string DigestHex(const SecretBytes& data) { return HexEncodeUpper(Sha256(data.span())); }
+std::string DigestHex(const SecretBytes& data) { return HexEncodeUpper(crypto::Sha256(data.span())); }
 
 }  // namespace
 
@@ -65,8 +67,8 @@ StatusOr<Json> Service::EncryptDataKey(const Caller& c, const Request& r) {
   const SecretBytes& both = *decoded;
   if (both.size() != static_cast<size_t>(*dek_len) + 32) return KmsError("KMS.2104");
   SecretBytes dek = SecretBytes::CopyFrom(both.span().first(static_cast<size_t>(*dek_len)));
-  const Digest digest = Sha256(dek.span());
-  if (!ConstantTimeEquals(digest, both.span().last(32))) return KmsError("KMS.2103");
+  const crypto::Sha256Digest digest = crypto::Sha256(dek.span());
+  if (!crypto::ConstantTimeEquals(digest, both.span().last(32))) return KmsError("KMS.2103");
 
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), /*allow_alias=*/true));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, "encrypt-datakey"));

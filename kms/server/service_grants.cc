@@ -4,8 +4,8 @@
 #include <set>
 
 #include "base/hex.h"
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/service.h"
 #include "kms/server/validation.h"
 
@@ -93,7 +93,7 @@ StatusOr<Json> Service::CreateGrant(const Caller& c, const Request& r) {
   if (count >= options_.max_grants_per_key) return KmsError("KMS.2404");
 
   GrantRecord g;
-  g.grant_id = HexEncode(RandomVector(32));
+  g.grant_id = HexEncode(crypto::RandomVector(32));
   g.key_id = k.key_id;
   g.grantee_principal = std::string(grantee);
   g.grantee_type = type;
@@ -101,7 +101,7 @@ StatusOr<Json> Service::CreateGrant(const Caller& c, const Request& r) {
   g.issuing_principal = c.user_id;
   g.name = name;
   g.retiring_principal = retiring;
-  g.creation_ms = clock_->NowMs();
+  g.creation_ms = clock_->WallNowMs();
   g.parent_grant_id = parent_grant_id;
   KMSFS_RETURN_IF_ERROR(store_->InsertGrant(g));
   return Json{{"grant_id", g.grant_id}};

@@ -1,9 +1,12 @@
 // BYOK import actions: spec/kms-api.md §7.
 #include <cmath>
 
+#include "base/base64.h"
 #include "base/hex.h"
+#include "crypto/hash.h"
+#include "crypto/random.h"
+#include "crypto/rsa.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/import_token.h"
 #include "kms/server/service.h"
 #include "kms/server/validation.h"
@@ -46,7 +49,7 @@ StatusOr<int64_t> ExpirationSeconds(const Request& r) {
 }  // namespace
 
 StatusOr<Json> Service::GetParametersForImport(const Caller& c, const Request& r) {
-  auto alg = ParseWrappingAlgorithm(*r.String("wrapping_algorithm"));
+  auto alg = crypto::ParseWrappingAlgorithm(*r.String("wrapping_algorithm"));
   if (!alg) return KmsError("KMS.0308");
   {
     KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
@@ -55,24 +58,24 @@ StatusOr<Json> Service::GetParametersForImport(const Caller& c, const Request& r
     if (k.key_state != kStatePendingImport) return KmsError("KMS.0310");
   }
   // Key generation is slow; it runs outside the service lock.
-  KMSFS_ASSIGN_OR_RETURN(RsaKeyPair pair, GenerateRsa2048());
+  KMSFS_ASSIGN_OR_RETURN(crypto::RsaKeyPair pair, crypto::GenerateRsa2048());
 
   ImportToken token;
   token.algorithm = *alg;
   token.key_id = std::string(*r.String("key_id"));
-  token.issued_s = clock_->NowSec();
+  token.issued_s = clock_->WallNowSec();
   token.expires_s = token.issued_s + options_.import_token_ttl_sec;
-  RandomBytes(token.token_id);
-  token.public_key_digest = Sha256(pair.public_spki_der);
+  crypto::RandomBytes(token.token_id);
+  token.public_key_digest = crypto::Sha256(pair.public_spki_der);
   const std::string token_id_hex = HexEncode(token.token_id);
 
   ImportTokenRecord rec;
   rec.token_id = token_id_hex;
   rec.key_id = token.key_id;
-  rec.algorithm = std::string(WrappingAlgorithmName(*alg));
+  rec.algorithm = std::string(crypto::WrappingAlgorithmName(*alg));
   rec.expires_s = token.expires_s;
   rec.sealed_private_key = keyring_->Seal(PrivateKeyLabel(token_id_hex), pair.private_der.span());
-  rec.created_ms = clock_->NowMs();
+  rec.created_ms = clock_->WallNowMs();
   KMSFS_RETURN_IF_ERROR(store_->PurgeImportTokensExpiredBefore(token.issued_s));
   KMSFS_RETURN_IF_ERROR(store_->PutImportToken(rec));
 
@@ -90,7 +93,7 @@ StatusOr<Json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
   std::string_view token_text = *r.String("import_token");
   if (!IsBase64Text(token_text, 200, 6144)) return KmsError("KMS.2605");
   KMSFS_ASSIGN_OR_RETURN(int64_t expiration_s, ExpirationSeconds(r));
-  const int64_t now_s = clock_->NowSec();
+  const int64_t now_s = clock_->WallNowSec();
   if (expiration_s != 0 && expiration_s <= now_s) return KmsError("KMS.2602");
 
   std::lock_guard<std::mutex> lock(mu_);
@@ -111,13 +114,13 @@ StatusOr<Json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
 
   // One answer for every way the unwrap can fail (KMS.2604 for a wrong
   // length would make the answer a padding oracle for RSAES-PKCS1-v1_5).
-  auto material = UnwrapKeyMaterial(*private_der, token->algorithm, *wrapped, kImportedMaterialBytes);
+  auto material = crypto::UnwrapKeyMaterial(*private_der, token->algorithm, *wrapped, kImportedMaterialBytes);
   if (!material.ok()) {
     if (material.status().code() == StatusCode::kInvalidArgument) return KmsError("KMS.0311");
     return material.status();
   }
-  const Digest fingerprint = keyring_->MaterialFingerprint(k.key_id, *material);
-  if (!k.import_fingerprint.empty() && !ConstantTimeEquals(fingerprint, k.import_fingerprint)) {
+  const crypto::Sha256Digest fingerprint = keyring_->MaterialFingerprint(k.key_id, *material);
+  if (!k.import_fingerprint.empty() && !crypto::ConstantTimeEquals(fingerprint, k.import_fingerprint)) {
     return KmsError("KMS.2606");
   }
 
@@ -127,7 +130,7 @@ StatusOr<Json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
   k.expiration_ms = expiration_s * 1000;
   k.import_fingerprint.assign(fingerprint.begin(), fingerprint.end());
   KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&]() -> Status {
-    KMSFS_RETURN_IF_ERROR(store_->PutMaterial(k.key_id, 0, sealed, clock_->NowMs()));
+    KMSFS_RETURN_IF_ERROR(store_->PutMaterial(k.key_id, 0, sealed, clock_->WallNowMs()));
     return store_->UpdateKey(k);
   }));
   return Json::object();

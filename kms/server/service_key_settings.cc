@@ -3,8 +3,8 @@
 // update_key_rotation_interval, rotate_on_demand). Managing a key: only a
 // kms_admin of the owning domain (Authorize with no operation); grants never
 // give these.
+#include "crypto/aes_gcm_oneshot.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/service.h"
 #include "kms/server/validation.h"
 
@@ -27,10 +27,10 @@ Status Service::CheckRotatable(const KeyRecord& k) {
 
 Status Service::RotateMaterial(KeyRecord* k) {
   const uint32_t version = k->current_version + 1;
-  std::vector<uint8_t> sealed = SealMaterial(k->key_id, version, SecretBytes::Random(kAes256KeySize));
+  std::vector<uint8_t> sealed = SealMaterial(k->key_id, version, SecretBytes::Random(crypto::kAes256KeySize));
   KeyRecord rotated = *k;
   rotated.current_version = version;
-  rotated.last_rotation_ms = clock_->NowMs();
+  rotated.last_rotation_ms = clock_->WallNowMs();
   rotated.number_of_rotations += 1;
   KMSFS_RETURN_IF_ERROR(store_->RunInTransaction([&]() -> Status {
     KMSFS_RETURN_IF_ERROR(store_->PutMaterial(rotated.key_id, version, sealed, rotated.last_rotation_ms));

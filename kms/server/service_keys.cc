@@ -2,8 +2,9 @@
 #include <set>
 
 #include "base/hex.h"
+#include "crypto/aes_gcm_oneshot.h"
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/service.h"
 #include "kms/server/users_file.h"
 #include "kms/server/validation.h"
@@ -86,12 +87,12 @@ StatusOr<Json> Service::CreateKey(const Caller& c, const Request& r) {
   k.key_usage = usage;
   k.key_type = KeyType(spec);
   k.origin = origin;
-  k.creation_ms = clock_->NowMs();
+  k.creation_ms = clock_->WallNowMs();
   // Only AES_256 keys carry material kmsd can use; other specs are records only.
   const bool has_material = origin == "kms" && spec == "AES_256";
   k.key_state = origin == "external" ? kStatePendingImport : kStateEnabled;
   std::vector<uint8_t> sealed;
-  if (has_material) sealed = SealMaterial(k.key_id, 0, SecretBytes::Random(kAes256KeySize));
+  if (has_material) sealed = SealMaterial(k.key_id, 0, SecretBytes::Random(crypto::kAes256KeySize));
 
   std::lock_guard<std::mutex> lock(mu_);
   KMSFS_ASSIGN_OR_RETURN(std::optional<KeyRecord> same_alias, store_->FindKeyByAlias(c.project_id, alias));
@@ -193,7 +194,7 @@ StatusOr<Json> Service::ScheduleKeyDeletion(const Caller& c, const Request& r) {
   if (k.default_key) return KmsError("KMS.0211");
   if (k.key_state == kStateScheduledDeletion) return KmsError("KMS.1402");
   k.key_state = kStateScheduledDeletion;
-  k.scheduled_deletion_ms = clock_->NowMs() + *days * 86'400'000;
+  k.scheduled_deletion_ms = clock_->WallNowMs() + *days * 86'400'000;
   KMSFS_RETURN_IF_ERROR(store_->UpdateKey(k));
   return IdAndState(k);
 }
@@ -247,7 +248,7 @@ StatusOr<Json> Service::GenRandom(const Caller& c, const Request& r) {
   const std::optional<int64_t> bits = r.DecimalField("random_data_length").value;
   if (!bits || *bits < 8 || *bits > 8192) return KmsError("KMS.1801");
   if (*bits % 8 != 0) return KmsError("KMS.1802");
-  std::vector<uint8_t> bytes = RandomVector(static_cast<size_t>(*bits / 8));
+  std::vector<uint8_t> bytes = crypto::RandomVector(static_cast<size_t>(*bits / 8));
   return Json{{"random_data", HexEncodeUpper(bytes)}};
 }
 

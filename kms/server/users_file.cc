@@ -9,9 +9,10 @@
 #include <map>
 #include <set>
 
+#include "base/bytes.h"
 #include "base/hex.h"
 #include "base/unique_fd.h"
-#include "kms/server/crypto_util.h"
+#include "crypto/hash.h"
 #include "kms/server/json.h"
 #include "kms/server/password_hasher.h"
 #include "kms/server/validation.h"
@@ -96,7 +97,7 @@ Status ParseAccessKeys(Json& list, const std::string& at, std::set<std::string>*
 std::string DomainIdFor(std::string_view domain_name) {
   std::string input = "kmsd-domain:";
   input.append(domain_name);
-  Digest d = Sha256(AsBytes(input));
+  crypto::Sha256Digest d = crypto::Sha256(AsBytes(input));
   return HexEncode(std::span<const uint8_t>(d.data(), 16));
 }
 

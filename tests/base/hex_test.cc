@@ -12,6 +12,12 @@ TEST(HexTest, RoundTripsBothCases) {
   EXPECT_EQ(*HexDecode("00ABff10"), bytes);
 }
 
+TEST(HexTest, UpperSecretMatchesUpper) {
+  std::vector<uint8_t> bytes = {0x00, 0xab, 0xFF, 0x10, 0x9c};
+  EXPECT_EQ(std::string_view(HexEncodeUpperSecret(bytes)), "00ABFF109C");
+  EXPECT_TRUE(HexEncodeUpperSecret({}).empty());
+}
+
 TEST(HexTest, RejectsOddLengthAndBadCharacters) {
   EXPECT_FALSE(HexDecode("abc").ok());
   EXPECT_FALSE(HexDecode("zz").ok());

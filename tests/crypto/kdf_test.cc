@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/hex.h"
@@ -53,23 +54,31 @@ TEST(HkdfTest, DifferentSaltGivesDifferentKey) {
   EXPECT_FALSE(a->Equals(*b));
 }
 
-TEST(Sha256Test, MatchesKnownDigests) {
-  const std::string abc = "abc";
-  EXPECT_EQ(HexEncode(Sha256({reinterpret_cast<const uint8_t*>(abc.data()), abc.size()})),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  // The KMS documentation's example: SHA-256 of a 64-byte all-zero DEK.
-  const std::vector<uint8_t> zeros(64, 0);
-  EXPECT_EQ(HexEncodeUpper(Sha256(zeros)),
-            "F5A5FD42D16A20302798EF6ED309979B43003D2320D9F0E8EA9831A92759FB4B");
+std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+// RFC 7914 §11, first vector (its first 32 bytes: PBKDF2's first block).
+TEST(Pbkdf2Test, MatchesRfc7914Vector) {
+  auto out = Pbkdf2Sha256(Bytes("passwd"), Bytes("salt"), 1);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(HexEncode(*out), "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
 }
 
-TEST(RandomBytesTest, FillsDistinctBuffers) {
-  std::vector<uint8_t> a(32), b(32);
-  RandomBytes(a);
-  RandomBytes(b);
-  EXPECT_NE(a, b);
-  EXPECT_NE(a, std::vector<uint8_t>(32, 0));
-  RandomBytes({});  // empty is a no-op
+TEST(Pbkdf2Test, MatchesRfc7914VectorWithManyIterations) {
+  auto out = Pbkdf2Sha256(Bytes("Password"), Bytes("NaCl"), 80000);
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(HexEncode(*out), "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56");
+}
+
+TEST(Pbkdf2Test, EmptyPasswordAndSaltAreAccepted) {
+  auto a = Pbkdf2Sha256({}, {}, 1);
+  auto b = Pbkdf2Sha256(Bytes("x"), {}, 1);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_NE(*a, *b);
+}
+
+TEST(Pbkdf2Test, RejectsNonPositiveIterationCount) {
+  EXPECT_FALSE(Pbkdf2Sha256(Bytes("pw"), Bytes("salt"), 0).ok());
+  EXPECT_FALSE(Pbkdf2Sha256(Bytes("pw"), Bytes("salt"), -1).ok());
 }
 
 }  // namespace

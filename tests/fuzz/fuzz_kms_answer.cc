@@ -24,7 +24,7 @@
 
 #include "base/hex.h"
 #include "kms/api_json.h"
-#include "kms/secure_string.h"
+#include "base/secure_string.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace kmsfs::fuzz {
@@ -35,14 +35,14 @@ bool FailedCleanly(const Status& s) {
 }
 
 // True when the body's top-level `name` is the key's hex, overwritten with '0's.
-bool FieldWasWiped(const kms::SecureString& body, const char* name, size_t key_size) {
+bool FieldWasWiped(const SecureString& body, const char* name, size_t key_size) {
   auto parsed = kms::ParseObject(body);
   if (!parsed) return false;
   const std::string text = kms::GetText(*parsed, name);
   return text.size() == 2 * key_size && text.find_first_not_of('0') == std::string::npos;
 }
 
-void CreateDataKey(kms::SecureString body, size_t length) {
+void CreateDataKey(SecureString body, size_t length) {
   auto key = kms::ParseCreateDataKeyAnswer(body, length);
   if (!key.ok()) {
     KMSFS_FUZZ_CHECK(FailedCleanly(key.status()));
@@ -53,7 +53,7 @@ void CreateDataKey(kms::SecureString body, size_t length) {
   KMSFS_FUZZ_CHECK(FieldWasWiped(body, "plain_text", length));
 }
 
-void DecryptDataKey(kms::SecureString body, size_t length) {
+void DecryptDataKey(SecureString body, size_t length) {
   auto dek = kms::ParseDecryptDataKeyAnswer(body, length);
   if (!dek.ok()) {
     KMSFS_FUZZ_CHECK(FailedCleanly(dek.status()));
@@ -107,8 +107,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t length = data[1];
   const std::string_view body(reinterpret_cast<const char*>(data + 2), size - 2);
   switch (which) {
-    case 0: CreateDataKey(kmsfs::kms::SecureString(body.data(), body.size()), length); break;
-    case 1: DecryptDataKey(kmsfs::kms::SecureString(body.data(), body.size()), length); break;
+    case 0: CreateDataKey(kmsfs::SecureString(body.data(), body.size()), length); break;
+    case 1: DecryptDataKey(kmsfs::SecureString(body.data(), body.size()), length); break;
     case 2: CipherText(body); break;
     default: Lists(which, body); break;
   }

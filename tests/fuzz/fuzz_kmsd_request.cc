@@ -44,15 +44,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "base/secret_bytes.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/identity.h"
 #include "kms/server/root_key.h"
 #include "kms/server/service.h"
 #include "kms/server/store.h"
 #include "kms/server/users_file.h"
-#include "kms/server/wall_clock.h"
 #include "tests/fuzz/fuzz_util.h"
 #include "tests/server/byok_util.h"
 
@@ -66,7 +65,7 @@ constexpr std::string_view kPassword = "fuzz-password";
 
 struct World {
   std::string dir;
-  kms::server::FakeWallClock clock;
+  FakeClock clock;
   std::unique_ptr<kms::server::Store> store;
   std::unique_ptr<kms::server::RootKeyring> ring;
   std::unique_ptr<kms::server::Service> service;
@@ -212,7 +211,7 @@ World& GetWorld() {
              {{"key_id", ekey},
               {"import_token", eparams["import_token"]},
               {"encrypted_key_material", wrap(eparams)},
-              {"expiration_time", w->clock.NowSec() + 86400}});
+              {"expiration_time", w->clock.WallNowSec() + 86400}});
   const std::string xkey = MustHandle(*w, w->alice, "create-key",
                                       {{"key_alias", "fuzz-byok"}, {"origin", "external"}})["key_info"]["key_id"];
   const Json xparams = import_params(xkey);
@@ -226,7 +225,7 @@ World& GetWorld() {
                      {"@EKEY@", ekey},     {"@DOOMED@", doomed}, {"@CT@", ct},
                      {"@DATA@", data},     {"@GRANT@", grant}, {"@ITOKEN@", xparams["import_token"]},
                      {"@MATERIAL@", wrap(xparams)}, {"@TOKEN@", token->token}};
-  w->start_ms = w->clock.NowMs();
+  w->start_ms = w->clock.WallNowMs();
   w->snapshot = Snapshot(*w);
   return *w;
 }
@@ -324,7 +323,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view action = kKmsdActions[(data[0] & 0x1f) % kKmsdActions.size()];
   const Caller& caller = (data[0] & 0x80) ? w.bob : w.alice;
   const bool later = (data[0] & 0x40) != 0;
-  w.clock.Set(w.start_ms + (later ? kLaterMs : 0));
+  w.clock.SetWallMs(w.start_ms + (later ? kLaterMs : 0));
   const std::string body = Substitute(w, std::string(reinterpret_cast<const char*>(data) + 1, size - 1));
   // Roll everything back: the status returned here is never OK.
   kmsfs::Status rolled_back = w.store->RunInTransaction([&]() -> kmsfs::Status {

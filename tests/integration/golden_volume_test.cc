@@ -11,7 +11,7 @@
 #include <string>
 
 #include "base/hex.h"
-#include "crypto/kdf.h"
+#include "crypto/hash.h"
 #include "tests/testutil/kmsd_process.h"
 #include "tests/testutil/mounted_volume.h"
 #include "tests/testutil/process.h"

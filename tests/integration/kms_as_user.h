@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/hex.h"
-#include "crypto/kdf.h"
+#include "crypto/hash.h"
 #include "fs/format/file_header.h"
 #include "tests/testutil/kmsd_process.h"
 

@@ -14,8 +14,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/bytes.h"
 #include "base/hex.h"
-#include "kms/server/crypto_util.h"
+#include "crypto/hash.h"
 
 #include "tests/testutil/temp_dir.h"
 
@@ -117,7 +118,7 @@ TEST_F(AuditLogTest, RewritingALineWithAFreshHashIsFoundAtTheNextLine) {
   Json e = Json::parse(lines[1]);
   e["result"] = "KMS.0306";
   e.erase("hash");
-  e["hash"] = HexEncode(Sha256(AsBytes(std::string_view(DumpJson(e)))));
+  e["hash"] = HexEncode(crypto::Sha256(AsBytes(std::string_view(DumpJson(e)))));
   lines[1] = std::string(DumpJson(e));
   SetLines(lines);
   EXPECT_EQ(Verify(), "line 3: prev does not match line 2 (that line was changed, removed or moved)");

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.h"
 #include "base/hex.h"
-#include "kms/server/crypto_util.h"
 
 namespace kmsfs::kms::server {
 namespace {

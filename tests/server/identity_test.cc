@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
-#include "kms/server/crypto_util.h"
+#include "base/bytes.h"
+#include "crypto/hash.h"
+#include "crypto/kdf.h"
+#include "crypto/random.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::kms::server {
@@ -38,7 +41,7 @@ class KmsdIdentityTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  FakeWallClock clock_;
+  FakeClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<Identity> identity_;
 };
@@ -91,9 +94,9 @@ TEST_F(KmsdIdentityTest, OldPbkdf2VerifierIsReplacedByArgon2idAtTheNextLogin) {
   u.domain_id = "d1";
   u.project_id = "p1";
   u.project_name = "p1";
-  u.salt = RandomVector(16);
+  u.salt = crypto::RandomVector(16);
   u.iterations = 10000;
-  const Digest v = Pbkdf2Sha256(AsBytes("old-pw"), u.salt, u.iterations).value();
+  const crypto::Sha256Digest v = crypto::Pbkdf2Sha256(AsBytes("old-pw"), u.salt, u.iterations).value();
   u.verifier.assign(v.begin(), v.end());
   ASSERT_TRUE(store_->PutUser(u).ok());
   EXPECT_FALSE(Login(PasswordLogin("admin", "admin", "wrong")).ok());

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/bytes.h"
+#include "crypto/hash.h"
+#include "crypto/rsa.h"
 #include "kms/server/validation.h"
 
 namespace kmsfs::kms::server {
@@ -9,12 +12,12 @@ namespace {
 
 ImportToken SampleToken() {
   ImportToken t;
-  t.algorithm = WrappingAlgorithm::kOaepSha1;
+  t.algorithm = crypto::WrappingAlgorithm::kOaepSha1;
   t.key_id = "bb6a3d22-dc93-47ac-b5bd-88df7ad35f1e";
   t.issued_s = 1501492272;
   t.expires_s = 1501578672;
   for (size_t i = 0; i < t.token_id.size(); ++i) t.token_id[i] = static_cast<uint8_t>(i);
-  t.public_key_digest = Sha256(AsBytes("public key"));
+  t.public_key_digest = crypto::Sha256(AsBytes("public key"));
   return t;
 }
 
@@ -26,7 +29,7 @@ TEST(KmsdImportTokenTest, EncodesToTwoHundredBase64CharactersAndBack) {
   auto back = DecodeImportToken(text, key);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back->key_id, SampleToken().key_id);
-  EXPECT_EQ(back->algorithm, WrappingAlgorithm::kOaepSha1);
+  EXPECT_EQ(back->algorithm, crypto::WrappingAlgorithm::kOaepSha1);
   EXPECT_EQ(back->issued_s, 1501492272);
   EXPECT_EQ(back->expires_s, 1501578672);
   EXPECT_EQ(back->token_id, SampleToken().token_id);

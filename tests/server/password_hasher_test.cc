@@ -9,7 +9,7 @@
 #include <thread>
 #include <vector>
 
-#include "kms/server/crypto_util.h"
+#include "base/bytes.h"
 
 namespace kmsfs::kms::server {
 namespace {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include "base/bytes.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::kms::server {

@@ -4,8 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/random.h"
 #include "kms/server/api_error.h"
-#include "kms/server/crypto_util.h"
 #include "kms/server/identity.h"
 #include "tests/server/byok_util.h"
 #include "tests/testutil/temp_dir.h"
@@ -47,7 +47,7 @@ class KmsdServiceTest : public ::testing::Test {
   }
 
   TempDir dir_;
-  FakeWallClock clock_;
+  FakeClock clock_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<RootKeyring> ring_;
   std::unique_ptr<Service> service_;
@@ -62,7 +62,7 @@ TEST_F(KmsdServiceTest, ScheduledKeyIsPurgedOnceItsDateHasPassed) {
   Json sched = Call(alice_, "schedule-key-deletion", {{"key_id", key}, {"pending_days", "7"}});
   EXPECT_EQ(sched, Json({{"key_id", key}, {"key_state", "4"}}));
   Json info = Call(alice_, "describe-key", {{"key_id", key}})["key_info"];
-  EXPECT_EQ(info["scheduled_deletion_date"], std::to_string(clock_.NowMs() + 7 * 86'400'000LL));
+  EXPECT_EQ(info["scheduled_deletion_date"], std::to_string(clock_.WallNowMs() + 7 * 86'400'000LL));
 
   clock_.AdvanceMs(7 * 86'400'000LL - 1);
   EXPECT_EQ(StateOf(key), "4");
@@ -78,8 +78,8 @@ TEST_F(KmsdServiceTest, ImportedMaterialIsErasedAtItsExpirationTime) {
   Json params = Call(alice_, "get-parameters-for-import", {{"key_id", key}, {"wrapping_algorithm", "RSAES_OAEP_SHA_256"}});
   ASSERT_TRUE(params.contains("public_key")) << params.dump();
   std::string wrapped = ::kmsfs::testing::WrapKeyMaterial(params["public_key"], "RSAES_OAEP_SHA_256",
-                                                          RandomVector(32));
-  const int64_t expiry_s = clock_.NowSec() + 100;
+                                                          crypto::RandomVector(32));
+  const int64_t expiry_s = clock_.WallNowSec() + 100;
   Json imported = Call(alice_, "import-key-material",
                        {{"key_id", key},
                         {"import_token", params["import_token"]},
@@ -99,8 +99,8 @@ TEST_F(KmsdServiceTest, ImportedMaterialIsErasedAtItsExpirationTime) {
 TEST_F(KmsdServiceTest, ImportTokenExpiresWithTheClock) {
   std::string key = CreateKey(alice_, "byok", "external");
   Json params = Call(alice_, "get-parameters-for-import", {{"key_id", key}, {"wrapping_algorithm", "RSAES_OAEP_SHA_1"}});
-  EXPECT_EQ(params["expiration_time"], clock_.NowSec() + 86400);
-  std::string wrapped = ::kmsfs::testing::WrapKeyMaterial(params["public_key"], "RSAES_OAEP_SHA_1", RandomVector(32));
+  EXPECT_EQ(params["expiration_time"], clock_.WallNowSec() + 86400);
+  std::string wrapped = ::kmsfs::testing::WrapKeyMaterial(params["public_key"], "RSAES_OAEP_SHA_1", crypto::RandomVector(32));
   clock_.AdvanceMs(86'400'000);
   Json r = Call(alice_, "import-key-material",
                 {{"key_id", key}, {"import_token", params["import_token"]}, {"encrypted_key_material", wrapped}});

@@ -11,8 +11,8 @@
 // body this is used for is far longer.
 //
 // Thread-safety: a value type, like std::string.
-#ifndef KMSFS_KMS_SECURE_STRING_H_
-#define KMSFS_KMS_SECURE_STRING_H_
+#ifndef KMSFS_BASE_SECURE_STRING_H_
+#define KMSFS_BASE_SECURE_STRING_H_
 
 #include <sodium.h>
 
@@ -20,7 +20,7 @@
 #include <new>
 #include <string>
 
-namespace kmsfs::kms {
+namespace kmsfs {
 
 template <typename T>
 struct WipingAllocator {
@@ -42,6 +42,6 @@ struct WipingAllocator {
 
 using SecureString = std::basic_string<char, std::char_traits<char>, WipingAllocator<char>>;
 
-}  // namespace kmsfs::kms
+}  // namespace kmsfs
 
-#endif  // KMSFS_KMS_SECURE_STRING_H_
+#endif  // KMSFS_BASE_SECURE_STRING_H_

@@ -1,4 +1,4 @@
-#include "kms/server/crypto_util.h"
+#include "crypto/rsa.h"
 
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -9,76 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "base/hex.h"
+#include "crypto/random.h"
 
-namespace kmsfs::kms::server {
+namespace kmsfs::crypto {
 namespace {
 
-
-TEST(KmsdCryptoUtilTest, Sha256OfSixtyFourZerosMatchesDocumentedDigest) {
-  std::vector<uint8_t> zeros(64, 0);
-  EXPECT_EQ(HexEncodeUpper(Sha256(zeros)), "F5A5FD42D16A20302798EF6ED309979B43003D2320D9F0E8EA9831A92759FB4B");
-}
-
-TEST(KmsdCryptoUtilTest, HmacSha256MatchesRfc4231Case2) {
-  Digest mac = HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"));
-  EXPECT_EQ(HexEncode(mac), "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-}
-
-// A key longer than SHA-256's block is hashed first (RFC 4231 case 6).
-TEST(KmsdCryptoUtilTest, HmacSha256MatchesRfc4231Case6) {
-  std::vector<uint8_t> key(131, 0xaa);
-  Digest mac = HmacSha256(key, AsBytes("Test Using Larger Than Block-Size Key - Hash Key First"));
-  EXPECT_EQ(HexEncode(mac), "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
-}
-
-TEST(KmsdCryptoUtilTest, HkdfMatchesRfc5869Case3) {
-  std::vector<uint8_t> ikm(22, 0x0b);
-  auto okm = HkdfSha256(ikm, "", 42);
-  ASSERT_TRUE(okm.ok());
-  EXPECT_EQ(HexEncode(okm->span()),
-            "8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d9d201395faa4b61a96c8");
-}
-
-TEST(KmsdCryptoUtilTest, AesGcmMatchesKnownAnswerAndRoundTrips) {
-  std::vector<uint8_t> key(32, 0), nonce(12, 0), pt(16, 0), ct(16), tag(16);
-  ASSERT_TRUE(AesGcmSeal(key, nonce, pt, {}, ct, tag).ok());
-  EXPECT_EQ(HexEncode(ct), "cea7403d4d606b6e074ec5d3baf39d18");
-  EXPECT_EQ(HexEncode(tag), "d0d1c8a799996bf0265b98b5d48ab919");
-  std::vector<uint8_t> back(16, 0xff);
-  ASSERT_TRUE(AesGcmOpen(key, nonce, ct, {}, tag, back).ok());
-  EXPECT_EQ(back, pt);
-}
-
-TEST(KmsdCryptoUtilTest, AesGcmOpenFailsOnWrongAadOrTag) {
-  std::vector<uint8_t> key(32, 7), nonce(12, 1), pt = {1, 2, 3}, ct(3), tag(16), out(3);
-  std::vector<uint8_t> aad = {9, 9};
-  ASSERT_TRUE(AesGcmSeal(key, nonce, pt, aad, ct, tag).ok());
-  std::vector<uint8_t> other_aad = {9, 8};
-  EXPECT_FALSE(AesGcmOpen(key, nonce, ct, other_aad, tag, out).ok());
-  tag[0] ^= 1;
-  EXPECT_FALSE(AesGcmOpen(key, nonce, ct, aad, tag, out).ok());
-}
-
-TEST(KmsdCryptoUtilTest, Base64MatchesRfc4648Vectors) {
-  const std::pair<std::string, std::string> vectors[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
-      {"foobar", "Zm9vYmFy"}};
-  for (const auto& [plain, enc] : vectors) {
-    EXPECT_EQ(Base64Encode(AsBytes(plain)), enc);
-    auto dec = Base64Decode(enc);
-    ASSERT_TRUE(dec.ok()) << enc;
-    EXPECT_EQ(std::string(dec->begin(), dec->end()), plain);
-  }
-}
-
-TEST(KmsdCryptoUtilTest, Base64DecodeIsStrict) {
-  for (const char* bad : {"Zg=", "Zg", "Z===", "Zg==Zg==", "Zm9v!", "Zm 9v", "Zm9v\n", "=Zm9", "Zm-_"}) {
-    EXPECT_FALSE(Base64Decode(bad).ok()) << bad;
-  }
-}
-
-TEST(KmsdCryptoUtilTest, WrappingAlgorithmNamesRoundTrip) {
+TEST(RsaTest, WrappingAlgorithmNamesRoundTrip) {
   for (auto alg : {WrappingAlgorithm::kOaepSha256, WrappingAlgorithm::kOaepSha1, WrappingAlgorithm::kPkcs1V15}) {
     EXPECT_EQ(ParseWrappingAlgorithm(WrappingAlgorithmName(alg)), alg);
   }
@@ -109,7 +45,7 @@ std::vector<uint8_t> Wrap(const std::vector<uint8_t>& spki, WrappingAlgorithm al
   return out;
 }
 
-TEST(KmsdCryptoUtilTest, RsaUnwrapsMaterialForEveryWrappingAlgorithm) {
+TEST(RsaTest, RsaUnwrapsMaterialForEveryWrappingAlgorithm) {
   auto pair = GenerateRsa2048();
   ASSERT_TRUE(pair.ok());
   std::vector<uint8_t> material = RandomVector(32);
@@ -122,13 +58,58 @@ TEST(KmsdCryptoUtilTest, RsaUnwrapsMaterialForEveryWrappingAlgorithm) {
   }
 }
 
-TEST(KmsdCryptoUtilTest, RsaUnwrapFailsUnderAnotherAlgorithm) {
+TEST(RsaTest, RsaUnwrapFailsUnderAnotherAlgorithm) {
   auto pair = GenerateRsa2048();
   ASSERT_TRUE(pair.ok());
   std::vector<uint8_t> wrapped = Wrap(pair->public_spki_der, WrappingAlgorithm::kOaepSha256, RandomVector(32));
   EXPECT_FALSE(RsaDecrypt(pair->private_der, WrappingAlgorithm::kOaepSha1, wrapped).ok());
   std::vector<uint8_t> garbage = RandomVector(256);
   EXPECT_FALSE(RsaDecrypt(pair->private_der, WrappingAlgorithm::kOaepSha256, garbage).ok());
+}
+
+TEST(RsaTest, EncryptThenDecryptRoundTripsForEveryWrappingAlgorithm) {
+  auto pair = GenerateRsa2048();
+  ASSERT_TRUE(pair.ok());
+  const std::vector<uint8_t> material = RandomVector(32);
+  for (auto alg : {WrappingAlgorithm::kOaepSha256, WrappingAlgorithm::kOaepSha1, WrappingAlgorithm::kPkcs1V15}) {
+    SCOPED_TRACE(WrappingAlgorithmName(alg));
+    auto wrapped = RsaEncrypt(pair->public_spki_der, alg, material);
+    ASSERT_TRUE(wrapped.ok()) << wrapped.status().ToString();
+    ASSERT_EQ(wrapped->size(), 256u);
+    auto back = UnwrapKeyMaterial(pair->private_der, alg, *wrapped, material.size());
+    ASSERT_TRUE(back.ok()) << back.status().ToString();
+    EXPECT_TRUE(back->Equals(material));
+    // And the independent encoder above agrees on the format.
+    auto reference = RsaDecrypt(pair->private_der, alg, Wrap(pair->public_spki_der, alg, material));
+    ASSERT_TRUE(reference.ok());
+    EXPECT_TRUE(reference->Equals(material));
+  }
+}
+
+TEST(RsaTest, EncryptIsRandomized) {
+  auto pair = GenerateRsa2048();
+  ASSERT_TRUE(pair.ok());
+  const std::vector<uint8_t> material(32, 7);
+  for (auto alg : {WrappingAlgorithm::kOaepSha256, WrappingAlgorithm::kOaepSha1, WrappingAlgorithm::kPkcs1V15}) {
+    EXPECT_NE(RsaEncrypt(pair->public_spki_der, alg, material).value(),
+              RsaEncrypt(pair->public_spki_der, alg, material).value());
+  }
+}
+
+TEST(RsaTest, EncryptRejectsAPublicKeyThatIsNotDer) {
+  const std::vector<uint8_t> not_der = {0x30, 0x03, 0x02, 0x01};
+  auto out = RsaEncrypt(not_der, WrappingAlgorithm::kOaepSha256, std::vector<uint8_t>(32, 1));
+  EXPECT_EQ(out.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(RsaEncrypt({}, WrappingAlgorithm::kOaepSha256, std::vector<uint8_t>(32, 1)).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
+TEST(RsaTest, EncryptRejectsMaterialTooLongForTheKey) {
+  auto pair = GenerateRsa2048();
+  ASSERT_TRUE(pair.ok());
+  // OAEP-SHA-256 under RSA-2048 carries at most 256 - 2*32 - 2 = 190 bytes.
+  EXPECT_TRUE(RsaEncrypt(pair->public_spki_der, WrappingAlgorithm::kOaepSha256, RandomVector(190)).ok());
+  EXPECT_FALSE(RsaEncrypt(pair->public_spki_der, WrappingAlgorithm::kOaepSha256, RandomVector(191)).ok());
 }
 
 // Encrypts the raw 256-byte block `em` with the public key (no padding), to
@@ -157,7 +138,7 @@ std::vector<uint8_t> Pkcs1Block(const std::vector<uint8_t>& material) {
   return em;
 }
 
-TEST(KmsdCryptoUtilTest, UnwrapKeyMaterialAcceptsExactlyWellFormedMaterial) {
+TEST(RsaTest, UnwrapKeyMaterialAcceptsExactlyWellFormedMaterial) {
   auto pair = GenerateRsa2048();
   ASSERT_TRUE(pair.ok());
   const std::vector<uint8_t> material = RandomVector(32);
@@ -172,7 +153,7 @@ TEST(KmsdCryptoUtilTest, UnwrapKeyMaterialAcceptsExactlyWellFormedMaterial) {
   EXPECT_TRUE(hand_made->Equals(material));
 }
 
-TEST(KmsdCryptoUtilTest, EveryUnwrapFailureIsTheSameStatus) {
+TEST(RsaTest, EveryUnwrapFailureIsTheSameStatus) {
   auto pair = GenerateRsa2048();
   ASSERT_TRUE(pair.ok());
   const std::vector<uint8_t>& spki = pair->public_spki_der;
@@ -215,4 +196,4 @@ TEST(KmsdCryptoUtilTest, EveryUnwrapFailureIsTheSameStatus) {
 }
 
 }  // namespace
-}  // namespace kmsfs::kms::server
+}  // namespace kmsfs::crypto
