@@ -181,7 +181,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
     reporter.Report(ExitCodeFor(kms_or.status()), "KMS connection: " + kms_or.status().message());
     return ExitCodeFor(kms_or.status());
   }
-  std::shared_ptr<kms::Client> kms = std::move(kms_or).value();
+  const core::Envelope envelope = core::Envelope::OverKms(std::move(kms_or).value());
   auto pins = core::Pins::ForCurrentUser();
   if (!pins.ok()) {
     reporter.Report(kExitUsage, "mount failed: " + pins.status().message());
@@ -190,7 +190,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   core::UnlockOptions unlock_options;
   unlock_options.probe_write = !plan.options.explicit_ro;
   if (!plan.options.accept_key.empty()) unlock_options.accept_key = plan.options.accept_key;
-  auto unlocked = core::UnlockVolume(plan.backing_dir, *kms, *pins, unlock_options);
+  auto unlocked = core::UnlockVolume(plan.backing_dir, envelope, *pins, unlock_options);
   if (!unlocked.ok()) {
     const Status& s = unlocked.status();
     int code = ExitCodeFor(s);
@@ -262,7 +262,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   // readahead, the tick) runs on these; KMS calls wait on the KMS executor's
   // one thread, not here.
   vopts.work.threads = 4;
-  auto volume = core::Volume::Open(std::move(unlocked).value(), kms, vopts);
+  auto volume = core::Volume::Open(std::move(unlocked).value(), envelope, vopts);
   if (!volume.ok()) {
     reporter.Report(ExitCodeFor(volume.status()), "mount failed: " + volume.status().message());
     return ExitCodeFor(volume.status());

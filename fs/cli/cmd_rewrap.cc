@@ -27,7 +27,7 @@
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/file_walk.h"
 #include "fs/core/header_io.h"
-#include "fs/core/key_service.h"
+#include "fs/core/envelope.h"
 #include "fs/core/open_file_table.h"
 #include "fs/core/volume_access.h"
 #include "fs/core/volume_check.h"
@@ -51,10 +51,10 @@ int RewrapCommand(const Words& words) {
   if (IsMountedBacking(dir)) return Fail(kExitUsage, dir + " is mounted: unmount it before rewrapping");
   auto kms_or = ConnectKms(*args, config_or->project_id);
   if (!kms_or.ok()) return Fail(kms_or.status(), "KMS connection");
-  std::shared_ptr<kms::Client> kms = *kms_or;
+  const core::Envelope envelope = core::Envelope::OverKms(*kms_or);
   auto pins = core::Pins::ForCurrentUser();
   if (!pins.ok()) return Fail(kExitUsage, pins.status().message());
-  auto unlocked = core::UnlockVolume(dir, *kms, *pins, {});
+  auto unlocked = core::UnlockVolume(dir, envelope, *pins, {});
   if (!unlocked.ok()) return Fail(unlocked.status(), "rewrap refused");
   format::VolumeConfig config = unlocked->config;
   SecretBytes volume_key = SecretBytes::CopyFrom(unlocked->volume_key.span());
@@ -66,7 +66,7 @@ int RewrapCommand(const Words& words) {
   // Fail early, before any file changes, if the new key cannot be used.
   auto wrap_refused = [&](const std::string& key, const Status& s) {
     if (s.code() == StatusCode::kPermissionDenied) {
-      return Fail(kExitFailure, "rewrap refused: " + core::AccessDeniedMessage(*kms, "encrypt-datakey", key, s));
+      return Fail(kExitFailure, "rewrap refused: " + envelope.DeniedMessage("encrypt-datakey", key, s));
     }
     return Fail(s, "cannot wrap with key " + key);
   };
@@ -76,13 +76,13 @@ int RewrapCommand(const Words& words) {
     config.names = format::NameMode::kPlaintext;
     config.header = format::HeaderMode::kXattr;
     crypto::RandomBytes(config.volume_id);
-    volume_key = SecretBytes::Random(format::kVolumeKeySize);
-    auto old_wrapped = kms->EncryptDataKey(config.key_id, volume_key, core::VolumeContext(config.volume_id));
+    volume_key = core::Envelope::NewVolumeKey();
+    auto old_wrapped = envelope.WrapVolumeKey(config.key_id, volume_key, config.volume_id);
     if (!old_wrapped.ok()) return wrap_refused(config.key_id, old_wrapped.status());
     config.wrapped_volume_key = *old_wrapped;
   }
   if (!config.rewrap) {
-    auto new_wrapped = kms->EncryptDataKey(new_key, volume_key, core::VolumeContext(config.volume_id));
+    auto new_wrapped = envelope.WrapVolumeKey(new_key, volume_key, config.volume_id);
     if (!new_wrapped.ok()) return wrap_refused(new_key, new_wrapped.status());
     config.rewrap = format::VolumeConfig::Rewrap{new_key, *new_wrapped};
     if (Status s = config.Seal(volume_key); !s.ok()) return Fail(s, "cannot seal the volume config");
@@ -102,7 +102,7 @@ int RewrapCommand(const Words& words) {
 
   // The volume's regular files, found as fsck finds them (by descriptor,
   // the volume's own files left out).
-  auto walker = core::VolumeCheck::New(*unlocked, kms, true);
+  auto walker = core::VolumeCheck::New(*unlocked, envelope, true);
   if (!walker.ok()) return Fail(kExitUsage, walker.status().message());
   if (Status s = (*walker)->Walk(); !s.ok()) return Fail(kExitUsage, s.message());
   const std::vector<core::FileToCheck>& files = (*walker)->files();
@@ -134,10 +134,9 @@ int RewrapCommand(const Words& words) {
       // credentials act on; and its DEK would then be wrapped under ours.
       return fail(rel, "foreign header: names key " + header->key_id + ", not the volume's key " + config.key_id);
     }
-    const kms::EncryptionContext ctx = core::FileContext(header->file_id);
-    auto dek = kms->DecryptDataKey(header->key_id, header->wrapped_dek, core::kDekSize, ctx);
+    auto dek = envelope.UnwrapDek(*header);
     if (!dek.ok()) return fail(rel, "unwrap with " + header->key_id + ": " + dek.status().ToString());
-    auto wrapped = kms->EncryptDataKey(new_key, *dek, ctx);
+    auto wrapped = envelope.WrapDek(new_key, *dek, header->file_id);
     if (!wrapped.ok()) return fail(rel, "wrap with " + new_key + ": " + wrapped.status().ToString());
     format::FileHeader updated = *header;
     updated.version = format::FileHeader::kVersion;
