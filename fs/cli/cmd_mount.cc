@@ -216,17 +216,17 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
                  plan.backing_dir.c_str(), plan.backing_dir.c_str(), unlocked->config.key_id.c_str());
   }
 
-  bool read_only = plan.options.explicit_ro;
-  std::string note;
-  if (!read_only && !unlocked->writable) {
-    if (plan.options.explicit_rw) {
-      reporter.Report(kExitFailure, "mount refused: " + unlocked->write_refusal.message() +
-                                        ", so it cannot be mounted read-write; drop '-o rw' to mount it read-only");
-      return kExitFailure;
-    }
-    read_only = true;
-    note = " (read-only: " + unlocked->write_refusal.message() + ")";
+  const core::MountRequest request = plan.options.explicit_ro   ? core::MountRequest::kReadOnly
+                                     : plan.options.explicit_rw ? core::MountRequest::kReadWrite
+                                                                : core::MountRequest::kEither;
+  auto access = core::ChooseMountAccess(*unlocked, request);
+  if (!access.ok()) {
+    reporter.Report(kExitFailure, "mount refused: " + access.status().message());
+    return kExitFailure;
   }
+  const bool read_only = access->read_only;
+  const std::string note =
+      access->downgraded_because.empty() ? "" : " (read-only: " + access->downgraded_because + ")";
 
   std::vector<std::string> fuse_opts = plan.options.fuse_opts;
   if (read_only && !plan.options.explicit_ro) fuse_opts.push_back("ro");

@@ -100,6 +100,24 @@ std::vector<std::string> UnlockedVolume::AcceptedKeyIds() const {
   return keys;
 }
 
+StatusOr<MountAccess> ChooseMountAccess(const UnlockedVolume& unlocked, MountRequest request) {
+  MountAccess out;
+  if (request == MountRequest::kReadOnly) {
+    out.read_only = true;
+    return out;
+  }
+  if (unlocked.writable) return out;
+  if (request == MountRequest::kReadWrite) {
+    return Status(StatusCode::kPermissionDenied, unlocked.write_refusal.message() +
+                                                     ", so it cannot be mounted read-write; drop '-o rw' to mount "
+                                                     "it read-only")
+        .WithKmsError(unlocked.write_refusal.kms_error_code(), unlocked.write_refusal.http_status());
+  }
+  out.read_only = true;
+  out.downgraded_because = unlocked.write_refusal.message();
+  return out;
+}
+
 StatusOr<Pin> TrustedPin(const std::string& backing_dir, const Envelope& envelope, const Pins& pins) {
   char real[PATH_MAX];
   if (realpath(backing_dir.c_str(), real) == nullptr) {

@@ -67,6 +67,21 @@ struct UnlockedVolume {
 StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, const Envelope& envelope, const Pins& pins,
                                       const UnlockOptions& options);
 
+// What a mount asked for: -o ro, -o rw, or neither.
+enum class MountRequest { kEither, kReadOnly, kReadWrite };
+
+struct MountAccess {
+  bool read_only = false;
+  // A mount that asked for neither is read-only because writing was refused: why.
+  std::string downgraded_because;
+};
+
+// How a mount opens `unlocked` (unlocked with probe_write unless kReadOnly was
+// asked): read-write when the user may wrap, read-only when asked or, if not
+// asked either way, when wrapping was refused. kPermissionDenied when -o rw
+// was asked and wrapping was refused.
+StatusOr<MountAccess> ChooseMountAccess(const UnlockedVolume& unlocked, MountRequest request);
+
 // The pin of `backing_dir` for commands that act on its key without reading
 // files (grants): the recorded pin when it agrees with the config (an error
 // as UnlockVolume's when not); without one, UnlockVolume establishes it.

@@ -96,7 +96,7 @@ TEST_F(EnvelopeTest, DekCopiedIntoAnotherFilesHeaderIsRefused) {
   h.file_id = FileIdOf(2);  // the wrapped DEK planted in another file's header
   auto back = envelope_.UnwrapDek(h);
   ASSERT_FALSE(back.ok());
-  EXPECT_EQ(back.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(back.status().code(), StatusCode::kDataLoss);
   EXPECT_EQ(back.status().kms_error_code(), "KMS.2201");
 }
 

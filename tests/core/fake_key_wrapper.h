@@ -2,7 +2,8 @@
 // with no kmsd and no sockets. It "wraps" a key by remembering it under a
 // serial number and unwraps only as the KMS would (kms/server, spec §4.5):
 // with the key id and encryption context it was wrapped with (otherwise 400
-// KMS.2201, kInvalidArgument) and the same length (400 KMS.2204). It can be
+// KMS.2201) and the same length (400 KMS.2204), both kDataLoss as
+// kms::HttpClient reports them for decrypt-datakey. It can be
 // made unreachable (`down`: kUnavailable) or to refuse (FailWraps /
 // FailUnwraps with, e.g., Refusal(): 403 KMS.0306, kPermissionDenied); it
 // counts calls and the priorities asynchronous calls came with;
@@ -15,6 +16,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -63,10 +65,10 @@ class FakeKeyWrapper : public core::KeyWrapper {
     if (unwrap_error_) return *unwrap_error_;
     auto it = keys_.find(std::string(wrapped));
     if (it == keys_.end() || it->second.key_id != key_id || it->second.context != context) {
-      return Status::InvalidArgument("Failed to decrypt the data key.").WithKmsError("KMS.2201", 400);
+      return Status::DataLoss("Failed to decrypt the data key.").WithKmsError("KMS.2201", 400);
     }
     if (it->second.key.size() != length) {
-      return Status::InvalidArgument("Data key length mismatch.").WithKmsError("KMS.2204", 400);
+      return Status::DataLoss("Data key length mismatch.").WithKmsError("KMS.2204", 400);
     }
     return SecretBytes::CopyFrom(it->second.key.span());
   }
@@ -104,6 +106,11 @@ class FakeKeyWrapper : public core::KeyWrapper {
     std::lock_guard<std::mutex> lock(mu_);
     return priorities_;
   }
+  // Blocks until `n` asynchronous calls were made (or kWait passed); returns whether they were.
+  bool AwaitAsyncCalls(size_t n) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return async_cv_.wait_for(lock, kWait, [&] { return priorities_.size() >= n; });
+  }
   // The encryption context `wrapped` was wrapped with (empty if unknown).
   kms::EncryptionContext ContextOf(std::string_view wrapped) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -123,11 +130,15 @@ class FakeKeyWrapper : public core::KeyWrapper {
     kms::EncryptionContext context;
   };
   void Record(kms::Priority priority) {
-    std::lock_guard<std::mutex> lock(mu_);
-    priorities_.push_back(priority);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      priorities_.push_back(priority);
+    }
+    async_cv_.notify_all();
   }
 
   std::mutex mu_;
+  std::condition_variable async_cv_;
   uint64_t serial_ = 0;
   std::map<std::string, Stored> keys_;
   std::optional<Status> wrap_error_;
