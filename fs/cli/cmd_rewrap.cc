@@ -9,25 +9,21 @@
 // pin follows; a rerun skips files already on the new key, so a killed run
 // resumes. A version 1 volume becomes version 2 (plaintext names) on the way.
 // An inline header is replaced by one 512-byte write at offset 0.
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
-#include <cstring>
 #include <mutex>
 #include <sstream>
 #include <string>
 
-#include "base/unique_fd.h"
 #include "fs/cli/args.h"
 #include "fs/cli/backing.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/file_walk.h"
-#include "fs/core/header_io.h"
 #include "fs/core/envelope.h"
+#include "fs/core/file_rewrap.h"
 #include "fs/core/open_file_table.h"
 #include "fs/core/volume_access.h"
 #include "fs/core/volume_check.h"
@@ -118,31 +114,12 @@ int RewrapCommand(const Words& words) {
   };
   RunParallel(labels, static_cast<int>(*threads), "rewrapped", [&](const std::string& label) {
     const core::FileToCheck& file = files[std::stoul(label)];
-    const std::string& rel = file.path;
-    // An inline header is rewritten in the file's data; an xattr needs no write access to it.
-    const int access = config.header == format::HeaderMode::kInline ? O_RDWR : O_RDONLY;
-    UniqueFd fd(openat(file.dir->get(), file.backing_name.c_str(), access | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (!fd.valid()) return fail(rel, std::string("cannot open: ") + std::strerror(errno));
-    auto header = core::ReadFileHeader(fd.get(), config.header);
-    if (!header.ok()) return fail(rel, header.status().message());
-    if (header->key_id == new_key) {
+    auto outcome = core::RewrapFile(file, config, new_key, envelope);
+    if (!outcome.ok()) return fail(file.path, outcome.status().message());
+    if (*outcome == core::RewrapOutcome::kAlreadyOnTarget) {
       skipped.fetch_add(1);
       return;
     }
-    if (header->key_id != config.key_id) {
-      // Unwrapping it would let whoever planted it choose a key this user's
-      // credentials act on; and its DEK would then be wrapped under ours.
-      return fail(rel, "foreign header: names key " + header->key_id + ", not the volume's key " + config.key_id);
-    }
-    auto dek = envelope.UnwrapDek(*header);
-    if (!dek.ok()) return fail(rel, "unwrap with " + header->key_id + ": " + dek.status().ToString());
-    auto wrapped = envelope.WrapDek(new_key, *dek, header->file_id);
-    if (!wrapped.ok()) return fail(rel, "wrap with " + new_key + ": " + wrapped.status().ToString());
-    format::FileHeader updated = *header;
-    updated.version = format::FileHeader::kVersion;
-    updated.key_id = new_key;
-    updated.wrapped_dek = *wrapped;
-    if (Status s = core::WriteFileHeader(fd.get(), updated, config.header); !s.ok()) return fail(rel, s.message());
     rewrapped.fetch_add(1);
   });
 
