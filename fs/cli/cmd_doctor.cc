@@ -259,7 +259,7 @@ int DoctorCommand(const Words& words) {
     } else {
       core::UnlockOptions options;
       options.probe_write = true;
-      auto unlocked = core::UnlockVolume(dir, *kms, *pins, options);
+      auto unlocked = core::UnlockVolume(dir, core::Envelope::OverKms(kms), *pins, options);
       if (!unlocked.ok()) {
         report.Fail("key rights", unlocked.status().message() + Fix(unlocked.status()));
       } else if (!unlocked->writable) {

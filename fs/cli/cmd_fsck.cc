@@ -39,11 +39,11 @@ int FsckCommand(const Words& words) {
   if (!config.ok()) return Fail(kExitUsage, "fsck cannot run: " + config.status().message());
   auto kms_or = ConnectKms(*args, config->project_id);
   if (!kms_or.ok()) return Fail(kExitUsage, "fsck cannot run: " + kms_or.status().message());
-  std::shared_ptr<kms::Client> kms = *kms_or;
+  const core::Envelope envelope = core::Envelope::OverKms(*kms_or);
   auto pins = core::Pins::ForCurrentUser();
   if (!pins.ok()) return Fail(kExitUsage, "fsck cannot run: " + pins.status().message());
 
-  auto unlocked = core::UnlockVolume(dir, *kms, *pins, {});
+  auto unlocked = core::UnlockVolume(dir, envelope, *pins, {});
   if (!unlocked.ok()) {
     const Status& s = unlocked.status();
     if (s.code() == StatusCode::kUnavailable) return Fail(kExitUsage, "fsck cannot run: " + s.message());
@@ -53,7 +53,7 @@ int FsckCommand(const Words& words) {
     std::printf("checked 0 files: 1 problem\n");
     return kExitFailure;
   }
-  auto check = core::VolumeCheck::New(*unlocked, kms, quick);
+  auto check = core::VolumeCheck::New(*unlocked, envelope, quick);
   if (!check.ok()) return Fail(kExitUsage, "fsck cannot run: " + check.status().message());
   if (Status s = (*check)->Walk(); !s.ok()) return Fail(kExitUsage, "fsck cannot run: " + s.message());
   const std::vector<core::FileToCheck>& files = (*check)->files();

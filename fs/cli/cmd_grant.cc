@@ -48,7 +48,7 @@ int GrantCommand(const Words& words) {
     // config's.
     key_id_or = core::PinnedKeyOr(pos[1], *pins, config->key_id);
   } else {
-    auto pin = core::TrustedPin(pos[1], **kms, *pins);
+    auto pin = core::TrustedPin(pos[1], core::Envelope::OverKms(*kms), *pins);
     key_id_or = pin.ok() ? StatusOr<std::string>(pin->key_id) : StatusOr<std::string>(pin.status());
   }
   if (!key_id_or.ok()) return Fail(key_id_or.status(), "cannot trust " + pos[1]);

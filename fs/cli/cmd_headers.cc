@@ -174,9 +174,10 @@ int Import(const Words& words) {
   if (!kms.ok()) return Fail(kExitUsage, "headers import cannot run: " + kms.status().message());
   auto pins = core::Pins::ForCurrentUser();
   if (!pins.ok()) return Fail(kExitUsage, "headers import cannot run: " + pins.status().message());
-  auto unlocked = core::UnlockVolume(dir, **kms, *pins, {});
+  const core::Envelope envelope = core::Envelope::OverKms(*kms);
+  auto unlocked = core::UnlockVolume(dir, envelope, *pins, {});
   if (!unlocked.ok()) return Fail(unlocked.status(), "headers import refused");
-  auto importer = core::HeaderImporter::New(*unlocked, *kms);
+  auto importer = core::HeaderImporter::New(*unlocked, envelope);
   if (!importer.ok()) return Fail(kExitUsage, "headers import cannot run: " + importer.status().message());
   if (Status s = (*importer)->CheckExportIsOfThisVolume((*reader)->info()); !s.ok()) {
     return Fail(kExitFailure, "headers import refused: " + s.message());

@@ -22,7 +22,7 @@
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/core/dir_values.h"
-#include "fs/core/key_service.h"
+#include "fs/core/envelope.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_access.h"
 #include "crypto/random.h"
@@ -141,12 +141,13 @@ int InitCommand(const Words& words) {
   // The volume key: wrapping it proves the caller may write, mount unwraps it
   // to prove the caller may read, and it keys the config's MAC (and names).
   crypto::RandomBytes(config.volume_id);
-  SecretBytes volume_key = SecretBytes::Random(format::kVolumeKeySize);
-  auto wrapped = (*kms)->EncryptDataKey(key_id, volume_key, core::VolumeContext(config.volume_id));
+  const core::Envelope envelope = core::Envelope::OverKms(*kms);
+  SecretBytes volume_key = core::Envelope::NewVolumeKey();
+  auto wrapped = envelope.WrapVolumeKey(key_id, volume_key, config.volume_id);
   if (!wrapped.ok()) {
     if (wrapped.status().code() == StatusCode::kPermissionDenied) {
       return Fail(kExitFailure,
-                  "init refused: " + core::AccessDeniedMessage(**kms, "encrypt-datakey", key_id, wrapped.status()));
+                  "init refused: " + envelope.DeniedMessage("encrypt-datakey", key_id, wrapped.status()));
     }
     return Fail(wrapped.status(), "cannot wrap a key with " + key_id);
   }

@@ -181,7 +181,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
     reporter.Report(ExitCodeFor(kms_or.status()), "KMS connection: " + kms_or.status().message());
     return ExitCodeFor(kms_or.status());
   }
-  std::shared_ptr<kms::Client> kms = std::move(kms_or).value();
+  const core::Envelope envelope = core::Envelope::OverKms(std::move(kms_or).value());
   auto pins = core::Pins::ForCurrentUser();
   if (!pins.ok()) {
     reporter.Report(kExitUsage, "mount failed: " + pins.status().message());
@@ -190,7 +190,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   core::UnlockOptions unlock_options;
   unlock_options.probe_write = !plan.options.explicit_ro;
   if (!plan.options.accept_key.empty()) unlock_options.accept_key = plan.options.accept_key;
-  auto unlocked = core::UnlockVolume(plan.backing_dir, *kms, *pins, unlock_options);
+  auto unlocked = core::UnlockVolume(plan.backing_dir, envelope, *pins, unlock_options);
   if (!unlocked.ok()) {
     const Status& s = unlocked.status();
     int code = ExitCodeFor(s);
@@ -216,17 +216,17 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
                  plan.backing_dir.c_str(), plan.backing_dir.c_str(), unlocked->config.key_id.c_str());
   }
 
-  bool read_only = plan.options.explicit_ro;
-  std::string note;
-  if (!read_only && !unlocked->writable) {
-    if (plan.options.explicit_rw) {
-      reporter.Report(kExitFailure, "mount refused: " + unlocked->write_refusal.message() +
-                                        ", so it cannot be mounted read-write; drop '-o rw' to mount it read-only");
-      return kExitFailure;
-    }
-    read_only = true;
-    note = " (read-only: " + unlocked->write_refusal.message() + ")";
+  const core::MountRequest request = plan.options.explicit_ro   ? core::MountRequest::kReadOnly
+                                     : plan.options.explicit_rw ? core::MountRequest::kReadWrite
+                                                                : core::MountRequest::kEither;
+  auto access = core::ChooseMountAccess(*unlocked, request);
+  if (!access.ok()) {
+    reporter.Report(kExitFailure, "mount refused: " + access.status().message());
+    return kExitFailure;
   }
+  const bool read_only = access->read_only;
+  const std::string note =
+      access->downgraded_because.empty() ? "" : " (read-only: " + access->downgraded_because + ")";
 
   std::vector<std::string> fuse_opts = plan.options.fuse_opts;
   if (read_only && !plan.options.explicit_ro) fuse_opts.push_back("ro");
@@ -262,7 +262,7 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   // readahead, the tick) runs on these; KMS calls wait on the KMS executor's
   // one thread, not here.
   vopts.work.threads = 4;
-  auto volume = core::Volume::Open(std::move(unlocked).value(), kms, vopts);
+  auto volume = core::Volume::Open(std::move(unlocked).value(), envelope, vopts);
   if (!volume.ok()) {
     reporter.Report(ExitCodeFor(volume.status()), "mount failed: " + volume.status().message());
     return ExitCodeFor(volume.status());

@@ -9,25 +9,21 @@
 // pin follows; a rerun skips files already on the new key, so a killed run
 // resumes. A version 1 volume becomes version 2 (plaintext names) on the way.
 // An inline header is replaced by one 512-byte write at offset 0.
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <cstdio>
-#include <cstring>
 #include <mutex>
 #include <sstream>
 #include <string>
 
-#include "base/unique_fd.h"
 #include "fs/cli/args.h"
 #include "fs/cli/backing.h"
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/file_walk.h"
-#include "fs/core/header_io.h"
-#include "fs/core/key_service.h"
+#include "fs/core/envelope.h"
+#include "fs/core/file_rewrap.h"
 #include "fs/core/open_file_table.h"
 #include "fs/core/volume_access.h"
 #include "fs/core/volume_check.h"
@@ -51,10 +47,10 @@ int RewrapCommand(const Words& words) {
   if (IsMountedBacking(dir)) return Fail(kExitUsage, dir + " is mounted: unmount it before rewrapping");
   auto kms_or = ConnectKms(*args, config_or->project_id);
   if (!kms_or.ok()) return Fail(kms_or.status(), "KMS connection");
-  std::shared_ptr<kms::Client> kms = *kms_or;
+  const core::Envelope envelope = core::Envelope::OverKms(*kms_or);
   auto pins = core::Pins::ForCurrentUser();
   if (!pins.ok()) return Fail(kExitUsage, pins.status().message());
-  auto unlocked = core::UnlockVolume(dir, *kms, *pins, {});
+  auto unlocked = core::UnlockVolume(dir, envelope, *pins, {});
   if (!unlocked.ok()) return Fail(unlocked.status(), "rewrap refused");
   format::VolumeConfig config = unlocked->config;
   SecretBytes volume_key = SecretBytes::CopyFrom(unlocked->volume_key.span());
@@ -66,7 +62,7 @@ int RewrapCommand(const Words& words) {
   // Fail early, before any file changes, if the new key cannot be used.
   auto wrap_refused = [&](const std::string& key, const Status& s) {
     if (s.code() == StatusCode::kPermissionDenied) {
-      return Fail(kExitFailure, "rewrap refused: " + core::AccessDeniedMessage(*kms, "encrypt-datakey", key, s));
+      return Fail(kExitFailure, "rewrap refused: " + envelope.DeniedMessage("encrypt-datakey", key, s));
     }
     return Fail(s, "cannot wrap with key " + key);
   };
@@ -76,13 +72,13 @@ int RewrapCommand(const Words& words) {
     config.names = format::NameMode::kPlaintext;
     config.header = format::HeaderMode::kXattr;
     crypto::RandomBytes(config.volume_id);
-    volume_key = SecretBytes::Random(format::kVolumeKeySize);
-    auto old_wrapped = kms->EncryptDataKey(config.key_id, volume_key, core::VolumeContext(config.volume_id));
+    volume_key = core::Envelope::NewVolumeKey();
+    auto old_wrapped = envelope.WrapVolumeKey(config.key_id, volume_key, config.volume_id);
     if (!old_wrapped.ok()) return wrap_refused(config.key_id, old_wrapped.status());
     config.wrapped_volume_key = *old_wrapped;
   }
   if (!config.rewrap) {
-    auto new_wrapped = kms->EncryptDataKey(new_key, volume_key, core::VolumeContext(config.volume_id));
+    auto new_wrapped = envelope.WrapVolumeKey(new_key, volume_key, config.volume_id);
     if (!new_wrapped.ok()) return wrap_refused(new_key, new_wrapped.status());
     config.rewrap = format::VolumeConfig::Rewrap{new_key, *new_wrapped};
     if (Status s = config.Seal(volume_key); !s.ok()) return Fail(s, "cannot seal the volume config");
@@ -102,7 +98,7 @@ int RewrapCommand(const Words& words) {
 
   // The volume's regular files, found as fsck finds them (by descriptor,
   // the volume's own files left out).
-  auto walker = core::VolumeCheck::New(*unlocked, kms, true);
+  auto walker = core::VolumeCheck::New(*unlocked, envelope, true);
   if (!walker.ok()) return Fail(kExitUsage, walker.status().message());
   if (Status s = (*walker)->Walk(); !s.ok()) return Fail(kExitUsage, s.message());
   const std::vector<core::FileToCheck>& files = (*walker)->files();
@@ -118,32 +114,12 @@ int RewrapCommand(const Words& words) {
   };
   RunParallel(labels, static_cast<int>(*threads), "rewrapped", [&](const std::string& label) {
     const core::FileToCheck& file = files[std::stoul(label)];
-    const std::string& rel = file.path;
-    // An inline header is rewritten in the file's data; an xattr needs no write access to it.
-    const int access = config.header == format::HeaderMode::kInline ? O_RDWR : O_RDONLY;
-    UniqueFd fd(openat(file.dir->get(), file.backing_name.c_str(), access | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-    if (!fd.valid()) return fail(rel, std::string("cannot open: ") + std::strerror(errno));
-    auto header = core::ReadFileHeader(fd.get(), config.header);
-    if (!header.ok()) return fail(rel, header.status().message());
-    if (header->key_id == new_key) {
+    auto outcome = core::RewrapFile(file, config, new_key, envelope);
+    if (!outcome.ok()) return fail(file.path, outcome.status().message());
+    if (*outcome == core::RewrapOutcome::kAlreadyOnTarget) {
       skipped.fetch_add(1);
       return;
     }
-    if (header->key_id != config.key_id) {
-      // Unwrapping it would let whoever planted it choose a key this user's
-      // credentials act on; and its DEK would then be wrapped under ours.
-      return fail(rel, "foreign header: names key " + header->key_id + ", not the volume's key " + config.key_id);
-    }
-    const kms::EncryptionContext ctx = core::FileContext(header->file_id);
-    auto dek = kms->DecryptDataKey(header->key_id, header->wrapped_dek, core::kDekSize, ctx);
-    if (!dek.ok()) return fail(rel, "unwrap with " + header->key_id + ": " + dek.status().ToString());
-    auto wrapped = kms->EncryptDataKey(new_key, *dek, ctx);
-    if (!wrapped.ok()) return fail(rel, "wrap with " + new_key + ": " + wrapped.status().ToString());
-    format::FileHeader updated = *header;
-    updated.version = format::FileHeader::kVersion;
-    updated.key_id = new_key;
-    updated.wrapped_dek = *wrapped;
-    if (Status s = core::WriteFileHeader(fd.get(), updated, config.header); !s.ok()) return fail(rel, s.message());
     rewrapped.fetch_add(1);
   });
 

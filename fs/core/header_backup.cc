@@ -141,7 +141,7 @@ HeaderImporter::HeaderImporter(const UnlockedVolume& volume, UniqueFd root)
     : config_(volume.config), root_(std::move(root)) {}
 
 StatusOr<std::unique_ptr<HeaderImporter>> HeaderImporter::New(const UnlockedVolume& volume,
-                                                               std::shared_ptr<kms::Client> kms) {
+                                                               Envelope envelope) {
   if (volume.config.header != format::HeaderMode::kXattr) {
     return Status::FailedPrecondition(volume.backing_dir + " keeps its headers inline, inside its files: there is "
                                       "nothing to import");
@@ -158,7 +158,7 @@ StatusOr<std::unique_ptr<HeaderImporter>> HeaderImporter::New(const UnlockedVolu
   options.pool.target = 0;
   options.read_only = true;
   importer->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.config.AcceptedKeyIds(),
-                                                 volume.config.suite, volume.config.block_size, std::move(kms),
+                                                 volume.config.suite, volume.config.block_size, std::move(envelope),
                                                  options, /*queue=*/nullptr);
   return importer;
 }

@@ -68,9 +68,9 @@ struct ImportSummary {
 
 class HeaderImporter {
  public:
-  // `volume` from UnlockVolume (an xattr-header volume); `kms` unwraps DEKs.
+  // `volume` from UnlockVolume (an xattr-header volume); `envelope` unwraps DEKs.
   static StatusOr<std::unique_ptr<HeaderImporter>> New(const UnlockedVolume& volume,
-                                                       std::shared_ptr<kms::Client> kms);
+                                                       Envelope envelope);
   // The export's first line must be this volume's (kFailedPrecondition
   // otherwise, naming both).
   Status CheckExportIsOfThisVolume(const format::HeadersFileInfo& info) const;

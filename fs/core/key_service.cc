@@ -9,18 +9,14 @@
 
 namespace kmsfs::core {
 
-kms::EncryptionContext FileContext(const format::FileId& file_id) {
-  return {{"kmsfs_file_id", format::FileIdHex(file_id)}};
-}
-
 KeyService::KeyService(std::string key_id, std::vector<std::string> accepted_key_ids, crypto::CipherSuite suite,
-                       uint32_t block_size, std::shared_ptr<kms::Client> kms, KeyServiceOptions options,
+                       uint32_t block_size, Envelope envelope, KeyServiceOptions options,
                        WorkQueue* queue)
     : key_id_(std::move(key_id)),
       accepted_key_ids_(std::move(accepted_key_ids)),
       suite_(suite),
       block_size_(block_size),
-      kms_(std::move(kms)),
+      envelope_(std::move(envelope)),
       options_(std::move(options)),
       cache_(options_.cache) {
   if (!options_.read_only) {
@@ -48,11 +44,11 @@ void KeyService::Wrap(const SecretBytes& dek, const format::FileId& file_id, cac
   CallStarted();
   const kms::Priority priority =
       kind == cache::DekPool::WrapKind::kDirect ? kms::Priority::kInteractive : kms::Priority::kRefill;
-  kms_->EncryptDataKeyAsync(key_id_, dek, FileContext(file_id), priority,
-                            [this, done = std::move(done)](StatusOr<std::string> wrapped) {
-                              CallEnded(wrapped.ok());
-                              done(std::move(wrapped));
-                            });
+  envelope_.WrapDekAsync(key_id_, dek, file_id, priority,
+                         [this, done = std::move(done)](StatusOr<std::string> wrapped) {
+                           CallEnded(wrapped.ok());
+                           done(std::move(wrapped));
+                         });
 }
 
 void KeyService::CallStarted() {
@@ -70,7 +66,7 @@ void KeyService::CallEnded(bool ok) {
 
 StatusOr<SecretBytes> KeyService::Unwrap(const format::FileHeader& header) {
   CallStarted();
-  auto dek = kms_->DecryptDataKey(header.key_id, header.wrapped_dek, kDekSize, FileContext(header.file_id));
+  auto dek = envelope_.UnwrapDek(header);
   CallEnded(dek.ok());
   return dek;
 }
@@ -117,9 +113,8 @@ void KeyService::LoadInBackground(const format::FileHeader& header, kms::Priorit
   }
   auto loader = [this, header, priority](cache::DekCache::LoadDone finish) -> std::function<void()> {
     CallStarted();
-    kms::CallHandle call = kms_->DecryptDataKeyAsync(
-        header.key_id, header.wrapped_dek, kDekSize, FileContext(header.file_id), priority,
-        [this, finish = std::move(finish)](StatusOr<SecretBytes> dek) {
+    kms::CallHandle call =
+        envelope_.UnwrapDekAsync(header, priority, [this, finish = std::move(finish)](StatusOr<SecretBytes> dek) {
           CallEnded(dek.ok());
           finish(std::move(dek));
         });
@@ -144,7 +139,7 @@ Status KeyService::KeyError(const Status& s, const format::FileHeader& header) c
   // (or no longer) use this key, or the key cannot be used (disabled,
   // material deleted). The application sees EACCES.
   return Status(StatusCode::kPermissionDenied, "KMS refused decrypt-datakey on key " + header.key_id + " for " +
-                                                   kms_->PrincipalDescription() + ": " + s.message())
+                                                   envelope_.Principal() + ": " + s.message())
       .WithKmsError(s.kms_error_code(), s.http_status());
 }
 

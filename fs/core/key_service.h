@@ -34,17 +34,12 @@
 #include "cache/dek_pool.h"
 #include "base/status.h"
 #include "base/work_queue.h"
+#include "fs/core/envelope.h"
 #include "fs/format/block_codec.h"
 #include "fs/format/file_header.h"
 #include "kms/kms_client.h"
 
 namespace kmsfs::core {
-
-// The format fixes the DEK's size (64 bytes: HKDF input for the content key).
-inline constexpr size_t kDekSize = format::kDekSize;
-
-// {"kmsfs_file_id": hex(file_id)}: binds a wrapped DEK to its file.
-kms::EncryptionContext FileContext(const format::FileId& file_id);
 
 struct KeyServiceOptions {
   cache::DekCacheOptions cache;
@@ -75,7 +70,7 @@ class KeyService {
   // refills through jobs on `queue`, which must outlive the service; without
   // one (read-only, fsck, tests) there is no pool and every create wraps directly.
   KeyService(std::string key_id, std::vector<std::string> accepted_key_ids, crypto::CipherSuite suite,
-             uint32_t block_size, std::shared_ptr<kms::Client> kms, KeyServiceOptions options,
+             uint32_t block_size, Envelope envelope, KeyServiceOptions options,
              WorkQueue* queue = nullptr);
   ~KeyService();  // stops the pool (waiting for its wraps) before the cache goes
   KeyService(const KeyService&) = delete;
@@ -83,7 +78,6 @@ class KeyService {
 
   bool read_only() const { return options_.read_only; }
   const std::string& key_id() const { return key_id_; }
-  kms::Client& kms() const { return *kms_; }
 
   // A DEK for a new file (kFailedPrecondition on a read-only volume).
   StatusOr<NewFileKey> NewFile();
@@ -121,7 +115,7 @@ class KeyService {
   const std::vector<std::string> accepted_key_ids_;
   const crypto::CipherSuite suite_;
   const uint32_t block_size_;
-  const std::shared_ptr<kms::Client> kms_;
+  const Envelope envelope_;
   const KeyServiceOptions options_;
   std::atomic<uint64_t> kms_calls_{0};
   std::atomic<uint64_t> kms_errors_{0};

@@ -13,7 +13,7 @@
 
 namespace kmsfs::core {
 
-StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::shared_ptr<kms::Client> kms,
+StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, Envelope envelope,
                                                VolumeOptions options) {
   const format::VolumeConfig& config = unlocked.config;
   KMSFS_ASSIGN_OR_RETURN(format::Geometry geometry, format::GeometryFor(config.suite, config.block_size));
@@ -24,8 +24,8 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, std::sha
   v->work_ = std::make_unique<WorkQueue>(options.work);
   KMSFS_ASSIGN_OR_RETURN(v->inodes_, InodeTable::New(UniqueFd(fd)));
   const format::VolumeConfig& c = v->config();
-  v->keys_ = std::make_unique<KeyService>(c.key_id, v->unlocked_.AcceptedKeyIds(), c.suite, c.block_size, std::move(kms),
-                                          options.keys, v->work_.get());
+  v->keys_ = std::make_unique<KeyService>(c.key_id, v->unlocked_.AcceptedKeyIds(), c.suite, c.block_size,
+                                          std::move(envelope), options.keys, v->work_.get());
   v->files_ = std::make_unique<OpenFileTable>(v->keys_.get(), c.header);
   if (c.names == format::NameMode::kEncrypted) {
     KMSFS_ASSIGN_OR_RETURN(auto codec, format::NameCodec::New(v->unlocked_.volume_key, c.volume_id, c.suite));

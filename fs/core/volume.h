@@ -24,7 +24,7 @@
 #include "fs/core/tree.h"
 #include "fs/core/volume_access.h"
 #include "fs/format/volume_config.h"
-#include "kms/kms_client.h"
+#include "fs/core/envelope.h"
 
 namespace kmsfs::core {
 
@@ -41,7 +41,7 @@ class Volume {
  public:
   // `unlocked` comes from UnlockVolume: the config is trusted, the volume
   // key in hand.
-  static StatusOr<std::unique_ptr<Volume>> Open(UnlockedVolume unlocked, std::shared_ptr<kms::Client> kms,
+  static StatusOr<std::unique_ptr<Volume>> Open(UnlockedVolume unlocked, Envelope envelope,
                                                 VolumeOptions options);
   ~Volume();
   Volume(const Volume&) = delete;

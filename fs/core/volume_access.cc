@@ -6,8 +6,6 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "fs/core/key_service.h"
-
 namespace kmsfs::core {
 namespace {
 
@@ -26,38 +24,13 @@ std::string Describe(const Pin& pin) {
   return s;
 }
 
-// A KMS failure of `operation` on `key_id`, as the user should read it.
-Status KmsFailure(kms::Client& kms, const std::string& operation, const std::string& key_id, const Status& s) {
-  if (s.code() == StatusCode::kPermissionDenied || s.code() == StatusCode::kUnauthenticated) {
-    return Status(s.code(), AccessDeniedMessage(kms, operation, key_id, s))
-        .WithKmsError(s.kms_error_code(), s.http_status());
-  }
-  if (s.code() == StatusCode::kUnavailable) return s.Annotate("cannot reach the KMS");
-  return s.Annotate(operation + " with key " + key_id);
-}
-
 }  // namespace
-
-kms::EncryptionContext VolumeContext(const format::VolumeId& volume_id) {
-  return {{"kmsfs_volume_id", format::VolumeIdHex(volume_id)}};
-}
-
-std::string AccessDeniedMessage(kms::Client& kms, const std::string& operation, const std::string& key_id,
-                                const Status& status) {
-  std::string msg = kms.PrincipalDescription() + " may not call " + operation + " on key " + key_id;
-  if (!status.kms_error_code().empty()) {
-    msg += " (" + status.kms_error_code() + ": " + status.message() + ")";
-  } else {
-    msg += " (" + status.message() + ")";
-  }
-  return msg;
-}
 
 Pin PinOf(const format::VolumeConfig& config) {
   return {config.key_id, config.version >= 2 ? format::VolumeIdHex(config.volume_id) : "", config.project_id, ""};
 }
 
-StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Client& kms, const Pins& pins,
+StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, const Envelope& envelope, const Pins& pins,
                                       const UnlockOptions& options) {
   UnlockedVolume out;
   char real[PATH_MAX];
@@ -93,19 +66,13 @@ StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Clien
     repin = true;
   }
 
-  // 2. The user may decrypt under the key.
-  if (config.version >= 2) {
-    auto key = kms.DecryptDataKey(config.key_id, config.wrapped_volume_key, format::kVolumeKeySize,
-                                  VolumeContext(config.volume_id));
-    if (!key.ok()) return KmsFailure(kms, "decrypt-datakey", config.key_id, key.status());
-    out.volume_key = std::move(key).value();
-    // 3. Nobody without the volume key changed the config.
-    KMSFS_RETURN_IF_ERROR(config.VerifyMac(out.volume_key));
-  } else {
-    auto canary = kms.DecryptDataKey(config.key_id, config.canary_wrapped_dek, kDekSize,
-                                     FileContext(config.canary_file_id));
-    if (!canary.ok()) return KmsFailure(kms, "decrypt-datakey", config.key_id, canary.status());
-  }
+  // 2. The user may decrypt under the key (and, asked, wrap); the config's MAC.
+  KMSFS_ASSIGN_OR_RETURN(VolumeAccess access, envelope.CheckAccess(config, options.probe_write));
+  if (access.access == Access::kNone) return access.refusal;
+  out.volume_key = std::move(access.volume_key);
+  out.access = access.access;
+  out.writable = access.access == Access::kReadWrite;
+  if (options.probe_write && !out.writable) out.write_refusal = access.refusal;
 
   // A rewrap target is the volume's only if this user's pin names it (a
   // rewrap this user runs), or the config is trusted whole on first use.
@@ -124,22 +91,6 @@ StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, kms::Clien
   }
   out.pin = recorded;
 
-  // 4. Whether new files may be wrapped: as a new file would be.
-  if (options.probe_write) {
-    StatusOr<std::string> wrapped = Status::Internal("not probed");
-    if (config.version >= 2) {
-      wrapped = kms.EncryptDataKey(config.key_id, out.volume_key, VolumeContext(config.volume_id));
-    } else {
-      const SecretBytes probe = SecretBytes::Random(kDekSize);
-      wrapped = kms.EncryptDataKey(config.key_id, probe, FileContext(config.canary_file_id));
-    }
-    out.writable = wrapped.ok();
-    if (!wrapped.ok()) {
-      const Status& s = wrapped.status();
-      if (s.code() != StatusCode::kPermissionDenied) return KmsFailure(kms, "encrypt-datakey", config.key_id, s);
-      out.write_refusal = KmsFailure(kms, "encrypt-datakey", config.key_id, s);
-    }
-  }
   return out;
 }
 
@@ -149,7 +100,25 @@ std::vector<std::string> UnlockedVolume::AcceptedKeyIds() const {
   return keys;
 }
 
-StatusOr<Pin> TrustedPin(const std::string& backing_dir, kms::Client& kms, const Pins& pins) {
+StatusOr<MountAccess> ChooseMountAccess(const UnlockedVolume& unlocked, MountRequest request) {
+  MountAccess out;
+  if (request == MountRequest::kReadOnly) {
+    out.read_only = true;
+    return out;
+  }
+  if (unlocked.writable) return out;
+  if (request == MountRequest::kReadWrite) {
+    return Status(StatusCode::kPermissionDenied, unlocked.write_refusal.message() +
+                                                     ", so it cannot be mounted read-write; drop '-o rw' to mount "
+                                                     "it read-only")
+        .WithKmsError(unlocked.write_refusal.kms_error_code(), unlocked.write_refusal.http_status());
+  }
+  out.read_only = true;
+  out.downgraded_because = unlocked.write_refusal.message();
+  return out;
+}
+
+StatusOr<Pin> TrustedPin(const std::string& backing_dir, const Envelope& envelope, const Pins& pins) {
   char real[PATH_MAX];
   if (realpath(backing_dir.c_str(), real) == nullptr) {
     return Status::InvalidArgument("backing directory " + backing_dir + " does not exist");
@@ -159,7 +128,7 @@ StatusOr<Pin> TrustedPin(const std::string& backing_dir, kms::Client& kms, const
   if (pinned && PinMatches(*pinned, config)) return *pinned;
   // A mismatch is reported exactly as UnlockVolume reports it; no pin: unlock
   // (which verifies the config under the volume key) and pin.
-  KMSFS_ASSIGN_OR_RETURN(UnlockedVolume unlocked, UnlockVolume(real, kms, pins, {}));
+  KMSFS_ASSIGN_OR_RETURN(UnlockedVolume unlocked, UnlockVolume(real, envelope, pins, {}));
   return unlocked.pin;
 }
 

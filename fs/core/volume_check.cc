@@ -38,7 +38,7 @@ VolumeCheck::VolumeCheck(const UnlockedVolume& volume, bool quick)
       dir_values_(DirValueStoreFor(volume.config.header)) {}
 
 StatusOr<std::unique_ptr<VolumeCheck>> VolumeCheck::New(const UnlockedVolume& volume,
-                                                        std::shared_ptr<kms::Client> kms, bool quick) {
+                                                        Envelope envelope, bool quick) {
   std::unique_ptr<VolumeCheck> check(new VolumeCheck(volume, quick));
   if (volume.config.names == format::NameMode::kEncrypted) {
     KMSFS_ASSIGN_OR_RETURN(check->names_,
@@ -49,8 +49,8 @@ StatusOr<std::unique_ptr<VolumeCheck>> VolumeCheck::New(const UnlockedVolume& vo
   options.pool.target = 0;
   options.read_only = true;
   check->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.AcceptedKeyIds(),
-                                              volume.config.suite, volume.config.block_size, std::move(kms), options,
-                                              /*queue=*/nullptr);
+                                              volume.config.suite, volume.config.block_size, std::move(envelope),
+                                              options, /*queue=*/nullptr);
   return check;
 }
 

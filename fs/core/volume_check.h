@@ -44,8 +44,8 @@ struct FileToCheck {
 
 class VolumeCheck {
  public:
-  // `volume` from UnlockVolume; `kms` is used for unwrapping only.
-  static StatusOr<std::unique_ptr<VolumeCheck>> New(const UnlockedVolume& volume, std::shared_ptr<kms::Client> kms,
+  // `volume` from UnlockVolume; `envelope` is used for unwrapping only.
+  static StatusOr<std::unique_ptr<VolumeCheck>> New(const UnlockedVolume& volume, Envelope envelope,
                                                     bool quick);
 
   // Checks names, directories, sidecars and symlinks; fills files().

@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/testutil/gate.h"
+
 namespace kmsfs {
 namespace {
 
@@ -24,44 +26,7 @@ using namespace std::chrono_literals;
 
 constexpr auto kPatience = 20s;  // a bound for waits that end far sooner
 
-// A point where jobs block until the test opens it.
-class Gate {
- public:
-  void Close() {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_ = false;
-  }
-  void Open() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      open_ = true;
-    }
-    cv_.notify_all();
-  }
-  void Pass() {
-    std::unique_lock<std::mutex> lock(mu_);
-    ++inside_;
-    max_inside_ = std::max(max_inside_, inside_);
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return open_; });
-    --inside_;
-  }
-  bool AwaitInside(int n) {
-    std::unique_lock<std::mutex> lock(mu_);
-    return cv_.wait_for(lock, kPatience, [&] { return inside_ >= n; });
-  }
-  int max_inside() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return max_inside_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool open_ = true;
-  int inside_ = 0;
-  int max_inside_ = 0;
-};
+using kmsfs::testing::Gate;
 
 // What ran, in order.
 class Log {

@@ -24,13 +24,13 @@
 #include <vector>
 
 #include "fs/core/volume.h"
-#include "tests/core/fake_kms.h"
+#include "tests/core/fake_key_wrapper.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::core {
 namespace {
 
-using kmsfs::testing::FakeKms;
+using kmsfs::testing::FakeKeyWrapper;
 using kmsfs::testing::kKeyId;
 using kmsfs::testing::kOtherKeyId;
 using kmsfs::testing::kWait;
@@ -78,7 +78,7 @@ class HintsTest : public ::testing::Test {
     o.keys.cache.ttl = s.cache_ttl;
     o.hints.prefetch.concurrency = s.prefetch_concurrency;
     o.hints.readahead.files_ahead = 0;
-    auto v = Volume::Open(Unlocked(), kms_, o);
+    auto v = Volume::Open(Unlocked(), Envelope(kms_), o);
     EXPECT_TRUE(v.ok()) << v.status().ToString();
     return v.ok() ? std::move(v).value() : nullptr;
   }
@@ -150,7 +150,7 @@ class HintsTest : public ::testing::Test {
   static KeyPrefetchStats Prefetch(Volume& v) { return v.hints().stats().prefetch; }
 
   TempDir dir_;
-  std::shared_ptr<FakeKms> kms_ = std::make_shared<FakeKms>();
+  std::shared_ptr<FakeKeyWrapper> kms_ = std::make_shared<FakeKeyWrapper>();
 };
 
 TEST_F(HintsTest, AListingQueuesNothingAndTheFirstMissInTheListedDirectoryQueuesItOnce) {

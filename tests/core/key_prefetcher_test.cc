@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "fs/core/volume.h"
-#include "tests/core/fake_kms.h"
+#include "tests/core/fake_key_wrapper.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::core {

@@ -20,14 +20,14 @@
 #include "fs/core/key_service.h"
 #include "fs/format/block_codec.h"
 #include "tests/core/churn_util.h"
-#include "tests/core/fake_kms.h"
+#include "tests/core/fake_key_wrapper.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::core {
 namespace {
 
 namespace stdfs = std::filesystem;
-using kmsfs::testing::FakeKms;
+using kmsfs::testing::FakeKeyWrapper;
 using kmsfs::testing::kKeyId;
 using kmsfs::testing::OpenFdCount;
 using kmsfs::testing::ResidentKib;
@@ -60,7 +60,7 @@ class TreeTest : public ::testing::Test {
     KeyServiceOptions ko;
     ko.pool.target = 0;
     keys_ = std::make_unique<KeyService>(kKeyId, std::vector<std::string>{kKeyId}, crypto::CipherSuite::kAes256Gcm,
-                                         4096, kms_, ko);
+                                         4096, Envelope(kms_), ko);
     files_ = std::make_unique<OpenFileTable>(keys_.get());
     auto geometry = format::GeometryFor(crypto::CipherSuite::kAes256Gcm, 4096);
     ASSERT_TRUE(geometry.ok());
@@ -71,7 +71,7 @@ class TreeTest : public ::testing::Test {
 
   TempDir dir_;
   std::string backing_;
-  std::shared_ptr<FakeKms> kms_ = std::make_shared<FakeKms>();
+  std::shared_ptr<FakeKeyWrapper> kms_ = std::make_shared<FakeKeyWrapper>();
   std::unique_ptr<InodeTable> inodes_;
   std::unique_ptr<KeyService> keys_;
   std::unique_ptr<OpenFileTable> files_;
