@@ -81,7 +81,7 @@ void KeyPrefetcher::PumpLocked() {
 }
 
 void KeyPrefetcher::Process(Item item) {
-  const auto started = std::chrono::steady_clock::now();
+  const auto started = options_.clock->Now();
   {
     MutexLock lock(&mu_);
     ++started_;
@@ -121,9 +121,9 @@ void KeyPrefetcher::Process(Item item) {
   }
 }
 
-void KeyPrefetcher::Finish(const Item& item, std::chrono::steady_clock::time_point started,
+void KeyPrefetcher::Finish(const Item& item, Clock::TimePoint started,
                            StatusOr<Outcome> outcome) {
-  const auto took = std::chrono::steady_clock::now() - started;
+  const auto took = options_.clock->Now() - started;
   std::deque<Item> dropped;  // freed after the lock is released
   bool first_failure = false;
   {

@@ -52,6 +52,7 @@
 #include "base/unique_fd.h"
 #include "base/work_queue.h"
 #include "fs/format/file_header.h"
+#include "base/clock.h"
 #include "fs/format/volume_config.h"
 
 namespace kmsfs::core {
@@ -65,6 +66,8 @@ struct KeyPrefetcherOptions {
   std::chrono::microseconds interval{0};
   // Where the volume keeps file headers. Default: the xattr.
   format::HeaderMode header = format::HeaderMode::kXattr;
+  // Measures each call's latency for `interval`. Default: the real clock.
+  const Clock* clock = Clock::Real();
 };
 
 struct KeyPrefetchStats {
@@ -121,7 +124,7 @@ class KeyPrefetcher {
   void PumpLocked() KMSFS_REQUIRES(mu_);
   // The job: opens and checks one name, reads its header and starts warming its key.
   void Process(Item item);
-  void Finish(const Item& item, std::chrono::steady_clock::time_point started, StatusOr<Outcome> outcome);
+  void Finish(const Item& item, Clock::TimePoint started, StatusOr<Outcome> outcome);
   // Counts every queued name as dropped; returns the items so they are freed
   // (closing their directory fds) after the lock is released.
   std::deque<Item> DropQueuedLocked() KMSFS_REQUIRES(mu_);

@@ -25,6 +25,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "fs/core/volume.h"
 #include "tests/core/fake_key_wrapper.h"
 #include "tests/testutil/temp_dir.h"
@@ -143,34 +144,42 @@ TEST_F(KeyPrefetcherTest, AtMostConcurrencyWarmCallsRunAtOnce) {
 }
 
 // With an interval, a KMS that answers at once gets one prefetch call at a
-// time, and one that takes 20 ms gets the full concurrency. The interval
-// (5 ms) is far above what the hop through the work queue and the answering
-// thread costs on a loaded machine, so "at once" stays one at a time.
+// time, and one that takes 20 ms gets the full concurrency. The test answers
+// the calls itself, in rounds, and latency is read off a fake clock it moves,
+// so the machine's load cannot change what the prefetcher measures: each
+// round waits until every call the prefetcher started has reached the KMS,
+// then moves the clock by the latency and answers them all.
 TEST_F(KeyPrefetcherTest, WithAnIntervalConcurrencyFollowsTheKmsLatency) {
   MakeHeaderFiles(Numbered(30));
   for (const milliseconds latency : {milliseconds(0), milliseconds(20)}) {
+    SCOPED_TRACE(std::to_string(latency.count()) + " ms");
+    FakeClock clock;
     std::mutex mu;
-    int inside = 0;
-    int max_inside = 0;
-    KeyPrefetcher p({.concurrency = 4, .max_queued = 100, .interval = std::chrono::milliseconds(5)}, &queue_,
+    std::condition_variable cv;
+    std::vector<KeyPrefetcher::WarmDone> calls;  // at the KMS, not answered yet
+    uint64_t max_inside = 0;
+    KeyPrefetcher p({.concurrency = 4, .max_queued = 100, .interval = milliseconds(5), .clock = &clock}, &queue_,
                     [&](const format::FileHeader&, KeyPrefetcher::WarmDone done) {
-                      {
-                        std::lock_guard<std::mutex> lock(mu);
-                        max_inside = std::max(max_inside, ++inside);
-                      }
-                      async_.Post([&, latency, done = std::move(done)] {
-                        std::this_thread::sleep_for(latency);  // the KMS round trip
-                        {
-                          std::lock_guard<std::mutex> lock(mu);
-                          --inside;
-                        }
-                        done(KeyPrefetcher::Outcome::kLoaded);
-                      });
+                      std::lock_guard<std::mutex> lock(mu);
+                      calls.push_back(std::move(done));
+                      max_inside = std::max<uint64_t>(max_inside, calls.size());
+                      cv.notify_all();
                     });
     p.Prefetch(Dir(), Numbered(30));
+    while (p.stats().loaded < 30) {
+      std::vector<KeyPrefetcher::WarmDone> round;
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        ASSERT_TRUE(cv.wait_for(lock, kWait, [&] { return !calls.empty() && calls.size() == p.stats().in_flight; }))
+            << calls.size() << " calls at the KMS, " << p.stats().in_flight << " in flight";
+        round.swap(calls);
+      }
+      clock.Advance(latency);
+      for (auto& done : round) done(KeyPrefetcher::Outcome::kLoaded);
+    }
     ASSERT_TRUE(p.WaitIdle(kWait));
     EXPECT_EQ(p.stats().loaded, 30u);
-    EXPECT_EQ(max_inside, latency.count() == 0 ? 1 : 4) << latency.count() << " ms";
+    EXPECT_EQ(max_inside, latency.count() == 0 ? 1u : 4u);
   }
 }
 
