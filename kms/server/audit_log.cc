@@ -138,7 +138,7 @@ Status AuditLog::Append(const AuditEntry& e) {
                 {"result", e.result},            {"http_status", e.http_status}};
   if (!e.access_key.empty()) entry["access_key"] = e.access_key;
   if (!e.encryption_context.is_null()) entry["encryption_context"] = e.encryption_context;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (failed_) {
     return Status::FailedPrecondition(
         "audit log: a partial line could not be removed after a failed write; restart kmsd to cut it off");

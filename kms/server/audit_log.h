@@ -45,9 +45,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "base/mutex.h"
 #include "base/status.h"
 #include "base/unique_fd.h"
 #include "kms/server/json.h"
@@ -88,14 +88,14 @@ class AuditLog {
  private:
   AuditLog(UniqueFd fd, uint64_t seq, std::string last_hash);
 
-  std::mutex mu_;
-  UniqueFd fd_;
-  uint64_t seq_;           // guarded by mu_: of the last line written
-  std::string last_hash_;  // guarded by mu_: SHA-256 hex of the last line
-  std::chrono::steady_clock::time_point last_sync_;  // guarded by mu_
-  // guarded by mu_: a failed write left a fragment that could not be cut
-  // off; every later Append fails (kmsd answers 500) until a restart.
-  bool failed_ = false;
+  Mutex mu_;
+  UniqueFd fd_ KMSFS_GUARDED_BY(mu_);
+  uint64_t seq_ KMSFS_GUARDED_BY(mu_);           // of the last line written
+  std::string last_hash_ KMSFS_GUARDED_BY(mu_);  // SHA-256 hex of the last line
+  std::chrono::steady_clock::time_point last_sync_ KMSFS_GUARDED_BY(mu_);
+  // A failed write left a fragment that could not be cut off; every later
+  // Append fails (kmsd answers 500) until a restart.
+  bool failed_ KMSFS_GUARDED_BY(mu_) = false;
 };
 
 struct AuditReadResult {

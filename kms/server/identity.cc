@@ -278,7 +278,7 @@ StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) co
   if (token.empty() || token.size() > 4096) return Status::NotFound("unknown token");
   const std::string hash = TokenHash(token);
   {
-    std::lock_guard<std::mutex> lock(known_mu_);
+    MutexLock lock(&known_mu_);
     if (auto it = known_.find(hash); it != known_.end()) {
       *expired = it->second.expires_ms <= clock_->WallNowMs();
       return it->second;
@@ -294,7 +294,7 @@ StatusOr<IssuedToken> Identity::Lookup(std::string_view token, bool* expired) co
   t.issued_ms = rec->issued_ms;
   t.expires_ms = rec->expires_ms;
   t.methods = SplitMethods(rec->methods);
-  std::lock_guard<std::mutex> lock(known_mu_);
+  MutexLock lock(&known_mu_);
   if (known_.size() >= kMaxKnownTokens) known_.clear();
   known_.emplace(hash, t);
   return t;

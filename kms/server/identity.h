@@ -22,7 +22,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -31,6 +30,7 @@
 #include <optional>
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "base/status.h"
 #include "kms/server/json.h"
 #include "kms/server/login_throttle.h"
@@ -131,8 +131,8 @@ class Identity {
   // authenticates, and users are set at start-up only (bootstrap), so a
   // token's user cannot change or go while kmsd serves. Expiry is checked at
   // every use. Bounded: cleared when full.
-  mutable std::mutex known_mu_;
-  mutable std::unordered_map<std::string, IssuedToken> known_;  // guarded by known_mu_
+  mutable Mutex known_mu_;
+  mutable std::unordered_map<std::string, IssuedToken> known_ KMSFS_GUARDED_BY(known_mu_);
 };
 
 // "2024-01-02T03:04:05.000000Z"

@@ -365,13 +365,13 @@ constexpr size_t kMaxKeptEnvelopeKeys = 4096;
 StatusOr<std::shared_ptr<const EnvelopeKeys>> Service::EnvelopeKeysOf(const KeyRecord& key, uint32_t version) {
   const std::pair<std::string, uint32_t> id{key.key_id, version};
   {
-    std::lock_guard<std::mutex> lock(keys_mu_);
+    MutexLock lock(&keys_mu_);
     if (auto it = envelope_keys_.find(id); it != envelope_keys_.end()) return it->second;
   }
   KMSFS_ASSIGN_OR_RETURN(SecretBytes material, Material(key, version));
   KMSFS_ASSIGN_OR_RETURN(EnvelopeKeys keys, DeriveEnvelopeKeys(material));
   auto shared = std::make_shared<const EnvelopeKeys>(std::move(keys));
-  std::lock_guard<std::mutex> lock(keys_mu_);
+  MutexLock lock(&keys_mu_);
   // Bounded without bookkeeping: a deployment with more live key versions
   // than this derives again after a reset.
   if (envelope_keys_.size() >= kMaxKeptEnvelopeKeys) envelope_keys_.clear();
@@ -380,7 +380,7 @@ StatusOr<std::shared_ptr<const EnvelopeKeys>> Service::EnvelopeKeysOf(const KeyR
 }
 
 void Service::ForgetEnvelopeKeys(const std::string& key_id) {
-  std::lock_guard<std::mutex> lock(keys_mu_);
+  MutexLock lock(&keys_mu_);
   auto it = envelope_keys_.lower_bound({key_id, 0});
   while (it != envelope_keys_.end() && it->first.first == key_id) it = envelope_keys_.erase(it);
 }
@@ -427,7 +427,7 @@ Json Service::GrantJson(const GrantRecord& g) {
 }
 
 Status Service::EnsureDefaultKey(std::string_view domain_id, std::string_view project_id) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(std::optional<KeyRecord> existing, store_->FindDefaultKey(domain_id));
   if (existing) return Status::Ok();
   KeyRecord k;

@@ -21,7 +21,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -29,6 +28,7 @@
 #include "kms/server/json.h"
 
 #include "base/clock.h"
+#include "base/mutex.h"
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "kms/server/envelope.h"
@@ -160,10 +160,13 @@ class Service {
   const RootKeyring* keyring_;
   const Clock* clock_;
   Options options_;
-  std::mutex mu_;  // serialises mutating actions; taken before the store's own lock
+  // Serialises mutating actions (check-then-write against the store); taken
+  // before the store's own lock, never while holding it.
+  Mutex mu_;
 
-  std::mutex keys_mu_;  // guards envelope_keys_; taken alone
-  std::map<std::pair<std::string, uint32_t>, std::shared_ptr<const EnvelopeKeys>> envelope_keys_;
+  Mutex keys_mu_;  // taken alone
+  std::map<std::pair<std::string, uint32_t>, std::shared_ptr<const EnvelopeKeys>> envelope_keys_
+      KMSFS_GUARDED_BY(keys_mu_);
 };
 
 // Pagination of list actions (spec §3.3): `limit` ("" = all, capped at 1000;

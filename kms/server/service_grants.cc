@@ -65,7 +65,7 @@ StatusOr<Json> Service::CreateGrant(const Caller& c, const Request& r) {
   std::string type(r.NonEmptyString("grantee_principal_type").value_or("user"));
   if (type != "user" && type != "domain") return KmsError("KMS.0308");
 
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   std::string parent_grant_id;
   if (!ManagesKeysOf(c, k)) {
@@ -119,7 +119,7 @@ StatusOr<Json> Service::ListGrants(const Caller& c, const Request& r) {
 StatusOr<Json> Service::RevokeGrant(const Caller& c, const Request& r) {
   std::string_view grant_id = *r.String("grant_id");
   if (!IsGrantId(grant_id)) return KmsError("KMS.2501");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   KMSFS_ASSIGN_OR_RETURN(std::optional<GrantRecord> g, store_->GetGrant(Lower(grant_id)));
@@ -131,7 +131,7 @@ StatusOr<Json> Service::RevokeGrant(const Caller& c, const Request& r) {
 StatusOr<Json> Service::RetireGrant(const Caller& c, const Request& r) {
   std::string_view grant_id = *r.String("grant_id");
   if (!IsGrantId(grant_id)) return KmsError("KMS.2501");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_ASSIGN_OR_RETURN(std::optional<GrantRecord> g, store_->GetGrant(Lower(grant_id)));
   if (!g || g->key_id != k.key_id) return KmsError("KMS.2502");

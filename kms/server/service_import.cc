@@ -96,7 +96,7 @@ StatusOr<Json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
   const int64_t now_s = clock_->WallNowSec();
   if (expiration_s != 0 && expiration_s <= now_s) return KmsError("KMS.2602");
 
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   if (k.origin != "external") return KmsError("KMS.0309");
@@ -137,7 +137,7 @@ StatusOr<Json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
 }
 
 StatusOr<Json> Service::DeleteImportedKeyMaterial(const Caller& c, const Request& r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   if (k.origin != "external") return KmsError("KMS.0309");

@@ -43,7 +43,7 @@ Status Service::RotateMaterial(KeyRecord* k) {
 StatusOr<Json> Service::UpdateKeyAlias(const Caller& c, const Request& r) {
   std::string alias(*r.String("key_alias"));
   if (!IsAliasSyntax(alias) || EndsWith(alias, "/default")) return KmsError("KMS.1101");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   if (k.default_key) return KmsError("KMS.0211");
@@ -62,7 +62,7 @@ StatusOr<Json> Service::UpdateKeyAlias(const Caller& c, const Request& r) {
 StatusOr<Json> Service::UpdateKeyDescription(const Caller& c, const Request& r) {
   std::string description(*r.String("key_description"));
   if (Utf8Length(description) > kMaxDescriptionChars) return KmsError("KMS.1103");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   if (k.default_key) return KmsError("KMS.0211");
@@ -75,7 +75,7 @@ StatusOr<Json> Service::UpdateKeyDescription(const Caller& c, const Request& r) 
 StatusOr<Json> Service::UpdateKeyRotationInterval(const Caller& c, const Request& r) {
   const std::optional<int64_t> days = r.DecimalField("rotation_interval").value;
   if (!days || *days < kMinRotationIntervalDays || *days > kMaxRotationIntervalDays) return KmsError("KMS.3001");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   KMSFS_RETURN_IF_ERROR(CheckRotatable(k));
@@ -85,7 +85,7 @@ StatusOr<Json> Service::UpdateKeyRotationInterval(const Caller& c, const Request
 }
 
 StatusOr<Json> Service::RotateOnDemand(const Caller& c, const Request& r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   KMSFS_RETURN_IF_ERROR(CheckRotatable(k));

@@ -94,7 +94,7 @@ StatusOr<Json> Service::CreateKey(const Caller& c, const Request& r) {
   std::vector<uint8_t> sealed;
   if (has_material) sealed = SealMaterial(k.key_id, 0, SecretBytes::Random(crypto::kAes256KeySize));
 
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(std::optional<KeyRecord> same_alias, store_->FindKeyByAlias(c.project_id, alias));
   if (same_alias) return KmsError("KMS.1104");
   KMSFS_ASSIGN_OR_RETURN(int64_t count, store_->CountCustomKeys(c.project_id));
@@ -162,7 +162,7 @@ StatusOr<Json> Service::ListKeys(const Caller& c, const Request& r) {
 }
 
 StatusOr<Json> Service::EnableKey(const Caller& c, const Request& r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   if (k.default_key) return KmsError("KMS.0211");
@@ -174,7 +174,7 @@ StatusOr<Json> Service::EnableKey(const Caller& c, const Request& r) {
 }
 
 StatusOr<Json> Service::DisableKey(const Caller& c, const Request& r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   if (k.default_key) return KmsError("KMS.0211");
@@ -188,7 +188,7 @@ StatusOr<Json> Service::DisableKey(const Caller& c, const Request& r) {
 StatusOr<Json> Service::ScheduleKeyDeletion(const Caller& c, const Request& r) {
   const std::optional<int64_t> days = r.DecimalField("pending_days").value;
   if (!days || *days < 7 || *days > 1096) return KmsError("KMS.1401");
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   if (k.default_key) return KmsError("KMS.0211");
@@ -200,7 +200,7 @@ StatusOr<Json> Service::ScheduleKeyDeletion(const Caller& c, const Request& r) {
 }
 
 StatusOr<Json> Service::CancelKeyDeletion(const Caller& c, const Request& r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   if (k.key_state != kStateScheduledDeletion) return KmsError("KMS.1501");
@@ -211,7 +211,7 @@ StatusOr<Json> Service::CancelKeyDeletion(const Caller& c, const Request& r) {
 }
 
 StatusOr<Json> Service::EnableKeyRotation(const Caller& c, const Request& r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   KMSFS_RETURN_IF_ERROR(CheckRotatable(k));
@@ -224,7 +224,7 @@ StatusOr<Json> Service::EnableKeyRotation(const Caller& c, const Request& r) {
 }
 
 StatusOr<Json> Service::DisableKeyRotation(const Caller& c, const Request& r) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   KMSFS_ASSIGN_OR_RETURN(KeyRecord k, LoadKey(c, *r.String("key_id"), false));
   KMSFS_RETURN_IF_ERROR(Authorize(c, k, ""));
   if (k.default_key) return KmsError("KMS.0211");

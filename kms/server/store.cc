@@ -349,7 +349,7 @@ Store::Store(sqlite3* db) : db_(db), statements_(std::make_unique<StatementCache
 // an earlier kmsd gains it here (its grants have no parent), and an earlier
 // kmsd still opens one that has it (it names its columns).
 Status Store::AddGrantParentColumn() {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   int64_t present = 0;
   {
     Stmt s(*statements_, "SELECT COUNT(*) FROM pragma_table_info('grants') WHERE name = 'parent_grant_id'");
@@ -370,7 +370,7 @@ Store::~Store() {
 }
 
 Status Store::Exec(const char* sql) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   char* err = nullptr;
   if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
@@ -381,7 +381,7 @@ Status Store::Exec(const char* sql) {
 }
 
 Status Store::RunInTransaction(const std::function<Status()>& fn) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   // A transaction inside a transaction joins the outer one: SQLite cannot
   // nest BEGIN, and the outer COMMIT/ROLLBACK covers the inner work.
   if (sqlite3_get_autocommit(db_) == 0) return fn();
@@ -397,14 +397,14 @@ Status Store::RunInTransaction(const std::function<Status()>& fn) {
 }
 
 StatusOr<std::optional<std::string>> Store::GetMeta(std::string_view key) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "SELECT v FROM meta WHERE k = ?");
   s.Bind(1, key);
   return First(Query<std::string>(db_, s, "read meta", [](const Stmt& r) { return r.Text(0); }));
 }
 
 Status Store::SetMeta(std::string_view key, std::string_view value) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)");
   s.Bind(1, key).Bind(2, value);
   return s.Run("write meta");
@@ -414,6 +414,7 @@ Status Store::SetMeta(std::string_view key, std::string_view value) {
 
 Status Store::ReplaceFileUsers(const std::vector<UserRecord>& users) {
   return RunInTransaction([&]() -> Status {
+    RecursiveMutexLock lock(&mu_);  // re-entered: RunInTransaction holds it
     Stmt del(*statements_, "DELETE FROM users WHERE builtin = 0");
     KMSFS_RETURN_IF_ERROR(del.Run("delete users"));
     for (const UserRecord& u : users) KMSFS_RETURN_IF_ERROR(PutUser(u));
@@ -422,7 +423,7 @@ Status Store::ReplaceFileUsers(const std::vector<UserRecord>& users) {
 }
 
 Status Store::PutUser(const UserRecord& u) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "INSERT OR REPLACE INTO users(id, name, domain, domain_id, project_id, salt, verifier, "
               "iterations, builtin, active, password_hash, project_name, role) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?)");
   s.Bind(1, u.id).Bind(2, u.name).Bind(3, u.domain).Bind(4, u.domain_id).Bind(5, u.project_id);
@@ -432,14 +433,14 @@ Status Store::PutUser(const UserRecord& u) {
 }
 
 Status Store::SetBuiltinUsersActive(bool active) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "UPDATE users SET active = ? WHERE builtin = 1");
   s.Bind(1, active);
   return s.Run("update users");
 }
 
 StatusOr<std::optional<UserRecord>> Store::FindUserById(std::string_view id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kUserColumns + " FROM users WHERE id = ?";
   Stmt s(*statements_, sql.c_str());
   s.Bind(1, id);
@@ -448,7 +449,7 @@ StatusOr<std::optional<UserRecord>> Store::FindUserById(std::string_view id) {
 
 StatusOr<std::optional<UserRecord>> Store::FindActiveUser(std::string_view name, std::string_view domain_name,
                                                            std::string_view domain_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kUserColumns +
                     " FROM users WHERE active = 1 AND name = ?1 AND ((?2 <> '' AND domain = ?2) OR "
                     "(?3 <> '' AND domain_id = ?3)) "
@@ -459,7 +460,7 @@ StatusOr<std::optional<UserRecord>> Store::FindActiveUser(std::string_view name,
 }
 
 StatusOr<std::optional<UserRecord>> Store::FindBuiltinUser(std::string_view name) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kUserColumns + " FROM users WHERE builtin = 1 AND name = ?";
   Stmt s(*statements_, sql.c_str());
   s.Bind(1, name);
@@ -467,7 +468,7 @@ StatusOr<std::optional<UserRecord>> Store::FindBuiltinUser(std::string_view name
 }
 
 StatusOr<std::vector<UserRecord>> Store::ListActiveUsers() {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kUserColumns + " FROM users WHERE active = 1 ORDER BY rowid";
   Stmt s(*statements_, sql.c_str());
   return Query<UserRecord>(db_, s, "list users", ReadUser);
@@ -476,7 +477,7 @@ StatusOr<std::vector<UserRecord>> Store::ListActiveUsers() {
 // --- tokens
 
 Status Store::PutToken(std::string_view token_hash, const TokenRecord& t) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "INSERT OR REPLACE INTO tokens(hash, user_id, project_id, issued_ms, expires_ms, methods) "
               "VALUES(?,?,?,?,?,?)");
   s.Bind(1, token_hash).Bind(2, t.user_id).Bind(3, t.project_id).Bind(4, t.issued_ms).Bind(5, t.expires_ms);
@@ -485,7 +486,7 @@ Status Store::PutToken(std::string_view token_hash, const TokenRecord& t) {
 }
 
 StatusOr<std::optional<TokenRecord>> Store::FindToken(std::string_view token_hash) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "SELECT user_id, project_id, issued_ms, expires_ms, methods FROM tokens WHERE hash = ?");
   s.Bind(1, token_hash);
   return First(Query<TokenRecord>(db_, s, "read token", [](const Stmt& r) {
@@ -494,7 +495,7 @@ StatusOr<std::optional<TokenRecord>> Store::FindToken(std::string_view token_has
 }
 
 Status Store::PurgeTokensExpiredBefore(int64_t ms) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "DELETE FROM tokens WHERE expires_ms < ?");
   s.Bind(1, ms);
   return s.Run("purge tokens");
@@ -503,7 +504,7 @@ Status Store::PurgeTokensExpiredBefore(int64_t ms) {
 // --- keys
 
 Status Store::InsertKey(const KeyRecord& key) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("INSERT INTO keys(") + kKeyColumns +
                     ") VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
   Stmt s(*statements_, sql.c_str());
@@ -516,7 +517,7 @@ Status Store::InsertKey(const KeyRecord& key) {
 }
 
 StatusOr<std::optional<KeyRecord>> Store::GetKey(std::string_view key_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns + " FROM keys WHERE key_id = ?";
   Stmt s(*statements_, sql.c_str());
   s.Bind(1, key_id);
@@ -524,7 +525,7 @@ StatusOr<std::optional<KeyRecord>> Store::GetKey(std::string_view key_id) {
 }
 
 StatusOr<std::optional<KeyRecord>> Store::FindKeyByAlias(std::string_view project_id, std::string_view alias) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns + " FROM keys WHERE project_id = ? AND key_alias = ?";
   Stmt s(*statements_, sql.c_str());
   s.Bind(1, project_id).Bind(2, alias);
@@ -533,7 +534,7 @@ StatusOr<std::optional<KeyRecord>> Store::FindKeyByAlias(std::string_view projec
 
 StatusOr<std::optional<KeyRecord>> Store::FindKeyByDomainAlias(std::string_view domain_id,
                                                                std::string_view alias) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns +
                     " FROM keys WHERE domain_id = ? AND key_alias = ? ORDER BY rowid LIMIT 1";
   Stmt s(*statements_, sql.c_str());
@@ -542,7 +543,7 @@ StatusOr<std::optional<KeyRecord>> Store::FindKeyByDomainAlias(std::string_view 
 }
 
 StatusOr<std::optional<KeyRecord>> Store::FindDefaultKey(std::string_view domain_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns +
                     " FROM keys WHERE domain_id = ? AND default_key = 1 ORDER BY rowid LIMIT 1";
   Stmt s(*statements_, sql.c_str());
@@ -551,7 +552,7 @@ StatusOr<std::optional<KeyRecord>> Store::FindDefaultKey(std::string_view domain
 }
 
 StatusOr<std::vector<KeyRecord>> Store::ListKeys(std::string_view project_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kKeyColumns + " FROM keys WHERE project_id = ? ORDER BY rowid";
   Stmt s(*statements_, sql.c_str());
   s.Bind(1, project_id);
@@ -559,7 +560,7 @@ StatusOr<std::vector<KeyRecord>> Store::ListKeys(std::string_view project_id) {
 }
 
 StatusOr<int64_t> Store::CountCustomKeys(std::string_view project_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "SELECT COUNT(*) FROM keys WHERE project_id = ? AND default_key = 0");
   s.Bind(1, project_id);
   auto rows = Query<int64_t>(db_, s, "count keys", [](const Stmt& r) { return r.Int(0); });
@@ -568,7 +569,7 @@ StatusOr<int64_t> Store::CountCustomKeys(std::string_view project_id) {
 }
 
 Status Store::UpdateKey(const KeyRecord& k) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_,
          "UPDATE keys SET key_description = ?2, key_state = ?3, scheduled_deletion_ms = ?4, "
          "expiration_ms = ?5, rotation_enabled = ?6, rotation_interval = ?7, last_rotation_ms = ?8, "
@@ -586,7 +587,7 @@ Status Store::UpdateKey(const KeyRecord& k) {
 }
 
 Status Store::DeleteKey(std::string_view key_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "DELETE FROM keys WHERE key_id = ?");  // cascades to material, grants, import tokens
   s.Bind(1, key_id);
   return s.Run("delete key");
@@ -596,21 +597,21 @@ Status Store::DeleteKey(std::string_view key_id) {
 
 Status Store::PutMaterial(std::string_view key_id, uint32_t version, const std::vector<uint8_t>& sealed,
                          int64_t created_ms) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "INSERT OR REPLACE INTO key_material(key_id, version, sealed, created_ms) VALUES(?,?,?,?)");
   s.Bind(1, key_id).Bind(2, version).BindBlob(3, sealed).Bind(4, created_ms);
   return s.Run("write key material");
 }
 
 StatusOr<std::optional<std::vector<uint8_t>>> Store::GetMaterial(std::string_view key_id, uint32_t version) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "SELECT sealed FROM key_material WHERE key_id = ? AND version = ?");
   s.Bind(1, key_id).Bind(2, version);
   return First(Query<std::vector<uint8_t>>(db_, s, "read key material", [](const Stmt& r) { return r.Blob(0); }));
 }
 
 Status Store::DeleteMaterial(std::string_view key_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "DELETE FROM key_material WHERE key_id = ?");
   s.Bind(1, key_id);
   return s.Run("delete key material");
@@ -619,7 +620,7 @@ Status Store::DeleteMaterial(std::string_view key_id) {
 // --- grants
 
 Status Store::InsertGrant(const GrantRecord& g) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql =
       std::string("INSERT INTO grants(") + kGrantColumns + ") VALUES(?,?,?,?,?,?,?,?,?,NULLIF(?10,''))";
   Stmt s(*statements_, sql.c_str());
@@ -630,7 +631,7 @@ Status Store::InsertGrant(const GrantRecord& g) {
 }
 
 StatusOr<std::optional<GrantRecord>> Store::GetGrant(std::string_view grant_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kGrantColumns + " FROM grants WHERE grant_id = ?";
   Stmt s(*statements_, sql.c_str());
   s.Bind(1, grant_id);
@@ -638,7 +639,7 @@ StatusOr<std::optional<GrantRecord>> Store::GetGrant(std::string_view grant_id) 
 }
 
 StatusOr<std::vector<GrantRecord>> Store::ListGrantsForKey(std::string_view key_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kGrantColumns + " FROM grants WHERE key_id = ? ORDER BY rowid";
   Stmt s(*statements_, sql.c_str());
   s.Bind(1, key_id);
@@ -647,7 +648,7 @@ StatusOr<std::vector<GrantRecord>> Store::ListGrantsForKey(std::string_view key_
 
 StatusOr<std::vector<GrantRecord>> Store::ListGrantsInvolving(std::string_view user_id,
                                                               std::string_view domain_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("SELECT ") + kGrantColumns +
                     " FROM grants WHERE grantee_principal IN (?1, ?2) OR retiring_principal IN (?1, ?2) "
                     "ORDER BY rowid";
@@ -657,7 +658,7 @@ StatusOr<std::vector<GrantRecord>> Store::ListGrantsInvolving(std::string_view u
 }
 
 StatusOr<int64_t> Store::CountGrantsForKey(std::string_view key_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "SELECT COUNT(*) FROM grants WHERE key_id = ?");
   s.Bind(1, key_id);
   auto rows = Query<int64_t>(db_, s, "count grants", [](const Stmt& r) { return r.Int(0); });
@@ -666,7 +667,7 @@ StatusOr<int64_t> Store::CountGrantsForKey(std::string_view key_id) {
 }
 
 Status Store::DeleteGrant(std::string_view grant_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_,
          "WITH RECURSIVE doomed(id) AS (SELECT ?1 UNION SELECT g.grant_id FROM grants g JOIN doomed "
          "ON g.parent_grant_id = doomed.id) DELETE FROM grants WHERE grant_id IN (SELECT id FROM doomed)");
@@ -696,7 +697,7 @@ AccessKeyRecord ReadAccessKey(const Stmt& s) {
 }  // namespace
 
 Status Store::PutAccessKey(const AccessKeyRecord& k) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   std::string sql = std::string("INSERT OR REPLACE INTO access_keys(") + kAccessKeyColumns + ") VALUES(?,?,?,?,?,?,?,?,?)";
   Stmt s(*statements_, sql);
   s.Bind(1, k.access).Bind(2, k.user_id).BindBlob(3, k.sealed_secret).Bind(4, k.description).Bind(5, k.status);
@@ -705,21 +706,21 @@ Status Store::PutAccessKey(const AccessKeyRecord& k) {
 }
 
 StatusOr<std::optional<AccessKeyRecord>> Store::GetAccessKey(std::string_view access) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, std::string("SELECT ") + kAccessKeyColumns + " FROM access_keys WHERE access = ?");
   s.Bind(1, access);
   return First(Query<AccessKeyRecord>(db_, s, "read access key", ReadAccessKey));
 }
 
 StatusOr<std::vector<AccessKeyRecord>> Store::ListAccessKeys(std::string_view user_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, std::string("SELECT ") + kAccessKeyColumns + " FROM access_keys WHERE user_id = ? ORDER BY rowid");
   s.Bind(1, user_id);
   return Query<AccessKeyRecord>(db_, s, "list access keys", ReadAccessKey);
 }
 
 Status Store::DeleteAccessKey(std::string_view access) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "DELETE FROM access_keys WHERE access = ?");
   s.Bind(1, access);
   return s.Run("delete access key");
@@ -727,6 +728,7 @@ Status Store::DeleteAccessKey(std::string_view access) {
 
 Status Store::ReplaceFileAccessKeys(const std::vector<AccessKeyRecord>& keys) {
   return RunInTransaction([&]() -> Status {
+    RecursiveMutexLock lock(&mu_);  // re-entered: RunInTransaction holds it
     Stmt del(*statements_, "DELETE FROM access_keys WHERE source = 'file'");
     KMSFS_RETURN_IF_ERROR(del.Run("delete access keys"));
     for (const AccessKeyRecord& k : keys) KMSFS_RETURN_IF_ERROR(PutAccessKey(k));
@@ -735,7 +737,7 @@ Status Store::ReplaceFileAccessKeys(const std::vector<AccessKeyRecord>& keys) {
 }
 
 Status Store::PurgeAccessKeysExpiredBefore(int64_t ms) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "DELETE FROM access_keys WHERE expires_ms > 0 AND expires_ms < ?");
   s.Bind(1, ms);
   return s.Run("purge access keys");
@@ -744,7 +746,7 @@ Status Store::PurgeAccessKeysExpiredBefore(int64_t ms) {
 // --- import tokens
 
 Status Store::PutImportToken(const ImportTokenRecord& t) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "INSERT OR REPLACE INTO import_tokens(token_id, key_id, algorithm, expires_s, "
               "sealed_private_key, created_ms) VALUES(?,?,?,?,?,?)");
   s.Bind(1, t.token_id).Bind(2, t.key_id).Bind(3, t.algorithm).Bind(4, t.expires_s);
@@ -753,7 +755,7 @@ Status Store::PutImportToken(const ImportTokenRecord& t) {
 }
 
 StatusOr<std::optional<ImportTokenRecord>> Store::GetImportToken(std::string_view token_id) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "SELECT token_id, key_id, algorithm, expires_s, sealed_private_key, created_ms "
               "FROM import_tokens WHERE token_id = ?");
   s.Bind(1, token_id);
@@ -763,7 +765,7 @@ StatusOr<std::optional<ImportTokenRecord>> Store::GetImportToken(std::string_vie
 }
 
 Status Store::PurgeImportTokensExpiredBefore(int64_t seconds) {
-  std::lock_guard<std::recursive_mutex> lock(mu_);
+  RecursiveMutexLock lock(&mu_);
   Stmt s(*statements_, "DELETE FROM import_tokens WHERE expires_s < ?");
   s.Bind(1, seconds);
   return s.Run("purge import tokens");

@@ -16,12 +16,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/recursive_mutex.h"
 #include "base/status.h"
 
 struct sqlite3;
@@ -207,11 +207,11 @@ class Store {
   Status Exec(const char* sql);
   Status AddGrantParentColumn();
 
-  std::recursive_mutex mu_;
-  sqlite3* db_;        // owned; closed in the destructor; guarded by mu_
-  // Prepared statements kept for reuse; guarded by mu_.
-  std::unique_ptr<store_internal::StatementCache> statements_;
-  int tx_depth_ = 0;   // nesting of RunInTransaction; guarded by mu_
+  RecursiveMutex mu_;
+  sqlite3* const db_ KMSFS_GUARDED_BY(mu_);  // owned; closed in the destructor
+  // Prepared statements kept for reuse.
+  std::unique_ptr<store_internal::StatementCache> statements_ KMSFS_GUARDED_BY(mu_);
+  int tx_depth_ KMSFS_GUARDED_BY(mu_) = 0;  // nesting of RunInTransaction
 };
 
 }  // namespace kmsfs::kms::server
