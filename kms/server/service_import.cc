@@ -115,12 +115,21 @@ StatusOr<Json> Service::ImportKeyMaterial(const Caller& c, const Request& r) {
   // One answer for every way the unwrap can fail (KMS.2604 for a wrong
   // length would make the answer a padding oracle for RSAES-PKCS1-v1_5).
   auto material = crypto::UnwrapKeyMaterial(*private_der, token->algorithm, *wrapped, kImportedMaterialBytes);
-  if (!material.ok()) {
-    if (material.status().code() == StatusCode::kInvalidArgument) return KmsError("KMS.0311");
-    return material.status();
-  }
-  const crypto::Sha256Digest fingerprint = keyring_->MaterialFingerprint(k.key_id, *material);
-  if (!k.import_fingerprint.empty() && !crypto::ConstantTimeEquals(fingerprint, k.import_fingerprint)) {
+  if (!material.ok() && material.status().code() != StatusCode::kInvalidArgument) return material.status();
+  // A mauled RSAES-PKCS1-v1_5 ciphertext now and then unwraps (its padding
+  // conforms) to other material. Where material was imported before, that
+  // must look like an unwrap that failed, after the same work, or the two
+  // answers are the padding oracle again (Bleichenbacher): a failed unwrap
+  // goes on with stand-in material, and both end in KMS.0311. OAEP leaves
+  // no such oracle and keeps the cloud's KMS.2606 for other material.
+  const bool unwrapped = material.ok();
+  const SecretBytes stand_in(kImportedMaterialBytes);
+  const crypto::Sha256Digest fingerprint =
+      keyring_->MaterialFingerprint(k.key_id, unwrapped ? *material : stand_in);
+  const bool same_material =
+      k.import_fingerprint.empty() || crypto::ConstantTimeEquals(fingerprint, k.import_fingerprint);
+  if (!unwrapped || !same_material) {
+    if (!unwrapped || token->algorithm == crypto::WrappingAlgorithm::kPkcs1V15) return KmsError("KMS.0311");
     return KmsError("KMS.2606");
   }
 

@@ -187,6 +187,25 @@ TEST_F(KmsdImportTest, DeletedMaterialMayOnlyComeBackIdentical) {
   EXPECT_EQ(back.body["data_key"], DekPlainText(Bytes(64, 22)).substr(0, 128));
 }
 
+// After a deletion the key remembers which material it had. Under
+// RSAES-PKCS1-v1_5 a mauled ciphertext now and then unwraps to other
+// material: that answer must be the one a failed unwrap gets, byte for byte,
+// or the difference is a padding oracle on the import (Bleichenbacher).
+TEST_F(KmsdImportTest, OtherMaterialUnderPkcs1AnswersLikeAFailedUnwrap) {
+  std::string key = alice_.CreateKey("oracle", "external");
+  ASSERT_EQ(ImportMaterial(key, Bytes(32, 41), "RSAES_PKCS1_V1_5").status, 200);
+  ASSERT_EQ(alice_.Call("delete-imported-key-material", {{"key_id", key}}).status, 200);
+  Json p = Params(key, "RSAES_PKCS1_V1_5");
+  KmsReply bad_padding = Import(key, p, WrapKeyMaterial(p["public_key"], "RSAES_OAEP_SHA_1", Bytes(32, 41)));
+  KmsReply other_material = Import(key, p, WrapKeyMaterial(p["public_key"], "RSAES_PKCS1_V1_5", Bytes(32, 42)));
+  EXPECT_KMS_ERROR(bad_padding, 400, "KMS.0311");
+  EXPECT_KMS_ERROR(other_material, 400, "KMS.0311");
+  EXPECT_EQ(other_material.body.dump(), bad_padding.body.dump());
+  EXPECT_EQ(alice_.StateOf(key), "5");
+  // The material it had still comes back.
+  ASSERT_EQ(Import(key, p, WrapKeyMaterial(p["public_key"], "RSAES_PKCS1_V1_5", Bytes(32, 41))).status, 200);
+}
+
 TEST_F(KmsdImportTest, ReplayedImportRequestIsRefusedAndChangesNothing) {
   std::string key = alice_.CreateKey("replay", "external");
   Json params = Params(key);
