@@ -32,7 +32,7 @@
 namespace kmsfs::cli {
 
 int RewrapCommand(const Words& words) {
-  auto args = ParseKmsCommandArgs(words, {"--to-key", "--threads"});
+  auto args = ParseKmsCommandArgs(words, {"--to-key", "--threads", "--accept-key"});
   if (!args.ok()) return Fail(kExitUsage, args.status().message());
   if (args->positional().size() != 1 || !args->Has("--to-key")) {
     return Fail(kExitUsage, "usage: kmsfs rewrap BACKING_DIR --to-key KEY_ID");
@@ -54,9 +54,34 @@ int RewrapCommand(const Words& words) {
   if (!unlocked.ok()) return Fail(unlocked.status(), "rewrap refused");
   format::VolumeConfig config = unlocked->config;
   SecretBytes volume_key = SecretBytes::CopyFrom(unlocked->volume_key.span());
-  if (config.rewrap && config.rewrap->to_key != new_key) {
+  if (config.rewrap && !unlocked->rewrap_trusted) {
+    // A target this user's pin does not name was recorded by someone who
+    // can write the backing directory (or this user's pin was lost). Moving
+    // every file to it would hand the volume to that key's owner: resuming
+    // it takes the user's explicit word, never a hint from the config.
+    const std::string& target = config.rewrap->to_key;
+    if (new_key != target || args->Get("--accept-key").value_or("") != target) {
+      return Fail(kExitFailure,
+                  "rewrap refused: .kmsfs.json records an unfinished rewrap to a key this user's key pin does not "
+                  "name (it was not started by this user here, or the pin was lost); if you did not start it, "
+                  "restore .kmsfs.json from a backup; to resume a rewrap you started, give its target both as "
+                  "--to-key and --accept-key");
+    }
+  } else if (config.rewrap && config.rewrap->to_key != new_key) {
     return Fail(kExitFailure, "a rewrap to key " + config.rewrap->to_key + " is unfinished: run 'kmsfs rewrap " + dir +
                                   " --to-key " + config.rewrap->to_key + "' first");
+  }
+  if (config.rewrap) {
+    // The volume key wrapped for the target is what the volume adopts at the
+    // end: it must be this volume's key, under the target, or a finished
+    // rewrap would lose it.
+    auto target_volume_key = envelope.UnwrapVolumeKey(config.rewrap->to_key, config.rewrap->wrapped_volume_key,
+                                                      config.volume_id);
+    if (!target_volume_key.ok() || !target_volume_key->Equals(volume_key)) {
+      return Fail(kExitFailure, "rewrap refused: the volume key recorded for the rewrap target in .kmsfs.json is not "
+                                "this volume's key under key " + config.rewrap->to_key +
+                                "; restore .kmsfs.json from a backup");
+    }
   }
 
   // Fail early, before any file changes, if the new key cannot be used.

@@ -35,7 +35,7 @@ constexpr char kUsage[] = R"(Usage: kmsfs key create [--alias NAME] [--origin km
   or:  kmsfs grant revoke BACKING_DIR GRANT_ID
   or:  kmsfs grant retire BACKING_DIR GRANT_ID
   or:  kmsfs fsck BACKING_DIR [--quick]
-  or:  kmsfs rewrap BACKING_DIR --to-key KEY_ID
+  or:  kmsfs rewrap BACKING_DIR --to-key KEY_ID [--accept-key KEY_ID] [--threads N]
   or:  kmsfs headers export BACKING_DIR FILE
   or:  kmsfs headers import BACKING_DIR FILE [--threads N]
   or:  kmsfs doctor BACKING_DIR [MOUNTPOINT]

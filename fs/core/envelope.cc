@@ -54,6 +54,11 @@ StatusOr<std::string> Envelope::WrapVolumeKey(std::string_view key_id, const Sec
   return wrapper_->Wrap(key_id, volume_key, VolumeContext(volume_id));
 }
 
+StatusOr<SecretBytes> Envelope::UnwrapVolumeKey(std::string_view key_id, std::string_view wrapped,
+                                                const format::VolumeId& volume_id) const {
+  return wrapper_->Unwrap(key_id, wrapped, format::kVolumeKeySize, VolumeContext(volume_id));
+}
+
 StatusOr<VolumeAccess> Envelope::CheckAccess(const format::VolumeConfig& config, bool probe_write) const {
   VolumeAccess out;
   // Read: what a mount unwraps first.

@@ -68,6 +68,8 @@ class Envelope {
   static SecretBytes NewVolumeKey();
   StatusOr<std::string> WrapVolumeKey(std::string_view key_id, const SecretBytes& volume_key,
                                       const format::VolumeId& volume_id) const;
+  StatusOr<SecretBytes> UnwrapVolumeKey(std::string_view key_id, std::string_view wrapped,
+                                        const format::VolumeId& volume_id) const;
 
   // --- access
   // What the user may do with `config`'s key: unwraps its volume key and

@@ -70,6 +70,34 @@ class VolumeSubstitutionTest : public KmsdMountTest {
     return out;
   }
 
+  // Bob, holding a read grant on alice's key and write access to her backing
+  // directory, unwraps her volume key and writes a config (MAC and all) that
+  // names `target_key` as a rewrap target, with `target_volume_key` (her
+  // volume key when empty) wrapped for it. Returns her volume key.
+  std::vector<uint8_t> PlantRewrapTarget(const std::string& target_key, std::vector<uint8_t> target_volume_key = {}) {
+    auto config = format::VolumeConfig::Load(alice_vol_->backing_dir());
+    EXPECT_TRUE(config.ok()) << config.status().ToString();
+    if (!config.ok()) return {};
+    KmsAsUser as_bob(*kmsd_, bob_);
+    const nlohmann::json volume_context = {{"kmsfs_volume_id", format::VolumeIdHex(config->volume_id)}};
+    auto [status, reply] = as_bob.Call("decrypt-datakey", {{"key_id", config->key_id},
+                                                           {"cipher_text", config->wrapped_volume_key},
+                                                           {"datakey_cipher_length", "32"},
+                                                           {"encryption_context", volume_context}});
+    EXPECT_EQ(status, 200) << reply.dump();
+    auto decoded = HexDecode(reply.value("data_key", ""));
+    EXPECT_TRUE(decoded.ok()) << decoded.status().ToString();
+    if (!decoded.ok()) return {};
+    const std::vector<uint8_t> volume_key = std::move(decoded).value();
+    if (target_volume_key.empty()) target_volume_key = volume_key;
+    format::VolumeConfig forged = *config;
+    forged.rewrap =
+        format::VolumeConfig::Rewrap{target_key, as_bob.WrapKey(target_key, target_volume_key, volume_context)};
+    EXPECT_TRUE(forged.Seal(SecretBytes::CopyFrom(volume_key)).ok());
+    EXPECT_TRUE(forged.Store(alice_vol_->backing_dir()).ok());
+    return volume_key;
+  }
+
   KmsdUser alice_, bob_, carol_;
   std::unique_ptr<MountedVolume> alice_vol_;
 };
@@ -211,22 +239,7 @@ TEST_F(VolumeSubstitutionTest, ARewrapTargetAReadGranteeWroteIntoTheConfigIsNotT
   WriteFileOrDie(bob->Path("bait"), "bob's content, which alice would take for her own");
   ASSERT_TRUE(bob->Unmount());
 
-  auto config = format::VolumeConfig::Load(alice_vol_->backing_dir());
-  ASSERT_TRUE(config.ok()) << config.status().ToString();
-  KmsAsUser as_bob(*kmsd_, bob_);
-  const nlohmann::json volume_context = {{"kmsfs_volume_id", format::VolumeIdHex(config->volume_id)}};
-  auto [status, reply] = as_bob.Call("decrypt-datakey", {{"key_id", config->key_id},
-                                                         {"cipher_text", config->wrapped_volume_key},
-                                                         {"datakey_cipher_length", "32"},
-                                                         {"encryption_context", volume_context}});
-  ASSERT_EQ(status, 200) << reply.dump();
-  auto decoded = HexDecode(reply.value("data_key", ""));
-  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
-  const std::vector<uint8_t> volume_key = std::move(decoded).value();
-  format::VolumeConfig forged = *config;
-  forged.rewrap = format::VolumeConfig::Rewrap{bob->key_id(), as_bob.WrapKey(bob->key_id(), volume_key, volume_context)};
-  ASSERT_TRUE(forged.Seal(SecretBytes::CopyFrom(volume_key)).ok());
-  ASSERT_TRUE(forged.Store(alice_vol_->backing_dir()).ok());
+  ASSERT_FALSE(PlantRewrapTarget(bob->key_id()).empty());
   stdfs::copy_file(bob->BackingPath("bait"), alice_vol_->BackingPath("planted"));
   auto header = ReadBackingHeader(bob->BackingPath("bait"));
   ASSERT_TRUE(header.has_value());
@@ -243,6 +256,43 @@ TEST_F(VolumeSubstitutionTest, ARewrapTargetAReadGranteeWroteIntoTheConfigIsNotT
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.out.find("planted: "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("a foreign header"), std::string::npos) << r.out;
+}
+
+// The same planted target must not steer `kmsfs rewrap` either: alice's
+// rewrap to a key of her choice is refused without naming bob's key as the
+// way out; naming it takes --accept-key as well; and a target whose wrapped
+// volume key is not this volume's key is refused even then. Nothing moves.
+TEST_F(VolumeSubstitutionTest, ARewrapTargetAReadGranteeWroteIntoTheConfigIsNeitherSuggestedNorAdopted) {
+  WriteFileOrDie(alice_vol_->Path("mine"), "alice's file");
+  ASSERT_TRUE(alice_vol_->Unmount());
+  CommandResult g = AsAlice({"grant", "create", alice_vol_->backing_dir(), "--grantee", bob_.id, "--access", "read"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  auto bob = BobsVolume(false);
+  ASSERT_NE(bob, nullptr);
+  const std::string alices_key = format::VolumeConfig::Load(alice_vol_->backing_dir())->key_id;
+  ASSERT_FALSE(PlantRewrapTarget(bob->key_id()).empty());
+
+  CommandResult r = AsAlice({"rewrap", alice_vol_->backing_dir(), "--to-key", alices_key});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_EQ(r.err.find(bob->key_id()), std::string::npos) << "the refusal steers alice to bob's key: " << r.err;
+  r = AsAlice({"rewrap", alice_vol_->backing_dir(), "--to-key", bob->key_id()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("--accept-key"), std::string::npos) << r.err;
+
+  // With her explicit word, a target that would lose the volume key is still refused.
+  ASSERT_FALSE(PlantRewrapTarget(bob->key_id(), std::vector<uint8_t>(32, 0x5a)).empty());
+  r = AsAlice({"rewrap", alice_vol_->backing_dir(), "--to-key", bob->key_id(), "--accept-key", bob->key_id()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("not this volume's key"), std::string::npos) << r.err;
+
+  auto after = format::VolumeConfig::Load(alice_vol_->backing_dir());
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->key_id, alices_key);
+  ASSERT_EQ(alice_vol_->Mount().exit_code, 0);
+  EXPECT_EQ(ReadFile(alice_vol_->Path("mine")), "alice's file");
+  auto header = ReadBackingHeader(alice_vol_->BackingPath("mine"));
+  ASSERT_TRUE(header.has_value());
+  EXPECT_EQ(header->key_id, alices_key) << "a file was moved to bob's key";
 }
 
 // A version 1 .kmsfs.json has no MAC: a writer with no KMS rights makes one
