@@ -138,7 +138,7 @@ Status ExportHeaders(const std::string& backing_dir, const format::VolumeConfig&
 }
 
 HeaderImporter::HeaderImporter(const UnlockedVolume& volume, UniqueFd root)
-    : config_(volume.config), root_(std::move(root)) {}
+    : config_(volume.config), accepted_keys_(volume.AcceptedKeyIds()), root_(std::move(root)) {}
 
 StatusOr<std::unique_ptr<HeaderImporter>> HeaderImporter::New(const UnlockedVolume& volume,
                                                                Envelope envelope) {
@@ -157,7 +157,7 @@ StatusOr<std::unique_ptr<HeaderImporter>> HeaderImporter::New(const UnlockedVolu
   options.cache.ttl = std::chrono::seconds(0);  // one unwrap per file, nothing kept
   options.pool.target = 0;
   options.read_only = true;
-  importer->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.config.AcceptedKeyIds(),
+  importer->keys_ = std::make_unique<KeyService>(volume.config.key_id, volume.AcceptedKeyIds(),
                                                  volume.config.suite, volume.config.block_size, std::move(envelope),
                                                  options, /*queue=*/nullptr);
   return importer;
@@ -165,7 +165,7 @@ StatusOr<std::unique_ptr<HeaderImporter>> HeaderImporter::New(const UnlockedVolu
 
 Status HeaderImporter::CheckExportIsOfThisVolume(const format::HeadersFileInfo& info) const {
   const std::string volume_id = config_.version >= 2 ? format::VolumeIdHex(config_.volume_id) : "";
-  const std::vector<std::string> keys = config_.AcceptedKeyIds();
+  const std::vector<std::string>& keys = accepted_keys_;
   const bool same = config_.version >= 2 ? info.volume_id == volume_id
                                          : info.volume_id.empty() &&
                                                std::find(keys.begin(), keys.end(), info.key_id) != keys.end();

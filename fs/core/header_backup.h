@@ -93,6 +93,9 @@ class HeaderImporter {
   void Count(uint64_t ImportSummary::*counter);
 
   const format::VolumeConfig config_;
+  // The volume's key and a rewrap target only if this user's pin trusts it
+  // (a target named by the config alone is anyone's who can write it).
+  const std::vector<std::string> accepted_keys_;
   const UniqueFd root_;
   std::unique_ptr<format::NameCodec> names_;  // null for plaintext names
   std::unique_ptr<KeyService> keys_;
