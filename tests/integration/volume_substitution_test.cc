@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -293,6 +294,47 @@ TEST_F(VolumeSubstitutionTest, ARewrapTargetAReadGranteeWroteIntoTheConfigIsNeit
   auto header = ReadBackingHeader(alice_vol_->BackingPath("mine"));
   ASSERT_TRUE(header.has_value());
   EXPECT_EQ(header->key_id, alices_key) << "a file was moved to bob's key";
+}
+
+// Nor `kmsfs headers import`: a header under the planted target, listed in
+// an export for a file without one, is a foreign header even where alice may
+// use that key (bob granted it to her), and gets no place on the file.
+TEST_F(VolumeSubstitutionTest, HeadersImportTreatsAHeaderUnderAnUntrustedRewrapTargetAsForeign) {
+  WriteFileOrDie(alice_vol_->Path("mine"), "alice's file");
+  ASSERT_TRUE(alice_vol_->Unmount());
+  CommandResult g = AsAlice({"grant", "create", alice_vol_->backing_dir(), "--grantee", bob_.id, "--access", "read"});
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  auto bob = BobsVolume(true);
+  ASSERT_NE(bob, nullptr);
+  WriteFileOrDie(bob->Path("bait"), "bob's content, which alice would take for her own");
+  ASSERT_TRUE(bob->Unmount());
+  g = RunKmsfs({"grant", "create", bob->backing_dir(), "--grantee", alice_.id, "--access", "read"}, bob->Env());
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+
+  const std::string exported = alice_vol_->BackingPath("../alice.headers");
+  CommandResult r = AsAlice({"headers", "export", alice_vol_->backing_dir(), exported});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // The bait's data without its xattr, and its header listed in the export.
+  stdfs::copy_file(bob->BackingPath("bait"), alice_vol_->BackingPath("planted"));
+  auto header = ReadBackingHeader(bob->BackingPath("bait"));
+  ASSERT_TRUE(header.has_value());
+  std::vector<uint8_t> raw(4096);
+  const ssize_t n = getxattr(bob->BackingPath("bait").c_str(), "user.kmsfs", raw.data(), raw.size());
+  ASSERT_GT(n, 0);
+  raw.resize(static_cast<size_t>(n));
+  {
+    std::ofstream out(exported, std::ios::app);
+    out << nlohmann::json{{"file", "planted"}, {"file_id", format::FileIdHex(header->file_id)}, {"header", HexEncode(raw)}}
+               .dump()
+        << "\n";
+  }
+  ASSERT_FALSE(PlantRewrapTarget(bob->key_id()).empty());
+
+  r = AsAlice({"headers", "import", alice_vol_->backing_dir(), exported});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("planted"), std::string::npos) << r.out;
+  EXPECT_LT(getxattr(alice_vol_->BackingPath("planted").c_str(), "user.kmsfs", nullptr, 0), 0)
+      << "the import put a header under bob's key on a file of alice's volume";
 }
 
 // A version 1 .kmsfs.json has no MAC: a writer with no KMS rights makes one
