@@ -71,6 +71,20 @@ class VolumeSubstitutionTest : public KmsdMountTest {
     return out;
   }
 
+  // Alice writes "mine" and unmounts; she gives bob a read grant on her key;
+  // bob's own volume (unmounted again) holds "bait". Null on any failure.
+  std::unique_ptr<MountedVolume> AliceGrantsBobReadAndBobWritesBait() {
+    WriteFileOrDie(alice_vol_->Path("mine"), "alice's file");
+    if (!alice_vol_->Unmount()) return nullptr;
+    CommandResult g = AsAlice({"grant", "create", alice_vol_->backing_dir(), "--grantee", bob_.id, "--access", "read"});
+    EXPECT_EQ(g.exit_code, 0) << g.err;
+    auto bob = BobsVolume(true);
+    if (g.exit_code != 0 || bob == nullptr) return nullptr;
+    WriteFileOrDie(bob->Path("bait"), "bob's content, which alice would take for her own");
+    if (!bob->Unmount()) return nullptr;
+    return bob;
+  }
+
   // Bob, holding a read grant on alice's key and write access to her backing
   // directory, unwraps her volume key and writes a config (MAC and all) that
   // names `target_key` as a rewrap target, with `target_volume_key` (her
@@ -231,14 +245,8 @@ TEST_F(VolumeSubstitutionTest, AConfigNamingThePinnedKeyOnlyAsItsRewrapTargetIsR
 // is under his key. Alice's mount and fsck treat that header as foreign:
 // a rewrap target is trusted only when her own pin names it.
 TEST_F(VolumeSubstitutionTest, ARewrapTargetAReadGranteeWroteIntoTheConfigIsNotTrusted) {
-  WriteFileOrDie(alice_vol_->Path("mine"), "alice's file");
-  ASSERT_TRUE(alice_vol_->Unmount());
-  CommandResult g = AsAlice({"grant", "create", alice_vol_->backing_dir(), "--grantee", bob_.id, "--access", "read"});
-  ASSERT_EQ(g.exit_code, 0) << g.err;
-  auto bob = BobsVolume(true);
+  auto bob = AliceGrantsBobReadAndBobWritesBait();
   ASSERT_NE(bob, nullptr);
-  WriteFileOrDie(bob->Path("bait"), "bob's content, which alice would take for her own");
-  ASSERT_TRUE(bob->Unmount());
 
   ASSERT_FALSE(PlantRewrapTarget(bob->key_id()).empty());
   stdfs::copy_file(bob->BackingPath("bait"), alice_vol_->BackingPath("planted"));
@@ -300,15 +308,10 @@ TEST_F(VolumeSubstitutionTest, ARewrapTargetAReadGranteeWroteIntoTheConfigIsNeit
 // an export for a file without one, is a foreign header even where alice may
 // use that key (bob granted it to her), and gets no place on the file.
 TEST_F(VolumeSubstitutionTest, HeadersImportTreatsAHeaderUnderAnUntrustedRewrapTargetAsForeign) {
-  WriteFileOrDie(alice_vol_->Path("mine"), "alice's file");
-  ASSERT_TRUE(alice_vol_->Unmount());
-  CommandResult g = AsAlice({"grant", "create", alice_vol_->backing_dir(), "--grantee", bob_.id, "--access", "read"});
-  ASSERT_EQ(g.exit_code, 0) << g.err;
-  auto bob = BobsVolume(true);
+  auto bob = AliceGrantsBobReadAndBobWritesBait();
   ASSERT_NE(bob, nullptr);
-  WriteFileOrDie(bob->Path("bait"), "bob's content, which alice would take for her own");
-  ASSERT_TRUE(bob->Unmount());
-  g = RunKmsfs({"grant", "create", bob->backing_dir(), "--grantee", alice_.id, "--access", "read"}, bob->Env());
+  CommandResult g =
+      RunKmsfs({"grant", "create", bob->backing_dir(), "--grantee", alice_.id, "--access", "read"}, bob->Env());
   ASSERT_EQ(g.exit_code, 0) << g.err;
 
   const std::string exported = alice_vol_->BackingPath("../alice.headers");
