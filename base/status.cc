@@ -50,18 +50,17 @@ Status Status::FromErrno(int err, std::string_view what) {
 
 const std::string& Status::message() const { return rep_ ? rep_->message : EmptyString(); }
 
-const std::string& Status::kms_error_code() const {
-  return rep_ ? rep_->kms_error_code : EmptyString();
-}
-
-Status Status::WithKmsError(std::string kms_code, int http_status) const {
+Status Status::WithDetail(std::shared_ptr<const StatusDetail> detail) const {
   if (ok()) return *this;
   auto rep = std::make_shared<Rep>(*rep_);
-  rep->kms_error_code = std::move(kms_code);
-  rep->http_status = http_status;
+  rep->detail = std::move(detail);
   Status s;
   s.rep_ = std::move(rep);
   return s;
+}
+
+Status Status::WithDetailOf(const Status& other) const {
+  return WithDetail(other.rep_ ? other.rep_->detail : nullptr);
 }
 
 Status Status::Annotate(std::string_view context) const {
@@ -78,12 +77,7 @@ std::string Status::ToString() const {
   std::string out(StatusCodeName(code()));
   out += ": ";
   out += message();
-  if (!rep_->kms_error_code.empty() || rep_->http_status != 0) {
-    out += " [";
-    out += rep_->kms_error_code.empty() ? "no KMS code" : rep_->kms_error_code;
-    if (rep_->http_status != 0) out += ", HTTP " + std::to_string(rep_->http_status);
-    out += "]";
-  }
+  if (rep_->detail != nullptr) out += " [" + rep_->detail->ToString() + "]";
   return out;
 }
 

@@ -1,8 +1,9 @@
 // Status and StatusOr<T>: the error values that cross every module boundary.
 //
-// A Status is a code plus a human-readable message; OK carries nothing. KMS
-// failures also carry the service's error code ("KMS.0306") and HTTP status so
-// callers can log and branch on them. Messages must never contain key material.
+// A Status is a code plus a human-readable message; OK carries nothing. A
+// module may attach a typed detail (kms/ attaches the KMS's error code and
+// HTTP status) that it alone reads back; Status only prints it. Messages must
+// never contain key material.
 //
 // Thread-safety: values; safe to copy between threads.
 #ifndef KMSFS_BASE_STATUS_H_
@@ -36,6 +37,16 @@ enum class StatusCode {
 
 std::string_view StatusCodeName(StatusCode code);
 
+// Typed extra information a module attaches to an error. Status keeps it
+// through copies and Annotate() and prints it; only the module that defines
+// the type reads it back, with Status::detail<T>().
+class StatusDetail {
+ public:
+  virtual ~StatusDetail() = default;
+  // Printed in brackets after the message by Status::ToString().
+  virtual std::string ToString() const = 0;
+};
+
 class [[nodiscard]] Status {
  public:
   Status() = default;  // OK
@@ -61,16 +72,21 @@ class [[nodiscard]] Status {
   const std::string& message() const;
   // errno for kIoError statuses made by FromErrno; 0 otherwise.
   int sys_errno() const { return rep_ ? rep_->sys_errno : 0; }
-  // The KMS service's error code ("KMS.0306") and HTTP status, when the error came from a KMS.
-  const std::string& kms_error_code() const;
-  int http_status() const { return rep_ ? rep_->http_status : 0; }
+  // The attached detail if it is a D, else null.
+  template <typename D>
+  const D* detail() const {
+    return rep_ ? dynamic_cast<const D*>(rep_->detail.get()) : nullptr;
+  }
 
-  // Returns a copy that also carries the KMS error code and HTTP status.
-  Status WithKmsError(std::string kms_code, int http_status) const;
+  // Returns a copy that carries `detail` (replacing any other). OK stays OK.
+  Status WithDetail(std::shared_ptr<const StatusDetail> detail) const;
+  // Returns a copy that carries `other`'s detail: for a new message about the
+  // same failure.
+  Status WithDetailOf(const Status& other) const;
   // Returns a copy whose message is "`context`: <message>".
   Status Annotate(std::string_view context) const;
 
-  // "PERMISSION_DENIED: message [KMS.0306, HTTP 403]"
+  // "PERMISSION_DENIED: message [detail]"
   std::string ToString() const;
 
  private:
@@ -78,8 +94,7 @@ class [[nodiscard]] Status {
     StatusCode code;
     std::string message;
     int sys_errno = 0;
-    std::string kms_error_code;
-    int http_status = 0;
+    std::shared_ptr<const StatusDetail> detail;
   };
   std::shared_ptr<const Rep> rep_;  // null == OK; shared so copies are cheap
 };

@@ -209,7 +209,7 @@ StatusOr<HttpResponse> HttpClient::Result(std::string_view action, std::string_v
   } else if (CodeFor(action, r->status, err.code) == StatusCode::kUnauthenticated && !auth_.can_refresh()) {
     msg += "; the given token was refused: get a new one (OS_AUTH_TOKEN, --credentials or --token)";
   }
-  return Status(CodeFor(action, r->status, err.code), msg).WithKmsError(err.code, r->status);
+  return WithKmsError(Status(CodeFor(action, r->status, err.code), msg), err.code, r->status);
 }
 
 StatusOr<HttpResponse> HttpClient::Call(std::string_view action, std::string_view key_id, SecureString body) {

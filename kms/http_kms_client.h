@@ -6,7 +6,7 @@
 // SDK-HMAC-SHA256 (kms/request_signer.h), afresh for each attempt. Network
 // failures, 429 and 5xx are retried with backoff (RetryPolicy); a 401 or 403 KMS.0302/KMS.0303 makes a
 // password-login client log in again and retry the call once. Every failure
-// is a Status with kms_error_code()/http_status() set when the KMS answered,
+// is a Status carrying a KmsErrorDetail (kms/kms_error.h) when the KMS answered,
 // and a message naming the action, the key, the endpoint and the KMS's
 // reason, e.g.
 //   "decrypt-datakey on key 0d04…a37f at 127.0.0.1:8765: KMS.0306 No access permissions. (HTTP 403)"

@@ -7,6 +7,7 @@
 
 #include "base/logging.h"
 #include "kms/api_json.h"
+#include "kms/kms_error.h"
 
 namespace kmsfs::kms {
 namespace {
@@ -46,7 +47,7 @@ Status IamError(const std::string& what, const HttpResponse& r) {
   } else if (r.status >= 500) {
     code = StatusCode::kUnavailable;
   }
-  return Status(code, msg).WithKmsError(err.code, r.status);
+  return WithKmsError(Status(code, msg), err.code, r.status);
 }
 
 // Reads exactly `width` decimal digits at `pos`.
@@ -200,7 +201,7 @@ StatusOr<TokenRef> IamAuth::AcceptLogin(const StatusOr<HttpResponse>& r, int att
   }
   if (r->status != 200 && r->status != 201) return IamError(who + " failed", *r);
   if (r->subject_token.empty()) {
-    return Status::Unauthenticated(who + ": the answer carries no X-Subject-Token header").WithKmsError("", r->status);
+    return WithKmsError(Status::Unauthenticated(who + ": the answer carries no X-Subject-Token header"), "", r->status);
   }
   const int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())

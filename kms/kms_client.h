@@ -2,7 +2,7 @@
 //
 // The filesystem depends only on this interface; HttpClient talks to kmsd or
 // the cloud KMS, tests may substitute a fake. Every failure is a Status whose
-// kms_error_code()/http_status() carry the service's "KMS.xxxx" and HTTP code
+// kms::KmsErrorCode()/KmsHttpStatus() (kms/kms_error.h) read the service's "KMS.xxxx" and HTTP code
 // when the service answered; transport failures are kUnavailable.
 // Status codes: 403 KMS.0306/0307/0326/0330 -> kPermissionDenied,
 // 403 KMS.0301/0302/0303/0305/0321 -> kUnauthenticated, 404 -> kNotFound,
@@ -28,6 +28,7 @@
 #include "base/secret_bytes.h"
 #include "base/status.h"
 #include "kms/api_types.h"
+#include "kms/kms_error.h"
 
 namespace kmsfs::kms {
 

@@ -75,7 +75,7 @@ int GrantCommand(const Words& words) {
     auto id = (*kms)->CreateGrant(req);
     if (!id.ok()) {
       std::string hint;
-      if (id.status().kms_error_code() == "KMS.0211") hint = " (default master keys cannot be granted)";
+      if (kms::KmsErrorCode(id.status()) == "KMS.0211") hint = " (default master keys cannot be granted)";
       return Fail(id.status(), "create-grant on key " + key_id + " failed" + hint);
     }
     std::printf("%s\n", id->c_str());

@@ -13,8 +13,9 @@ int Fail(int code, const std::string& message) {
 
 int Fail(const Status& status, const std::string& what) {
   std::string msg = what + ": " + status.message();
-  if (!status.kms_error_code().empty() && msg.find(status.kms_error_code()) == std::string::npos) {
-    msg += " [" + status.kms_error_code() + "]";
+  const std::string_view kms_code = kms::KmsErrorCode(status);
+  if (!kms_code.empty() && msg.find(kms_code) == std::string::npos) {
+    msg += " [" + std::string(kms_code) + "]";
   }
   return Fail(ExitCodeFor(status), msg);
 }

@@ -3,6 +3,7 @@
 #define KMSFS_FS_CLI_EXIT_CODES_H_
 
 #include "base/status.h"
+#include "kms/kms_error.h"
 
 namespace kmsfs::cli {
 
@@ -16,7 +17,7 @@ inline constexpr int kExitUsage = 2;
 // that answered "no" is the operation's own failure.
 inline int ExitCodeFor(const Status& s) {
   // The KMS answered (with a KMS.xxxx code): it refused this operation.
-  if (!s.kms_error_code().empty() && s.code() != StatusCode::kUnavailable) return kExitFailure;
+  if (!kms::KmsErrorCode(s).empty() && s.code() != StatusCode::kUnavailable) return kExitFailure;
   switch (s.code()) {
     case StatusCode::kOk: return kExitOk;
     case StatusCode::kUnavailable:

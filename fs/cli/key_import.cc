@@ -54,7 +54,7 @@ Status ImportKeyMaterialFromFile(kms::Client& kms, const std::string& key_id, co
   KMSFS_ASSIGN_OR_RETURN(SecretBytes material, ReadMaterial(material_path));
   auto params = kms.GetParametersForImport(key_id, wrapping);
   if (!params.ok()) {
-    const std::string& code = params.status().kms_error_code();
+    const std::string_view code = kms::KmsErrorCode(params.status());
     if (code == "KMS.0309") return params.status().Annotate("the key was not created with --origin external");
     if (code == "KMS.0310") return params.status().Annotate("the key already has material (it is not pending import)");
     return params.status();

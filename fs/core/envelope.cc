@@ -1,6 +1,7 @@
 #include "fs/core/envelope.h"
 
 #include "fs/format/block_codec.h"
+#include "kms/kms_error.h"
 
 namespace kmsfs::core {
 namespace {
@@ -102,8 +103,9 @@ StatusOr<VolumeAccess> Envelope::CheckAccess(const format::VolumeConfig& config,
 std::string Envelope::DeniedMessage(const std::string& operation, std::string_view key_id,
                                     const Status& status) const {
   std::string msg = Principal() + " may not call " + operation + " on key " + std::string(key_id);
-  if (!status.kms_error_code().empty()) {
-    msg += " (" + status.kms_error_code() + ": " + status.message() + ")";
+  const std::string_view kms_code = kms::KmsErrorCode(status);
+  if (!kms_code.empty()) {
+    msg += " (" + std::string(kms_code) + ": " + status.message() + ")";
   } else {
     msg += " (" + status.message() + ")";
   }
@@ -112,7 +114,7 @@ std::string Envelope::DeniedMessage(const std::string& operation, std::string_vi
 
 Status Envelope::Failure(const std::string& operation, std::string_view key_id, const Status& s) const {
   if (IsRefusal(s)) {
-    return Status(s.code(), DeniedMessage(operation, key_id, s)).WithKmsError(s.kms_error_code(), s.http_status());
+    return Status(s.code(), DeniedMessage(operation, key_id, s)).WithDetailOf(s);
   }
   if (s.code() == StatusCode::kUnavailable) return s.Annotate("cannot reach the KMS");
   return s.Annotate(operation + " with key " + std::string(key_id));

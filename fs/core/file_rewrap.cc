@@ -25,12 +25,12 @@ StatusOr<RewrapOutcome> RewrapFile(const FileToCheck& file, const format::Volume
   auto dek = envelope.UnwrapDek(header);
   if (!dek.ok()) {
     return Status(dek.status().code(), "unwrap with " + header.key_id + ": " + dek.status().ToString())
-        .WithKmsError(dek.status().kms_error_code(), dek.status().http_status());
+        .WithDetailOf(dek.status());
   }
   auto wrapped = envelope.WrapDek(to_key, *dek, header.file_id);
   if (!wrapped.ok()) {
     return Status(wrapped.status().code(), "wrap with " + to_key + ": " + wrapped.status().ToString())
-        .WithKmsError(wrapped.status().kms_error_code(), wrapped.status().http_status());
+        .WithDetailOf(wrapped.status());
   }
   format::FileHeader updated = header;
   updated.version = format::FileHeader::kVersion;

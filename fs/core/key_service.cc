@@ -140,7 +140,7 @@ Status KeyService::KeyError(const Status& s, const format::FileHeader& header) c
   // material deleted). The application sees EACCES.
   return Status(StatusCode::kPermissionDenied, "KMS refused decrypt-datakey on key " + header.key_id + " for " +
                                                    envelope_.Principal() + ": " + s.message())
-      .WithKmsError(s.kms_error_code(), s.http_status());
+      .WithDetailOf(s);
 }
 
 bool KeyService::IsCached(const format::FileHeader& header) { return cache_.Contains(CacheId(header)); }

@@ -111,7 +111,7 @@ StatusOr<MountAccess> ChooseMountAccess(const UnlockedVolume& unlocked, MountReq
     return Status(StatusCode::kPermissionDenied, unlocked.write_refusal.message() +
                                                      ", so it cannot be mounted read-write; drop '-o rw' to mount "
                                                      "it read-only")
-        .WithKmsError(unlocked.write_refusal.kms_error_code(), unlocked.write_refusal.http_status());
+        .WithDetailOf(unlocked.write_refusal);
   }
   out.read_only = true;
   out.downgraded_because = unlocked.write_refusal.message();

@@ -42,8 +42,8 @@ std::string TokenHash(std::string_view token) { return HexEncode(crypto::Sha256(
 }  // namespace
 
 Status GatewayAuthError(std::string_view detail) {
-  return Status::Unauthenticated("Incorrect IAM authentication information: " + std::string(detail))
-      .WithKmsError("APIGW.0301", 401);
+  return WithApiError(Status::Unauthenticated("Incorrect IAM authentication information: " + std::string(detail)),
+                      "APIGW.0301", 401);
 }
 
 std::vector<uint8_t> AccessKeys::SealSecret(std::string_view access, std::span<const uint8_t> secret) const {

@@ -1,6 +1,8 @@
 #include "kms/server/api_error.h"
 
 #include <array>
+#include <memory>
+#include <utility>
 
 namespace kmsfs::kms::server {
 namespace {
@@ -115,27 +117,42 @@ const ErrorDef* Find(std::string_view code) {
 
 }  // namespace
 
+std::string ApiErrorDetail::ToString() const { return code_ + ", HTTP " + std::to_string(http_status_); }
+
+Status WithApiError(const Status& s, std::string code, int http_status) {
+  return s.WithDetail(std::make_shared<ApiErrorDetail>(std::move(code), http_status));
+}
+
+std::string_view ApiErrorCode(const Status& s) {
+  const auto* detail = s.detail<ApiErrorDetail>();
+  return detail != nullptr ? std::string_view(detail->code()) : std::string_view();
+}
+
+int ApiHttpStatus(const Status& s) {
+  const auto* detail = s.detail<ApiErrorDetail>();
+  return detail != nullptr ? detail->http_status() : 0;
+}
+
 Status KmsError(std::string_view code) {
   const ErrorDef* def = Find(code);
   if (def == nullptr) def = Find("KMS.0103");
-  return Status(CodeForHttp(def->http), std::string(def->message))
-      .WithKmsError(std::string(def->code), def->http);
+  return WithApiError(Status(CodeForHttp(def->http), std::string(def->message)), std::string(def->code), def->http);
 }
 
 int HttpStatusFor(const Status& s) {
-  if (s.kms_error_code().empty() || s.http_status() == 0) return 500;
-  return s.http_status();
+  if (ApiErrorCode(s).empty() || ApiHttpStatus(s) == 0) return 500;
+  return ApiHttpStatus(s);
 }
 
 std::string ErrorCodeFor(const Status& s) {
-  if (s.kms_error_code().empty()) return "KMS.0103";
-  return s.kms_error_code();
+  if (ApiErrorCode(s).empty()) return "KMS.0103";
+  return std::string(ApiErrorCode(s));
 }
 
 Json ErrorBody(const Status& s) {
   std::string code = ErrorCodeFor(s);
   std::string msg;
-  if (s.kms_error_code().empty()) {
+  if (ApiErrorCode(s).empty()) {
     msg = std::string(Find("KMS.0103")->message);
   } else {
     msg = s.message();

@@ -79,7 +79,7 @@ void SendKeystoneError(httplib::Response& res, int http, const std::string& mess
 }
 
 int KeystoneStatus(const Status& st) {
-  if (st.http_status() != 0) return st.http_status();
+  if (ApiHttpStatus(st) != 0) return ApiHttpStatus(st);
   switch (st.code()) {
     case StatusCode::kInvalidArgument: return 400;
     case StatusCode::kUnauthenticated: return 401;

@@ -104,8 +104,8 @@ const char* const kUnsupportedKmsPaths[] = {
 };
 
 Status Unsupported() {
-  return Status::NotFound("The API does not exist or has not been published in the environment")
-      .WithKmsError("APIGW.0101", 404);
+  return WithApiError(Status::NotFound("The API does not exist or has not been published in the environment"),
+                      "APIGW.0101", 404);
 }
 
 // An encryption context as the audit trail records it: a flat object of
@@ -236,7 +236,7 @@ void HttpServer::Impl::KmsCall(const httplib::Request& req, httplib::Response& r
 
   auto result = service->Handle(*caller, action, std::string_view(raw.data(), raw.size()), &trace);
   if (!result.ok()) {
-    if (result.status().kms_error_code().empty()) {
+    if (ApiErrorCode(result.status()).empty()) {
       KMSFS_LOG(kError) << "kms " << action << ": " << result.status().ToString();
     }
     return fail(result.status());
@@ -326,7 +326,7 @@ void HttpServer::Impl::InstallRoutes() {
     const std::string request_id = NewRequestId();
     switch (res.status) {
       case 413: SendKmsError(res, KmsError("KMS.0203"), request_id); break;
-      case 404: SendKmsError(res, KmsError("KMS.0201").WithKmsError("KMS.0201", 404), request_id); break;
+      case 404: SendKmsError(res, WithApiError(KmsError("KMS.0201"), "KMS.0201", 404), request_id); break;
       case 405: SendKmsError(res, KmsError("KMS.0215"), request_id); break;
       case 400: SendKmsError(res, KmsError("KMS.0202"), request_id); break;
       case 416: SendKmsError(res, KmsError("KMS.0202"), request_id); break;  // a Range header httplib cannot parse

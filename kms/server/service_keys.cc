@@ -140,7 +140,7 @@ StatusOr<Json> Service::ListKeys(const Caller& c, const Request& r) {
   for (const KeyRecord& listed : all) {
     auto k = Refresh(listed);
     if (!k.ok()) {
-      if (k.status().kms_error_code() == "KMS.0207") continue;
+      if (ApiErrorCode(k.status()) == "KMS.0207") continue;
       return k.status();
     }
     if (state_filter != 0 && k->key_state != state_filter) continue;

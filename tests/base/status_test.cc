@@ -14,13 +14,35 @@ TEST(StatusTest, DefaultIsOk) {
   EXPECT_EQ(ToErrno(s), 0);
 }
 
-TEST(StatusTest, CarriesKmsErrorCodeAndHttpStatus) {
-  Status s = Status::PermissionDenied("no access").WithKmsError("KMS.0306", 403);
+struct TestDetail final : StatusDetail {
+  explicit TestDetail(int v) : value(v) {}
+  int value;
+  std::string ToString() const override { return "value " + std::to_string(value); }
+};
+
+struct OtherDetail final : StatusDetail {
+  std::string ToString() const override { return "other"; }
+};
+
+TEST(StatusTest, CarriesATypedDetailThatOnlyItsTypeReadsBack) {
+  Status s = Status::PermissionDenied("no access").WithDetail(std::make_shared<TestDetail>(7));
   EXPECT_EQ(s.code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(s.kms_error_code(), "KMS.0306");
-  EXPECT_EQ(s.http_status(), 403);
-  EXPECT_EQ(s.ToString(), "PERMISSION_DENIED: no access [KMS.0306, HTTP 403]");
+  ASSERT_NE(s.detail<TestDetail>(), nullptr);
+  EXPECT_EQ(s.detail<TestDetail>()->value, 7);
+  EXPECT_EQ(s.detail<OtherDetail>(), nullptr);
+  EXPECT_EQ(s.ToString(), "PERMISSION_DENIED: no access [value 7]");
   EXPECT_EQ(ToErrno(s), EACCES);
+}
+
+TEST(StatusTest, DetailSurvivesAnnotateAndCopiesToANewMessage) {
+  Status s = Status::Unavailable("down").WithDetail(std::make_shared<TestDetail>(3));
+  EXPECT_EQ(s.Annotate("wrap").detail<TestDetail>()->value, 3);
+  Status reworded = Status::PermissionDenied("refused").WithDetailOf(s);
+  ASSERT_NE(reworded.detail<TestDetail>(), nullptr);
+  EXPECT_EQ(reworded.detail<TestDetail>()->value, 3);
+  EXPECT_EQ(Status::Internal("plain").detail<TestDetail>(), nullptr);
+  EXPECT_EQ(Status::Ok().detail<TestDetail>(), nullptr);
+  EXPECT_TRUE(Status::Ok().WithDetail(std::make_shared<TestDetail>(1)).ok());
 }
 
 TEST(StatusTest, FromErrnoKeepsErrno) {

@@ -97,7 +97,7 @@ TEST_F(EnvelopeTest, DekCopiedIntoAnotherFilesHeaderIsRefused) {
   auto back = envelope_.UnwrapDek(h);
   ASSERT_FALSE(back.ok());
   EXPECT_EQ(back.status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(back.status().kms_error_code(), "KMS.2201");
+  EXPECT_EQ(kms::KmsErrorCode(back.status()), "KMS.2201");
 }
 
 TEST_F(EnvelopeTest, DekUnderAnotherKeyIdIsRefused) {
@@ -105,7 +105,7 @@ TEST_F(EnvelopeTest, DekUnderAnotherKeyIdIsRefused) {
   h.key_id = kOtherKeyId;
   auto back = envelope_.UnwrapDek(h);
   ASSERT_FALSE(back.ok());
-  EXPECT_EQ(back.status().kms_error_code(), "KMS.2201");
+  EXPECT_EQ(kms::KmsErrorCode(back.status()), "KMS.2201");
 }
 
 TEST_F(EnvelopeTest, WrappedVolumeKeyDoesNotUnwrapAsAFilesDek) {
@@ -124,8 +124,8 @@ TEST_F(EnvelopeTest, RefusalKeepsTheKmsCode) {
   auto back = envelope_.UnwrapDek(h);
   ASSERT_FALSE(back.ok());
   EXPECT_EQ(back.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(back.status().kms_error_code(), "KMS.0306");
-  EXPECT_EQ(back.status().http_status(), 403);
+  EXPECT_EQ(kms::KmsErrorCode(back.status()), "KMS.0306");
+  EXPECT_EQ(kms::KmsHttpStatus(back.status()), 403);
 }
 
 TEST_F(EnvelopeTest, AsyncFormsCarryTheirPriorityAndAnswerOnce) {
@@ -179,7 +179,7 @@ TEST_F(EnvelopeTest, AccessIsReadOnlyWhenWrapIsRefused) {
   EXPECT_EQ(access->access, Access::kReadOnly);
   EXPECT_TRUE(SameBytes(access->volume_key, volume_key_));
   EXPECT_EQ(access->refusal.code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(access->refusal.kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(access->refusal), "KMS.0306");
   EXPECT_EQ(access->refusal.message(), std::string("fake-user (id fake) may not call encrypt-datakey on key ") +
                                            kKeyId + " (KMS.0306: No access permissions.)");
 }
@@ -193,7 +193,7 @@ TEST_F(EnvelopeTest, AccessIsNoneWhenUnwrapIsRefused) {
   EXPECT_EQ(access->access, Access::kNone);
   EXPECT_EQ(access->volume_key.size(), 0u);
   EXPECT_EQ(access->refusal.code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(access->refusal.kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(access->refusal), "KMS.0306");
   EXPECT_NE(access->refusal.message().find("may not call decrypt-datakey on key"), std::string::npos);
   EXPECT_EQ(kms_->wraps.load(), wraps) << "no write probe after a read refusal";
 }
@@ -212,7 +212,7 @@ TEST_F(EnvelopeTest, AccessCheckRefusesAVolumeKeyMovedFromAnotherVolume) {
   ASSERT_TRUE(c.Seal(volume_key_).ok());
   auto access = envelope_.CheckAccess(c, /*probe_write=*/false);
   ASSERT_FALSE(access.ok());
-  EXPECT_EQ(access.status().kms_error_code(), "KMS.2201");
+  EXPECT_EQ(kms::KmsErrorCode(access.status()), "KMS.2201");
 }
 
 TEST_F(EnvelopeTest, AccessCheckOfAnUnreachableKmsIsAnError) {

@@ -42,7 +42,7 @@ class FakeKeyWrapper : public core::KeyWrapper {
  public:
   // What kmsd answers a caller without a grant: 403 KMS.0306.
   static Status Refusal() {
-    return Status(StatusCode::kPermissionDenied, "No access permissions.").WithKmsError("KMS.0306", 403);
+    return kms::WithKmsError(Status(StatusCode::kPermissionDenied, "No access permissions."), "KMS.0306", 403);
   }
 
   StatusOr<std::string> Wrap(std::string_view key_id, const SecretBytes& key,
@@ -65,10 +65,10 @@ class FakeKeyWrapper : public core::KeyWrapper {
     if (unwrap_error_) return *unwrap_error_;
     auto it = keys_.find(std::string(wrapped));
     if (it == keys_.end() || it->second.key_id != key_id || it->second.context != context) {
-      return Status::DataLoss("Failed to decrypt the data key.").WithKmsError("KMS.2201", 400);
+      return kms::WithKmsError(Status::DataLoss("Failed to decrypt the data key."), "KMS.2201", 400);
     }
     if (it->second.key.size() != length) {
-      return Status::DataLoss("Data key length mismatch.").WithKmsError("KMS.2204", 400);
+      return kms::WithKmsError(Status::DataLoss("Data key length mismatch."), "KMS.2204", 400);
     }
     return SecretBytes::CopyFrom(it->second.key.span());
   }

@@ -107,7 +107,7 @@ TEST_F(FileRewrapTest, RefusedWrapUnderTheTargetLeavesTheHeaderAndKeepsTheKmsCod
   auto outcome = RewrapFile(f, config_, kOtherKeyId, envelope_);
   ASSERT_FALSE(outcome.ok());
   EXPECT_EQ(outcome.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(outcome.status().kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(outcome.status()), "KMS.0306");
   EXPECT_EQ(outcome.status().message().rfind(std::string("wrap with ") + kOtherKeyId + ": ", 0), 0u)
       << outcome.status().message();
   EXPECT_EQ(HeaderOf(f), before);
@@ -119,7 +119,7 @@ TEST_F(FileRewrapTest, RefusedUnwrapIsReportedWithTheOldKey) {
   auto outcome = RewrapFile(f, config_, kOtherKeyId, envelope_);
   ASSERT_FALSE(outcome.ok());
   EXPECT_EQ(outcome.status().message().rfind(std::string("unwrap with ") + kKeyId + ": ", 0), 0u);
-  EXPECT_EQ(outcome.status().kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(outcome.status()), "KMS.0306");
 }
 
 TEST_F(FileRewrapTest, FileWithoutAHeaderIsAnError) {

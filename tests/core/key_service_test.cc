@@ -98,7 +98,7 @@ TEST_F(KeyServiceTest, RefusalIsPermissionDeniedNamingUserAndKeyWithTheKmsCode) 
   auto key = other->KeyFor(file->header);
   ASSERT_FALSE(key.ok());
   EXPECT_EQ(key.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(key.status().kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(key.status()), "KMS.0306");
   EXPECT_NE(key.status().message().find("fake-user (id fake)"), std::string::npos) << key.status().message();
   EXPECT_NE(key.status().message().find(kKeyId), std::string::npos);
   EXPECT_EQ(other->stats().kms_errors, 1u);

@@ -168,7 +168,7 @@ TEST_F(KmsKeyWrapperTest, KmsdRefusesAnotherContextAsTheFakeDoes) {
   auto back = wrapper.Unwrap(key_id_, *wrapped, dek.size(), other);
   ASSERT_FALSE(back.ok());
   EXPECT_EQ(back.status().code(), StatusCode::kDataLoss);
-  EXPECT_EQ(back.status().kms_error_code(), "KMS.2201");
+  EXPECT_EQ(kms::KmsErrorCode(back.status()), "KMS.2201");
 }
 
 TEST_F(KmsKeyWrapperTest, KmsdRefusesAnotherKeyIdAsTheFakeDoes) {
@@ -182,7 +182,7 @@ TEST_F(KmsKeyWrapperTest, KmsdRefusesAnotherKeyIdAsTheFakeDoes) {
   ASSERT_TRUE(wrapped.ok());
   auto back = wrapper.Unwrap(other->key_id, *wrapped, dek.size(), kContext);
   ASSERT_FALSE(back.ok());
-  EXPECT_EQ(back.status().kms_error_code(), "KMS.2201");
+  EXPECT_EQ(kms::KmsErrorCode(back.status()), "KMS.2201");
 }
 
 TEST_F(KmsKeyWrapperTest, CallerWithoutAGrantIsRefusedWithTheKmsCode) {
@@ -191,8 +191,8 @@ TEST_F(KmsKeyWrapperTest, CallerWithoutAGrantIsRefusedWithTheKmsCode) {
   auto back = KmsKeyWrapper(bob_).Unwrap(key_id_, *wrapped, format::kDekSize, kContext);
   ASSERT_FALSE(back.ok());
   EXPECT_EQ(back.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(back.status().kms_error_code(), "KMS.0306");
-  EXPECT_EQ(back.status().http_status(), 403);
+  EXPECT_EQ(kms::KmsErrorCode(back.status()), "KMS.0306");
+  EXPECT_EQ(kms::KmsHttpStatus(back.status()), 403);
 }
 
 TEST_F(KmsKeyWrapperTest, PrincipalNamesTheUser) {
@@ -210,7 +210,7 @@ TEST_F(KmsKeyWrapperTest, AccessCheckAnswersReadWriteReadOnlyAndNone) {
   auto stranger = Envelope::OverKms(bob_).CheckAccess(config, /*probe_write=*/true);
   ASSERT_TRUE(stranger.ok()) << stranger.status().ToString();
   EXPECT_EQ(stranger->access, Access::kNone);
-  EXPECT_EQ(stranger->refusal.kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(stranger->refusal), "KMS.0306");
   EXPECT_NE(stranger->refusal.message().find("may not call decrypt-datakey on key " + key_id_), std::string::npos)
       << stranger->refusal.message();
 
@@ -219,7 +219,7 @@ TEST_F(KmsKeyWrapperTest, AccessCheckAnswersReadWriteReadOnlyAndNone) {
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   EXPECT_EQ(reader->access, Access::kReadOnly);
   EXPECT_TRUE(SameBytes(reader->volume_key, volume_key_));
-  EXPECT_EQ(reader->refusal.kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(reader->refusal), "KMS.0306");
   EXPECT_NE(reader->refusal.message().find("may not call encrypt-datakey"), std::string::npos);
 }
 

@@ -72,7 +72,7 @@ TEST_F(VolumeAccessTest, RefusedWrapMakesAReadOnlyMountWithTheReason) {
   ASSERT_TRUE(u.ok()) << u.status().ToString();
   EXPECT_EQ(u->access, Access::kReadOnly);
   EXPECT_FALSE(u->writable);
-  EXPECT_EQ(u->write_refusal.kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(u->write_refusal), "KMS.0306");
   auto mount = ChooseMountAccess(*u, MountRequest::kEither);
   ASSERT_TRUE(mount.ok());
   EXPECT_TRUE(mount->read_only);
@@ -87,7 +87,7 @@ TEST_F(VolumeAccessTest, RefusedWrapRefusesAnExplicitReadWriteMount) {
   auto mount = ChooseMountAccess(*u, MountRequest::kReadWrite);
   ASSERT_FALSE(mount.ok());
   EXPECT_EQ(mount.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(mount.status().kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(mount.status()), "KMS.0306");
   EXPECT_NE(mount.status().message().find("cannot be mounted read-write; drop '-o rw' to mount it read-only"),
             std::string::npos)
       << mount.status().message();
@@ -108,7 +108,7 @@ TEST_F(VolumeAccessTest, RefusedUnwrapIsNoAccessNamingUserKeyAndCode) {
   auto u = UnlockVolume(dir_.path(), envelope_, pins_, Probe(true));
   ASSERT_FALSE(u.ok());
   EXPECT_EQ(u.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_EQ(u.status().kms_error_code(), "KMS.0306");
+  EXPECT_EQ(kms::KmsErrorCode(u.status()), "KMS.0306");
   EXPECT_EQ(u.status().message(), std::string("fake-user (id fake) may not call decrypt-datakey on key ") + kKeyId +
                                       " (KMS.0306: No access permissions.)");
   EXPECT_EQ(kms_->wraps.load(), 1) << "no write probe after a refusal (the one wrap is SetUp's)";

@@ -258,7 +258,7 @@ void RunKms(World& w, const Caller& caller, std::string_view action, const std::
   auto result = w.service->Handle(caller, action, body);
   if (Verbose()) {
     std::fprintf(stderr, "%s %.*s: %s\n", caller.user_name.c_str(), static_cast<int>(action.size()), action.data(),
-                 result.ok() ? "OK" : result.status().kms_error_code().c_str());
+                 result.ok() ? "OK" : std::string(kms::server::ApiErrorCode(result.status())).c_str());
   }
   if (!result.ok()) {
     const Status& st = result.status();
@@ -267,12 +267,12 @@ void RunKms(World& w, const Caller& caller, std::string_view action, const std::
                    st.ToString().c_str());
     }
     KMSFS_FUZZ_CHECK(kms::server::HttpStatusFor(st) != 500);
-    KMSFS_FUZZ_CHECK(!st.kms_error_code().empty());
+    KMSFS_FUZZ_CHECK(!kms::server::ApiErrorCode(st).empty());
     CheckStrictJson(kms::server::ErrorBody(st));
     // Nothing is due at set-up time, so a refused request must change
     // nothing. (Refusals by the generic body checks, which run before any
     // action, are skipped: they are most inputs and cannot write.)
-    const std::string code = st.kms_error_code();
+    const std::string code(kms::server::ApiErrorCode(st));
     if (!later && code != "KMS.0202" && code != "KMS.0204" && code != "KMS.0206") {
       KMSFS_FUZZ_CHECK(Snapshot(w) == w.snapshot);
     }
@@ -309,7 +309,7 @@ void RunLogin(World& w, const std::string& body) {
 void RunAuthenticate(World& w, const std::string& token) {
   auto caller = w.identity->Authenticate(token);
   if (caller.ok()) return;
-  const std::string code = caller.status().kms_error_code();
+  const std::string code(kms::server::ApiErrorCode(caller.status()));
   KMSFS_FUZZ_CHECK(code == "KMS.0301" || code == "KMS.0302" || code == "KMS.0303");
 }
 

@@ -150,8 +150,8 @@ class HttpClientIntegrationTest : public ::testing::Test {
 
 void ExpectDenied(const Status& s, const std::string& what) {
   EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << what << ": " << s.ToString();
-  EXPECT_EQ(s.kms_error_code(), "KMS.0306") << what;
-  EXPECT_EQ(s.http_status(), 403) << what;
+  EXPECT_EQ(KmsErrorCode(s), "KMS.0306") << what;
+  EXPECT_EQ(KmsHttpStatus(s), 403) << what;
 }
 
 TEST_F(HttpClientIntegrationTest, KeyLifecycleActions) {
@@ -191,7 +191,7 @@ TEST_F(HttpClientIntegrationTest, KeyLifecycleActions) {
   EXPECT_EQ(alice->DisableKey(key).value().key_state, "3");
   Status disabled_use = alice->CreateDataKey(key, 64, {}).status();
   EXPECT_EQ(disabled_use.code(), StatusCode::kFailedPrecondition);
-  EXPECT_EQ(disabled_use.kms_error_code(), "KMS.0209");
+  EXPECT_EQ(KmsErrorCode(disabled_use), "KMS.0209");
   EXPECT_EQ(alice->EnableKey(key).value().key_state, "2");
   EXPECT_TRUE(alice->EnableKeyRotation(key).ok());
   StatusOr<KeyInfo> scheduled = alice->ScheduleKeyDeletion(key, 7);
@@ -201,7 +201,7 @@ TEST_F(HttpClientIntegrationTest, KeyLifecycleActions) {
 
   Status missing = alice->DescribeKey("00000000-0000-0000-0000-000000000000").status();
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);
-  EXPECT_EQ(missing.kms_error_code(), "KMS.0207");
+  EXPECT_EQ(KmsErrorCode(missing), "KMS.0207");
 
   StatusOr<std::vector<uint8_t>> random = alice->GenRandom(512);
   ASSERT_TRUE(random.ok()) << random.status().ToString();
@@ -234,8 +234,8 @@ TEST_F(HttpClientIntegrationTest, DataKeyActionsRoundTrip) {
   // A wrapped key moved to another file (other context) does not open.
   Status moved = alice->DecryptDataKey(key, *wrapped, 64, {{"kmsfs_file_id", "ff"}}).status();
   EXPECT_EQ(moved.code(), StatusCode::kDataLoss) << moved.ToString();
-  EXPECT_FALSE(moved.kms_error_code().empty());
-  EXPECT_EQ(moved.http_status(), 400);
+  EXPECT_FALSE(KmsErrorCode(moved).empty());
+  EXPECT_EQ(KmsHttpStatus(moved), 400);
 
   StatusOr<std::string> sealed = alice->EncryptData(key, "hello, kms", ctx);
   ASSERT_TRUE(sealed.ok()) << sealed.status().ToString();
@@ -272,7 +272,7 @@ TEST_F(HttpClientIntegrationTest, ImportKeyMaterialActions) {
   EXPECT_EQ(alice->DecryptDataKey(key, wrapped, 64, {}).status().code(), StatusCode::kFailedPrecondition);
 
   Status not_external = alice->GetParametersForImport(NewKey(*alice, "native"), "RSAES_OAEP_SHA_256").status();
-  EXPECT_EQ(not_external.kms_error_code(), "KMS.0309");
+  EXPECT_EQ(KmsErrorCode(not_external), "KMS.0309");
   EXPECT_EQ(not_external.code(), StatusCode::kFailedPrecondition);
 }
 
@@ -434,7 +434,7 @@ TEST_F(HttpClientIntegrationTest, WrongPasswordIsUnauthenticated) {
   auto alice = HttpClient::New(std::move(c)).value();
   Status s = alice->ListKeys({}).status();
   EXPECT_EQ(s.code(), StatusCode::kUnauthenticated) << s.ToString();
-  EXPECT_EQ(s.http_status(), 401);
+  EXPECT_EQ(KmsHttpStatus(s), 401);
   EXPECT_NE(s.message().find("IAM login as alice"), std::string::npos) << s.message();
 }
 
@@ -444,7 +444,7 @@ TEST_F(HttpClientIntegrationTest, UnknownTokenIsUnauthenticated) {
   auto alice = HttpClient::New(std::move(c)).value();
   Status s = alice->ListKeys({}).status();
   EXPECT_EQ(s.code(), StatusCode::kUnauthenticated) << s.ToString();
-  EXPECT_EQ(s.kms_error_code(), "KMS.0302");
+  EXPECT_EQ(KmsErrorCode(s), "KMS.0302");
 }
 
 TEST_F(HttpClientIntegrationTest, TokenOfAnotherProjectIsRefused) {
@@ -453,7 +453,7 @@ TEST_F(HttpClientIntegrationTest, TokenOfAnotherProjectIsRefused) {
   auto alice = HttpClient::New(std::move(c)).value();
   Status s = alice->ListKeys({}).status();
   EXPECT_EQ(s.code(), StatusCode::kUnauthenticated) << s.ToString();
-  EXPECT_EQ(s.kms_error_code(), "KMS.0321");
+  EXPECT_EQ(KmsErrorCode(s), "KMS.0321");
 }
 
 TEST_F(HttpClientIntegrationTest, KmsGoneIsUnavailableAfterRetries) {

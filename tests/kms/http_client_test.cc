@@ -116,8 +116,8 @@ TEST_F(HttpClientTest, GivesUpAfterMaxAttemptsOf500) {
   StatusOr<KeyInfo> info = client->DescribeKey(kKey);
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(info.status().kms_error_code(), "KMS.0101");
-  EXPECT_EQ(info.status().http_status(), 500);
+  EXPECT_EQ(KmsErrorCode(info.status()), "KMS.0101");
+  EXPECT_EQ(KmsHttpStatus(info.status()), 500);
   EXPECT_NE(info.status().message().find("gave up after 4 attempts"), std::string::npos) << info.status().message();
   EXPECT_EQ(server_.count("describe-key"), 4);
   ASSERT_EQ(sleep_count(), 3u);
@@ -158,7 +158,7 @@ TEST_F(HttpClientTest, Exhausted429IsResourceExhausted) {
   auto client = Make(TokenConfig());
   Status s = client->DescribeKey(kKey).status();
   EXPECT_EQ(s.code(), StatusCode::kResourceExhausted);
-  EXPECT_EQ(s.http_status(), 429);
+  EXPECT_EQ(KmsHttpStatus(s), 429);
   EXPECT_EQ(server_.count("describe-key"), 4);
 }
 
@@ -179,8 +179,8 @@ TEST_P(HttpClientErrorTest, ClientErrorsAreNeverRetriedAndMapToTheirCode) {
   ASSERT_FALSE(dek.ok());
   const Status& s = dek.status();
   EXPECT_EQ(s.code(), c.want) << s.ToString();
-  EXPECT_EQ(s.kms_error_code(), c.kms_code);
-  EXPECT_EQ(s.http_status(), c.http);
+  EXPECT_EQ(KmsErrorCode(s), c.kms_code);
+  EXPECT_EQ(KmsHttpStatus(s), c.http);
   EXPECT_EQ(server_.count("decrypt-datakey"), 1);
   EXPECT_EQ(sleep_count(), 0u);
   const std::string want_msg = std::string("decrypt-datakey on key ") + kKey + " at 127.0.0.1:" +
@@ -223,7 +223,7 @@ TEST_F(HttpClientTest, ErrorWithoutKmsBodyStillNamesTheStatus) {
   auto client = Make(std::move(c));
   Status s = client->DescribeKey(kKey).status();
   EXPECT_EQ(s.code(), StatusCode::kUnavailable);
-  EXPECT_EQ(s.http_status(), 502);
+  EXPECT_EQ(KmsHttpStatus(s), 502);
   EXPECT_NE(s.message().find("HTTP 502"), std::string::npos) << s.message();
   EXPECT_EQ(s.message().find("bad gateway"), std::string::npos);  // bodies are never echoed
 }
@@ -260,7 +260,7 @@ TEST_F(HttpClientTest, ConnectionRefusedIsUnavailableAfterRetries) {
   StatusOr<std::string> wrapped = client->EncryptDataKey(kKey, SecretBytes::Random(64), {});
   ASSERT_FALSE(wrapped.ok());
   EXPECT_EQ(wrapped.status().code(), StatusCode::kUnavailable);
-  EXPECT_EQ(wrapped.status().http_status(), 0);
+  EXPECT_EQ(KmsHttpStatus(wrapped.status()), 0);
   EXPECT_NE(wrapped.status().message().find("cannot reach the KMS at http://127.0.0.1:"), std::string::npos)
       << wrapped.status().message();
   EXPECT_NE(wrapped.status().message().find("4 attempts"), std::string::npos);
@@ -391,7 +391,7 @@ TEST_F(HttpClientTest, RepeatedUnauthorizedGivesUpAfterOneRefresh) {
   auto client = Make(PasswordConfig());
   Status s = client->DescribeKey(kKey).status();
   EXPECT_EQ(s.code(), StatusCode::kUnauthenticated);
-  EXPECT_EQ(s.http_status(), 401);
+  EXPECT_EQ(KmsHttpStatus(s), 401);
   EXPECT_EQ(server_.count("login"), 2);
   EXPECT_EQ(server_.count("describe-key"), 2);
 }
@@ -401,7 +401,7 @@ TEST_F(HttpClientTest, StaticTokenExpiryIsFinalAndSaysSo) {
   auto client = Make(TokenConfig());
   Status s = client->DescribeKey(kKey).status();
   EXPECT_EQ(s.code(), StatusCode::kUnauthenticated);
-  EXPECT_EQ(s.kms_error_code(), "KMS.0303");
+  EXPECT_EQ(KmsErrorCode(s), "KMS.0303");
   EXPECT_NE(s.message().find("get a new one"), std::string::npos) << s.message();
   EXPECT_EQ(server_.count("describe-key"), 1);
   EXPECT_EQ(server_.count("login"), 0);
@@ -432,7 +432,7 @@ TEST_F(HttpClientTest, WrongPasswordIsUnauthenticatedAndNamesTheUser) {
   auto client = Make(PasswordConfig());
   Status s = client->DescribeKey(kKey).status();
   EXPECT_EQ(s.code(), StatusCode::kUnauthenticated);
-  EXPECT_EQ(s.http_status(), 401);
+  EXPECT_EQ(KmsHttpStatus(s), 401);
   EXPECT_NE(s.message().find("IAM login as alice"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("The username or password is wrong."), std::string::npos);
   EXPECT_EQ(server_.count("describe-key"), 0);

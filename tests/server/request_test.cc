@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "kms/server/api_error.h"
+
 namespace kmsfs::kms::server {
 namespace {
 
@@ -12,7 +14,7 @@ constexpr FieldSpec kFields[] = {{"key_id", FieldType::kString, true},
 
 std::string CodeOf(std::string_view body) {
   auto r = Request::Parse(body, kFields);
-  return r.ok() ? "OK" : r.status().kms_error_code();
+  return r.ok() ? "OK" : std::string(ApiErrorCode(r.status()));
 }
 
 TEST(KmsdRequestTest, AcceptsObjectWithDeclaredTypes) {
@@ -85,9 +87,9 @@ TEST(KmsdRequestTest, GettersTreatNullAndEmptyAsTheyShould) {
 
 std::string Canonical(std::string_view body) {
   auto r = Request::Parse(body, kFields);
-  if (!r.ok()) return r.status().kms_error_code();
+  if (!r.ok()) return std::string(ApiErrorCode(r.status()));
   auto c = CanonicalEncryptionContext(*r);
-  return c.ok() ? *c : c.status().kms_error_code();
+  return c.ok() ? *c : std::string(ApiErrorCode(c.status()));
 }
 
 TEST(KmsdRequestTest, CanonicalContextSortsKeysAndIsCompact) {
@@ -134,7 +136,7 @@ TEST(KmsdRequestTest, DecimalFieldsTakeNumericStringsOrJsonIntegers) {
   for (const char* wrong_type : {R"({"n":5.0})", R"({"n":5.5})", R"({"n":true})", R"({"n":[5]})", R"({"n":{}})"}) {
     auto r = Request::Parse(wrong_type, kNumbers);
     ASSERT_FALSE(r.ok()) << wrong_type;
-    EXPECT_EQ(r.status().kms_error_code(), "KMS.0202") << wrong_type;
+    EXPECT_EQ(ApiErrorCode(r.status()), "KMS.0202") << wrong_type;
   }
 }
 
@@ -145,7 +147,7 @@ TEST(KmsdRequestTest, BoundDataAddsAadUnambiguouslyAfterTheContext) {
     auto r = Request::Parse(body, kBound);
     EXPECT_TRUE(r.ok()) << body;
     auto b = BoundData(*r);
-    return b.ok() ? *b : b.status().kms_error_code();
+    return b.ok() ? *b : std::string(ApiErrorCode(b.status()));
   };
   EXPECT_EQ(bound(R"({"encryption_context":{"a":"b"}})"), R"({"a":"b"})") << "no AAD: the context alone, as before";
   EXPECT_EQ(bound(R"({"additional_authenticated_data":""})"), "");
