@@ -1,0 +1,223 @@
+// Making a volume and moving it to another key, decided in the core
+// (volume_init.h, volume_rewrap.h), over the in-process FakeKeyWrapper: what
+// is written, what the pin says, and what is refused before anything is.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include "base/unique_fd.h"
+#include "fs/core/dir_values.h"
+#include "fs/core/volume_access.h"
+#include "fs/core/volume_init.h"
+#include "fs/core/volume_rewrap.h"
+#include "tests/core/fake_key_wrapper.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace kmsfs::core {
+namespace {
+
+using kmsfs::testing::FakeKeyWrapper;
+using kmsfs::testing::kKeyId;
+using kmsfs::testing::kOtherKeyId;
+using kmsfs::testing::TempDir;
+
+constexpr char kThirdKeyId[] = "77777777-0000-4d9c-b35d-f84bb474a37f";
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return lstat(path.c_str(), &st) == 0;
+}
+
+class VolumeLifecycleTest : public ::testing::Test {
+ protected:
+  VolumeSettings Settings() const {
+    VolumeSettings s;
+    s.key_id = kKeyId;
+    s.project_id = "project";
+    return s;
+  }
+
+  // A fresh volume in dir_/vol, made by the owner.
+  void MakeVolume() {
+    auto prepared = PrepareVolumeDir(vol_, Settings());
+    ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+    auto config = CreateVolume(*prepared, Settings(), envelope_, pins_);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+  }
+
+  UnlockedVolume Unlock() {
+    auto u = UnlockVolume(vol_, envelope_, pins_, {});
+    EXPECT_TRUE(u.ok()) << u.status().ToString();
+    return std::move(u).value();
+  }
+
+  format::VolumeConfig Stored() {
+    auto c = format::VolumeConfig::Load(vol_);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return *c;
+  }
+
+  Pin PinNow() {
+    auto real = Unlock().backing_dir;
+    auto pin = pins_.Find(real);
+    EXPECT_TRUE(pin.ok() && pin->has_value());
+    return **pin;
+  }
+
+  TempDir dir_;
+  TempDir home_;
+  const std::string vol_ = dir_.path() + "/vol";
+  Pins pins_{home_.path() + "/pins.json"};
+  std::shared_ptr<FakeKeyWrapper> kms_ = std::make_shared<FakeKeyWrapper>();
+  Envelope envelope_{kms_};
+};
+
+TEST_F(VolumeLifecycleTest, ANewVolumeIsSealedPinnedAndItsRootHasANameValue) {
+  MakeVolume();
+  const format::VolumeConfig c = Stored();
+  EXPECT_EQ(c.version, format::VolumeConfig::kVersion);
+  EXPECT_EQ(c.key_id, kKeyId);
+  EXPECT_EQ(c.project_id, "project");
+  EXPECT_EQ(c.names, format::NameMode::kEncrypted);
+  EXPECT_FALSE(c.rewrap.has_value());
+  UnlockedVolume u = Unlock();
+  EXPECT_FALSE(u.newly_pinned) << "init pins the volume itself";
+  EXPECT_EQ(u.pin.key_id, kKeyId);
+  EXPECT_TRUE(c.VerifyMac(u.volume_key).ok());
+  UniqueFd root(open(vol_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  ASSERT_TRUE(root.valid());
+  EXPECT_TRUE(ReadDirValue(root.get()).ok());
+}
+
+TEST_F(VolumeLifecycleTest, ANonEmptyDirectoryIsRefusedAndAVolumeIsNamedAsOne) {
+  ASSERT_EQ(mkdir(vol_.c_str(), 0700), 0);
+  std::ofstream(vol_ + "/notes.txt") << "plain";
+  auto prepared = PrepareVolumeDir(vol_, Settings());
+  ASSERT_FALSE(prepared.ok());
+  EXPECT_EQ(prepared.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(prepared.status().message().find("is not empty"), std::string::npos) << prepared.status().message();
+  ASSERT_EQ(unlink((vol_ + "/notes.txt").c_str()), 0);
+
+  MakeVolume();
+  auto again = PrepareVolumeDir(vol_, Settings());
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("already a kmsfs backing directory"), std::string::npos)
+      << again.status().message();
+}
+
+TEST_F(VolumeLifecycleTest, AVolumeTheKmsRefusesToWrapForLeavesNoConfigAndNoPin) {
+  auto prepared = PrepareVolumeDir(vol_, Settings());
+  ASSERT_TRUE(prepared.ok());
+  kms_->FailWraps(FakeKeyWrapper::Refusal());
+  auto config = CreateVolume(*prepared, Settings(), envelope_, pins_);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(kms::KmsErrorCode(config.status()), "KMS.0306");
+  EXPECT_NE(config.status().message().find("fake-user"), std::string::npos) << config.status().message();
+  EXPECT_NE(config.status().message().find(kKeyId), std::string::npos) << config.status().message();
+  EXPECT_FALSE(Exists(vol_ + "/" + format::kConfigFileName));
+  auto pin = pins_.Find(prepared->backing_dir);
+  ASSERT_TRUE(pin.ok());
+  EXPECT_FALSE(pin->has_value());
+}
+
+TEST_F(VolumeLifecycleTest, ARewrapRecordsItsTargetThenMovesTheVolumeAndThePinToIt) {
+  MakeVolume();
+  UnlockedVolume before = Unlock();
+  auto started = BeginVolumeRewrap(before, envelope_, pins_, {kOtherKeyId, std::nullopt});
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  ASSERT_TRUE(Stored().rewrap.has_value());
+  EXPECT_EQ(Stored().rewrap->to_key, kOtherKeyId);
+  EXPECT_EQ(Stored().key_id, kKeyId) << "the volume names its old key until every file moved";
+  EXPECT_EQ(PinNow().rewrap_key, kOtherKeyId);
+  UnlockedVolume during = Unlock();
+  EXPECT_TRUE(during.rewrap_trusted);
+  EXPECT_EQ(during.AcceptedKeyIds(), (std::vector<std::string>{kKeyId, kOtherKeyId}));
+
+  auto finished = FinishVolumeRewrap(during, *started, pins_);
+  ASSERT_TRUE(finished.ok()) << finished.status().ToString();
+  EXPECT_EQ(Stored().key_id, kOtherKeyId);
+  EXPECT_FALSE(Stored().rewrap.has_value());
+  const Pin pin = PinNow();
+  EXPECT_EQ(pin.key_id, kOtherKeyId);
+  EXPECT_TRUE(pin.rewrap_key.empty());
+  UnlockedVolume after = Unlock();
+  EXPECT_TRUE(after.volume_key.Equals(before.volume_key)) << "the volume key itself does not change";
+}
+
+TEST_F(VolumeLifecycleTest, AnUnfinishedRewrapToAnotherKeyIsNamedAndNotReplaced) {
+  MakeVolume();
+  ASSERT_TRUE(BeginVolumeRewrap(Unlock(), envelope_, pins_, {kOtherKeyId, std::nullopt}).ok());
+  auto other = BeginVolumeRewrap(Unlock(), envelope_, pins_, {kThirdKeyId, std::nullopt});
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(other.status().message().find(kOtherKeyId), std::string::npos) << other.status().message();
+  EXPECT_EQ(Stored().rewrap->to_key, kOtherKeyId);
+  // Resuming the same target is fine.
+  EXPECT_TRUE(BeginVolumeRewrap(Unlock(), envelope_, pins_, {kOtherKeyId, std::nullopt}).ok());
+}
+
+TEST_F(VolumeLifecycleTest, ATargetThePinDoesNotNameIsNeitherNamedNorResumedWithoutTheUsersWord) {
+  MakeVolume();
+  ASSERT_TRUE(BeginVolumeRewrap(Unlock(), envelope_, pins_, {kOtherKeyId, std::nullopt}).ok());
+  // The pin forgets the target: to this user it is as if someone else wrote it.
+  Pin pin = PinNow();
+  pin.rewrap_key.clear();
+  ASSERT_TRUE(pins_.Put(Unlock().backing_dir, pin).ok());
+  UnlockedVolume u = Unlock();
+  ASSERT_FALSE(u.rewrap_trusted);
+
+  auto refused = BeginVolumeRewrap(u, envelope_, pins_, {kOtherKeyId, std::nullopt});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(refused.status().message().find(kOtherKeyId), std::string::npos)
+      << "an untrusted target is never suggested: " << refused.status().message();
+  auto wrong_word = BeginVolumeRewrap(u, envelope_, pins_, {kThirdKeyId, std::string(kThirdKeyId)});
+  EXPECT_FALSE(wrong_word.ok());
+  EXPECT_TRUE(PinNow().rewrap_key.empty());
+
+  auto accepted = BeginVolumeRewrap(u, envelope_, pins_, {kOtherKeyId, std::string(kOtherKeyId)});
+  ASSERT_TRUE(accepted.ok()) << accepted.status().ToString();
+  EXPECT_EQ(PinNow().rewrap_key, kOtherKeyId);
+}
+
+TEST_F(VolumeLifecycleTest, ARecordedTargetWhoseVolumeKeyIsAnotherIsRefused) {
+  MakeVolume();
+  UnlockedVolume u = Unlock();
+  ASSERT_TRUE(BeginVolumeRewrap(u, envelope_, pins_, {kOtherKeyId, std::nullopt}).ok());
+  // Someone with the volume key re-MACs a config whose target holds another key.
+  format::VolumeConfig planted = Stored();
+  auto other_key = envelope_.WrapVolumeKey(kOtherKeyId, Envelope::NewVolumeKey(), planted.volume_id);
+  ASSERT_TRUE(other_key.ok());
+  planted.rewrap->wrapped_volume_key = *other_key;
+  ASSERT_TRUE(planted.Seal(u.volume_key).ok());
+  ASSERT_TRUE(planted.Store(vol_).ok());
+
+  auto resumed = BeginVolumeRewrap(Unlock(), envelope_, pins_, {kOtherKeyId, std::nullopt});
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_EQ(resumed.status().code(), StatusCode::kDataLoss);
+}
+
+TEST_F(VolumeLifecycleTest, ATargetTheKmsRefusesLeavesConfigAndPinAsTheyWere) {
+  MakeVolume();
+  const std::string config_before = Stored().ToJson();
+  const Pin pin_before = PinNow();
+  kms_->FailWraps(FakeKeyWrapper::Refusal());
+  auto started = BeginVolumeRewrap(Unlock(), envelope_, pins_, {kOtherKeyId, std::nullopt});
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_EQ(kms::KmsErrorCode(started.status()), "KMS.0306");
+  EXPECT_NE(started.status().message().find(kOtherKeyId), std::string::npos) << started.status().message();
+  kms_->Heal();
+  EXPECT_EQ(Stored().ToJson(), config_before);
+  EXPECT_EQ(PinNow(), pin_before);
+}
+
+}  // namespace
+}  // namespace kmsfs::core
