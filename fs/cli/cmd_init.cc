@@ -1,5 +1,6 @@
 // kmsfs init BACKING_DIR --key KEY_ID: prepares an empty directory as a
 // volume (core/volume_init.h does it; this parses and reports).
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -13,6 +14,7 @@
 #include "fs/core/envelope.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_init.h"
+#include "fs/format/offsets.h"
 
 namespace kmsfs::cli {
 namespace {
@@ -56,6 +58,9 @@ int InitCommand(const Words& words) {
   }
   auto block_size = args->GetInt("--block-size", 4096);
   if (!block_size.ok()) return Fail(kExitUsage, block_size.status().message());
+  if (*block_size < 0 || *block_size > UINT32_MAX || !format::IsValidBlockSize(static_cast<uint32_t>(*block_size))) {
+    return Fail(kExitUsage, "--block-size must be a power of two in 512..1048576, got " + std::to_string(*block_size));
+  }
   settings.block_size = static_cast<uint32_t>(*block_size);
   settings.created = NowRfc3339();
   // The project the key lives in; mounts without --project-id/OS_PROJECT_ID use it.

@@ -15,6 +15,7 @@
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/file_walk.h"
+#include "fs/cli/output.h"
 #include "fs/core/envelope.h"
 #include "fs/core/file_rewrap.h"
 #include "fs/core/open_file_table.h"
@@ -68,7 +69,7 @@ int RewrapCommand(const Words& words) {
   std::vector<std::string> failures;
   auto fail = [&](const std::string& rel, const std::string& why) {
     std::lock_guard<std::mutex> lock(failures_mu);
-    failures.push_back(rel + ": " + why);
+    failures.push_back(Printable(rel + ": " + why));
   };
   RunParallel(labels, static_cast<int>(*threads), "rewrapped", [&](const std::string& label) {
     const core::FileToCheck& file = files[std::stoul(label)];

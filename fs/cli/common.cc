@@ -3,6 +3,7 @@
 
 #include "fs/cli/commands.h"
 #include "fs/cli/exit_codes.h"
+#include "fs/cli/output.h"
 
 namespace kmsfs::cli {
 
@@ -12,10 +13,12 @@ int Fail(int code, const std::string& message) {
 }
 
 int Fail(const Status& status, const std::string& what) {
-  std::string msg = what + ": " + status.message();
-  const std::string_view kms_code = kms::KmsErrorCode(status);
+  // The message may carry a KMS's words and names from the backing
+  // directory: one line, no terminal controls.
+  std::string msg = what + ": " + Printable(status.message());
+  const std::string kms_code = Printable(kms::KmsErrorCode(status));
   if (!kms_code.empty() && msg.find(kms_code) == std::string::npos) {
-    msg += " [" + std::string(kms_code) + "]";
+    msg += " [" + kms_code + "]";
   }
   return Fail(ExitCodeFor(status), msg);
 }

@@ -40,6 +40,10 @@ class XattrDirValues final : public DirValueStore {
     return Status::Ok();
   }
 
+  void RemoveUnused(int dir_fd) const override {
+    removexattr(ProcPath(dir_fd).c_str(), format::kHeaderXattrName);
+  }
+
   const char* file_name() const override { return nullptr; }
 };
 
@@ -72,6 +76,8 @@ class FileDirValues final : public DirValueStore {
     if (!s.ok()) unlinkat(dir_fd, format::kDirValueFileName, 0);
     return s.Annotate("write directory name value");
   }
+
+  void RemoveUnused(int dir_fd) const override { unlinkat(dir_fd, format::kDirValueFileName, 0); }
 
   const char* file_name() const override { return format::kDirValueFileName; }
 };

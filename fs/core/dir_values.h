@@ -29,6 +29,9 @@ class DirValueStore {
   // Gives the directory `dir_fd` `value`, durably; never replaces a value
   // it already has (that fails).
   virtual Status WriteNew(int dir_fd, const format::DirValue& value) const = 0;
+  // Takes back a value WriteNew gave a directory that nothing was named
+  // under yet (a step after it failed), best effort.
+  virtual void RemoveUnused(int dir_fd) const = 0;
   // The entry each directory keeps its value in, or nullptr when the value
   // is no entry at all (xattr). Such an entry is not part of the plaintext
   // tree, and a directory holding only it is empty.

@@ -18,7 +18,8 @@ StatusOr<std::unique_ptr<Volume>> Volume::Open(UnlockedVolume unlocked, Envelope
   const format::VolumeConfig& config = unlocked.config;
   KMSFS_ASSIGN_OR_RETURN(format::Geometry geometry, format::GeometryFor(config.suite, config.block_size));
   geometry.data_offset = DataOffset(config.header);
-  const int fd = open(unlocked.backing_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  // The directory the config was read from, not whatever the path leads to now.
+  const int fd = openat(unlocked.root_fd.get(), ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Status::FromErrno(errno, "open backing directory " + unlocked.backing_dir);
   std::unique_ptr<Volume> v(new Volume(std::move(unlocked)));
   v->work_ = std::make_unique<WorkQueue>(options.work);

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "fs/core/backing_root.h"
+
 namespace kmsfs::core {
 namespace {
 
@@ -38,7 +40,8 @@ StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, const Enve
     return Status::InvalidArgument("backing directory " + backing_dir + " does not exist");
   }
   out.backing_dir = real;
-  KMSFS_ASSIGN_OR_RETURN(out.config, format::VolumeConfig::Load(out.backing_dir));
+  KMSFS_ASSIGN_OR_RETURN(out.root_fd, OpenBackingRoot(out.backing_dir));
+  KMSFS_ASSIGN_OR_RETURN(out.config, format::VolumeConfig::Load(out.root_fd.get()));
   const format::VolumeConfig& config = out.config;
 
   // 1. The pin, before the KMS is asked anything about this config.
@@ -75,17 +78,18 @@ StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, const Enve
   if (options.probe_write && !out.writable) out.write_refusal = access.refusal;
 
   // A rewrap target is the volume's only if this user's pin names it (a
-  // rewrap this user runs), or the config is trusted whole on first use.
-  // Anyone who can decrypt the volume key (a read grant) can re-MAC a config
-  // naming a key of theirs as a rewrap target: never on the config's word.
+  // rewrap this user runs). Anyone who can decrypt the volume key (a read
+  // grant) can re-MAC a config naming a key of theirs as a rewrap target:
+  // never on the config's word, not even on first use.
   Pin recorded = pinned && !repin ? *pinned : wanted;
   if (config.rewrap) {
-    out.rewrap_trusted = !pinned.has_value() || pinned->rewrap_key == config.rewrap->to_key;
+    out.rewrap_trusted = pinned.has_value() && pinned->rewrap_key == config.rewrap->to_key;
     recorded.rewrap_key = out.rewrap_trusted ? config.rewrap->to_key : "";
   } else {
     recorded.rewrap_key.clear();
   }
   if (repin || (pinned && recorded != *pinned)) {
+    KMSFS_RETURN_IF_ERROR(CheckBackingRootAt(out.backing_dir, out.root_fd.get()));
     KMSFS_RETURN_IF_ERROR(pins.Put(out.backing_dir, recorded));
     out.newly_pinned = !pinned.has_value();
   }

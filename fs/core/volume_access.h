@@ -25,6 +25,7 @@
 
 #include "base/secret_bytes.h"
 #include "base/status.h"
+#include "base/unique_fd.h"
 #include "fs/core/envelope.h"
 #include "fs/core/pins.h"
 #include "fs/format/volume_config.h"
@@ -41,12 +42,16 @@ struct UnlockOptions {
 
 struct UnlockedVolume {
   std::string backing_dir;  // absolute, no symlinks
+  // The directory the config was read from (backing_root.h): everything
+  // after the unlock goes through it, never through the path again.
+  UniqueFd root_fd;
   format::VolumeConfig config;
   SecretBytes volume_key;   // version 2: 32 bytes; version 1: empty
   Pin pin;                  // as recorded now
   bool newly_pinned = false;
-  // Whether the config's rewrap target is trusted: named by this user's pin,
-  // or the whole config was trusted on first use.
+  // Whether the config's rewrap target is trusted: named by this user's pin
+  // (a rewrap this user runs). Never on first use: the config's word is not
+  // enough for a key.
   bool rewrap_trusted = false;
   // The keys whose file headers are the volume's own: its key, and a
   // trusted rewrap target.

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "fs/core/backing_root.h"
 #include "fs/core/crypt_file.h"
 #include "fs/core/dir_entries.h"
 #include "fs/core/encrypted_names.h"
@@ -40,6 +41,8 @@ VolumeCheck::VolumeCheck(const UnlockedVolume& volume, bool quick)
 StatusOr<std::unique_ptr<VolumeCheck>> VolumeCheck::New(const UnlockedVolume& volume,
                                                         Envelope envelope, bool quick) {
   std::unique_ptr<VolumeCheck> check(new VolumeCheck(volume, quick));
+  KMSFS_ASSIGN_OR_RETURN(UniqueFd root, DupBackingRoot(volume.root_fd.get()));
+  check->root_ = std::make_shared<UniqueFd>(std::move(root));
   if (volume.config.names == format::NameMode::kEncrypted) {
     KMSFS_ASSIGN_OR_RETURN(check->names_,
                            format::NameCodec::New(volume.volume_key, volume.config.volume_id, volume.config.suite));
@@ -70,10 +73,7 @@ bool VolumeCheck::kms_unreachable() const {
 }
 
 Status VolumeCheck::Walk() {
-  const int fd = open(backing_dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open " + backing_dir_);
-  std::vector<std::pair<std::shared_ptr<UniqueFd>, std::string>> pending = {
-      {std::make_shared<UniqueFd>(fd), std::string()}};
+  std::vector<std::pair<std::shared_ptr<UniqueFd>, std::string>> pending = {{root_, std::string()}};
   std::vector<std::string> stored_targets;
   bool root = true;
   while (!pending.empty()) {
@@ -197,9 +197,7 @@ void VolumeCheck::WalkDir(const std::shared_ptr<UniqueFd>& dir, const std::strin
 }
 
 void VolumeCheck::CheckTargetStore(const std::vector<std::string>& referenced) {
-  UniqueFd root(open(backing_dir_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return;
-  UniqueFd store(openat(root.get(), format::kTargetStoreDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd store(openat(root_->get(), format::kTargetStoreDir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   const std::set<std::string> wanted(referenced.begin(), referenced.end());
   std::set<std::string> present;
   if (store.valid()) {

@@ -69,7 +69,8 @@ class VolumeCheck {
   void CheckTargetStore(const std::vector<std::string>& referenced);
 
   const format::VolumeConfig config_;
-  const std::string backing_dir_;
+  const std::string backing_dir_;  // for messages; the walk goes through root_
+  std::shared_ptr<UniqueFd> root_;  // the directory the config was read from
   const bool quick_;
   const std::unique_ptr<DirValueStore> dir_values_;
   std::unique_ptr<format::NameCodec> names_;  // null for plaintext names

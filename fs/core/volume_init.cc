@@ -13,15 +13,24 @@
 
 #include "base/unique_fd.h"
 #include "crypto/random.h"
+#include "fs/core/backing_root.h"
 #include "fs/core/dir_values.h"
 #include "fs/core/volume_access.h"
+#include "fs/format/offsets.h"
 
 namespace kmsfs::core {
 namespace {
 
-StatusOr<bool> IsEmptyDir(const std::string& dir) {
-  DIR* d = opendir(dir.c_str());
-  if (d == nullptr) return Status::FromErrno(errno, "open " + dir);
+StatusOr<bool> IsEmptyDir(int dir_fd) {
+  // Its own open file description: listing moves the offset.
+  int fd = openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::FromErrno(errno, "open the backing directory");
+  DIR* d = fdopendir(fd);
+  if (d == nullptr) {
+    const int err = errno;
+    close(fd);
+    return Status::FromErrno(err, "list the backing directory");
+  }
   bool empty = true;
   while (dirent* e = readdir(d)) {
     if (std::string(e->d_name) != "." && std::string(e->d_name) != "..") {
@@ -35,14 +44,14 @@ StatusOr<bool> IsEmptyDir(const std::string& dir) {
 
 // Found out now rather than on the first file. False when the filesystem
 // has none (ENOTSUP).
-StatusOr<bool> HasUserXattrs(const std::string& dir) {
-  const std::string probe = dir + "/.kmsfs-xattr-probe";
-  UniqueFd fd(open(probe.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+StatusOr<bool> HasUserXattrs(int dir_fd, const std::string& dir) {
+  constexpr char kProbe[] = ".kmsfs-xattr-probe";
+  UniqueFd fd(openat(dir_fd, kProbe, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd.valid()) return Status::FromErrno(errno, "create a probe file in " + dir);
   const char value[] = "probe";
   int rc = fsetxattr(fd.get(), "user.kmsfs.probe", value, sizeof value, 0);
   int err = errno;
-  unlink(probe.c_str());
+  unlinkat(dir_fd, kProbe, 0);
   if (rc != 0) {
     if (err == ENOTSUP) return false;
     return Status::FromErrno(err, "set a user xattr in " + dir);
@@ -56,19 +65,24 @@ StatusOr<PreparedVolumeDir> PrepareVolumeDir(const std::string& dir, const Volum
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::FromErrno(ec.value(), "create backing directory " + dir);
-  KMSFS_ASSIGN_OR_RETURN(bool empty, IsEmptyDir(dir));
+  char real[PATH_MAX];
+  if (realpath(dir.c_str(), real) == nullptr) return Status::FromErrno(errno, "resolve " + dir);
+  PreparedVolumeDir prepared;
+  prepared.backing_dir = real;
+  KMSFS_ASSIGN_OR_RETURN(prepared.root_fd, OpenBackingRoot(prepared.backing_dir));
+  const int root = prepared.root_fd.get();
+  KMSFS_ASSIGN_OR_RETURN(bool empty, IsEmptyDir(root));
   if (!empty) {
     struct stat st;
-    if (stat((dir + "/" + format::kConfigFileName).c_str(), &st) == 0) {
+    if (fstatat(root, format::kConfigFileName, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       return Status::InvalidArgument(dir + " is already a kmsfs backing directory: mount it with 'kmsfs mount " +
                                      dir + " MOUNTPOINT'");
     }
     return Status::InvalidArgument("backing directory " + dir + " is not empty: kmsfs init needs an empty directory");
   }
-  PreparedVolumeDir prepared;
   prepared.header = settings.header.value_or(format::HeaderMode::kXattr);
   if (prepared.header == format::HeaderMode::kXattr) {
-    KMSFS_ASSIGN_OR_RETURN(bool xattrs, HasUserXattrs(dir));
+    KMSFS_ASSIGN_OR_RETURN(bool xattrs, HasUserXattrs(root, dir));
     if (!xattrs && settings.header) {
       return Status::InvalidArgument("the filesystem holding " + dir +
                                      " has no user extended attributes, which --header xattr needs: use --header "
@@ -79,9 +93,6 @@ StatusOr<PreparedVolumeDir> PrepareVolumeDir(const std::string& dir, const Volum
       prepared.header_inline_for_lack_of_xattrs = true;
     }
   }
-  char real[PATH_MAX];
-  if (realpath(dir.c_str(), real) == nullptr) return Status::FromErrno(errno, "resolve " + dir);
-  prepared.backing_dir = real;
   return prepared;
 }
 
@@ -95,6 +106,9 @@ StatusOr<format::VolumeConfig> CreateVolume(const PreparedVolumeDir& prepared, c
   config.suite = settings.suite;
   config.block_size = settings.block_size;
   config.created = settings.created;
+  if (!format::IsValidBlockSize(config.block_size)) {
+    return Status::InvalidArgument("the block size must be a power of two in 512..1048576");
+  }
   crypto::RandomBytes(config.volume_id);
   SecretBytes volume_key = Envelope::NewVolumeKey();
   auto wrapped = envelope.WrapVolumeKey(config.key_id, volume_key, config.volume_id);
@@ -107,17 +121,23 @@ StatusOr<format::VolumeConfig> CreateVolume(const PreparedVolumeDir& prepared, c
   }
   config.wrapped_volume_key = *wrapped;
   KMSFS_RETURN_IF_ERROR(config.Seal(volume_key).Annotate("cannot seal the volume config"));
+  // Everything Store would refuse, refused before anything is written.
+  KMSFS_RETURN_IF_ERROR(config.Validate());
+  const int root = prepared.root_fd.get();
+  const std::unique_ptr<DirValueStore> dir_values = DirValueStoreFor(config.header);
   if (config.names == format::NameMode::kEncrypted) {
     // The root's name value: the names in it are encrypted with it as
     // associated data, like every directory's.
-    UniqueFd root(open(prepared.backing_dir.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!root.valid()) return Status::FromErrno(errno, "open " + prepared.backing_dir);
     format::DirValue value;
     crypto::RandomBytes(value);
-    KMSFS_RETURN_IF_ERROR(
-        DirValueStoreFor(config.header)->WriteNew(root.get(), value).Annotate("cannot set the root's name value"));
+    KMSFS_RETURN_IF_ERROR(dir_values->WriteNew(root, value).Annotate("cannot set the root's name value"));
   }
-  KMSFS_RETURN_IF_ERROR(config.Store(prepared.backing_dir));
+  if (Status s = config.Store(root); !s.ok()) {
+    if (config.names == format::NameMode::kEncrypted) dir_values->RemoveUnused(root);
+    return s;
+  }
+  // The pin is keyed by path: only if the path still leads here.
+  KMSFS_RETURN_IF_ERROR(CheckBackingRootAt(prepared.backing_dir, root));
   KMSFS_RETURN_IF_ERROR(pins.Put(prepared.backing_dir, PinOf(config)).Annotate("cannot pin the volume's key"));
   return config;
 }

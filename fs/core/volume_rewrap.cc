@@ -1,6 +1,7 @@
 #include "fs/core/volume_rewrap.h"
 
 #include "crypto/random.h"
+#include "fs/core/backing_root.h"
 
 namespace kmsfs::core {
 namespace {
@@ -28,11 +29,25 @@ Status CheckRecordedTarget(const UnlockedVolume& unlocked, const Envelope& envel
                                       unlocked.backing_dir + " --to-key " + target + "' first");
   }
   auto target_volume_key = envelope.UnwrapVolumeKey(target, config.rewrap->wrapped_volume_key, config.volume_id);
+  if (!target_volume_key.ok()) {
+    // A KMS that is down or says no: the user's to fix, with its code (a
+    // wrapped key that does not unwrap at all is a fault of the config).
+    const StatusCode code = target_volume_key.status().code();
+    if (code != StatusCode::kDataLoss && code != StatusCode::kInvalidArgument) {
+      return target_volume_key.status().Annotate("cannot check the rewrap target's volume key under key " + target);
+    }
+  }
   if (!target_volume_key.ok() || !target_volume_key->Equals(unlocked.volume_key)) {
     return Status::DataLoss("the volume key recorded for the rewrap target in .kmsfs.json is not this volume's key "
                             "under key " + target + "; restore .kmsfs.json from a backup");
   }
   return Status::Ok();
+}
+
+// Pins are keyed by path: written only while the path leads to the volume.
+Status PutPin(const UnlockedVolume& unlocked, const Pins& pins, const Pin& pin) {
+  KMSFS_RETURN_IF_ERROR(CheckBackingRootAt(unlocked.backing_dir, unlocked.root_fd.get()));
+  return pins.Put(unlocked.backing_dir, pin).Annotate("cannot update the key pin");
 }
 
 }  // namespace
@@ -47,7 +62,7 @@ StatusOr<StartedRewrap> BeginVolumeRewrap(const UnlockedVolume& unlocked, const 
       // Resuming on the user's word: their mounts accept the target from now on.
       Pin pin = unlocked.pin;
       pin.rewrap_key = request.to_key;
-      KMSFS_RETURN_IF_ERROR(pins.Put(unlocked.backing_dir, pin).Annotate("cannot update the key pin"));
+      KMSFS_RETURN_IF_ERROR(PutPin(unlocked, pins, pin));
     }
     return started;
   }
@@ -66,24 +81,25 @@ StatusOr<StartedRewrap> BeginVolumeRewrap(const UnlockedVolume& unlocked, const 
   if (!wrapped.ok()) return WrapFailure(envelope, request.to_key, wrapped.status());
   config.rewrap = format::VolumeConfig::Rewrap{request.to_key, *wrapped};
   KMSFS_RETURN_IF_ERROR(config.Seal(started.volume_key).Annotate("cannot seal the volume config"));
-  KMSFS_RETURN_IF_ERROR(config.Store(unlocked.backing_dir).Annotate("cannot update .kmsfs.json"));
+  KMSFS_RETURN_IF_ERROR(config.Store(unlocked.root_fd.get()).Annotate("cannot update .kmsfs.json"));
   // The pin names the target while the rewrap runs: this user's mounts
   // accept headers already moved to it.
   Pin pin = PinOf(config);
   pin.rewrap_key = request.to_key;
-  KMSFS_RETURN_IF_ERROR(pins.Put(unlocked.backing_dir, pin).Annotate("cannot update the key pin"));
+  KMSFS_RETURN_IF_ERROR(PutPin(unlocked, pins, pin));
   return started;
 }
 
 StatusOr<format::VolumeConfig> FinishVolumeRewrap(const UnlockedVolume& unlocked, const StartedRewrap& started,
                                                   const Pins& pins) {
+  if (!started.config.rewrap) return Status::FailedPrecondition("no rewrap is recorded: nothing to finish");
   format::VolumeConfig updated = started.config;
   updated.key_id = started.config.rewrap->to_key;
   updated.wrapped_volume_key = started.config.rewrap->wrapped_volume_key;
   updated.rewrap.reset();
   KMSFS_RETURN_IF_ERROR(updated.Seal(started.volume_key).Annotate("cannot seal the volume config"));
-  KMSFS_RETURN_IF_ERROR(updated.Store(unlocked.backing_dir).Annotate("cannot update .kmsfs.json"));
-  KMSFS_RETURN_IF_ERROR(pins.Put(unlocked.backing_dir, PinOf(updated))
+  KMSFS_RETURN_IF_ERROR(updated.Store(unlocked.root_fd.get()).Annotate("cannot update .kmsfs.json"));
+  KMSFS_RETURN_IF_ERROR(PutPin(unlocked, pins, PinOf(updated))
                             .Annotate("rewrapped, but cannot update the key pin (mount with --accept-key " +
                                       updated.key_id + ")"));
   return updated;

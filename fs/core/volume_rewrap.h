@@ -14,7 +14,9 @@
 // decrypt the volume key can re-MAC the config): it is never suggested, and
 // resuming it takes the user's explicit word (accept_key equal to the target).
 // Its wrapped volume key must unwrap to this volume's key, or finishing
-// would lose the volume key.
+// would lose the volume key. Every write goes through the directory the
+// config was read from (UnlockedVolume::root_fd), and a pin is written only
+// while the path still leads there.
 //
 // Thread-safety: free functions; one rewrap per volume at a time.
 #ifndef KMSFS_FS_CORE_VOLUME_REWRAP_H_

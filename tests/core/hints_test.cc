@@ -59,6 +59,7 @@ class HintsTest : public ::testing::Test {
   UnlockedVolume Unlocked() {
     UnlockedVolume u;
     u.backing_dir = dir_.path();
+    u.root_fd = UniqueFd(open(dir_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     u.config.version = 2;
     u.config.key_id = kKeyId;
     u.config.project_id = "project";

@@ -2,12 +2,18 @@
 // (volume_init.h, volume_rewrap.h), over the in-process FakeKeyWrapper: what
 // is written, what the pin says, and what is refused before anything is.
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -34,25 +40,62 @@ bool Exists(const std::string& path) {
   return lstat(path.c_str(), &st) == 0;
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// A FakeKeyWrapper that runs `before_wrap` once, inside the next wrap: what
+// another local user can do while a command waits for the KMS.
+class HookedKeyWrapper : public FakeKeyWrapper {
+ public:
+  StatusOr<std::string> Wrap(std::string_view key_id, const SecretBytes& key,
+                             const kms::EncryptionContext& context) override {
+    if (before_wrap) {
+      auto hook = std::move(before_wrap);
+      before_wrap = nullptr;
+      hook();
+    }
+    return FakeKeyWrapper::Wrap(key_id, key, context);
+  }
+  std::function<void()> before_wrap;
+};
+
 class VolumeLifecycleTest : public ::testing::Test {
  protected:
-  VolumeSettings Settings() const {
+  static VolumeSettings Settings() {
     VolumeSettings s;
     s.key_id = kKeyId;
     s.project_id = "project";
     return s;
   }
 
-  // A fresh volume in dir_/vol, made by the owner.
-  void MakeVolume() {
-    auto prepared = PrepareVolumeDir(vol_, Settings());
+  // A fresh volume at `path` (dir_/vol by default), made by the owner.
+  void MakeVolume(const std::string& path = "", VolumeSettings settings = Settings()) {
+    auto prepared = PrepareVolumeDir(path.empty() ? vol_ : path, settings);
     ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
-    auto config = CreateVolume(*prepared, Settings(), envelope_, pins_);
+    auto config = CreateVolume(*prepared, settings, envelope_, pins_);
     ASSERT_TRUE(config.ok()) << config.status().ToString();
   }
 
-  UnlockedVolume Unlock() {
-    auto u = UnlockVolume(vol_, envelope_, pins_, {});
+  // The user's pin of `path`, if any.
+  std::optional<Pin> PinAt(const std::string& path) {
+    char real[PATH_MAX];
+    if (realpath(path.c_str(), real) == nullptr) return std::nullopt;
+    auto pin = pins_.Find(real);
+    EXPECT_TRUE(pin.ok());
+    return pin.ok() ? *pin : std::nullopt;
+  }
+
+  // From now on dir_/vol is a symlink to `target`; the directory that was
+  // there is dir_/vol.away.
+  void SwapVolFor(const std::string& target) {
+    ASSERT_EQ(rename(vol_.c_str(), (vol_ + ".away").c_str()), 0);
+    ASSERT_EQ(symlink(target.c_str(), vol_.c_str()), 0);
+  }
+
+  UnlockedVolume Unlock(const Pins* pins = nullptr) {
+    auto u = UnlockVolume(vol_, envelope_, pins == nullptr ? pins_ : *pins, {});
     EXPECT_TRUE(u.ok()) << u.status().ToString();
     return std::move(u).value();
   }
@@ -74,7 +117,7 @@ class VolumeLifecycleTest : public ::testing::Test {
   TempDir home_;
   const std::string vol_ = dir_.path() + "/vol";
   Pins pins_{home_.path() + "/pins.json"};
-  std::shared_ptr<FakeKeyWrapper> kms_ = std::make_shared<FakeKeyWrapper>();
+  std::shared_ptr<HookedKeyWrapper> kms_ = std::make_shared<HookedKeyWrapper>();
   Envelope envelope_{kms_};
 };
 
@@ -217,6 +260,125 @@ TEST_F(VolumeLifecycleTest, ATargetTheKmsRefusesLeavesConfigAndPinAsTheyWere) {
   kms_->Heal();
   EXPECT_EQ(Stored().ToJson(), config_before);
   EXPECT_EQ(PinNow(), pin_before);
+}
+
+TEST_F(VolumeLifecycleTest, InitNeverWritesThroughADirectorySwappedForASymlinkMeanwhile) {
+  for (format::NameMode names : {format::NameMode::kEncrypted, format::NameMode::kPlaintext}) {
+    SCOPED_TRACE(std::string(format::NameModeName(names)));
+    // Another volume of this user, which the swap points at.
+    const std::string other = dir_.path() + "/other-" + std::string(format::NameModeName(names));
+    MakeVolume(other);
+    const std::string other_config = ReadAll(other + "/" + format::kConfigFileName);
+    const std::optional<Pin> other_pin = PinAt(other);
+    ASSERT_TRUE(other_pin.has_value());
+
+    VolumeSettings settings = Settings();
+    settings.names = names;
+    auto prepared = PrepareVolumeDir(vol_, settings);
+    ASSERT_TRUE(prepared.ok()) << prepared.status().ToString();
+    kms_->before_wrap = [&] { SwapVolFor(other); };
+    auto config = CreateVolume(*prepared, settings, envelope_, pins_);
+    ASSERT_FALSE(config.ok());
+    EXPECT_EQ(config.status().code(), StatusCode::kFailedPrecondition) << config.status().ToString();
+    EXPECT_EQ(ReadAll(other + "/" + format::kConfigFileName), other_config);
+    EXPECT_EQ(PinAt(other), other_pin);
+    // The volume was made where the command found an empty directory, unpinned.
+    EXPECT_TRUE(Exists(vol_ + ".away/" + format::kConfigFileName));
+    EXPECT_FALSE(PinAt(vol_ + ".away").has_value());
+
+    ASSERT_EQ(unlink(vol_.c_str()), 0);
+    std::filesystem::remove_all(vol_ + ".away");
+  }
+}
+
+TEST_F(VolumeLifecycleTest, RewrapNeverWritesThroughADirectorySwappedForASymlinkMeanwhile) {
+  const std::string other = dir_.path() + "/other";
+  MakeVolume(other);
+  MakeVolume();
+  const std::string other_config = ReadAll(other + "/" + format::kConfigFileName);
+  const std::optional<Pin> other_pin = PinAt(other);
+
+  // While the target wraps the volume key.
+  UnlockedVolume u = Unlock();
+  kms_->before_wrap = [&] { SwapVolFor(other); };
+  auto started = BeginVolumeRewrap(u, envelope_, pins_, {kOtherKeyId, std::nullopt});
+  ASSERT_FALSE(started.ok());
+  EXPECT_EQ(started.status().code(), StatusCode::kFailedPrecondition) << started.status().ToString();
+  EXPECT_EQ(ReadAll(other + "/" + format::kConfigFileName), other_config);
+  EXPECT_EQ(PinAt(other), other_pin);
+
+  // Between the files and the end: the finish writes where it started.
+  ASSERT_EQ(unlink(vol_.c_str()), 0);
+  ASSERT_EQ(rename((vol_ + ".away").c_str(), vol_.c_str()), 0);
+  UnlockedVolume again = Unlock();
+  auto resumed = BeginVolumeRewrap(again, envelope_, pins_, {kOtherKeyId, std::string(kOtherKeyId)});
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  SwapVolFor(other);
+  auto finished = FinishVolumeRewrap(again, *resumed, pins_);
+  ASSERT_FALSE(finished.ok());
+  EXPECT_EQ(finished.status().code(), StatusCode::kFailedPrecondition) << finished.status().ToString();
+  EXPECT_EQ(ReadAll(other + "/" + format::kConfigFileName), other_config);
+  EXPECT_EQ(PinAt(other), other_pin);
+}
+
+TEST_F(VolumeLifecycleTest, ARecordedTargetIsNotTrustedOnFirstUse) {
+  MakeVolume();
+  ASSERT_TRUE(BeginVolumeRewrap(Unlock(), envelope_, pins_, {kOtherKeyId, std::nullopt}).ok());
+  // The same volume seen by a user (or machine) with no pin for it yet.
+  TempDir fresh_home;
+  const Pins fresh(fresh_home.path() + "/pins.json");
+  UnlockedVolume u = Unlock(&fresh);
+  EXPECT_TRUE(u.newly_pinned);
+  EXPECT_FALSE(u.rewrap_trusted);
+  EXPECT_EQ(u.AcceptedKeyIds(), (std::vector<std::string>{kKeyId}));
+  auto other = BeginVolumeRewrap(u, envelope_, fresh, {kThirdKeyId, std::nullopt});
+  ASSERT_FALSE(other.ok());
+  EXPECT_EQ(other.status().message().find(kOtherKeyId), std::string::npos) << other.status().message();
+  EXPECT_FALSE(BeginVolumeRewrap(u, envelope_, fresh, {kOtherKeyId, std::nullopt}).ok());
+}
+
+TEST_F(VolumeLifecycleTest, AKmsThatIsDownWhileATargetIsCheckedIsReportedAsSuch) {
+  MakeVolume();
+  ASSERT_TRUE(BeginVolumeRewrap(Unlock(), envelope_, pins_, {kOtherKeyId, std::nullopt}).ok());
+  UnlockedVolume u = Unlock();
+  kms_->down = true;
+  auto resumed = BeginVolumeRewrap(u, envelope_, pins_, {kOtherKeyId, std::nullopt});
+  ASSERT_FALSE(resumed.ok());
+  EXPECT_EQ(resumed.status().code(), StatusCode::kUnavailable) << resumed.status().ToString();
+}
+
+TEST_F(VolumeLifecycleTest, ABadBlockSizeAsksNoKmsAndWritesNothing) {
+  VolumeSettings settings = Settings();
+  settings.block_size = 3;
+  auto prepared = PrepareVolumeDir(vol_, settings);
+  ASSERT_TRUE(prepared.ok());
+  const int wraps = kms_->wraps.load();
+  auto config = CreateVolume(*prepared, settings, envelope_, pins_);
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(kms_->wraps.load(), wraps);
+  EXPECT_TRUE(PrepareVolumeDir(vol_, Settings()).ok()) << "the directory is still empty";
+}
+
+TEST_F(VolumeLifecycleTest, InitCanRunAgainAfterTheConfigCouldNotBeWritten) {
+  for (format::HeaderMode header : {format::HeaderMode::kXattr, format::HeaderMode::kInline}) {
+    SCOPED_TRACE(std::string(format::HeaderModeName(header)));
+    VolumeSettings settings = Settings();
+    settings.header = header;
+    auto prepared = PrepareVolumeDir(vol_, settings);
+    ASSERT_TRUE(prepared.ok());
+    // Something stands where .kmsfs.json goes by the time it is written.
+    const std::string blocker = vol_ + "/" + format::kConfigFileName;
+    kms_->before_wrap = [&] { ASSERT_EQ(mkdir(blocker.c_str(), 0700), 0); };
+    ASSERT_FALSE(CreateVolume(*prepared, settings, envelope_, pins_).ok());
+    ASSERT_EQ(rmdir(blocker.c_str()), 0);
+    // The root's name value was taken back: the directory is empty again.
+    auto again = PrepareVolumeDir(vol_, settings);
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    auto config = CreateVolume(*again, settings, envelope_, pins_);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    std::filesystem::remove_all(vol_);
+  }
 }
 
 }  // namespace
