@@ -20,6 +20,7 @@
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
 #include "fs/cli/file_walk.h"
+#include "fs/cli/output.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_access.h"
 #include "fs/core/volume_check.h"
@@ -49,7 +50,7 @@ int FsckCommand(const Words& words) {
     if (s.code() == StatusCode::kUnavailable) return Fail(kExitUsage, "fsck cannot run: " + s.message());
     // A config that fails its pin or MAC, or a key the user may not use,
     // is the problem to report; nothing below it can be trusted or read.
-    std::printf("%s: %s\n", format::kConfigFileName, s.message().c_str());
+    std::printf("%s: %s\n", format::kConfigFileName, Printable(s.message()).c_str());
     std::printf("checked 0 files: 1 problem\n");
     return kExitFailure;
   }
@@ -65,7 +66,7 @@ int FsckCommand(const Words& words) {
 
   if ((*check)->kms_unreachable()) return Fail(kExitUsage, "fsck could not finish: the KMS became unreachable");
   const std::vector<std::string> problems = (*check)->problems();
-  for (const std::string& line : problems) std::printf("%s\n", line.c_str());
+  for (const std::string& line : problems) std::printf("%s\n", Printable(line).c_str());
   std::printf("checked %zu files%s: %zu problem%s\n", files.size(), quick ? " (headers only)" : "", problems.size(),
               problems.size() == 1 ? "" : "s");
   return problems.empty() ? kExitOk : kExitFailure;

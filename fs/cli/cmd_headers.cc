@@ -27,6 +27,7 @@
 #include "fs/cli/commands.h"
 #include "fs/cli/connection.h"
 #include "fs/cli/exit_codes.h"
+#include "fs/cli/output.h"
 #include "fs/core/header_backup.h"
 #include "fs/core/pins.h"
 #include "fs/core/volume_access.h"
@@ -132,7 +133,9 @@ int Export(const Words& words) {
   Status s = core::ExportHeaders(dir, *config, [&](std::string_view line) { return sink->Write(line); }, &summary);
   if (s.ok()) s = sink->Finish();
   if (!s.ok()) return Fail(kExitUsage, "headers export failed: " + s.message());
-  for (const std::string& line : summary.missing) std::fprintf(stderr, "kmsfs: not exported: %s\n", line.c_str());
+  for (const std::string& line : summary.missing) {
+    std::fprintf(stderr, "kmsfs: not exported: %s\n", Printable(line).c_str());
+  }
   std::fprintf(stderr, "kmsfs: exported %llu file headers and %llu directory values of %s to %s%s\n",
                static_cast<unsigned long long>(summary.files), static_cast<unsigned long long>(summary.directories),
                dir.c_str(), file == "-" ? "stdout" : file.c_str(),
@@ -207,8 +210,10 @@ int Import(const Words& words) {
 
   const core::ImportSummary summary = (*importer)->summary();
   if (summary.kms_unreachable) return Fail(kExitUsage, "headers import could not finish: the KMS became unreachable");
-  for (const std::string& line : summary.problems) std::printf("%s\n", line.c_str());
-  if (!read_error.ok()) std::printf("%s: %s (nothing after it was read)\n", file.c_str(), read_error.message().c_str());
+  for (const std::string& line : summary.problems) std::printf("%s\n", Printable(line).c_str());
+  if (!read_error.ok()) {
+    std::printf("%s: %s (nothing after it was read)\n", file.c_str(), Printable(read_error.message()).c_str());
+  }
   std::printf("restored %llu file headers and %llu directory values (%llu already in place, %llu not in %s): %zu "
               "problem%s\n",
               static_cast<unsigned long long>(summary.files_restored),

@@ -29,6 +29,7 @@
 #include "fs/core/volume_access.h"
 #include "crypto/aes_gcm_backend.h"
 #include "fs/cli/mount_options.h"
+#include "fs/cli/output.h"
 #include "fs/fuse/lowlevel_fs.h"
 #include "fs/fuse/session.h"
 
@@ -53,7 +54,7 @@ class Reporter {
     if (reported_) return;
     reported_ = true;
     if (fd_ < 0) {
-      std::fprintf(code == 0 ? stdout : stderr, "kmsfs: %s\n", message.c_str());
+      std::fprintf(code == 0 ? stdout : stderr, "kmsfs: %s\n", Printable(message).c_str());
       std::fflush(nullptr);
       return;
     }
@@ -333,7 +334,7 @@ int AwaitDaemon(int read_fd, pid_t child, const MountPlan& plan) {
   if (statfs(plan.mountpoint.c_str(), &sfs) != 0 || sfs.f_type != kFuseSuperMagic) {
     return Fail(kExitFailure, "mount of " + plan.mountpoint + " did not answer after start-up");
   }
-  std::printf("kmsfs: %s\n", text.c_str());
+  std::printf("kmsfs: %s\n", Printable(text).c_str());
   return kExitOk;
 }
 

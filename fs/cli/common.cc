@@ -8,15 +8,15 @@
 namespace kmsfs::cli {
 
 int Fail(int code, const std::string& message) {
-  std::fprintf(stderr, "kmsfs: %s\n", message.c_str());
+  // Messages carry a KMS's words and names from the backing directory: one
+  // line, no terminal controls.
+  std::fprintf(stderr, "kmsfs: %s\n", Printable(message).c_str());
   return code;
 }
 
 int Fail(const Status& status, const std::string& what) {
-  // The message may carry a KMS's words and names from the backing
-  // directory: one line, no terminal controls.
-  std::string msg = what + ": " + Printable(status.message());
-  const std::string kms_code = Printable(kms::KmsErrorCode(status));
+  std::string msg = what + ": " + status.message();
+  const std::string kms_code(kms::KmsErrorCode(status));
   if (!kms_code.empty() && msg.find(kms_code) == std::string::npos) {
     msg += " [" + kms_code + "]";
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <ctime>
 
 namespace kmsfs::cli {
@@ -76,11 +77,64 @@ std::string Table::Render() const {
   return out;
 }
 
+namespace {
+
+// Characters a terminal acts on or that reorder what is shown: C1 controls
+// (U+0080-U+009F: xterm takes U+009B as CSI) and the bidirectional marks,
+// embeddings, overrides and isolates.
+bool IsControlCodePoint(uint32_t cp) {
+  return (cp >= 0x80 && cp <= 0x9f) || cp == 0x061c || cp == 0x200e || cp == 0x200f ||
+         (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069);
+}
+
+// The length of the well-formed UTF-8 sequence at text[i] and its code
+// point, or 0 when it is not one (a stray byte, an overlong form, a
+// surrogate, past U+10FFFF).
+size_t DecodeUtf8(std::string_view text, size_t i, uint32_t* cp) {
+  const auto b = static_cast<unsigned char>(text[i]);
+  size_t len = 0;
+  if ((b & 0xe0) == 0xc0) {
+    len = 2, *cp = b & 0x1f;
+  } else if ((b & 0xf0) == 0xe0) {
+    len = 3, *cp = b & 0x0f;
+  } else if ((b & 0xf8) == 0xf0) {
+    len = 4, *cp = b & 0x07;
+  } else {
+    return 0;
+  }
+  if (i + len > text.size()) return 0;
+  for (size_t k = 1; k < len; ++k) {
+    const auto c = static_cast<unsigned char>(text[i + k]);
+    if ((c & 0xc0) != 0x80) return 0;
+    *cp = (*cp << 6) | (c & 0x3f);
+  }
+  static constexpr uint32_t kSmallest[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (*cp < kSmallest[len] || (*cp >= 0xd800 && *cp <= 0xdfff) || *cp > 0x10ffff) return 0;
+  return len;
+}
+
+}  // namespace
+
 std::string Printable(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    const auto u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) c = '?';
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      out += (b < 0x20 || b == 0x7f) ? '?' : static_cast<char>(b);
+      ++i;
+      continue;
+    }
+    uint32_t cp = 0;
+    const size_t len = DecodeUtf8(text, i, &cp);
+    if (len == 0 || IsControlCodePoint(cp)) {
+      out += '?';
+      i += len == 0 ? 1 : len;
+      continue;
+    }
+    out.append(text.substr(i, len));
+    i += len;
   }
   return out;
 }

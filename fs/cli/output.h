@@ -36,7 +36,9 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-// `text` with every control character (and DEL) replaced by '?'.
+// `text` with every control character replaced by '?': C0 and DEL, C1
+// (U+0080-U+009F), bidirectional controls, and every byte that is not part
+// of well-formed UTF-8. Other UTF-8 (names in any script) stays.
 std::string Printable(std::string_view text);
 
 // An epoch-milliseconds string as the KMS sends it ("1502799822000") as a

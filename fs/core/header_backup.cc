@@ -1,3 +1,4 @@
+#include "fs/core/backing_root.h"
 #include "fs/core/header_backup.h"
 
 #include <dirent.h>
@@ -146,8 +147,8 @@ StatusOr<std::unique_ptr<HeaderImporter>> HeaderImporter::New(const UnlockedVolu
     return Status::FailedPrecondition(volume.backing_dir + " keeps its headers inline, inside its files: there is "
                                       "nothing to import");
   }
-  UniqueFd root(open(volume.backing_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  if (!root.valid()) return Status::FromErrno(errno, "open " + volume.backing_dir);
+  // The directory the config was read from, not whatever the path leads to now.
+  KMSFS_ASSIGN_OR_RETURN(UniqueFd root, DupBackingRoot(volume.root_fd.get()));
   std::unique_ptr<HeaderImporter> importer(new HeaderImporter(volume, std::move(root)));
   if (volume.config.names == format::NameMode::kEncrypted) {
     KMSFS_ASSIGN_OR_RETURN(importer->names_,

@@ -133,7 +133,13 @@ StatusOr<format::VolumeConfig> CreateVolume(const PreparedVolumeDir& prepared, c
     KMSFS_RETURN_IF_ERROR(dir_values->WriteNew(root, value).Annotate("cannot set the root's name value"));
   }
   if (Status s = config.Store(root); !s.ok()) {
-    if (config.names == format::NameMode::kEncrypted) dir_values->RemoveUnused(root);
+    // Taken back unless a config file stands (Store can fail after its
+    // rename, on the directory's fsync): a config without its root's value
+    // would neither mount nor let init run again.
+    struct stat st;
+    const bool config_stands =
+        fstatat(root, format::kConfigFileName, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    if (config.names == format::NameMode::kEncrypted && !config_stands) dir_values->RemoveUnused(root);
     return s;
   }
   // The pin is keyed by path: only if the path still leads here.

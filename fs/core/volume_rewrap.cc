@@ -30,10 +30,13 @@ Status CheckRecordedTarget(const UnlockedVolume& unlocked, const Envelope& envel
   }
   auto target_volume_key = envelope.UnwrapVolumeKey(target, config.rewrap->wrapped_volume_key, config.volume_id);
   if (!target_volume_key.ok()) {
-    // A KMS that is down or says no: the user's to fix, with its code (a
-    // wrapped key that does not unwrap at all is a fault of the config).
+    // A KMS that is down, or says no to a target this user's pin names: the
+    // user's to fix, with the KMS's code. A refusal under a target nobody
+    // vouches for is not a reason to seek access to that key (its owner may
+    // be who planted it): the config is what is wrong.
     const StatusCode code = target_volume_key.status().code();
-    if (code != StatusCode::kDataLoss && code != StatusCode::kInvalidArgument) {
+    const bool refused = code == StatusCode::kPermissionDenied || code == StatusCode::kUnauthenticated;
+    if (code == StatusCode::kUnavailable || (refused && unlocked.rewrap_trusted)) {
       return target_volume_key.status().Annotate("cannot check the rewrap target's volume key under key " + target);
     }
   }

@@ -225,12 +225,6 @@ std::string_view NameModeName(NameMode mode) { return mode == NameMode::kEncrypt
 
 std::string_view HeaderModeName(HeaderMode mode) { return mode == HeaderMode::kInline ? "inline" : "xattr"; }
 
-std::vector<std::string> VolumeConfig::AcceptedKeyIds() const {
-  std::vector<std::string> keys = {key_id};
-  if (rewrap && rewrap->to_key != key_id) keys.push_back(rewrap->to_key);
-  return keys;
-}
-
 Status VolumeConfig::Validate() const {
   auto invalid = [](std::string_view field, const std::string& why) {
     return Status::InvalidArgument(std::string(kConfigFileName) + ": field \"" + std::string(field) +

@@ -79,9 +79,6 @@ struct VolumeConfig {
   // Largest .kmsfs.json Load and FromJson accept.
   static constexpr size_t kMaxJsonSize = 64 * 1024;
 
-  // The keys a file header of this volume may name: key_id, and while a
-  // rewrap runs, its target.
-  std::vector<std::string> AcceptedKeyIds() const;
   // The checks FromJson applies, on this struct (kInvalidArgument naming the field).
   Status Validate() const;
   // Pretty-printed JSON (2-space indent, fields in schema order, trailing newline).

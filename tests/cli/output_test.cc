@@ -34,6 +34,16 @@ TEST(OutputTest, ControlCharactersFromTheKmsCannotReachTheTerminal) {
   EXPECT_EQ(Printable("a\tb\x7f"), "a?b?");
 }
 
+TEST(OutputTest, PrintableReplacesC1AndBidiControlsAndBrokenUtf8ButKeepsText) {
+  // U+009B (CSI) as UTF-8 and as a raw byte; U+202E (right-to-left override).
+  EXPECT_EQ(Printable("a\xc2\x9b" "b\x9b" "c\xe2\x80\xae" "d"), "a?b?c?d");
+  EXPECT_EQ(Printable("\xe2\x81\xa6x\xe2\x80\x8f"), "?x?");  // U+2066 isolate, U+200F mark
+  // An overlong '/', a surrogate, a sequence cut short.
+  EXPECT_EQ(Printable("\xc0\xaf|\xed\xa0\x80|\xe2\x82"), "??|???|??");
+  EXPECT_EQ(Printable("na\xc3\xafve \xe5\x90\x8d\xe5\x89\x8d \xf0\x9f\x94\x91"),
+            "na\xc3\xafve \xe5\x90\x8d\xe5\x89\x8d \xf0\x9f\x94\x91");
+}
+
 TEST(OutputTest, EpochMillisBecomeDates) {
   EXPECT_EQ(FormatEpochMillis("1502799822000"), "2017-08-15 12:23:42 UTC");
   EXPECT_EQ(FormatEpochMillis(""), "");

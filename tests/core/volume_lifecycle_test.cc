@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -19,6 +20,7 @@
 
 #include "base/unique_fd.h"
 #include "fs/core/dir_values.h"
+#include "fs/core/header_backup.h"
 #include "fs/core/volume_access.h"
 #include "fs/core/volume_init.h"
 #include "fs/core/volume_rewrap.h"
@@ -319,6 +321,28 @@ TEST_F(VolumeLifecycleTest, RewrapNeverWritesThroughADirectorySwappedForASymlink
   EXPECT_EQ(finished.status().code(), StatusCode::kFailedPrecondition) << finished.status().ToString();
   EXPECT_EQ(ReadAll(other + "/" + format::kConfigFileName), other_config);
   EXPECT_EQ(PinAt(other), other_pin);
+}
+
+TEST_F(VolumeLifecycleTest, HeadersImportNeverWritesThroughAPathSwappedAfterTheUnlock) {
+  MakeVolume();
+  UnlockedVolume u = Unlock();
+  UniqueFd root(open(vol_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  auto value = ReadDirValue(root.get());
+  ASSERT_TRUE(value.ok());
+  // An empty directory of the user's, which the path now leads to.
+  const std::string elsewhere = dir_.path() + "/elsewhere";
+  ASSERT_EQ(mkdir(elsewhere.c_str(), 0700), 0);
+  SwapVolFor(elsewhere);
+  auto importer = HeaderImporter::New(u, envelope_);
+  ASSERT_TRUE(importer.ok()) << importer.status().ToString();
+  format::ExportedEntry entry;
+  entry.kind = format::ExportedEntry::Kind::kDirectory;
+  entry.value = *value;
+  (*importer)->ImportDirectory(entry);
+  EXPECT_EQ((*importer)->summary().already_there, 1u) << "the volume's own root already has it";
+  char buf[64];
+  EXPECT_LT(getxattr(elsewhere.c_str(), format::kHeaderXattrName, buf, sizeof buf), 0);
+  EXPECT_EQ(errno, ENODATA);
 }
 
 TEST_F(VolumeLifecycleTest, ARecordedTargetIsNotTrustedOnFirstUse) {
