@@ -268,5 +268,31 @@ TEST_F(CliSecurityTest, EveryCommandThatHandlesKeysTurnsCoreDumpsOffBeforeConnec
   }
 }
 
+// A .kmsfs.json written by someone else, with terminal controls (ESC,
+// OSC, C1 CSI, a right-to-left override) in a field name the error echoes:
+// every command that reads it says so without passing them to the terminal.
+TEST_F(CliSecurityTest, TerminalControlsInAHostileConfigNeverReachTheTerminal) {
+  const std::string dir = dir_.Join("hostile");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0);
+  WriteFileOrDie(dir + "/.kmsfs.json",
+                 "{\"format\":\"kmsfs\",\"version\":2,"
+                 "\"\\u001b]0;PWNED\\u0007\\u001b[31mred\\u009b2J\\u202e\":1}");
+  const std::vector<std::vector<std::string>> commands = {
+      {"fsck", dir},
+      {"rewrap", dir, "--to-key", "0d0466b0-e727-4d9c-b35d-f84bb474a37f"},
+      {"grant", "list", dir},
+  };
+  for (const std::vector<std::string>& command : commands) {
+    CommandResult r = RunKmsfs(command, KmsEnv(*kmsd_, alice_));
+    EXPECT_NE(r.exit_code, 0) << command[0];
+    const std::string all = r.out + r.err;
+    EXPECT_NE(all.find("PWNED"), std::string::npos) << command[0] << " does not say what is wrong: " << all;
+    EXPECT_EQ(all.find('\x1b'), std::string::npos) << command[0] << ": " << all;
+    EXPECT_EQ(all.find('\x07'), std::string::npos) << command[0] << ": " << all;
+    EXPECT_EQ(all.find("\xc2\x9b"), std::string::npos) << command[0] << ": " << all;
+    EXPECT_EQ(all.find("\xe2\x80\xae"), std::string::npos) << command[0] << ": " << all;
+  }
+}
+
 }  // namespace
 }  // namespace kmsfs::testing
