@@ -1,8 +1,9 @@
-#include "fs/core/backing_root.h"
 #include "fs/core/header_backup.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 #include <ctime>
 
+#include "fs/core/backing_root.h"
 #include "fs/core/crypt_file.h"
 #include "fs/core/dir_entries.h"
 #include "fs/core/dir_values.h"
@@ -64,8 +66,11 @@ Status ExportHeaders(const std::string& backing_dir, const format::VolumeConfig&
     return Status::FailedPrecondition(backing_dir + " keeps its headers inline, inside its files: every copy keeps "
                                       "them, and there is nothing to export");
   }
-  const int fd = open(backing_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) return Status::FromErrno(errno, "open " + backing_dir);
+  // A path the user gave through a symlink of theirs is resolved once; the
+  // walk then never follows one.
+  char real[PATH_MAX];
+  if (realpath(backing_dir.c_str(), real) == nullptr) return Status::FromErrno(errno, "resolve " + backing_dir);
+  KMSFS_ASSIGN_OR_RETURN(UniqueFd root, OpenBackingRoot(real));
   const bool encrypted = config.names == format::NameMode::kEncrypted;
   format::HeadersFileInfo info;
   info.volume_id = config.version >= 2 ? format::VolumeIdHex(config.volume_id) : "";
@@ -74,7 +79,7 @@ Status ExportHeaders(const std::string& backing_dir, const format::VolumeConfig&
   KMSFS_RETURN_IF_ERROR(write(format::EncodeInfoLine(info)));
 
   std::vector<std::pair<std::shared_ptr<UniqueFd>, std::string>> pending = {
-      {std::make_shared<UniqueFd>(fd), std::string()}};
+      {std::make_shared<UniqueFd>(std::move(root)), std::string()}};
   while (!pending.empty()) {
     auto [dir, path] = std::move(pending.back());
     pending.pop_back();

@@ -187,6 +187,21 @@ TEST_F(BackupTest, RsyncWithoutXattrsThenHeadersImportReadsEveryFileBack) {
       << r.out;
 }
 
+// A backing directory given through a symlink of the user's own: resolved
+// once, then walked without following any.
+TEST_F(BackupTest, ExportThroughASymlinkToTheBackingDirectoryIsTheSameExport) {
+  Contents contents;
+  auto v = MakeVolume({}, &contents);
+  ASSERT_NE(v, nullptr);
+  const std::string link = tmp_.Join("volume-link");
+  ASSERT_EQ(symlink(v->backing_dir().c_str(), link.c_str()), 0);
+  CommandResult direct = Kmsfs({"headers", "export", v->backing_dir(), "-"}, *v);
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  CommandResult linked = Kmsfs({"headers", "export", link, "-"}, *v);
+  ASSERT_EQ(linked.exit_code, 0) << linked.err;
+  EXPECT_EQ(linked.out.substr(linked.out.find('\n')), direct.out.substr(direct.out.find('\n')));
+}
+
 TEST_F(BackupTest, PlaintextNamesVolumeNeedsOnlyItsFileHeaders) {
   Contents contents;
   auto v = MakeVolume({"--plaintext-names"}, &contents);
