@@ -1,6 +1,8 @@
 #include "fs/core/backing_root.h"
 
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -53,6 +55,17 @@ Status CheckBackingRootAt(const std::string& absolute_path, int root_fd) {
   if (fstat(now->get(), &by_path) != 0) return Status::FromErrno(errno, "stat " + absolute_path);
   if (by_path.st_dev != by_fd.st_dev || by_path.st_ino != by_fd.st_ino) return Moved(absolute_path);
   return Status::Ok();
+}
+
+StatusOr<BackingRoot> ResolveBackingRoot(const std::string& given) {
+  char real[PATH_MAX];
+  if (realpath(given.c_str(), real) == nullptr) {
+    if (errno == ENOENT) return Status::InvalidArgument("backing directory " + given + " does not exist");
+    return Status::FromErrno(errno, "resolve " + given);
+  }
+  BackingRoot root{real, UniqueFd()};
+  KMSFS_ASSIGN_OR_RETURN(root.fd, OpenBackingRoot(root.path));
+  return root;
 }
 
 StatusOr<UniqueFd> DupBackingRoot(int root_fd) {

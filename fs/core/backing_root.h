@@ -30,6 +30,16 @@ StatusOr<UniqueFd> OpenBackingRoot(const std::string& absolute_path);
 // device and inode); kFailedPrecondition when it leads elsewhere or nowhere.
 Status CheckBackingRootAt(const std::string& absolute_path, int root_fd);
 
+struct BackingRoot {
+  std::string path;  // absolute, no symlinks: what pins are keyed by
+  UniqueFd fd;
+};
+
+// `given` as the user named it (through symlinks of theirs, relative):
+// resolved once with realpath, then opened as OpenBackingRoot does.
+// kInvalidArgument when it does not exist.
+StatusOr<BackingRoot> ResolveBackingRoot(const std::string& given);
+
 // A new descriptor of the same directory (close-on-exec).
 StatusOr<UniqueFd> DupBackingRoot(int root_fd);
 

@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -68,9 +66,7 @@ Status ExportHeaders(const std::string& backing_dir, const format::VolumeConfig&
   }
   // A path the user gave through a symlink of theirs is resolved once; the
   // walk then never follows one.
-  char real[PATH_MAX];
-  if (realpath(backing_dir.c_str(), real) == nullptr) return Status::FromErrno(errno, "resolve " + backing_dir);
-  KMSFS_ASSIGN_OR_RETURN(UniqueFd root, OpenBackingRoot(real));
+  KMSFS_ASSIGN_OR_RETURN(BackingRoot root, ResolveBackingRoot(backing_dir));
   const bool encrypted = config.names == format::NameMode::kEncrypted;
   format::HeadersFileInfo info;
   info.volume_id = config.version >= 2 ? format::VolumeIdHex(config.volume_id) : "";
@@ -79,7 +75,7 @@ Status ExportHeaders(const std::string& backing_dir, const format::VolumeConfig&
   KMSFS_RETURN_IF_ERROR(write(format::EncodeInfoLine(info)));
 
   std::vector<std::pair<std::shared_ptr<UniqueFd>, std::string>> pending = {
-      {std::make_shared<UniqueFd>(std::move(root)), std::string()}};
+      {std::make_shared<UniqueFd>(std::move(root.fd)), std::string()}};
   while (!pending.empty()) {
     auto [dir, path] = std::move(pending.back());
     pending.pop_back();
@@ -171,10 +167,10 @@ StatusOr<std::unique_ptr<HeaderImporter>> HeaderImporter::New(const UnlockedVolu
 
 Status HeaderImporter::CheckExportIsOfThisVolume(const format::HeadersFileInfo& info) const {
   const std::string volume_id = config_.version >= 2 ? format::VolumeIdHex(config_.volume_id) : "";
-  const std::vector<std::string>& keys = accepted_keys_;
   const bool same = config_.version >= 2 ? info.volume_id == volume_id
                                          : info.volume_id.empty() &&
-                                               std::find(keys.begin(), keys.end(), info.key_id) != keys.end();
+                                               std::find(accepted_keys_.begin(), accepted_keys_.end(),
+                                                         info.key_id) != accepted_keys_.end();
   if (same) return Status::Ok();
   return Status::FailedPrecondition("the export is of another volume (volume id " +
                                     (info.volume_id.empty() ? std::string("none") : info.volume_id) + ", key " +

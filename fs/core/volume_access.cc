@@ -35,12 +35,9 @@ Pin PinOf(const format::VolumeConfig& config) {
 StatusOr<UnlockedVolume> UnlockVolume(const std::string& backing_dir, const Envelope& envelope, const Pins& pins,
                                       const UnlockOptions& options) {
   UnlockedVolume out;
-  char real[PATH_MAX];
-  if (realpath(backing_dir.c_str(), real) == nullptr) {
-    return Status::InvalidArgument("backing directory " + backing_dir + " does not exist");
-  }
-  out.backing_dir = real;
-  KMSFS_ASSIGN_OR_RETURN(out.root_fd, OpenBackingRoot(out.backing_dir));
+  KMSFS_ASSIGN_OR_RETURN(BackingRoot root, ResolveBackingRoot(backing_dir));
+  out.backing_dir = std::move(root.path);
+  out.root_fd = std::move(root.fd);
   KMSFS_ASSIGN_OR_RETURN(out.config, format::VolumeConfig::Load(out.root_fd.get()));
   const format::VolumeConfig& config = out.config;
 

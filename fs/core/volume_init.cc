@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -65,11 +63,10 @@ StatusOr<PreparedVolumeDir> PrepareVolumeDir(const std::string& dir, const Volum
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status::FromErrno(ec.value(), "create backing directory " + dir);
-  char real[PATH_MAX];
-  if (realpath(dir.c_str(), real) == nullptr) return Status::FromErrno(errno, "resolve " + dir);
+  KMSFS_ASSIGN_OR_RETURN(BackingRoot resolved, ResolveBackingRoot(dir));
   PreparedVolumeDir prepared;
-  prepared.backing_dir = real;
-  KMSFS_ASSIGN_OR_RETURN(prepared.root_fd, OpenBackingRoot(prepared.backing_dir));
+  prepared.backing_dir = std::move(resolved.path);
+  prepared.root_fd = std::move(resolved.fd);
   const int root = prepared.root_fd.get();
   KMSFS_ASSIGN_OR_RETURN(bool empty, IsEmptyDir(root));
   if (!empty) {
@@ -112,13 +109,7 @@ StatusOr<format::VolumeConfig> CreateVolume(const PreparedVolumeDir& prepared, c
   crypto::RandomBytes(config.volume_id);
   SecretBytes volume_key = Envelope::NewVolumeKey();
   auto wrapped = envelope.WrapVolumeKey(config.key_id, volume_key, config.volume_id);
-  if (!wrapped.ok()) {
-    const Status& s = wrapped.status();
-    if (s.code() == StatusCode::kPermissionDenied) {
-      return Status(s.code(), envelope.DeniedMessage("encrypt-datakey", config.key_id, s)).WithDetailOf(s);
-    }
-    return s.Annotate("cannot wrap a key with " + config.key_id);
-  }
+  if (!wrapped.ok()) return envelope.Failure("encrypt-datakey", config.key_id, wrapped.status());
   config.wrapped_volume_key = *wrapped;
   KMSFS_RETURN_IF_ERROR(config.Seal(volume_key).Annotate("cannot seal the volume config"));
   // Everything Store would refuse, refused before anything is written.

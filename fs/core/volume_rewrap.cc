@@ -6,13 +6,6 @@
 namespace kmsfs::core {
 namespace {
 
-Status WrapFailure(const Envelope& envelope, const std::string& key, const Status& s) {
-  if (s.code() == StatusCode::kPermissionDenied) {
-    return Status(s.code(), envelope.DeniedMessage("encrypt-datakey", key, s)).WithDetailOf(s);
-  }
-  return s.Annotate("cannot wrap with key " + key);
-}
-
 // The checks on a rewrap .kmsfs.json already records, before it is resumed.
 Status CheckRecordedTarget(const UnlockedVolume& unlocked, const Envelope& envelope, const RewrapRequest& request) {
   const format::VolumeConfig& config = unlocked.config;
@@ -76,12 +69,12 @@ StatusOr<StartedRewrap> BeginVolumeRewrap(const UnlockedVolume& unlocked, const 
     crypto::RandomBytes(config.volume_id);
     started.volume_key = Envelope::NewVolumeKey();
     auto wrapped = envelope.WrapVolumeKey(config.key_id, started.volume_key, config.volume_id);
-    if (!wrapped.ok()) return WrapFailure(envelope, config.key_id, wrapped.status());
+    if (!wrapped.ok()) return envelope.Failure("encrypt-datakey", config.key_id, wrapped.status());
     config.wrapped_volume_key = *wrapped;
   }
   // Before any file changes: the target must take a wrap from this user.
   auto wrapped = envelope.WrapVolumeKey(request.to_key, started.volume_key, config.volume_id);
-  if (!wrapped.ok()) return WrapFailure(envelope, request.to_key, wrapped.status());
+  if (!wrapped.ok()) return envelope.Failure("encrypt-datakey", request.to_key, wrapped.status());
   config.rewrap = format::VolumeConfig::Rewrap{request.to_key, *wrapped};
   KMSFS_RETURN_IF_ERROR(config.Seal(started.volume_key).Annotate("cannot seal the volume config"));
   KMSFS_RETURN_IF_ERROR(config.Store(unlocked.root_fd.get()).Annotate("cannot update .kmsfs.json"));

@@ -36,6 +36,7 @@ namespace kmsfs::testing {
 
 inline constexpr char kKeyId[] = "0d0466b0-e727-4d9c-b35d-f84bb474a37f";
 inline constexpr char kOtherKeyId[] = "5a1b9c3e-0000-4d9c-b35d-f84bb474a37f";
+inline constexpr char kThirdKeyId[] = "9e8d7c6b-0000-4d9c-b35d-f84bb474a37f";
 inline constexpr std::chrono::milliseconds kWait{20000};  // a bound for waits that end far sooner
 
 class FakeKeyWrapper : public core::KeyWrapper {

@@ -22,9 +22,8 @@ namespace {
 using kmsfs::testing::FakeKeyWrapper;
 using kmsfs::testing::kKeyId;
 using kmsfs::testing::kOtherKeyId;
+using kmsfs::testing::kThirdKeyId;
 using kmsfs::testing::TempDir;
-
-constexpr char kThirdKeyId[] = "9e8d7c6b-0000-4d9c-b35d-f84bb474a37f";
 
 class FileRewrapTest : public ::testing::Test {
  protected:

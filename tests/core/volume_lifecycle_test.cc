@@ -11,9 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <optional>
 #include <memory>
 #include <string>
@@ -33,18 +31,14 @@ namespace {
 using kmsfs::testing::FakeKeyWrapper;
 using kmsfs::testing::kKeyId;
 using kmsfs::testing::kOtherKeyId;
+using kmsfs::testing::kThirdKeyId;
+using kmsfs::testing::ReadFileOrDie;
+using kmsfs::testing::WriteFileOrDie;
 using kmsfs::testing::TempDir;
-
-constexpr char kThirdKeyId[] = "77777777-0000-4d9c-b35d-f84bb474a37f";
 
 bool Exists(const std::string& path) {
   struct stat st;
   return lstat(path.c_str(), &st) == 0;
-}
-
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 // A FakeKeyWrapper that runs `before_wrap` once, inside the next wrap: what
@@ -142,7 +136,7 @@ TEST_F(VolumeLifecycleTest, ANewVolumeIsSealedPinnedAndItsRootHasANameValue) {
 
 TEST_F(VolumeLifecycleTest, ANonEmptyDirectoryIsRefusedAndAVolumeIsNamedAsOne) {
   ASSERT_EQ(mkdir(vol_.c_str(), 0700), 0);
-  std::ofstream(vol_ + "/notes.txt") << "plain";
+  WriteFileOrDie(vol_ + "/notes.txt", "plain");
   auto prepared = PrepareVolumeDir(vol_, Settings());
   ASSERT_FALSE(prepared.ok());
   EXPECT_EQ(prepared.status().code(), StatusCode::kInvalidArgument);
@@ -270,7 +264,7 @@ TEST_F(VolumeLifecycleTest, InitNeverWritesThroughADirectorySwappedForASymlinkMe
     // Another volume of this user, which the swap points at.
     const std::string other = dir_.path() + "/other-" + std::string(format::NameModeName(names));
     MakeVolume(other);
-    const std::string other_config = ReadAll(other + "/" + format::kConfigFileName);
+    const std::string other_config = ReadFileOrDie(other + "/" + format::kConfigFileName);
     const std::optional<Pin> other_pin = PinAt(other);
     ASSERT_TRUE(other_pin.has_value());
 
@@ -282,7 +276,7 @@ TEST_F(VolumeLifecycleTest, InitNeverWritesThroughADirectorySwappedForASymlinkMe
     auto config = CreateVolume(*prepared, settings, envelope_, pins_);
     ASSERT_FALSE(config.ok());
     EXPECT_EQ(config.status().code(), StatusCode::kFailedPrecondition) << config.status().ToString();
-    EXPECT_EQ(ReadAll(other + "/" + format::kConfigFileName), other_config);
+    EXPECT_EQ(ReadFileOrDie(other + "/" + format::kConfigFileName), other_config);
     EXPECT_EQ(PinAt(other), other_pin);
     // The volume was made where the command found an empty directory, unpinned.
     EXPECT_TRUE(Exists(vol_ + ".away/" + format::kConfigFileName));
@@ -297,7 +291,7 @@ TEST_F(VolumeLifecycleTest, RewrapNeverWritesThroughADirectorySwappedForASymlink
   const std::string other = dir_.path() + "/other";
   MakeVolume(other);
   MakeVolume();
-  const std::string other_config = ReadAll(other + "/" + format::kConfigFileName);
+  const std::string other_config = ReadFileOrDie(other + "/" + format::kConfigFileName);
   const std::optional<Pin> other_pin = PinAt(other);
 
   // While the target wraps the volume key.
@@ -306,7 +300,7 @@ TEST_F(VolumeLifecycleTest, RewrapNeverWritesThroughADirectorySwappedForASymlink
   auto started = BeginVolumeRewrap(u, envelope_, pins_, {kOtherKeyId, std::nullopt});
   ASSERT_FALSE(started.ok());
   EXPECT_EQ(started.status().code(), StatusCode::kFailedPrecondition) << started.status().ToString();
-  EXPECT_EQ(ReadAll(other + "/" + format::kConfigFileName), other_config);
+  EXPECT_EQ(ReadFileOrDie(other + "/" + format::kConfigFileName), other_config);
   EXPECT_EQ(PinAt(other), other_pin);
 
   // Between the files and the end: the finish writes where it started.
@@ -319,7 +313,7 @@ TEST_F(VolumeLifecycleTest, RewrapNeverWritesThroughADirectorySwappedForASymlink
   auto finished = FinishVolumeRewrap(again, *resumed, pins_);
   ASSERT_FALSE(finished.ok());
   EXPECT_EQ(finished.status().code(), StatusCode::kFailedPrecondition) << finished.status().ToString();
-  EXPECT_EQ(ReadAll(other + "/" + format::kConfigFileName), other_config);
+  EXPECT_EQ(ReadFileOrDie(other + "/" + format::kConfigFileName), other_config);
   EXPECT_EQ(PinAt(other), other_pin);
 }
 
