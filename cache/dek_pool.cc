@@ -26,7 +26,7 @@ DekPool::DekPool(DekPoolOptions options, WrapFn wrap, WorkQueue* queue)
       wrap_(std::move(wrap)),
       clock_(queue != nullptr ? queue->clock() : Clock::Real()),
       max_in_flight_(std::max<size_t>(options.refill_concurrency, 1)),
-      refill_limit_(max_in_flight_, options.refill_interval) {
+      batch_(std::clamp<size_t>(options.refill_batch, 1, std::max<size_t>(std::min(options.target, max_in_flight_), 1))) {
   EnsureSodiumInitialized();
   // One refill job at a time: it only starts wraps, which answer elsewhere.
   if (options_.target > 0 && queue != nullptr) {
@@ -34,7 +34,7 @@ DekPool::DekPool(DekPoolOptions options, WrapFn wrap, WorkQueue* queue)
   }
   MutexLock lock(&mu_);
   jitter_.seed((uint64_t{randombytes_random()} << 32) | randombytes_random());
-  MaybeRefillLocked(clock_->Now(), /*from_take=*/false);
+  MaybeRefillLocked(clock_->Now());
 }
 
 DekPool::~DekPool() {
@@ -98,15 +98,16 @@ void DekPool::ResetBackoffLocked() {
   retry_at_ = Clock::TimePoint{};
 }
 
-void DekPool::MaybeRefillLocked(Clock::TimePoint now, bool from_take) {
+void DekPool::MaybeRefillLocked(Clock::TimePoint now) {
   if (stop_ || !jobs_ || refill_posted_ || now < retry_at_) return;
   const size_t room = options_.target - std::min(options_.target, ready_.size() + in_flight_);
-  const size_t allowed = refill_limit_.Allowed();
-  if (room == 0 || in_flight_ >= allowed) return;
-  // Batched refill, while one wrap at a time keeps up (a KMS that answers
-  // fast): with nothing in flight and entries left, wait for a whole batch of
-  // room. A slow KMS needs its wraps started at once.
-  if (from_take && in_flight_ == 0 && !ready_.empty() && room < options_.refill_batch && allowed == 1) return;
+  if (room == 0) return;
+  // A batch at a time: one wake-up of the refill job, of the KMS executor
+  // and of the KMS per batch instead of per file. A refill the concurrency
+  // cut short goes on as slots free up, so the pool still reaches its target.
+  if (room < batch_ && !cut_short_) return;
+  const size_t free_slots = max_in_flight_ - std::min(max_in_flight_, in_flight_);
+  if (free_slots < std::min(batch_, room)) return;
   refill_posted_ = jobs_->Post([this] { Refill(/*after_backoff=*/false); });
 }
 
@@ -128,8 +129,8 @@ void DekPool::Refill(bool after_backoff) {
     stale = TakeStaleLocked(now);
     if (stop_ || now < retry_at_) return;
     const size_t room = options_.target - std::min(options_.target, ready_.size() + in_flight_);
-    const size_t allowed = refill_limit_.Allowed();
-    start = std::min(room, allowed - std::min(allowed, in_flight_));
+    start = std::min(room, max_in_flight_ - std::min(max_in_flight_, in_flight_));
+    cut_short_ = start < room;
     in_flight_ += start;
     generation = generation_;
   }
@@ -163,14 +164,13 @@ void DekPool::OnRefillWrapped(std::shared_ptr<PooledDek> entry, uint64_t generat
     BackOffLocked(now);
   } else {
     ResetBackoffLocked();
-    refill_limit_.NoteLatency(now - started);
     if (!stop_ && generation == generation_ && !IsStale(started, now)) {
       entry->wrapped_dek = std::move(wrapped).value();
       ready_.push_back(Ready{std::move(*entry), started});
       ready_cv_.notify_all();
     }
     stale = TakeStaleLocked(now);
-    MaybeRefillLocked(now, /*from_take=*/false);
+    MaybeRefillLocked(now);
   }
   // Failed, drained, stopping or already too old: wiped now, not whenever
   // the wrap function lets go of its callback.
@@ -220,7 +220,7 @@ StatusOr<PooledDek> DekPool::Take() {
       }
     }
     if (!taken.has_value()) ++stats_.direct;
-    MaybeRefillLocked(now, /*from_take=*/true);
+    MaybeRefillLocked(now);
   }
   stale.clear();
   if (taken.has_value()) return std::move(*taken);
@@ -232,7 +232,7 @@ StatusOr<PooledDek> DekPool::Take() {
   } else {
     // The KMS answers again: refills need not wait out their backoff.
     ResetBackoffLocked();
-    MaybeRefillLocked(clock_->Now(), /*from_take=*/false);
+    MaybeRefillLocked(clock_->Now());
   }
   return made;
 }
@@ -242,7 +242,7 @@ void DekPool::Drain() {
   MutexLock lock(&mu_);
   ++generation_;
   dropped.swap(ready_);
-  MaybeRefillLocked(clock_->Now(), /*from_take=*/false);
+  MaybeRefillLocked(clock_->Now());
   lock.Unlock();
 }
 
@@ -251,7 +251,7 @@ void DekPool::Tick() {
   MutexLock lock(&mu_);
   const Clock::TimePoint now = clock_->Now();
   stale = TakeStaleLocked(now);
-  MaybeRefillLocked(now, /*from_take=*/false);
+  MaybeRefillLocked(now);
   lock.Unlock();
 }
 

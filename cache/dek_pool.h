@@ -12,10 +12,11 @@
 // thread each. A refill job on the mount's WorkQueue starts as many as keep
 // `target` entries ready or in flight, at most `refill_concurrency` in
 // flight, which hides KMS latency (at 20 ms per call, 128 in flight give about
-// 6 400 wraps/s). With a `refill_interval`, only as many run at once as the
-// measured latency needs (ConcurrencyLimit, fed by completed background
-// wraps). A Take that leaves room and every completed wrap post the refill job
-// again (one waits at a time). While the wraps fail, refills back off
+// 6 400 wraps/s). Refills go in batches: the job is posted (by a Take or a
+// completed wrap; one waits at a time) only once `refill_batch` entries of
+// room have opened up, so a run of new files costs one
+// wake-up of the refill job, the KMS executor and the KMS per batch rather
+// than per file. While the wraps fail, refills back off
 // exponentially with jitter: after the n-th consecutive failure the next
 // refill waits a random time in [max(min, b/2), b] with
 // b = min(min_backoff * 2^(n-1), max_backoff), so every wait lies in
@@ -52,7 +53,6 @@
 #include <random>
 #include <string>
 
-#include "cache/concurrency_limit.h"
 #include "base/clock.h"
 #include "base/mutex.h"
 #include "base/secret_bytes.h"
@@ -70,16 +70,10 @@ struct PooledDek {
 struct DekPoolOptions {
   size_t target = 32;                               // Default: 32 entries kept ready; 0 = no pool
   size_t refill_concurrency = 4;                    // Default: 4 wraps in flight while refilling (0 acts as 1)
-  // Default: 0 = refill_concurrency wraps in flight whenever there is room.
-  // Otherwise as many as make one entry per interval at the wraps' measured
-  // latency, at most refill_concurrency (see ConcurrencyLimit).
-  std::chrono::microseconds refill_interval{0};
-  // Default: 1 = a Take that leaves room posts a refill at once. Otherwise,
-  // while one wrap at a time keeps up (see refill_interval), no wrap runs and
-  // entries remain, a refill is posted only once this much room has opened
-  // up, and it then refills to the target: one wake-up per batch of Takes
-  // instead of one per Take, which a Take pays on the caller's (the file
-  // creation's) thread.
+  // Default: 1 = a refill starts as soon as there is room. Otherwise it
+  // waits until this much room has opened up and then starts wraps for all
+  // of it at once (as many as refill_concurrency allows, the rest as slots
+  // free up); values above target or refill_concurrency act as the smaller.
   size_t refill_batch = 1;
   size_t dek_size = 64;                             // Default: 64-byte DEKs
   std::chrono::seconds max_age{300};                // Default: 300 s; 0 = no limit
@@ -146,14 +140,15 @@ class DekPool {
   std::deque<Ready> TakeStaleLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
   void BackOffLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
   void ResetBackoffLocked() KMSFS_REQUIRES(mu_);
-  // Posts a refill when there is room for wraps that may start now. From a
-  // Take, a refill that one wrap at a time keeps up with waits for a batch.
-  void MaybeRefillLocked(Clock::TimePoint now, bool from_take) KMSFS_REQUIRES(mu_);
+  // Posts a refill when a batch of room is open (or a refill the concurrency
+  // cut short can go on) and there are free slots for it.
+  void MaybeRefillLocked(Clock::TimePoint now) KMSFS_REQUIRES(mu_);
 
   const DekPoolOptions options_;
   const WrapFn wrap_;
   Clock* const clock_;
   const size_t max_in_flight_;
+  const size_t batch_;  // refill_batch, between 1 and min(target, refill_concurrency)
 
   mutable Mutex mu_;
   std::condition_variable ready_cv_;  // WaitForReady: an entry arrived, stop
@@ -164,8 +159,8 @@ class DekPool {
   bool backoff_posted_ KMSFS_GUARDED_BY(mu_) = false;  // a delayed refill waits out a backoff
   uint64_t generation_ KMSFS_GUARDED_BY(mu_) = 0;  // bumped by Drain: older wraps are discarded
   bool stop_ KMSFS_GUARDED_BY(mu_) = false;
+  bool cut_short_ KMSFS_GUARDED_BY(mu_) = false;   // the last refill had more room than free slots
   uint32_t failures_ KMSFS_GUARDED_BY(mu_) = 0;    // consecutive wrap failures
-  ConcurrencyLimit refill_limit_ KMSFS_GUARDED_BY(mu_);  // background wraps at once
   Clock::TimePoint retry_at_ KMSFS_GUARDED_BY(mu_){};
   std::mt19937_64 jitter_ KMSFS_GUARDED_BY(mu_);
   DekPoolStats stats_ KMSFS_GUARDED_BY(mu_);

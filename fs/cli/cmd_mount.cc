@@ -245,16 +245,13 @@ int Serve(const MountPlan& plan, const Args& args, Reporter& reporter, bool daem
   vopts.keys.pool.max_age = std::chrono::seconds(o.cache_ttl);
   // Wraps in flight are sockets on the KMS executor, not threads: enough of
   // them keep up with file creation at a KMS round trip of tens of
-  // milliseconds (128 at 20 ms: 6 400 new files/s). With the interval, only
-  // as many run as a new file every 0.15 ms needs at the measured latency:
-  // one against a local kmsd that answers at once, where more would only take
-  // CPU from the creates.
+  // milliseconds (128 at 20 ms: 6 400 new files/s). Refills start once a
+  // quarter of the pool has been taken and wrap that quarter at once: against
+  // a KMS that answers at once, one wake-up of the refill job, the executor
+  // and the KMS per 64 new files instead of one per file
+  // (docs/design/dek-pool.md).
   vopts.keys.pool.refill_concurrency = 128;
-  vopts.keys.pool.refill_interval = std::chrono::microseconds(150);
-  // Against a KMS that keeps up one wrap at a time, a refill is posted once
-  // an eighth of the pool has been taken, not at every new file: the post is
-  // paid on the creating thread.
-  vopts.keys.pool.refill_batch = std::max<size_t>(1, vopts.keys.pool.target / 8);
+  vopts.keys.pool.refill_batch = std::max<size_t>(1, vopts.keys.pool.target / 4);
   vopts.keys.read_only = read_only;
   vopts.hints.prefetch.concurrency = static_cast<size_t>(o.prefetch);
   vopts.hints.readahead.files_ahead = static_cast<size_t>(o.readahead);

@@ -61,6 +61,7 @@ class FakeWrapper {
         return;
       }
       std::lock_guard<std::mutex> lock(mu_);
+      ++refills_started_;
       // The pool keeps `dek` and `id` alive until `done` has run.
       async_.emplace_back([this, &dek, &id, done = std::move(done)] { done(Wrap(dek, id)); });
     };
@@ -103,6 +104,12 @@ class FakeWrapper {
   size_t max_in_flight() {
     std::lock_guard<std::mutex> lock(mu_);
     return max_in_flight_;
+  }
+  // Refill wraps the pool has started (counted as they start, before their
+  // thread records the call).
+  size_t refills_started() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refills_started_;
   }
   std::vector<FileId> file_ids() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -160,6 +167,7 @@ class FakeWrapper {
   std::thread::id bypass_;
   size_t in_flight_ = 0;
   size_t max_in_flight_ = 0;
+  size_t refills_started_ = 0;
   FakeClock* advance_clock_ = nullptr;
   std::chrono::nanoseconds latency_{0};
   std::vector<std::thread> async_;
@@ -272,56 +280,47 @@ TEST(DekPoolTest, RefillAfterTakesFansOutToAllWorkers) {
   EXPECT_EQ(wrapper.max_in_flight(), 3u);
 }
 
-// With a refill interval, a KMS that answers within it gets one refill call
-// at a time: more would only compete with it for the CPU.
-TEST(DekPoolTest, AtLowLatencyRefillRunsOneWrapAtATime) {
+// A batched refill leaves the pool alone until a batch of room has opened
+// up, then wraps the whole batch at once.
+TEST(DekPoolTest, ABatchedRefillWaitsForABatchOfRoomThenWrapsItAllAtOnce) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
-  wrapper.AdvanceClockOnEachCall(&clock, 100us);
   WorkQueue queue({}, &clock);
-  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us}, wrapper.fn(), &queue);
-  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
-  for (int i = 0; i < 16; ++i) ASSERT_TRUE(pool.Take().ok());
-  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
+  DekPool pool({.target = 8, .refill_concurrency = 8, .refill_batch = 4}, wrapper.fn(), &queue);
+  ASSERT_TRUE(pool.WaitForReady(8, kPatience));
+  ASSERT_EQ(wrapper.refills_started(), 8u);
+  wrapper.Close();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.Take().ok());
+  ASSERT_TRUE(queue.WaitIdle(kPatience));
+  EXPECT_EQ(wrapper.refills_started(), 8u) << "three Takes are less than a batch";
+  EXPECT_EQ(pool.stats().ready, 5u);
+  ASSERT_TRUE(pool.Take().ok());
+  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(12));
+  EXPECT_EQ(wrapper.max_in_flight(), 4u) << "the batch is wrapped at once";
+  wrapper.Open();
+  ASSERT_TRUE(pool.WaitForReady(8, kPatience));
+  EXPECT_EQ(wrapper.call_count(), 12u);
   EXPECT_EQ(pool.stats().direct, 0u);
-  EXPECT_EQ(wrapper.max_in_flight(), 1u);
 }
 
-// A slow KMS gets as many refill calls at once as its latency needs (here
-// 1 + 20 ms / 0.5 ms), up to refill_concurrency.
-TEST(DekPoolTest, AtHighLatencyRefillFansOutToTheConcurrency) {
+// Against a slow KMS, each batch of room starts its wraps while earlier
+// batches are still in flight, up to refill_concurrency in all.
+TEST(DekPoolTest, ASlowKmsGetsBatchAfterBatchInFlightUpToTheConcurrency) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
   wrapper.AdvanceClockOnEachCall(&clock, 20ms);
   WorkQueue queue({}, &clock);
-  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us}, wrapper.fn(), &queue);
+  DekPool pool({.target = 16, .refill_concurrency = 8, .refill_batch = 4}, wrapper.fn(), &queue);
   ASSERT_TRUE(pool.WaitForReady(16, kPatience));
   wrapper.Close();
   for (int i = 0; i < 16; ++i) ASSERT_TRUE(pool.Take().ok());
   EXPECT_EQ(pool.stats().direct, 0u);
-  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(16 + 4));
+  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(16 + 8));
+  ASSERT_TRUE(queue.WaitIdle(kPatience));
+  EXPECT_EQ(wrapper.refills_started(), 16u + 8u) << "no more than refill_concurrency in flight";
   wrapper.Open();
   ASSERT_TRUE(pool.WaitForReady(16, kPatience));
-  EXPECT_EQ(wrapper.max_in_flight(), 4u);
-}
-
-// A batched refill sleeps through Takes until a batch of room has opened up,
-// then refills to the target. (One worker: it pushes the last entry and goes
-// to sleep under one hold of the lock, so the Takes find it asleep.)
-TEST(DekPoolTest, ABatchedRefillWaitsForABatchOfRoomThenRefillsToTheTarget) {
-  FakeClock clock;
-  FakeWrapper wrapper(&clock);
-  WorkQueue queue({}, &clock);
-  DekPool pool({.target = 8, .refill_concurrency = 1, .refill_batch = 4}, wrapper.fn(), &queue);
-  ASSERT_TRUE(pool.WaitForReady(8, kPatience));
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(pool.Take().ok());
-  std::this_thread::sleep_for(100ms);
-  EXPECT_EQ(wrapper.call_count(), 8u) << "three Takes are less than a batch";
-  EXPECT_EQ(pool.stats().ready, 5u);
-  ASSERT_TRUE(pool.Take().ok());
-  ASSERT_TRUE(pool.WaitForReady(8, kPatience));
-  EXPECT_EQ(wrapper.call_count(), 12u);
-  EXPECT_EQ(pool.stats().direct, 0u);
+  EXPECT_EQ(wrapper.max_in_flight(), 8u);
 }
 
 TEST(DekPoolTest, ARefillBatchLargerThanThePoolWaitsOnlyUntilItIsEmpty) {
@@ -334,27 +333,6 @@ TEST(DekPoolTest, ARefillBatchLargerThanThePoolWaitsOnlyUntilItIsEmpty) {
   ASSERT_TRUE(pool.WaitForReady(4, kPatience));
   EXPECT_EQ(wrapper.call_count(), 8u);
   EXPECT_EQ(pool.stats().direct, 0u);
-}
-
-// One wrap at a time does not keep up with a slow KMS: its refill starts at
-// the first Take, batch or not, and fans out to the wraps its latency needs.
-TEST(DekPoolTest, ASlowKmsIsRefilledAtOnceDespiteTheBatch) {
-  FakeClock clock;
-  FakeWrapper wrapper(&clock);
-  wrapper.AdvanceClockOnEachCall(&clock, 20ms);
-  WorkQueue queue({}, &clock);
-  DekPool pool({.target = 16, .refill_concurrency = 4, .refill_interval = 500us, .refill_batch = 4}, wrapper.fn(),
-               &queue);
-  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
-  wrapper.Close();
-  ASSERT_TRUE(pool.Take().ok());
-  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(16 + 1)) << "the first Take starts a wrap";
-  for (int i = 1; i < 16; ++i) ASSERT_TRUE(pool.Take().ok());
-  EXPECT_EQ(pool.stats().direct, 0u);
-  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(16 + 4));
-  wrapper.Open();
-  ASSERT_TRUE(pool.WaitForReady(16, kPatience));
-  EXPECT_EQ(wrapper.max_in_flight(), 4u);
 }
 
 // With one worker and a FakeClock, the fake time between two calls is
