@@ -11,8 +11,8 @@
 #   4. every translation unit of every target (benches too) through clang's
 #      -Wthread-safety -Werror (the lock contracts of base/mutex.h).
 #   KMSFS_SKIP_SANITIZERS=1   skip passes 2 to 4 (local iteration only)
-# Debug information is left out (pass 1) or cut to line tables (pass 2, for
-# sanitizer reports): on two cores it is a third of the compile time.
+# Debug information is left out (pass 1) or cut to line tables (passes 2 and
+# 3, for sanitizer reports): on two cores it is a third of the compile time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,7 +50,8 @@ if [[ "${KMSFS_SKIP_SANITIZERS:-}" != "1" ]]; then
     --output-on-failure -j"$jobs" --timeout 900)
 
   step "cache, read-modify-write, inode table, hint, work-queue and KMS-executor tests under TSan"
-  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKMSFS_WERROR=ON \
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DKMSFS_WERROR=ON \
     -DKMSFS_SANITIZE=thread -DKMSFS_BUILD_BENCH=OFF >/dev/null
   tsan_targets=(dek_cache_test dek_pool_test crypt_file_test sibling_readahead_test
     inode_table_test tree_test hints_test work_queue_test kms_executor_test)
