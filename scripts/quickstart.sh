@@ -135,8 +135,10 @@ cat <<INFO
 
   Try:
     echo hello > $mnt/hello.txt && cat $mnt/hello.txt
-    xxd $backing/hello.txt | head                          # ciphertext only
-    getfattr -n user.kmsfs -e hex $backing/hello.txt       # the file's header (wrapped DEK)
+    ls $backing                                            # names are encrypted too
+    f=$backing/\$(ls -t $backing | head -1)                # the newest: hello.txt's
+    xxd "\$f" | head                                        # ciphertext only
+    getfattr -n user.kmsfs -e hex "\$f"                     # the file's header (wrapped DEK)
     . $envfile && $kmsfs status $mnt
 
   Unmount:   $kmsfs umount $mnt
