@@ -333,7 +333,9 @@ TEST(DekPoolTest, ASlowKmsGetsBatchAfterBatchInFlightUpToTheConcurrency) {
   ASSERT_TRUE(pool.WaitForReady(16, kPatience));
 }
 
-TEST(DekPoolTest, ARefillBatchLargerThanThePoolWaitsOnlyUntilItIsEmpty) {
+// A batch larger than the pool or the concurrency acts as the smaller of the
+// two: here one wrap at a time, and the pool is refilled whole.
+TEST(DekPoolTest, ARefillBatchLargerThanThePoolOrTheConcurrencyActsAsTheSmaller) {
   FakeClock clock;
   FakeWrapper wrapper(&clock);
   WorkQueue queue({}, &clock);
@@ -343,6 +345,24 @@ TEST(DekPoolTest, ARefillBatchLargerThanThePoolWaitsOnlyUntilItIsEmpty) {
   ASSERT_TRUE(pool.WaitForReady(4, kPatience));
   EXPECT_EQ(wrapper.call_count(), 8u);
   EXPECT_EQ(pool.stats().direct, 0u);
+}
+
+// A refill with more room than free slots starts what fits and goes on as
+// wraps return, down to a remainder smaller than a batch: the pool reaches
+// its target (10, not a multiple of the batch of 4).
+TEST(DekPoolTest, ARefillTheConcurrencyCutShortGoesOnUntilThePoolIsFull) {
+  FakeClock clock;
+  FakeWrapper wrapper(&clock);
+  wrapper.Close();
+  WorkQueue queue({}, &clock);
+  DekPool pool({.target = 10, .refill_concurrency = 8, .refill_batch = 4}, wrapper.fn(), &queue);
+  EXPECT_TRUE(wrapper.WaitForCallsOrGiveUp(8));
+  ASSERT_TRUE(queue.WaitIdle(kPatience));
+  EXPECT_EQ(wrapper.refills_started(), 8u) << "the concurrency cut the first refill short";
+  wrapper.Open();
+  ASSERT_TRUE(pool.WaitForReady(10, kPatience));
+  EXPECT_EQ(wrapper.call_count(), 10u);
+  EXPECT_LE(wrapper.max_in_flight(), 8u);
 }
 
 // With one worker and a FakeClock, the fake time between two calls is
