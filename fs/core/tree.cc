@@ -84,13 +84,26 @@ StatusOr<Entry> Tree::LookupAt(int dir_fd, const char* backing) {
   }
   // New to the table. The name may have changed since the stat: the node
   // describes whatever the descriptor opened, with its own stat.
+  return OpenAndRemember(dir_fd, backing);
+}
+
+StatusOr<Entry> Tree::OpenAndRemember(int dir_fd, const char* backing) {
+  Entry entry;
   const int fd = openat(dir_fd, backing, kPathFlags);
   if (fd < 0) return Errno("lookup");
   UniqueFd object(fd);
   if (fstat(object.get(), &entry.attr) != 0) return Errno("stat");
   FixSize(&entry.attr, object.get());
+  // Remember counts a lookup of a node it already holds and drops this fd.
   entry.inode = inodes_->Remember(std::move(object), entry.attr);
   return entry;
+}
+
+StatusOr<Entry> Tree::LookupListed(const Inode& dir, int dir_fd, const char* backing, ino_t listed_ino) {
+  // An entry on another filesystem (a mount point) lists the number of the
+  // directory under it: no harm, Remember goes by what the open found.
+  if (inodes_->Find(dir.dev(), listed_ino) == nullptr) return OpenAndRemember(dir_fd, backing);
+  return LookupAt(dir_fd, backing);
 }
 
 StatusOr<Entry> Tree::Lookup(const Inode& parent, std::string_view name) {
@@ -433,7 +446,7 @@ Status Tree::ReadDir(DirStream& dir, off_t offset, bool plus, const std::functio
       }
       out.name = std::move(*name);
       if (plus) {
-        auto found = LookupAt(dir_fd, e->d_name);
+        auto found = LookupListed(node, dir_fd, e->d_name, e->d_ino);
         if (!found.ok()) {
           // Gone since it was read: leave it out, as a later listing would.
           errno = 0;

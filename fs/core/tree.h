@@ -195,6 +195,13 @@ class Tree {
   // O_PATH descriptor only for an object the table does not hold yet (a
   // listing, a second listing and an unlink of one file open it once).
   StatusOr<Entry> LookupAt(int dir_fd, const char* backing);
+  // The same for a name a listing read with its inode number: a number the
+  // table does not hold is opened at once, without the stat that would only
+  // say so (a first listing costs two system calls per entry, not three).
+  // The number is a hint only: whatever the name opens is what is remembered.
+  StatusOr<Entry> LookupListed(const Inode& dir, int dir_fd, const char* backing, ino_t listed_ino);
+  // Opens `backing` and remembers what it opened, under its own stat.
+  StatusOr<Entry> OpenAndRemember(int dir_fd, const char* backing);
   // The node just made as `backing` in `parent`: owner set, then looked up.
   StatusOr<Entry> Adopt(const Inode& parent, const BackingName& backing, Caller caller, bool is_dir);
   Owner NewNodeOwner(const Inode& parent, Caller caller) const;

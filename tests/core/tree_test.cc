@@ -116,6 +116,52 @@ TEST_F(TreeTest, AMillionLookupsAndForgetsKeepDescriptorsAndMemoryBounded) {
   }
 }
 
+// A listing with attributes (READDIRPLUS) counts one lookup of every entry
+// and describes each by its own backing object, whether the table held the
+// node already (found by a stat of the name) or not (opened at once, by the
+// inode number the listing read).
+TEST_F(TreeTest, APlusListingCountsOneLookupOfEveryEntryKnownOrNew) {
+  auto d = tree_->MakeDir(Root(), "d", 0755, Caller{});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  std::map<std::string, NodeId> made;
+  for (const char* name : {"a", "b", "c"}) {
+    auto f = tree_->MakeNode(*d->inode, name, S_IFREG | 0600, 0, Caller{});
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    made[name] = f->inode->id();
+  }
+  ASSERT_EQ(symlink("a", (backing_ + "/d/l").c_str()), 0);
+  // "a" stays known (one lookup held); the others are forgotten.
+  tree_->Forget(made["b"], 1);
+  tree_->Forget(made["c"], 1);
+  ASSERT_EQ(inodes_->stats().nodes, 3u);  // root, d, a
+
+  auto stream = tree_->OpenDir(d->inode);
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  std::map<std::string, Entry> listed;
+  Status s = tree_->ReadDir(**stream, 0, /*plus=*/true, [&](const DirEntry& e) {
+    if (e.entry.inode) listed[e.name] = e.entry;
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(listed.size(), 4u);
+  for (const auto& [name, entry] : listed) {
+    struct stat st;
+    ASSERT_EQ(fstatat(AT_FDCWD, (backing_ + "/d/" + name).c_str(), &st, AT_SYMLINK_NOFOLLOW), 0) << name;
+    EXPECT_EQ(entry.attr.st_ino, st.st_ino) << name;
+    EXPECT_EQ(entry.attr.st_mode, st.st_mode) << name;
+    EXPECT_EQ(entry.inode->ino(), st.st_ino) << name;
+  }
+  EXPECT_EQ(listed["a"].inode->id(), made["a"]) << "a known node is the same node";
+  EXPECT_EQ(inodes_->stats().nodes, 6u);  // b, c and l are new
+
+  // One forget of the listing's lookup of each entry leaves "a" with its own.
+  for (const auto& [name, entry] : listed) tree_->Forget(entry.inode->id(), 1);
+  EXPECT_EQ(inodes_->stats().nodes, 3u);
+  EXPECT_NE(inodes_->Get(made["a"]), nullptr);
+  tree_->Forget(made["a"], 1);
+  EXPECT_EQ(inodes_->stats().nodes, 2u);
+}
+
 // The attack of issue 18 without the kernel: a writer of the backing
 // directory renames a directory the mount has a node for and puts a symlink
 // to an outside directory in its place. Every namespace operation on the old
