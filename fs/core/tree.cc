@@ -100,10 +100,18 @@ StatusOr<Entry> Tree::OpenAndRemember(int dir_fd, const char* backing) {
 }
 
 StatusOr<Entry> Tree::LookupListed(const Inode& dir, int dir_fd, const char* backing, ino_t listed_ino) {
-  // An entry on another filesystem (a mount point) lists the number of the
-  // directory under it: no harm, Remember goes by what the open found.
-  if (inodes_->Find(dir.dev(), listed_ino) == nullptr) return OpenAndRemember(dir_fd, backing);
-  return LookupAt(dir_fd, backing);
+  if (!listed_numbers_hold_.load(std::memory_order_relaxed) || inodes_->Find(dir.dev(), listed_ino) != nullptr) {
+    return LookupAt(dir_fd, backing);
+  }
+  auto entry = OpenAndRemember(dir_fd, backing);
+  // A mount point lists the number of the directory under it (another
+  // device): that says nothing of the backing's numbers. A name replaced
+  // since the listing was read looks the same as a lying number; turning the
+  // shortcut off then costs speed only.
+  if (entry.ok() && entry->attr.st_dev == dir.dev() && entry->attr.st_ino != listed_ino) {
+    listed_numbers_hold_.store(false, std::memory_order_relaxed);
+  }
+  return entry;
 }
 
 StatusOr<Entry> Tree::Lookup(const Inode& parent, std::string_view name) {

@@ -25,6 +25,7 @@
 #include <sys/statvfs.h>
 #include <sys/types.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -196,9 +197,13 @@ class Tree {
   // listing, a second listing and an unlink of one file open it once).
   StatusOr<Entry> LookupAt(int dir_fd, const char* backing);
   // The same for a name a listing read with its inode number: a number the
-  // table does not hold is opened at once, without the stat that would only
-  // say so (a first listing costs two system calls per entry, not three).
-  // The number is a hint only: whatever the name opens is what is remembered.
+  // table does not hold is opened by name at once, without the stat that
+  // would only say so (a first listing costs two system calls per entry, not
+  // three). The number only picks the path: whatever the name opens is what
+  // is remembered. A backing that lists numbers other than its objects'
+  // (overlayfs without xino, some network filesystems) would send every
+  // known entry down the dearer path, so the first such number turns the
+  // shortcut off for good.
   StatusOr<Entry> LookupListed(const Inode& dir, int dir_fd, const char* backing, ino_t listed_ino);
   // Opens `backing` and remembers what it opened, under its own stat.
   StatusOr<Entry> OpenAndRemember(int dir_fd, const char* backing);
@@ -215,6 +220,8 @@ class Tree {
   const format::Geometry geometry_;
   const TreeOptions options_;
   TreeObserver* observer_ = nullptr;
+  // False once a listing named an object by a number not its own (LookupListed).
+  std::atomic<bool> listed_numbers_hold_{true};
 };
 
 // What speculative work hears of: listings and opens. Each call must be

@@ -118,8 +118,8 @@ TEST_F(TreeTest, AMillionLookupsAndForgetsKeepDescriptorsAndMemoryBounded) {
 
 // A listing with attributes (READDIRPLUS) counts one lookup of every entry
 // and describes each by its own backing object, whether the table held the
-// node already (found by a stat of the name) or not (opened at once, by the
-// inode number the listing read).
+// node already (found by a stat of the name) or not (the name opened at once,
+// since the table holds no node of the inode number the listing read).
 TEST_F(TreeTest, APlusListingCountsOneLookupOfEveryEntryKnownOrNew) {
   auto d = tree_->MakeDir(Root(), "d", 0755, Caller{});
   ASSERT_TRUE(d.ok()) << d.status().ToString();
@@ -160,6 +160,55 @@ TEST_F(TreeTest, APlusListingCountsOneLookupOfEveryEntryKnownOrNew) {
   EXPECT_NE(inodes_->Get(made["a"]), nullptr);
   tree_->Forget(made["a"], 1);
   EXPECT_EQ(inodes_->stats().nodes, 2u);
+}
+
+// The inode number a listing read is a hint only: a name replaced after the
+// directory was read (its later entries already buffered) is described by,
+// and counted on, the object it names when it is looked up, known or not.
+TEST_F(TreeTest, APlusListingGoesByWhatANameOpensNotByTheNumberItListed) {
+  auto d = tree_->MakeDir(Root(), "d", 0755, Caller{});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  std::map<std::string, NodeId> made;
+  for (const char* name : {"p", "q", "r", "s"}) {
+    auto f = tree_->MakeNode(*d->inode, name, S_IFREG | 0600, 0, Caller{});
+    ASSERT_TRUE(f.ok()) << f.status().ToString();
+    made[name] = f->inode->id();
+  }
+  // q and s stay known; p and r are forgotten.
+  tree_->Forget(made["p"], 1);
+  tree_->Forget(made["r"], 1);
+  const std::string dir = backing_ + "/d/";
+
+  auto stream = tree_->OpenDir(d->inode);
+  ASSERT_TRUE(stream.ok()) << stream.status().ToString();
+  std::vector<Entry> listed;
+  bool swapped = false;
+  Status s = tree_->ReadDir(**stream, 0, /*plus=*/true, [&](const DirEntry& e) {
+    if (!e.entry.inode) return true;
+    listed.push_back(e.entry);
+    struct stat now;
+    EXPECT_EQ(fstatat(AT_FDCWD, (dir + e.name).c_str(), &now, AT_SYMLINK_NOFOLLOW), 0) << e.name;
+    EXPECT_EQ(e.entry.attr.st_ino, now.st_ino) << e.name << " is described by what it names now";
+    EXPECT_EQ(e.entry.inode->ino(), now.st_ino) << e.name;
+    if (!swapped) {
+      // Every later entry of this pass is already read, with its old number.
+      swapped = true;
+      for (const auto& [from, to] : {std::pair{"q", "p"}, std::pair{"s", "r"}}) {
+        if (e.name != from && e.name != to) {
+          EXPECT_EQ(rename((dir + from).c_str(), (dir + to).c_str()), 0);
+        }
+      }
+    }
+    return true;
+  });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_GE(listed.size(), 2u);
+  // Each listed entry holds one lookup: forgetting them leaves the table as
+  // it was before the listing (root, d, q and s, whichever names they bear).
+  for (const Entry& e : listed) tree_->Forget(e.inode->id(), 1);
+  EXPECT_EQ(inodes_->stats().nodes, 4u);
+  EXPECT_NE(inodes_->Get(made["q"]), nullptr);
+  EXPECT_NE(inodes_->Get(made["s"]), nullptr);
 }
 
 // The attack of issue 18 without the kernel: a writer of the backing
