@@ -1,8 +1,6 @@
 """Tests of scripts/check-thread-safety.py's choice of units: a unit is
 skipped only when it cannot reach base/mutex.h through the project's headers."""
 import importlib.util
-import json
-import os
 import pathlib
 import re
 import tempfile
