@@ -368,12 +368,14 @@ void ReadDir(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool
   core::DirStream* dir = DirOf(fi);
   std::vector<char> buf(size);
   size_t used = 0;
+  std::vector<fuse_ino_t> counted;  // nodes whose lookup the reply carries
   Status s = TreeOf(req).ReadDir(*dir, offset, plus, [&](const core::DirEntry& d) {
     const size_t room = size - used;
     size_t need;
     if (plus) {
       const fuse_entry_param e = EntryParam(req, d.entry);
       need = fuse_add_direntry_plus(req, buf.data() + used, room, d.name.c_str(), &e, d.next_offset);
+      if (need <= room && d.entry.inode) counted.push_back(e.ino);
     } else {
       need = fuse_add_direntry(req, buf.data() + used, room, d.name.c_str(), &d.entry.attr, d.next_offset);
     }
@@ -384,7 +386,10 @@ void ReadDir(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool
   // Entries already in the buffer go out even if a later one failed: the
   // kernel asks again from the last offset, and then sees the error.
   if (!s.ok() && used == 0) return ReplyError(req, s, "readdir", &dir->dir());
-  fuse_reply_buf(req, buf.data(), used);
+  // As in ReplyEntry: lookups the kernel never received are not its to forget.
+  if (fuse_reply_buf(req, buf.data(), used) != 0) {
+    for (fuse_ino_t ino : counted) TreeOf(req).Forget(ino, 1);
+  }
 }
 
 void OpReaddir(fuse_req_t req, fuse_ino_t, size_t size, off_t offset, fuse_file_info* fi) {
