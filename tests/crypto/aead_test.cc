@@ -12,6 +12,7 @@
 #include "crypto/aead_testing.h"
 #include "crypto/aes_gcm_backend.h"
 #include "tests/vectors/aead_kat.h"
+#include "tests/testutil/bytes.h"
 
 namespace kmsfs::crypto {
 
@@ -19,11 +20,7 @@ void PrintTo(CipherSuite suite, std::ostream* os) { *os << CipherSuiteName(suite
 
 namespace {
 
-std::vector<uint8_t> Hex(const char* hex) {
-  auto v = HexDecode(hex);
-  EXPECT_TRUE(v.ok()) << hex;
-  return v.ok() ? *v : std::vector<uint8_t>{};
-}
+using testing::Hex;
 
 std::unique_ptr<Aead> MakeAead(CipherSuite suite, const SecretBytes& key) {
   auto aead = Aead::New(suite, key);
@@ -31,7 +28,7 @@ std::unique_ptr<Aead> MakeAead(CipherSuite suite, const SecretBytes& key) {
   return std::move(aead).value();
 }
 
-std::vector<uint8_t> RandomVector(std::mt19937_64& rng, size_t n) {
+std::vector<uint8_t> SeededBytes(std::mt19937_64& rng, size_t n) {
   std::vector<uint8_t> v(n);
   for (auto& b : v) b = static_cast<uint8_t>(rng());
   return v;
@@ -116,8 +113,8 @@ TEST_P(AeadSuiteTest, RoundTripsRandomSizes) {
                       size_t{65536 + 3}}) {
     for (int i = 0; i < 3; ++i) {
       const size_t n = i == 0 ? size : rng() % 10000;
-      const auto plain = RandomVector(rng, n);
-      const auto ad = RandomVector(rng, rng() % 64);
+      const auto plain = SeededBytes(rng, n);
+      const auto ad = SeededBytes(rng, rng() % 64);
       std::vector<uint8_t> sealed(n + aead->overhead());
       ASSERT_TRUE(aead->Seal(plain, ad, sealed).ok());
       std::vector<uint8_t> opened(n);
@@ -205,7 +202,7 @@ TEST_P(AeadSuiteTest, ConcurrentSealAndOpenOnOneObjectAgree) {
     threads.emplace_back([&, t] {
       std::mt19937_64 rng(t);
       for (int i = 0; i < 200; ++i) {
-        const auto plain = RandomVector(rng, rng() % 5000);
+        const auto plain = SeededBytes(rng, rng() % 5000);
         const std::vector<uint8_t> ad = {static_cast<uint8_t>(t), static_cast<uint8_t>(i)};
         std::vector<uint8_t> sealed(plain.size() + aead->overhead());
         std::vector<uint8_t> out(plain.size());

@@ -18,15 +18,12 @@
 #include "base/hex.h"
 #include "crypto/aead_testing.h"
 #include "tests/vectors/aead_kat.h"
+#include "tests/testutil/bytes.h"
 
 namespace kmsfs::crypto {
 namespace {
 
-std::vector<uint8_t> Hex(const std::string& hex) {
-  auto v = HexDecode(hex);
-  EXPECT_TRUE(v.ok()) << hex;
-  return v.ok() ? *v : std::vector<uint8_t>{};
-}
+using testing::Hex;
 
 class AesGcmBackendTest : public ::testing::TestWithParam<AesGcmBackend> {
  protected:

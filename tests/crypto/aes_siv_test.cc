@@ -6,11 +6,12 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "tests/testutil/bytes.h"
 
 namespace kmsfs::crypto {
 namespace {
 
-std::vector<uint8_t> Hex(const char* hex) { return *HexDecode(hex); }
+using testing::Hex;
 
 // RFC 5297 Appendix A.1 (deterministic AES-SIV, one associated-data string).
 TEST(AesSivTest, Rfc5297DeterministicVector) {

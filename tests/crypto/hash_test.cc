@@ -7,11 +7,12 @@
 #include <vector>
 
 #include "base/hex.h"
+#include "tests/testutil/bytes.h"
 
 namespace kmsfs::crypto {
 namespace {
 
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+using testing::Bytes;
 
 TEST(Sha256Test, MatchesKnownDigests) {
   EXPECT_EQ(HexEncode(Sha256(Bytes("abc"))), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

@@ -8,15 +8,12 @@
 
 #include "base/hex.h"
 #include "tests/vectors/hkdf_kat.h"
+#include "tests/testutil/bytes.h"
 
 namespace kmsfs::crypto {
 namespace {
 
-std::vector<uint8_t> Hex(const char* hex) {
-  auto v = HexDecode(hex);
-  EXPECT_TRUE(v.ok());
-  return v.ok() ? *v : std::vector<uint8_t>{};
-}
+using testing::Hex;
 
 class HkdfKatTest : public ::testing::TestWithParam<vectors::HkdfVector> {};
 
@@ -54,7 +51,7 @@ TEST(HkdfTest, DifferentSaltGivesDifferentKey) {
   EXPECT_FALSE(a->Equals(*b));
 }
 
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+using testing::Bytes;
 
 // RFC 7914 §11, first vector (its first 32 bytes: PBKDF2's first block).
 TEST(Pbkdf2Test, MatchesRfc7914Vector) {

@@ -16,11 +16,12 @@
 #include "tests/format/format_example.h"
 #include "tests/vectors/format_v1_golden.h"
 #include "tests/vectors/format_v2_golden.h"
+#include "tests/testutil/bytes.h"
 
 namespace kmsfs::format {
 namespace {
 
-std::vector<uint8_t> Hex(const char* hex) { return *HexDecode(hex); }
+using testing::Hex;
 
 // The `xxd` rendering of `b` (16 bytes a line, 2-byte groups, ASCII column).
 std::string XxdDump(const std::vector<uint8_t>& b) {

@@ -15,11 +15,12 @@
 #include "tests/format/format_example.h"
 #include "tests/vectors/format_v1_golden.h"
 #include "tests/vectors/format_v2_golden.h"
+#include "tests/testutil/bytes.h"
 
 namespace kmsfs::format {
 namespace {
 
-std::vector<uint8_t> Hex(const char* hex) { return *HexDecode(hex); }
+using testing::Hex;
 
 // The example header of FORMAT.md §6, as version 2 headers are written.
 FileHeader ExampleV2() {
@@ -70,7 +71,7 @@ std::string XxdAutoskip(const std::vector<uint8_t>& b) {
   return out;
 }
 
-void ExpectDataLoss(const std::vector<uint8_t>& region, const std::string& fragment) {
+void ExpectRegionDataLoss(const std::vector<uint8_t>& region, const std::string& fragment) {
   auto h = DecodeInlineRegion(region);
   ASSERT_FALSE(h.ok()) << "accepted; wanted an error containing: " << fragment;
   EXPECT_EQ(h.status().code(), StatusCode::kDataLoss);
@@ -137,10 +138,10 @@ TEST(InlineHeaderTest, EncodeRefusesWhatCannotBeStoredWhole) {
 }
 
 TEST(InlineHeaderTest, DecodeRefusesMissingAndCutRegions) {
-  ExpectDataLoss({}, "missing");
+  ExpectRegionDataLoss({}, "missing");
   const std::vector<uint8_t> golden = GoldenRegion();
   for (size_t n : {1, 2, 3, 256, 257, 511}) {
-    ExpectDataLoss(std::vector<uint8_t>(golden.begin(), golden.begin() + static_cast<long>(n)),
+    ExpectRegionDataLoss(std::vector<uint8_t>(golden.begin(), golden.begin() + static_cast<long>(n)),
                    "cut: the backing file holds " + std::to_string(n) + " of its 512 bytes");
   }
 }
@@ -149,26 +150,26 @@ TEST(InlineHeaderTest, DecodeRefusesBadLengths) {
   std::vector<uint8_t> region = GoldenRegion();
   region[0] = 0;
   region[1] = 0;
-  ExpectDataLoss(region, "length 0");
+  ExpectRegionDataLoss(region, "length 0");
   region[0] = 0x01;
   region[1] = 0xff;  // 511
-  ExpectDataLoss(region, "length of 511");
+  ExpectRegionDataLoss(region, "length of 511");
   region[0] = 0xff;
   region[1] = 0xff;
-  ExpectDataLoss(region, "length of 65535");
+  ExpectRegionDataLoss(region, "length of 65535");
   // A length one short or one long of the header's makes the header or the
   // padding wrong.
   region = GoldenRegion();
   region[1] = 0xfe;  // the header's last byte falls in the padding
-  ExpectDataLoss(region, "non-zero bytes after its header");
+  ExpectRegionDataLoss(region, "non-zero bytes after its header");
   region = GoldenRegion();
   region[1] = 0xfe;
   region[256] = 0;  // shorter header, its last byte now padding
-  ExpectDataLoss(region, "wrapped DEK");
+  ExpectRegionDataLoss(region, "wrapped DEK");
   region = GoldenRegion();
   region[0] = 0x01;
   region[1] = 0x00;  // 256
-  ExpectDataLoss(region, "trailing bytes");
+  ExpectRegionDataLoss(region, "trailing bytes");
 }
 
 TEST(InlineHeaderTest, DecodeRefusesAnythingInThePadding) {
@@ -176,7 +177,7 @@ TEST(InlineHeaderTest, DecodeRefusesAnythingInThePadding) {
   for (size_t at : {257u, 300u, 511u}) {
     std::vector<uint8_t> region = golden;
     region[at] = 1;
-    ExpectDataLoss(region, "non-zero bytes after its header");
+    ExpectRegionDataLoss(region, "non-zero bytes after its header");
   }
 }
 
@@ -186,11 +187,11 @@ TEST(InlineHeaderTest, DecodeRefusesAVersion1HeaderAndGarbage) {
   region[0] = static_cast<uint8_t>(v1.size() >> 8);
   region[1] = static_cast<uint8_t>(v1.size());
   std::copy(v1.begin(), v1.end(), region.begin() + 2);
-  ExpectDataLoss(region, "version 1 header");
+  ExpectRegionDataLoss(region, "version 1 header");
   region.assign(512, 0);
   region[1] = 20;
   for (int i = 2; i < 22; ++i) region[i] = 0x41;
-  ExpectDataLoss(region, "bad magic");
+  ExpectRegionDataLoss(region, "bad magic");
   // Plain sealed blocks where the region should be (a file of an xattr
   // volume copied into an inline one).
   std::vector<uint8_t> random(512);

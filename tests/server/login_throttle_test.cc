@@ -6,7 +6,7 @@ namespace kmsfs::kms::server {
 namespace {
 
 using std::chrono::milliseconds;
-using Clock = LoginThrottle::Clock;
+using ThrottleClock = LoginThrottle::Clock;
 
 TEST(KmsdLoginThrottleTest, FreeFailuresThenDoublingDelaysUpToTheCap) {
   LoginThrottle::Options o;
@@ -15,7 +15,7 @@ TEST(KmsdLoginThrottleTest, FreeFailuresThenDoublingDelaysUpToTheCap) {
   o.first_delay = milliseconds(1000);
   o.max_delay = milliseconds(8000);
   LoginThrottle t(o);
-  Clock::time_point now{};
+  ThrottleClock::time_point now{};
   for (int i = 0; i < 3; ++i) {
     EXPECT_EQ(t.WaitBeforeAttempt("1.2.3.4", "alice", now).count(), 0);
     t.RecordFailure("1.2.3.4", "alice", now);
@@ -34,7 +34,7 @@ TEST(KmsdLoginThrottleTest, OtherAddressesAndOtherUsersAreNotDelayed) {
   LoginThrottle::Options o;
   o.free_failures_per_user = 0;
   LoginThrottle t(o);
-  Clock::time_point now{};
+  ThrottleClock::time_point now{};
   t.RecordFailure("1.2.3.4", "alice", now);
   EXPECT_GT(t.WaitBeforeAttempt("1.2.3.4", "alice", now).count(), 0);
   EXPECT_EQ(t.WaitBeforeAttempt("5.6.7.8", "alice", now).count(), 0);
@@ -45,7 +45,7 @@ TEST(KmsdLoginThrottleTest, ManyNamesFromOneAddressDelayThatAddress) {
   LoginThrottle::Options o;
   o.free_failures_per_peer = 5;
   LoginThrottle t(o);
-  Clock::time_point now{};
+  ThrottleClock::time_point now{};
   for (int i = 0; i < 6; ++i) t.RecordFailure("1.2.3.4", "user" + std::to_string(i), now);
   EXPECT_GT(t.WaitBeforeAttempt("1.2.3.4", "someone-new", now).count(), 0);
   EXPECT_EQ(t.WaitBeforeAttempt("5.6.7.8", "someone-new", now).count(), 0);
@@ -55,7 +55,7 @@ TEST(KmsdLoginThrottleTest, DelayEndsAndSuccessClearsTheCount) {
   LoginThrottle::Options o;
   o.free_failures_per_user = 1;
   LoginThrottle t(o);
-  Clock::time_point now{};
+  ThrottleClock::time_point now{};
   t.RecordFailure("p", "u", now);
   t.RecordFailure("p", "u", now);
   const milliseconds wait = t.WaitBeforeAttempt("p", "u", now);
@@ -71,7 +71,7 @@ TEST(KmsdLoginThrottleTest, OldFailuresAreForgotten) {
   o.free_failures_per_user = 2;
   o.forget_after = milliseconds(60000);
   LoginThrottle t(o);
-  Clock::time_point now{};
+  ThrottleClock::time_point now{};
   t.RecordFailure("p", "u", now);
   t.RecordFailure("p", "u", now);
   now += milliseconds(60000);
@@ -84,7 +84,7 @@ TEST(KmsdLoginThrottleTest, TableStaysBoundedUnderAFloodOfNames) {
   o.max_keys = 100;
   o.free_failures_per_peer = 1'000'000;
   LoginThrottle t(o);
-  Clock::time_point now{};
+  ThrottleClock::time_point now{};
   for (int i = 0; i < 10000; ++i) t.RecordFailure("p", "user" + std::to_string(i), now);
   EXPECT_LE(t.size(), 100u);
   // Keys over their limit are kept through the flood.

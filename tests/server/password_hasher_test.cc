@@ -14,8 +14,6 @@
 namespace kmsfs::kms::server {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // Cheap enough for tests, costly enough to be timed.
 PasswordHasher::Options Moderate() {
   PasswordHasher::Options o;

@@ -14,10 +14,10 @@
 namespace kmsfs::testing {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
-int MillisLeft(Clock::time_point deadline) {
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+int MillisLeft(SteadyClock::time_point deadline) {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
   return left > 0 ? static_cast<int>(left) : 0;
 }
 
@@ -71,7 +71,7 @@ bool SendAll(int fd, const std::string& data) {
 }
 
 std::string ReadAnswer(int fd, std::chrono::milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
+  const auto deadline = SteadyClock::now() + limit;
   std::string text;
   for (size_t missing = Missing(text); missing > 0; missing = Missing(text)) {
     struct pollfd p = {fd, POLLIN, 0};
@@ -85,7 +85,7 @@ std::string ReadAnswer(int fd, std::chrono::milliseconds limit) {
 }
 
 std::string ReadUntilClosed(int fd, std::chrono::milliseconds limit) {
-  const auto deadline = Clock::now() + limit;
+  const auto deadline = SteadyClock::now() + limit;
   std::string text;
   for (;;) {
     struct pollfd p = {fd, POLLIN, 0};
