@@ -375,12 +375,12 @@ void ReadDir(fuse_req_t req, size_t size, off_t offset, fuse_file_info* fi, bool
     if (plus) {
       const fuse_entry_param e = EntryParam(req, d.entry);
       need = fuse_add_direntry_plus(req, buf.data() + used, room, d.name.c_str(), &e, d.next_offset);
-      if (need <= room && d.entry.inode) counted.push_back(e.ino);
     } else {
       need = fuse_add_direntry(req, buf.data() + used, room, d.name.c_str(), &d.entry.attr, d.next_offset);
     }
     if (need > room) return false;
     used += need;
+    if (d.entry.inode) counted.push_back(d.entry.inode->id());
     return true;
   });
   // Entries already in the buffer go out even if a later one failed: the
