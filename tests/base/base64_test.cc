@@ -7,18 +7,18 @@
 #include <utility>
 #include <vector>
 
+#include "base/bytes.h"
+
 namespace kmsfs {
 namespace {
-
-std::span<const uint8_t> Bytes(std::string_view s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 TEST(Base64Test, MatchesRfc4648Vectors) {
   const std::pair<std::string, std::string> vectors[] = {
       {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
       {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, enc] : vectors) {
-    EXPECT_EQ(Base64Encode(Bytes(plain)), enc);
-    EXPECT_EQ(std::string_view(Base64EncodeSecret(Bytes(plain))), enc);
+    EXPECT_EQ(Base64Encode(AsBytes(plain)), enc);
+    EXPECT_EQ(std::string_view(Base64EncodeSecret(AsBytes(plain))), enc);
     auto dec = Base64Decode(enc);
     ASSERT_TRUE(dec.ok()) << enc;
     EXPECT_EQ(std::string(dec->begin(), dec->end()), plain);

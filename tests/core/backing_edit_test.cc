@@ -8,13 +8,12 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.h"
 #include "fs/core/faulty_backing_file.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::core {
 namespace {
-
-std::span<const uint8_t> Bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 class BackingEditTest : public ::testing::Test {
  protected:
@@ -34,16 +33,16 @@ class BackingEditTest : public ::testing::Test {
 
 TEST_F(BackingEditTest, SuccessfulEditKeepsEveryChange) {
   BackingEdit edit(*file_, 10, scratch_);
-  ASSERT_TRUE(edit.Write(8, Bytes("ABCD")).ok());
-  ASSERT_TRUE(edit.Write(0, Bytes("xy")).ok());
+  ASSERT_TRUE(edit.Write(8, AsBytes("ABCD")).ok());
+  ASSERT_TRUE(edit.Write(0, AsBytes("xy")).ok());
   EXPECT_TRUE(edit.Finish(Status::Ok()).ok());
   EXPECT_EQ(Contents(), "xy234567ABCD");
 }
 
 TEST_F(BackingEditTest, FailedEditRestoresOverwrittenBytesAndCutsBack) {
   BackingEdit edit(*file_, 10, scratch_);
-  ASSERT_TRUE(edit.Write(0, Bytes("xy")).ok());
-  ASSERT_TRUE(edit.Write(8, Bytes("ABCDEF")).ok());
+  ASSERT_TRUE(edit.Write(0, AsBytes("xy")).ok());
+  ASSERT_TRUE(edit.Write(8, AsBytes("ABCDEF")).ok());
   ASSERT_TRUE(edit.Truncate(100).ok());
   Status s = edit.Finish(Status::FromErrno(ENOSPC, "later step"));
   EXPECT_EQ(s.sys_errno(), ENOSPC);
@@ -52,8 +51,8 @@ TEST_F(BackingEditTest, FailedEditRestoresOverwrittenBytesAndCutsBack) {
 
 TEST_F(BackingEditTest, OverlappingWritesRestoreTheOldestBytes) {
   BackingEdit edit(*file_, 10, scratch_);
-  ASSERT_TRUE(edit.Write(2, Bytes("aaaa")).ok());
-  ASSERT_TRUE(edit.Write(4, Bytes("bbbb")).ok());
+  ASSERT_TRUE(edit.Write(2, AsBytes("aaaa")).ok());
+  ASSERT_TRUE(edit.Write(4, AsBytes("bbbb")).ok());
   EXPECT_FALSE(edit.Finish(Status::Internal("no")).ok());
   EXPECT_EQ(Contents(), "0123456789");
 }
@@ -61,7 +60,7 @@ TEST_F(BackingEditTest, OverlappingWritesRestoreTheOldestBytes) {
 TEST_F(BackingEditTest, ShortWriteIsUndoneAsFarAsItGot) {
   file_->Inject({2, ENOSPC, 3});  // the save's read, then a 3-byte write
   BackingEdit edit(*file_, 10, scratch_);
-  Status w = edit.Write(6, Bytes("abcdefgh"));
+  Status w = edit.Write(6, AsBytes("abcdefgh"));
   EXPECT_EQ(w.sys_errno(), ENOSPC);
   EXPECT_EQ(Contents(), "012345abc9");
   EXPECT_EQ(edit.Finish(w).sys_errno(), ENOSPC);
@@ -70,7 +69,7 @@ TEST_F(BackingEditTest, ShortWriteIsUndoneAsFarAsItGot) {
 
 TEST_F(BackingEditTest, WriteWhollyPastTheOldEndSavesNothing) {
   BackingEdit edit(*file_, 10, scratch_);
-  ASSERT_TRUE(edit.Write(20, Bytes("far")).ok());
+  ASSERT_TRUE(edit.Write(20, AsBytes("far")).ok());
   EXPECT_EQ(file_->calls(FaultyBackingFile::Call::kPread), 0u);
   EXPECT_FALSE(edit.Finish(Status::Internal("no")).ok());
   EXPECT_EQ(Contents(), "0123456789");
@@ -79,7 +78,7 @@ TEST_F(BackingEditTest, WriteWhollyPastTheOldEndSavesNothing) {
 TEST_F(BackingEditTest, FailedSaveWritesNothing) {
   file_->Inject({1, EIO, 0});
   BackingEdit edit(*file_, 10, scratch_);
-  Status w = edit.Write(0, Bytes("zz"));
+  Status w = edit.Write(0, AsBytes("zz"));
   EXPECT_EQ(w.sys_errno(), EIO);
   EXPECT_EQ(file_->calls(FaultyBackingFile::Call::kPwrite), 0u);
   EXPECT_FALSE(edit.Finish(w).ok());
@@ -105,8 +104,8 @@ TEST_F(BackingEditTest, ReserveOnFullDiskFailsAndChangesNothing) {
 
 TEST_F(BackingEditTest, FailedUndoIsReportedWithTheOriginalError) {
   BackingEdit edit(*file_, 10, scratch_);
-  ASSERT_TRUE(edit.Write(0, Bytes("xy")).ok());
-  ASSERT_TRUE(edit.Write(8, Bytes("ABCDEF")).ok());
+  ASSERT_TRUE(edit.Write(0, AsBytes("xy")).ok());
+  ASSERT_TRUE(edit.Write(8, AsBytes("ABCDEF")).ok());
   file_->Inject({1, EIO, 0});  // the cut back fails; the restores still run
   Status s = edit.Finish(Status::FromErrno(ENOSPC, "write"));
   EXPECT_EQ(s.sys_errno(), ENOSPC);
@@ -117,7 +116,7 @@ TEST_F(BackingEditTest, FailedUndoIsReportedWithTheOriginalError) {
 TEST_F(BackingEditTest, EditThatChangedNothingUndoesNothing) {
   file_->Inject({2, EROFS, 0});  // the save's read passes, the write fails
   BackingEdit edit(*file_, 10, scratch_);
-  Status w = edit.Write(4, Bytes("zz"));
+  Status w = edit.Write(4, AsBytes("zz"));
   EXPECT_EQ(w.sys_errno(), EROFS);
   Status s = edit.Finish(w);
   EXPECT_EQ(s.sys_errno(), EROFS);

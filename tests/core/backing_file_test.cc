@@ -10,12 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "base/bytes.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::core {
 namespace {
-
-std::span<const uint8_t> Bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 class BackingFileTest : public ::testing::Test {
  protected:
@@ -54,7 +53,7 @@ class Trickle final : public BackingFile {
 
 TEST_F(BackingFileTest, WritesReadsAndReportsSize) {
   FdBackingFile f = Open();
-  ASSERT_TRUE(PwriteAll(f, Bytes("hello world"), 3).ok());
+  ASSERT_TRUE(PwriteAll(f, AsBytes("hello world"), 3).ok());
   EXPECT_EQ(*f.Size(), 14u);
   std::string buf(20, '\0');
   auto n = PreadAll(f, {reinterpret_cast<uint8_t*>(buf.data()), buf.size()}, 0);
@@ -70,7 +69,7 @@ TEST_F(BackingFileTest, WritesReadsAndReportsSize) {
 
 TEST_F(BackingFileTest, TruncateGrowsAndShrinks) {
   FdBackingFile f = Open();
-  ASSERT_TRUE(PwriteAll(f, Bytes("abcdef"), 0).ok());
+  ASSERT_TRUE(PwriteAll(f, AsBytes("abcdef"), 0).ok());
   ASSERT_TRUE(f.Truncate(2).ok());
   EXPECT_EQ(testing::ReadFileOrDie(path_), "ab");
   ASSERT_TRUE(f.Truncate(5).ok());
@@ -79,7 +78,7 @@ TEST_F(BackingFileTest, TruncateGrowsAndShrinks) {
 
 TEST_F(BackingFileTest, ReserveAllocatesWithoutChangingSize) {
   FdBackingFile f = Open();
-  ASSERT_TRUE(PwriteAll(f, Bytes("x"), 0).ok());
+  ASSERT_TRUE(PwriteAll(f, AsBytes("x"), 0).ok());
   Status s = f.Reserve(0, 1 << 20);
   if (s.code() == StatusCode::kUnimplemented) GTEST_SKIP() << "no fallocate on this filesystem: " << s.ToString();
   ASSERT_TRUE(s.ok()) << s.ToString();
@@ -94,7 +93,7 @@ TEST_F(BackingFileTest, LoopsOverShortReadsAndWrites) {
   FdBackingFile f = Open();
   Trickle t(f, 3);
   const std::string data = "0123456789abcdef";
-  ASSERT_TRUE(PwriteAll(t, Bytes(data), 10).ok());
+  ASSERT_TRUE(PwriteAll(t, AsBytes(data), 10).ok());
   EXPECT_EQ(t.calls, 6);
   std::string buf(data.size(), '\0');
   auto n = PreadAll(t, {reinterpret_cast<uint8_t*>(buf.data()), buf.size()}, 10);
@@ -106,7 +105,7 @@ TEST_F(BackingFileTest, LoopsOverShortReadsAndWrites) {
 TEST_F(BackingFileTest, ErrorsCarryTheErrno) {
   testing::WriteFileOrDie(path_, "content");
   FdBackingFile f = Open(O_RDONLY);
-  Status w = PwriteAll(f, Bytes("x"), 0);
+  Status w = PwriteAll(f, AsBytes("x"), 0);
   EXPECT_EQ(w.code(), StatusCode::kIoError);
   EXPECT_EQ(w.sys_errno(), EBADF);
   EXPECT_EQ(f.Truncate(0).sys_errno(), EINVAL);  // ftruncate on a read-only fd

@@ -7,14 +7,13 @@
 #include <cerrno>
 #include <string>
 
+#include "base/bytes.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace kmsfs::core {
 namespace {
 
 using Call = FaultyBackingFile::Call;
-
-std::span<const uint8_t> Bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
 
 class FaultyBackingFileTest : public ::testing::Test {
  protected:
@@ -31,7 +30,7 @@ class FaultyBackingFileTest : public ::testing::Test {
 };
 
 TEST_F(FaultyBackingFileTest, PassesCallsThroughAndCountsThem) {
-  ASSERT_TRUE(PwriteAll(*file_, Bytes("abc"), 0).ok());
+  ASSERT_TRUE(PwriteAll(*file_, AsBytes("abc"), 0).ok());
   EXPECT_EQ(*file_->Size(), 3u);
   ASSERT_TRUE(file_->Truncate(2).ok());
   EXPECT_TRUE(file_->Sync(true).ok());
@@ -44,14 +43,14 @@ TEST_F(FaultyBackingFileTest, PassesCallsThroughAndCountsThem) {
 
 TEST_F(FaultyBackingFileTest, FailsTheNthCallOnlyAndChangesNothing) {
   file_->Inject({3, EIO, 0});
-  EXPECT_TRUE(PwriteAll(*file_, Bytes("one"), 0).ok());
+  EXPECT_TRUE(PwriteAll(*file_, AsBytes("one"), 0).ok());
   EXPECT_TRUE(file_->Size().ok());
   EXPECT_FALSE(file_->fault_hit());
-  Status s = PwriteAll(*file_, Bytes("two"), 0);
+  Status s = PwriteAll(*file_, AsBytes("two"), 0);
   EXPECT_EQ(s.sys_errno(), EIO);
   EXPECT_TRUE(file_->fault_hit());
   EXPECT_EQ(Contents(), "one");
-  EXPECT_TRUE(PwriteAll(*file_, Bytes("six"), 0).ok());
+  EXPECT_TRUE(PwriteAll(*file_, AsBytes("six"), 0).ok());
   EXPECT_EQ(Contents(), "six");
 }
 
@@ -73,11 +72,11 @@ TEST_F(FaultyBackingFileTest, EveryKindOfCallCanFail) {
 
 TEST_F(FaultyBackingFileTest, ShortWriteStopsPartWayThenTheNextCallFails) {
   file_->Inject({1, ENOSPC, 2});
-  Status s = PwriteAll(*file_, Bytes("abcdef"), 0);
+  Status s = PwriteAll(*file_, AsBytes("abcdef"), 0);
   EXPECT_EQ(s.sys_errno(), ENOSPC);
   EXPECT_EQ(Contents(), "ab");
   EXPECT_EQ(file_->calls(Call::kPwrite), 2u);
-  EXPECT_TRUE(PwriteAll(*file_, Bytes("xyz"), 0).ok());
+  EXPECT_TRUE(PwriteAll(*file_, AsBytes("xyz"), 0).ok());
 }
 
 TEST_F(FaultyBackingFileTest, ShortWriteFaultOnAnotherCallFailsThatCall) {
@@ -85,21 +84,21 @@ TEST_F(FaultyBackingFileTest, ShortWriteFaultOnAnotherCallFailsThatCall) {
   EXPECT_EQ(file_->Truncate(5).sys_errno(), EIO);
   // A write no longer than the cut is not shortened.
   file_->Inject({1, EIO, 10});
-  EXPECT_EQ(PwriteAll(*file_, Bytes("abc"), 0).sys_errno(), EIO);
+  EXPECT_EQ(PwriteAll(*file_, AsBytes("abc"), 0).sys_errno(), EIO);
 }
 
 TEST_F(FaultyBackingFileTest, SpaceLimitCutsWritesAndReservationsThere) {
   file_->SetSpaceLimit(4);
-  Status s = PwriteAll(*file_, Bytes("abcdef"), 0);
+  Status s = PwriteAll(*file_, AsBytes("abcdef"), 0);
   EXPECT_EQ(s.sys_errno(), ENOSPC);
   EXPECT_EQ(Contents(), "abcd");
   EXPECT_EQ(file_->Reserve(2, 3).sys_errno(), ENOSPC);
   EXPECT_TRUE(file_->Reserve(0, 4).ok());
   // Rewriting what fits, and growing by a hole, still work.
-  EXPECT_TRUE(PwriteAll(*file_, Bytes("AB"), 1).ok());
+  EXPECT_TRUE(PwriteAll(*file_, AsBytes("AB"), 1).ok());
   EXPECT_TRUE(file_->Truncate(100).ok());
   file_->SetSpaceLimit(std::nullopt);
-  EXPECT_TRUE(PwriteAll(*file_, Bytes("tail"), 100).ok());
+  EXPECT_TRUE(PwriteAll(*file_, AsBytes("tail"), 100).ok());
   EXPECT_EQ(*file_->Size(), 104u);
 }
 
@@ -114,7 +113,7 @@ TEST_F(FaultyBackingFileTest, ClearFaultsDisarms) {
   file_->Inject({1, EIO, 0});
   file_->SetSpaceLimit(0);
   file_->ClearFaults();
-  EXPECT_TRUE(PwriteAll(*file_, Bytes("ok"), 0).ok());
+  EXPECT_TRUE(PwriteAll(*file_, AsBytes("ok"), 0).ok());
   EXPECT_FALSE(file_->fault_hit());
 }
 

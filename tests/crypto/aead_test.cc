@@ -11,8 +11,8 @@
 #include "base/hex.h"
 #include "crypto/aead_testing.h"
 #include "crypto/aes_gcm_backend.h"
-#include "tests/vectors/aead_kat.h"
 #include "tests/testutil/bytes.h"
+#include "tests/vectors/aead_kat.h"
 
 namespace kmsfs::crypto {
 

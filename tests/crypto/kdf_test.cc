@@ -6,9 +6,10 @@
 #include <string_view>
 #include <vector>
 
+#include "base/bytes.h"
 #include "base/hex.h"
-#include "tests/vectors/hkdf_kat.h"
 #include "tests/testutil/bytes.h"
+#include "tests/vectors/hkdf_kat.h"
 
 namespace kmsfs::crypto {
 namespace {
@@ -51,31 +52,29 @@ TEST(HkdfTest, DifferentSaltGivesDifferentKey) {
   EXPECT_FALSE(a->Equals(*b));
 }
 
-using testing::Bytes;
-
 // RFC 7914 §11, first vector (its first 32 bytes: PBKDF2's first block).
 TEST(Pbkdf2Test, MatchesRfc7914Vector) {
-  auto out = Pbkdf2Sha256(Bytes("passwd"), Bytes("salt"), 1);
+  auto out = Pbkdf2Sha256(AsBytes("passwd"), AsBytes("salt"), 1);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(HexEncode(*out), "55ac046e56e3089fec1691c22544b605f94185216dde0465e68b9d57c20dacbc");
 }
 
 TEST(Pbkdf2Test, MatchesRfc7914VectorWithManyIterations) {
-  auto out = Pbkdf2Sha256(Bytes("Password"), Bytes("NaCl"), 80000);
+  auto out = Pbkdf2Sha256(AsBytes("Password"), AsBytes("NaCl"), 80000);
   ASSERT_TRUE(out.ok());
   EXPECT_EQ(HexEncode(*out), "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56");
 }
 
 TEST(Pbkdf2Test, EmptyPasswordAndSaltAreAccepted) {
   auto a = Pbkdf2Sha256({}, {}, 1);
-  auto b = Pbkdf2Sha256(Bytes("x"), {}, 1);
+  auto b = Pbkdf2Sha256(AsBytes("x"), {}, 1);
   ASSERT_TRUE(a.ok() && b.ok());
   EXPECT_NE(*a, *b);
 }
 
 TEST(Pbkdf2Test, RejectsNonPositiveIterationCount) {
-  EXPECT_FALSE(Pbkdf2Sha256(Bytes("pw"), Bytes("salt"), 0).ok());
-  EXPECT_FALSE(Pbkdf2Sha256(Bytes("pw"), Bytes("salt"), -1).ok());
+  EXPECT_FALSE(Pbkdf2Sha256(AsBytes("pw"), AsBytes("salt"), 0).ok());
+  EXPECT_FALSE(Pbkdf2Sha256(AsBytes("pw"), AsBytes("salt"), -1).ok());
 }
 
 }  // namespace

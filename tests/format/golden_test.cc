@@ -14,9 +14,9 @@
 #include "crypto/aead_testing.h"
 #include "fs/format/block_codec.h"
 #include "tests/format/format_example.h"
+#include "tests/testutil/bytes.h"
 #include "tests/vectors/format_v1_golden.h"
 #include "tests/vectors/format_v2_golden.h"
-#include "tests/testutil/bytes.h"
 
 namespace kmsfs::format {
 namespace {

@@ -13,9 +13,9 @@
 #include "fs/format/block_codec.h"
 #include "fs/format/name_codec.h"
 #include "tests/format/format_example.h"
+#include "tests/testutil/bytes.h"
 #include "tests/vectors/format_v1_golden.h"
 #include "tests/vectors/format_v2_golden.h"
-#include "tests/testutil/bytes.h"
 
 namespace kmsfs::format {
 namespace {

@@ -22,17 +22,15 @@ PasswordHasher::Options Moderate() {
   return o;
 }
 
-std::span<const uint8_t> Bytes(std::string_view s) { return AsBytes(s); }
-
 TEST(KmsdPasswordHasherTest, HashesAreArgon2idAndVerify) {
   PasswordHasher h(Moderate());
-  auto hash = h.Hash(Bytes("correct horse"));
+  auto hash = h.Hash(AsBytes("correct horse"));
   ASSERT_TRUE(hash.ok());
   EXPECT_EQ(hash->rfind("$argon2id$v=19$m=8192,t=2,p=1$", 0), 0u) << *hash;
   EXPECT_TRUE(PasswordHasher::IsArgon2idString(*hash));
-  EXPECT_TRUE(h.Verify(*hash, Bytes("correct horse")).value());
-  EXPECT_FALSE(h.Verify(*hash, Bytes("correct horsf")).value());
-  auto again = h.Hash(Bytes("correct horse"));
+  EXPECT_TRUE(h.Verify(*hash, AsBytes("correct horse")).value());
+  EXPECT_FALSE(h.Verify(*hash, AsBytes("correct horsf")).value());
+  auto again = h.Hash(AsBytes("correct horse"));
   EXPECT_NE(*again, *hash) << "every hash has its own salt";
 }
 
@@ -41,7 +39,7 @@ TEST(KmsdPasswordHasherTest, MalformedHashesNeverVerify) {
   for (const char* bad : {"", "$argon2i$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA", "$argon2id$v=19$m=8,t=1,p=2$c2FsdA$aA",
                           "$argon2id$v=19$m=8,t=1,p=1$!!$aA", "$argon2id$v=19$m=8,t=1,p=1", "plaintext"}) {
     EXPECT_FALSE(PasswordHasher::IsArgon2idString(bad)) << bad;
-    EXPECT_FALSE(h.Verify(bad, Bytes("x")).value()) << bad;
+    EXPECT_FALSE(h.Verify(bad, AsBytes("x")).value()) << bad;
   }
 }
 
@@ -53,9 +51,9 @@ TEST(KmsdPasswordHasherTest, UnknownUsersCostWhatTheStrongestKnownHashCosts) {
   PasswordHasher::Options stronger = Moderate();
   stronger.memlimit = 32u << 20;
   stronger.opslimit = 3;
-  auto strong = PasswordHasher(stronger).Hash(Bytes("pw"));
+  auto strong = PasswordHasher(stronger).Hash(AsBytes("pw"));
   ASSERT_TRUE(strong.ok());
-  auto weak = PasswordHasher(Moderate()).Hash(Bytes("pw"));
+  auto weak = PasswordHasher(Moderate()).Hash(AsBytes("pw"));
   ASSERT_TRUE(weak.ok());
   const std::string strong_params = PasswordHasher::ParametersOf(*strong);
   ASSERT_NE(strong_params.find("m=32768,t=3"), std::string::npos) << strong_params;
@@ -66,7 +64,7 @@ TEST(KmsdPasswordHasherTest, UnknownUsersCostWhatTheStrongestKnownHashCosts) {
   EXPECT_EQ(h.UnknownHashParameters(), strong_params);
   h.MatchCostOf(*weak);  // a cheaper hash never lowers it
   EXPECT_EQ(h.UnknownHashParameters(), strong_params);
-  for (const char* pw : {"pw", "wrong", ""}) EXPECT_FALSE(h.VerifyUnknown(Bytes(pw)).value()) << pw;
+  for (const char* pw : {"pw", "wrong", ""}) EXPECT_FALSE(h.VerifyUnknown(AsBytes(pw)).value()) << pw;
   EXPECT_EQ(PasswordHasher::ParametersOf("not a hash"), "");
 }
 
@@ -77,13 +75,13 @@ TEST(KmsdPasswordHasherTest, ConcurrentHashesAreBoundedAndTheRestRefusedInTime) 
   o.max_concurrent = 1;
   o.max_wait = std::chrono::milliseconds(1);
   PasswordHasher h(o);
-  auto hash = h.Hash(Bytes("pw"));
+  auto hash = h.Hash(AsBytes("pw"));
   ASSERT_TRUE(hash.ok());
   std::atomic<int> refused{0}, done{0};
   std::vector<std::thread> threads;
   for (int i = 0; i < 4; ++i) {
     threads.emplace_back([&] {
-      auto r = h.Verify(*hash, Bytes("pw"));
+      auto r = h.Verify(*hash, AsBytes("pw"));
       if (!r.ok() && r.status().code() == StatusCode::kResourceExhausted) ++refused;
       if (r.ok()) ++done;
     });

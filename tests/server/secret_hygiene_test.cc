@@ -17,6 +17,7 @@
 
 #include "tests/server/kms_wire.h"
 #include "tests/server/require_root.h"
+#include "tests/testutil/bytes.h"
 
 namespace kmsfs::testing {
 namespace {
@@ -30,12 +31,6 @@ std::string HexOf(const std::vector<uint8_t>& b, bool upper) {
     out.push_back(digits[c >> 4]);
     out.push_back(digits[c & 15]);
   }
-  return out;
-}
-
-std::vector<uint8_t> FromHex(const std::string& hex) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<uint8_t>(std::stoi(hex.substr(i, 2), nullptr, 16)));
   return out;
 }
 
@@ -143,7 +138,7 @@ TEST_F(KmsdSecretHygieneTest, NoDataKeyStaysInKmsdMemoryAfterItsRequest) {
     deks.push_back(dek);
     KmsReply c = alice_.Call("create-datakey", {{"key_id", key}, {"datakey_length", "512"}});
     ASSERT_EQ(c.status, 200) << c.raw;
-    deks.push_back(FromHex(c.body["plain_text"]));
+    deks.push_back(testing::Hex(c.body["plain_text"].get<std::string>()));
   }
   KMSD_REQUIRE_ROOT();
   MemoryImage image;
